@@ -1,0 +1,140 @@
+"""The pipeline as named steps: load and validate, select, render, write atomically.
+
+Nothing is written until every step before writing has succeeded, and every output
+goes to a temporary file beside its target before it is renamed into place, so a
+failed build leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from deckgen.anki import write_apkg
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
+from deckgen.sheet import questions_sheet, review_sheet
+from deckgen.validate import load_bank
+
+REVIEW_SHEET = "review-sheet.md"
+QUESTIONS_SHEET = "review-questions.md"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which part of the bank to build: a question is kept if it matches every filter given."""
+
+    topics: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.topics or self.sections or self.tags)
+
+    def keeps(self, question: Question) -> bool:
+        """True if the question passes every filter."""
+        return (
+            (not self.topics or question.topic in self.topics)
+            and (not self.sections or question.section in self.sections)
+            and (not self.tags or any(tag in self.tags for tag in question.tags))
+        )
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote, and the warnings it saw."""
+
+    bank: Bank
+    outputs: tuple[Path, ...]
+    warnings: tuple[Diagnostic, ...] = field(default=())
+
+
+def build_time() -> float:
+    """The time stamped on notes: `SOURCE_DATE_EPOCH` when set, otherwise now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return time.time()
+    if not epoch.isdigit():
+        raise DeckgenError(
+            [Diagnostic(Location("SOURCE_DATE_EPOCH"), Severity.ERROR, f"expected whole seconds since 1970, found '{epoch}'", "environment")]
+        )
+    return float(epoch)
+
+
+def select(bank: Bank, selection: Selection) -> Bank:
+    """The bank narrowed to the selection; unknown filter values are errors, as is an empty result."""
+    problems = []
+    known = {
+        "topic": (selection.topics, {t.id for t in bank.topics}),
+        "section": (selection.sections, {s.id for s in bank.deck.sections}),
+        "tag": (selection.tags, {tag for q in bank.questions for tag in q.tags}),
+    }
+    for kind, (wanted, available) in known.items():
+        for value in wanted:
+            if value not in available:
+                problems.append(
+                    Diagnostic(Location(bank.root.as_posix()), Severity.ERROR, f"no {kind} '{value}' in this bank", "unknown-filter")
+                )
+    if problems:
+        raise DeckgenError(problems)
+    if not selection:
+        return bank
+    topics = []
+    for topic in bank.topics:
+        kept = tuple(q for q in topic.questions if selection.keeps(q))
+        if kept:
+            topics.append(replace(topic, questions=kept))
+    if not topics:
+        raise DeckgenError(
+            [Diagnostic(Location(bank.root.as_posix()), Severity.ERROR, "the filters select no question", "unknown-filter")]
+        )
+    return replace(bank, topics=tuple(topics))
+
+
+Writer = Callable[[Path], None]
+
+
+def write_atomically(writers: dict[Path, Writer]) -> None:
+    """Write every output to a temporary file beside it, then rename them all into place."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, write in writers.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            staged.append((Path(tmp), target))
+            write(Path(tmp))
+            os.chmod(tmp, 0o644)
+        for tmp_path, target in staged:
+            os.replace(tmp_path, target)
+    finally:
+        for tmp_path, _ in staged:
+            tmp_path.unlink(missing_ok=True)
+
+
+def _text_writer(text: str) -> Writer:
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8", newline="\n")
+
+    return write
+
+
+def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection()) -> BuildResult:
+    """Load, validate, select, render and write the deck and both sheets."""
+    bank = load_bank(bank_dir)
+    timestamp = build_time()
+    bank = select(bank, selection)
+    review = review_sheet(bank)
+    questions = questions_sheet(bank)
+    apkg = out_dir / f"{bank.deck.slug}.apkg"
+    writers: dict[Path, Writer] = {
+        apkg: lambda path: write_apkg(bank, path, timestamp),
+        out_dir / REVIEW_SHEET: _text_writer(review),
+        out_dir / QUESTIONS_SHEET: _text_writer(questions),
+    }
+    write_atomically(writers)
+    warnings = tuple(d for d in bank.diagnostics if d.severity is Severity.WARNING)
+    return BuildResult(bank, tuple(writers), warnings)

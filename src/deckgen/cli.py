@@ -1,0 +1,88 @@
+"""The command line: parse options, call the library, turn DeckgenError into exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from deckgen import __version__
+from deckgen.build import Selection, build
+from deckgen.model import DeckgenError, Diagnostic, Severity
+from deckgen.stats import bank_stats, format_stats
+from deckgen.validate import load_bank, validate_bank
+
+BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(diagnostics: Sequence[Diagnostic]) -> str:
+    """The closing line of a check: how many errors and warnings, in how many files."""
+    if not diagnostics:
+        return "no problems"
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = len(diagnostics) - errors
+    files = len({d.location.path for d in diagnostics})
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(files, 'file')}"
+
+
+def _report(diagnostics: Sequence[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        click.echo(str(diagnostic), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="deckgen", message="%(prog)s %(version)s")
+def main() -> None:
+    """Compile YAML question banks into an Anki deck and printable review sheets."""
+
+
+@main.command("build")
+@BANK_DIR
+@click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(path_type=Path), help="Folder for the deck and sheets.")
+@click.option("--topic", "topics", multiple=True, metavar="ID", help="Build only this topic (repeatable).")
+@click.option("--section", "sections", multiple=True, metavar="ID", help="Build only this section (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Build only questions with this tag (repeatable).")
+def build_command(bank_dir: Path, out_dir: Path, topics: tuple[str, ...], sections: tuple[str, ...], tags: tuple[str, ...]) -> None:
+    """Build the .apkg deck and the review sheets from BANK_DIR (default: questions)."""
+    try:
+        result = build(bank_dir, out_dir, Selection(topics, sections, tags))
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
+        raise SystemExit(1) from None
+    _report(result.warnings)
+    cards = sum(q.card_count for q in result.bank.questions)
+    click.echo(f"built {_plural(cards, 'card')} from {_plural(len(result.bank.topics), 'topic')}:")
+    for path in result.outputs:
+        click.echo(f"  {path.as_posix()}")
+
+
+@main.command("check")
+@BANK_DIR
+def check_command(bank_dir: Path) -> None:
+    """Validate BANK_DIR and report every problem; writes nothing."""
+    bank, diagnostics = validate_bank(bank_dir)
+    _report(diagnostics)
+    if bank is None:
+        click.echo(summary(diagnostics), err=True)
+        raise SystemExit(1)
+    cards = sum(q.card_count for q in bank.questions)
+    click.echo(f"{summary(diagnostics)}; {_plural(cards, 'card')} in {_plural(len(bank.topics), 'topic')}")
+
+
+@main.command("stats")
+@BANK_DIR
+def stats_command(bank_dir: Path) -> None:
+    """Count cards per section and topic, and list the sources no card cites."""
+    try:
+        bank = load_bank(bank_dir)
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        click.echo(summary(err.diagnostics), err=True)
+        raise SystemExit(1) from None
+    click.echo(format_stats(bank, bank_stats(bank)), nl=False)

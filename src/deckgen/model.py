@@ -1,0 +1,193 @@
+"""The validated bank: frozen dataclasses that every later step reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based position in a bank file."""
+
+    path: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class Severity(str, Enum):
+    """How bad a diagnostic is: errors fail every command, warnings only `--strict`."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in the banks, at the node that causes it."""
+
+    location: Location
+    severity: Severity
+    message: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity.value}: {self.message} [{self.rule}]"
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """Order diagnostics by file, then position, then text."""
+        loc = self.location
+        return (loc.path, loc.line, loc.col, self.rule, self.message)
+
+
+class DeckgenError(Exception):
+    """A failure the user caused and can fix; carries the diagnostics that explain it."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("\n".join(str(d) for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+class QuestionType(str, Enum):
+    """The kinds of question a bank can hold."""
+
+    BASIC = "basic"
+    CLOZE = "cloze"
+    COMPARE = "compare"
+
+
+class SourceKind(str, Enum):
+    """What a source is."""
+
+    ARTICLE = "article"
+    PAPER = "paper"
+    HOMEPAGE = "homepage"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the reading list; topics belong to one."""
+
+    id: str
+    title: str
+    heading: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article, paper or homepage that questions cite."""
+
+    id: str
+    title: str
+    url: str
+    section: str
+    location: Location
+    kind: SourceKind = SourceKind.ARTICLE
+    lang: str | None = None
+    authors: tuple[str, ...] = ()
+    year: str | None = None
+
+    @property
+    def site(self) -> str:
+        """The host name shown next to the title, without a leading `www.`."""
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.url).hostname or ""
+        return host.removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One aspect of a compare question; it becomes one note."""
+
+    id: str
+    aspect: str
+    values: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of a topic bank."""
+
+    id: str
+    type: QuestionType
+    question: str
+    location: Location
+    topic: str
+    section: str
+    answer: str = ""
+    extra: str = ""
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    rows: tuple[CompareRow, ...] = ()
+
+    @property
+    def card_count(self) -> int:
+        """Cards as deckgen counts them: one per basic or cloze question, one per compare row."""
+        return len(self.rows) if self.type is QuestionType.COMPARE else 1
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One bank file: a topic of one section."""
+
+    id: str
+    title: str
+    section: str
+    path: Path
+    location: Location
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Deck:
+    """What `deck.yaml` says about the deck as a whole."""
+
+    title: str
+    version: str
+    description: str
+    homepage: str
+    sections: tuple[Section, ...]
+
+    @property
+    def slug(self) -> str:
+        """The title as a file name and id stem: `NLP Pretraining` -> `nlp-pretraining`."""
+        words = re.findall(r"[a-z0-9]+", self.title.lower())
+        return "-".join(words) or "deck"
+
+
+@dataclass(frozen=True)
+class Bank:
+    """Everything in a bank folder, validated."""
+
+    root: Path
+    deck: Deck
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def section(self, section_id: str) -> Section:
+        """The section with this id."""
+        return next(s for s in self.deck.sections if s.id == section_id)
+
+    def source(self, source_id: str) -> Source:
+        """The source with this id."""
+        return next(s for s in self.sources if s.id == source_id)
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        """Every question, in deck order."""
+        return tuple(q for t in self.ordered_topics() for q in t.questions)
+
+    def ordered_topics(self) -> tuple[Topic, ...]:
+        """Topics in the order of their sections in `deck.yaml`, then by file name."""
+        order = {s.id: i for i, s in enumerate(self.deck.sections)}
+        return tuple(sorted(self.topics, key=lambda t: (order.get(t.section, len(order)), t.path.name)))

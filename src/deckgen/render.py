@@ -1,0 +1,235 @@
+"""Markdown from the banks, rendered once: HTML for Anki fields, Markdown for the sheets.
+
+One MarkdownIt is configured here and nowhere else. Raw HTML is off, links must be
+http(s), math follows pandoc's `$` rules, and code is highlighted with Pygments.
+Whatever a bank writes ends up as text: nothing in it runs as HTML or script.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight as pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+CODE_CLASS = "dg-code"
+LIGHT_CODE_STYLE = "default"
+DARK_CODE_STYLE = "monokai"
+NIGHT_SELECTORS = (".nightMode", ".night_mode")
+
+CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
+"""A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
+
+_LINK_TARGET_RE = re.compile(r"\]\(\s*<?([^)\s>]*)")
+_SAFE_SCHEMES = ("http://", "https://")
+
+
+def is_safe_url(url: str) -> bool:
+    """True for the only links a card may hold: absolute http(s) URLs."""
+    return url.strip().lower().startswith(_SAFE_SCHEMES)
+
+
+def link_targets(text: str) -> list[str]:
+    """The targets of the Markdown links `[text](target)` written in `text`."""
+    return _LINK_TARGET_RE.findall(text)
+
+
+@lru_cache(maxsize=64)
+def _lexer(lang: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(lang)
+    except ClassNotFound:
+        return None
+
+
+def highlight_code(code: str, lang: str, _attrs: Any = None) -> str:
+    """Highlight a fenced code block with Pygments; unknown languages are only escaped."""
+    lexer = _lexer(lang.strip().lower()) if lang.strip() else None
+    if lexer is None:
+        body = escape(code, quote=False)
+    else:
+        body = pygments_highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return f'<pre class="{CODE_CLASS}"><code>{body}</code></pre>\n'
+
+
+def code_css() -> str:
+    """Pygments CSS for code blocks, in light mode and in both of Anki's night-mode classes."""
+    light = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(f".{CODE_CLASS}")
+    dark = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs([f"{night} .{CODE_CLASS}" for night in NIGHT_SELECTORS])
+    # Pygments also emits rules for bare `pre` and line numbers; keep only the scoped ones.
+    scoped = [line for line in f"{light}\n{dark}".splitlines() if f".{CODE_CLASS}" in line]
+    return "\n".join(scoped) + "\n"
+
+
+def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    return "\\(" + escape(tokens[idx].content, quote=False) + "\\)"
+
+
+def _math_display(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    content = escape(tokens[idx].content.strip(), quote=False)
+    html = "\\[" + content + "\\]"
+    return f'<div class="dg-math">{html}</div>\n' if tokens[idx].block else html
+
+
+@lru_cache(maxsize=1)
+def markdown() -> MarkdownIt:
+    """The one MarkdownIt that renders every bank text."""
+    md = MarkdownIt(
+        "commonmark",
+        {"html": False, "linkify": False, "typographer": False, "breaks": False, "highlight": highlight_code},
+    )
+    md.enable(["table", "strikethrough"])
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md.validateLink = is_safe_url  # type: ignore[method-assign]
+    md.add_render_rule("math_inline", _math_inline)
+    md.add_render_rule("math_inline_double", _math_display)
+    md.add_render_rule("math_block", _math_display)
+    return md
+
+
+def _inert_anki_markup(html: str) -> str:
+    """Stop Anki from reading `[sound:…]`, `[latex]` or `[$]` in a bank as its own markup."""
+    return html.replace("[", "&#91;")
+
+
+def to_html(text: str) -> str:
+    """Render Markdown to HTML for an Anki field; empty text gives an empty field."""
+    if not text.strip():
+        return ""
+    return _inert_anki_markup(markdown().render(text)).strip()
+
+
+def to_inline_html(text: str) -> str:
+    """Render one line of Markdown to HTML without a surrounding paragraph."""
+    if not text.strip():
+        return ""
+    return _inert_anki_markup(markdown().renderInline(text)).strip()
+
+
+def plain_html(text: str) -> str:
+    """Escape plain text (titles, names) for an Anki field."""
+    return _inert_anki_markup(escape(text))
+
+
+# The review sheets stay Markdown, so that GitHub, VS Code and Typora render them. Viewers
+# differ on raw HTML, so every `<` outside code becomes `&lt;` (or `\lt` inside math), and
+# text reads the same in every viewer as it does in the cards.
+
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_AUTOLINK_RE = re.compile(r"<https?://[^\s<>]*>")
+
+
+def _sheet_line(line: str) -> str:
+    out: list[str] = []
+    i = 0
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(line[i : i + 2])
+            i += 2
+            continue
+        if ch == "`":
+            run = len(line) - len(line[i:].lstrip("`"))
+            close = line.find("`" * run, i + run)
+            if close != -1:
+                out.append(line[i : close + run])
+                i = close + run
+                continue
+            out.append("`" * run)
+            i += run
+            continue
+        if ch == "$":
+            delim = "$$" if line.startswith("$$", i) else "$"
+            close = line.find(delim, i + len(delim))
+            if close != -1:
+                math = line[i + len(delim) : close]
+                out.append(delim + math.replace("<", "\\lt ") + delim)
+                i = close + len(delim)
+                continue
+        if ch == "<":
+            auto = _AUTOLINK_RE.match(line, i)
+            if auto:
+                out.append(auto.group())
+                i = auto.end()
+                continue
+            out.append("&lt;")
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def to_sheet_markdown(text: str) -> str:
+    """Markdown for the review sheets: as written, with raw HTML made inert."""
+    out: list[str] = []
+    fence: str | None = None
+    in_display_math = False
+    for line in text.strip("\n").split("\n"):
+        opener = _FENCE_RE.match(line)
+        if fence is not None:
+            out.append(line)
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) and not line.strip()[len(opener.group(1)):].strip():
+                fence = None
+            continue
+        if opener:
+            fence = opener.group(1)
+            out.append(line)
+            continue
+        if line.strip() == "$$":
+            in_display_math = not in_display_math
+            out.append(line)
+            continue
+        out.append(line.replace("<", "\\lt ") if in_display_math else _sheet_line(line))
+    return "\n".join(out)
+
+
+_MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\.|[^$\\])*?(?<=\S)\$(?!\d)", re.DOTALL)
+
+
+def _in_math(text: str, index: int) -> bool:
+    """True if `index` of `text` lies inside `$…$` or `$$…$$` math."""
+    return any(m.start() < index < m.end() for m in _MATH_SPAN_RE.finditer(text))
+
+
+def cloze_answers(text: str) -> list[str]:
+    """The deleted texts of a cloze, in order; a deletion inside math keeps its `$` around it."""
+    return [
+        f"${m.group(2).strip()}$" if _in_math(text, m.start()) else m.group(2) for m in CLOZE_RE.finditer(text)
+    ]
+
+
+def cloze_reveal(text: str) -> str:
+    """A cloze with every deletion shown, in bold (boxed inside math), for the review sheet."""
+
+    def reveal(m: re.Match[str]) -> str:
+        if _in_math(text, m.start()):
+            return f"\\boxed{{{m.group(2)}}}"
+        return f"**{m.group(2)}**"
+
+    return CLOZE_RE.sub(reveal, text)
+
+
+def cloze_blank(text: str) -> str:
+    """A cloze with every deletion blanked (showing its hint, if any), for self-testing."""
+
+    def blank(m: re.Match[str]) -> str:
+        hint = m.group(3)
+        if _in_math(text, m.start()):
+            return f"\\boxed{{\\text{{{hint or '?'}}}}}"
+        return f"[{hint}]" if hint else "[…]"
+
+    return CLOZE_RE.sub(blank, text)

@@ -1,0 +1,155 @@
+"""The printable review sheets, as pure functions of the bank: Bank -> Markdown text.
+
+`review_sheet` has every question with its answer; `questions_sheet` has the questions
+only, for self-testing, and an answer key at the end. Numbers match between the two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from deckgen.model import Bank, Question, QuestionType, Source, Topic
+from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_markdown
+
+
+class _Slugger:
+    """GitHub's heading anchors: lowercase, punctuation dropped, spaces to hyphens, repeats numbered."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def slug(self, heading: str) -> str:
+        base = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = self.seen.get(base, 0)
+        self.seen[base] = count + 1
+        return base if count == 0 else f"{base}-{count}"
+
+
+def _numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
+    number = 0
+    for topic in bank.ordered_topics():
+        for question in topic.questions:
+            number += 1
+            yield number, topic, question
+
+
+def _escape_link_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
+def _source_link(source: Source) -> str:
+    return f"[{_escape_link_text(source.title)}]({source.url})"
+
+
+def _cell(text: str) -> str:
+    return to_sheet_markdown(text).replace("\n", " ").replace("|", "\\|")
+
+
+def _compare_table(question: Question, with_values: bool) -> str:
+    header = "| Aspect | " + " | ".join(_cell(item) for item in question.items) + " |"
+    rule = "|---" * (len(question.items) + 1) + "|"
+    rows = []
+    for row in question.rows:
+        values = [_cell(v) if with_values else " " for v in row.values]
+        rows.append(f"| {_cell(row.aspect)} | " + " | ".join(values) + " |")
+    return "\n".join([header, rule, *rows])
+
+
+def _labelled(label: str, text: str) -> str:
+    """`**label** text`, keeping a block that starts with a list, fence or math on its own line."""
+    body = to_sheet_markdown(text)
+    if re.match(r"^(\s*([-*+]|\d+[.)])\s|```|~~~|\$\$|\|)", body):
+        return f"{label}\n\n{body}"
+    return f"{label} {body}"
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in to_sheet_markdown(text).split("\n"))
+
+
+def _header(bank: Bank, subtitle: str, slugger: _Slugger, extra_headings: tuple[str, ...]) -> list[str]:
+    deck = bank.deck
+    questions = bank.questions
+    cards = sum(q.card_count for q in questions)
+    title = f"{deck.title}: {subtitle}"
+    slugger.slug(title)
+    lines = [
+        f"# {title}",
+        "",
+        f"Version {deck.version} · {len(questions)} questions, {cards} cards · <{deck.homepage}>",
+        "",
+        to_sheet_markdown(deck.description),
+        "",
+        "## Contents",
+        "",
+    ]
+    slugger.slug("Contents")
+    toc: list[str] = []
+    for section in bank.deck.sections:
+        topics = [t for t in bank.ordered_topics() if t.section == section.id]
+        if not topics:
+            continue
+        toc.append(f"- [{_escape_link_text(section.title)}](#{slugger.slug(section.title)})")
+        for topic in topics:
+            toc.append(f"  - [{_escape_link_text(topic.title)}](#{slugger.slug(topic.title)})")
+    for heading in extra_headings:
+        toc.append(f"- [{heading}](#{slugger.slug(heading)})")
+    return lines + toc + [""]
+
+
+def _body(bank: Bank, with_answers: bool) -> list[str]:
+    lines: list[str] = []
+    by_id = {s.id: s for s in bank.sources}
+    current_section = ""
+    current_topic = ""
+    for number, topic, question in _numbered(bank):
+        if topic.section != current_section:
+            current_section = topic.section
+            lines += [f"## {bank.section(topic.section).title}", ""]
+        if topic.id != current_topic:
+            current_topic = topic.id
+            lines += [f"### {topic.title}", ""]
+        label = f"**Q{number}.**"
+        if question.type is QuestionType.CLOZE:
+            text = cloze_reveal(question.question) if with_answers else cloze_blank(question.question)
+            lines += [_labelled(label, text), ""]
+        else:
+            lines += [_labelled(label, question.question), ""]
+        if question.type is QuestionType.COMPARE:
+            lines += [_compare_table(question, with_values=with_answers), ""]
+        elif question.type is QuestionType.BASIC and with_answers:
+            lines += [_labelled("**A.**", question.answer), ""]
+        if with_answers:
+            if question.extra:
+                lines += [_quote(question.extra), ""]
+            links = " · ".join(_source_link(by_id[s]) for s in question.sources)
+            lines += [f"*Sources:* {links}", ""]
+    return lines
+
+
+def _answer_key(bank: Bank) -> list[str]:
+    lines = ["## Answer key", ""]
+    for number, _, question in _numbered(bank):
+        label = f"**Q{number}.**"
+        if question.type is QuestionType.BASIC:
+            lines += [_labelled(label, question.answer), ""]
+        elif question.type is QuestionType.CLOZE:
+            lines += [_labelled(label, " · ".join(cloze_answers(question.question))), ""]
+        else:
+            lines += [label, "", _compare_table(question, with_values=True), ""]
+    return lines
+
+
+def review_sheet(bank: Bank) -> str:
+    """Every question with its answer, extra and sources, by section and topic."""
+    slugger = _Slugger()
+    lines = _header(bank, "review sheet", slugger, ()) + _body(bank, with_answers=True)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def questions_sheet(bank: Bank) -> str:
+    """The questions only, for self-testing, with the answer key at the end."""
+    slugger = _Slugger()
+    lines = _header(bank, "questions", slugger, ("Answer key",)) + _body(bank, with_answers=False) + _answer_key(bank)
+    return "\n".join(lines).rstrip("\n") + "\n"

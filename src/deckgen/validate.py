@@ -1,0 +1,491 @@
+"""Turn loaded YAML nodes into a validated Bank, collecting every problem on the way.
+
+Validation never stops at the first problem: a contributor sees all of them at once,
+each located at the node that causes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
+from deckgen.model import (
+    Bank,
+    CompareRow,
+    Deck,
+    DeckgenError,
+    Diagnostic,
+    Location,
+    Question,
+    QuestionType,
+    Section,
+    Severity,
+    Source,
+    SourceKind,
+    Topic,
+)
+from deckgen.render import CLOZE_RE, is_safe_url, link_targets
+
+DECK_FILE = "deck"
+SOURCES_FILE = "sources"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+KEBAB_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+YEAR_RE = re.compile(r"^[0-9]{4}$")
+LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
+
+DECK_KEYS = (("title", "version", "description", "homepage", "sections"), ())
+SECTION_KEYS = (("id", "title", "heading"), ())
+SOURCES_KEYS = (("sources",), ())
+SOURCE_KEYS = (("id", "title", "url", "section"), ("lang", "kind", "authors", "year"))
+TOPIC_KEYS = (("topic", "id", "section", "questions"), ())
+QUESTION_REQUIRED = {
+    QuestionType.BASIC: ("id", "question", "answer", "sources"),
+    QuestionType.CLOZE: ("id", "question", "sources"),
+    QuestionType.COMPARE: ("id", "question", "items", "rows", "sources"),
+}
+QUESTION_OPTIONAL = {
+    QuestionType.BASIC: ("type", "extra", "tags"),
+    QuestionType.CLOZE: ("type", "extra", "tags"),
+    QuestionType.COMPARE: ("type", "extra", "tags"),
+}
+ROW_KEYS = (("id", "aspect", "values"), ())
+ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, Mapping):
+        return "a mapping"
+    if isinstance(node, Sequence):
+        return "a list"
+    return "nothing" if node.is_null else f"'{node.value}'"
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+@dataclass
+class _Checker:
+    """Collects diagnostics while reading nodes into typed values."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, location: Location, message: str, rule: str) -> None:
+        self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, rule))
+
+    def mapping(self, node: Node | None, what: str, location: Location) -> Mapping | None:
+        if isinstance(node, Mapping):
+            return node
+        found = "nothing" if node is None else _describe(node)
+        self.error(node.location if node else location, f"expected {what} to be a mapping, found {found}", "wrong-type")
+        return None
+
+    def keys(self, node: Mapping, keys: tuple[tuple[str, ...], tuple[str, ...]], what: str) -> None:
+        required, optional = keys
+        allowed = (*required, *optional)
+        for key, _ in node.items:
+            if key.value not in allowed:
+                self.error(
+                    key.location, f"unknown key '{key.value}' in {what}{_suggest(key.value, allowed)}", "unknown-key"
+                )
+        for key_name in required:
+            if node.get(key_name) is None:
+                self.error(node.location, f"missing required key '{key_name}' in {what}", "missing-key")
+
+    def text(self, node: Mapping, key: str, required: bool = True) -> str | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Scalar):
+            self.error(value.location, f"expected text for '{key}', found {_describe(value)}", "wrong-type")
+            return None
+        if value.is_null or not value.value.strip():
+            if required:
+                self.error(value.location, f"'{key}' is empty", "empty-value")
+            return None
+        return value.value
+
+    def text_list(self, node: Mapping, key: str, required: bool = True) -> list[Scalar] | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if isinstance(value, Scalar) and value.is_null:
+            if required:
+                self.error(value.location, f"'{key}' is empty", "empty-value")
+            return None
+        if not isinstance(value, Sequence):
+            self.error(value.location, f"expected a list for '{key}', found {_describe(value)}", "wrong-type")
+            return None
+        if required and not value.items:
+            self.error(value.location, f"'{key}' is empty", "empty-value")
+        items: list[Scalar] = []
+        for item in value.items:
+            if not isinstance(item, Scalar) or item.is_null:
+                self.error(item.location, f"expected text in '{key}', found {_describe(item)}", "wrong-type")
+            else:
+                items.append(item)
+        return items
+
+    def node_list(self, node: Mapping, key: str, what: str) -> list[Node]:
+        value = node.get(key)
+        if value is None:
+            return []
+        if isinstance(value, Scalar) and value.is_null:
+            self.error(value.location, f"'{key}' is empty; expected a list of {what}", "empty-value")
+            return []
+        if not isinstance(value, Sequence):
+            self.error(value.location, f"expected a list of {what} for '{key}', found {_describe(value)}", "wrong-type")
+            return []
+        if not value.items:
+            self.error(value.location, f"'{key}' is empty; expected a list of {what}", "empty-value")
+        return value.items
+
+    def ident(self, node: Mapping, key: str = "id") -> str | None:
+        value = self.text(node, key)
+        if value is None:
+            return None
+        if not KEBAB_RE.match(value):
+            self.error(
+                self.location_of(node, key),
+                f"{key} '{value}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
+                "id-format",
+            )
+        return value
+
+    @staticmethod
+    def location_of(node: Mapping, key: str) -> Location:
+        value = node.get(key)
+        return value.location if value is not None else node.location
+
+    def links(self, text: str, location: Location) -> None:
+        for target in link_targets(text):
+            if not is_safe_url(target):
+                self.error(location, f"link target '{target}' is not an http(s) URL", "link-scheme")
+
+    def unique(self, seen: dict[str, Location], value: str, location: Location, what: str, rule: str) -> None:
+        first = seen.get(value)
+        if first is not None:
+            self.error(location, f"duplicate {what} '{value}' (first at {first})", rule)
+        else:
+            seen[value] = location
+
+
+def _find(root: Path, stem: str) -> list[Path]:
+    return [root / f"{stem}{suffix}" for suffix in YAML_SUFFIXES if (root / f"{stem}{suffix}").is_file()]
+
+
+def _display(root: Path, path: Path) -> str:
+    return (root / path.relative_to(root)).as_posix()
+
+
+def _read_deck(checker: _Checker, loaded: LoadedFile) -> Deck | None:
+    top = checker.mapping(loaded.root, "deck.yaml", Location(loaded.display))
+    if top is None:
+        return None
+    checker.keys(top, DECK_KEYS, "deck.yaml")
+    sections: list[Section] = []
+    seen: dict[str, Location] = {}
+    for node in checker.node_list(top, "sections", "sections"):
+        entry = checker.mapping(node, "a section", node.location)
+        if entry is None:
+            continue
+        checker.keys(entry, SECTION_KEYS, "a section")
+        section_id = checker.ident(entry)
+        title = checker.text(entry, "title")
+        heading = checker.text(entry, "heading")
+        if section_id is None or title is None or heading is None:
+            continue
+        checker.unique(seen, section_id, checker.location_of(entry, "id"), "section id", "duplicate-id")
+        sections.append(Section(section_id, title, heading, entry.location))
+    homepage = checker.text(top, "homepage")
+    if homepage is not None and not is_safe_url(homepage):
+        checker.error(checker.location_of(top, "homepage"), f"homepage '{homepage}' is not an http(s) URL", "invalid-url")
+    title = checker.text(top, "title")
+    version = checker.text(top, "version")
+    description = checker.text(top, "description")
+    if title is None or version is None or description is None or homepage is None:
+        return None
+    return Deck(title, version, description, homepage, tuple(sections))
+
+
+def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) -> list[Source]:
+    top = checker.mapping(loaded.root, "sources.yaml", Location(loaded.display))
+    if top is None:
+        return []
+    checker.keys(top, SOURCES_KEYS, "sources.yaml")
+    sources: list[Source] = []
+    seen_ids: dict[str, Location] = {}
+    seen_urls: dict[str, Location] = {}
+    kinds = [k.value for k in SourceKind]
+    for node in checker.node_list(top, "sources", "sources"):
+        entry = checker.mapping(node, "a source", node.location)
+        if entry is None:
+            continue
+        checker.keys(entry, SOURCE_KEYS, "a source")
+        source_id = checker.ident(entry)
+        title = checker.text(entry, "title")
+        url = checker.text(entry, "url")
+        section = checker.text(entry, "section")
+        if source_id is not None:
+            checker.unique(seen_ids, source_id, checker.location_of(entry, "id"), "source id", "duplicate-id")
+        if url is not None:
+            if not is_safe_url(url):
+                checker.error(checker.location_of(entry, "url"), f"url '{url}' is not an http(s) URL", "invalid-url")
+            checker.unique(seen_urls, url, checker.location_of(entry, "url"), "source url", "duplicate-url")
+        if section is not None and section not in section_ids:
+            checker.error(
+                checker.location_of(entry, "section"),
+                f"unknown section '{section}'{_suggest(section, section_ids)}; sections are listed in deck.yaml",
+                "unknown-section",
+            )
+        kind = checker.text(entry, "kind", required=False) or SourceKind.ARTICLE.value
+        if kind not in kinds:
+            checker.error(
+                checker.location_of(entry, "kind"),
+                f"kind '{kind}' is not one of {', '.join(kinds)}{_suggest(kind, kinds)}",
+                "invalid-value",
+            )
+            kind = SourceKind.ARTICLE.value
+        lang = checker.text(entry, "lang", required=False)
+        if lang is not None and not LANG_RE.match(lang):
+            checker.error(checker.location_of(entry, "lang"), f"lang '{lang}' is not a language code such as 'en' or 'zh'", "invalid-value")
+        year = checker.text(entry, "year", required=False)
+        if year is not None and not YEAR_RE.match(year):
+            checker.error(checker.location_of(entry, "year"), f"year '{year}' is not a four-digit year", "invalid-value")
+        authors = checker.text_list(entry, "authors", required=False) or []
+        if source_id is None or title is None or url is None or section is None:
+            continue
+        sources.append(
+            Source(
+                id=source_id,
+                title=title,
+                url=url,
+                section=section,
+                location=entry.location,
+                kind=SourceKind(kind),
+                lang=lang,
+                authors=tuple(a.value for a in authors),
+                year=year,
+            )
+        )
+    return sources
+
+
+@dataclass
+class _Context:
+    """What every topic is checked against."""
+
+    section_ids: set[str]
+    source_ids: set[str]
+    question_ids: dict[str, Location] = field(default_factory=dict)
+    topic_ids: dict[str, Location] = field(default_factory=dict)
+
+
+def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[CompareRow]:
+    rows: list[CompareRow] = []
+    seen: dict[str, Location] = {}
+    for node in checker.node_list(entry, "rows", "rows"):
+        row = checker.mapping(node, "a compare row", node.location)
+        if row is None:
+            continue
+        checker.keys(row, ROW_KEYS, "a compare row")
+        row_id = checker.ident(row)
+        aspect = checker.text(row, "aspect")
+        values = checker.text_list(row, "values")
+        if row_id is not None:
+            checker.unique(seen, row_id, checker.location_of(row, "id"), "row id", "duplicate-id")
+        if values is not None and item_count and len(values) != item_count:
+            checker.error(
+                checker.location_of(row, "values"),
+                f"row has {len(values)} values but the question compares {item_count} items",
+                "compare-values",
+            )
+        for text, loc in [(aspect, checker.location_of(row, "aspect"))] + [(v.value, v.location) for v in values or []]:
+            if text is not None:
+                checker.links(text, loc)
+        if row_id is None or aspect is None or values is None:
+            continue
+        rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location))
+    return rows
+
+
+def _question_type(checker: _Checker, entry: Mapping) -> QuestionType | None:
+    raw = checker.text(entry, "type", required=False)
+    if raw is None:
+        return QuestionType.BASIC
+    names = [t.value for t in QuestionType]
+    if raw not in names:
+        checker.error(
+            checker.location_of(entry, "type"),
+            f"type '{raw}' is not one of {', '.join(names)}{_suggest(raw, names)}",
+            "invalid-value",
+        )
+        return None
+    return QuestionType(raw)
+
+
+def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: str, context: _Context) -> Question | None:
+    qtype = _question_type(checker, entry)
+    if qtype is None:
+        checker.keys(entry, ((), ALL_QUESTION_KEYS), "a question")
+        return None
+    checker.keys(entry, (QUESTION_REQUIRED[qtype], QUESTION_OPTIONAL[qtype]), f"a {qtype.value} question")
+    qid = checker.ident(entry)
+    if qid is not None:
+        checker.unique(context.question_ids, qid, checker.location_of(entry, "id"), "question id", "duplicate-id")
+    question = checker.text(entry, "question")
+    answer = checker.text(entry, "answer") if qtype is QuestionType.BASIC else None
+    extra = checker.text(entry, "extra", required=False) or ""
+    for key, text in (("question", question), ("answer", answer), ("extra", extra)):
+        if text:
+            checker.links(text, checker.location_of(entry, key))
+    if qtype is QuestionType.CLOZE and question is not None and not CLOZE_RE.search(question):
+        checker.error(
+            checker.location_of(entry, "question"),
+            "cloze question has no deletion; mark one as {{c1::text}}",
+            "cloze-deletion",
+        )
+    sources = checker.text_list(entry, "sources") or []
+    for source in sources:
+        if source.value not in context.source_ids:
+            checker.error(
+                source.location,
+                f"unknown source '{source.value}'{_suggest(source.value, context.source_ids)}; sources are listed in sources.yaml",
+                "unknown-source",
+            )
+    tags = checker.text_list(entry, "tags", required=False) or []
+    for tag in tags:
+        if any(ch.isspace() for ch in tag.value):
+            checker.error(tag.location, f"tag '{tag.value}' contains a space; Anki tags cannot", "tag-format")
+    items: list[Scalar] = []
+    rows: list[CompareRow] = []
+    if qtype is QuestionType.COMPARE:
+        items = checker.text_list(entry, "items") or []
+        if entry.get("items") is not None and 0 < len(items) < 2:
+            checker.error(checker.location_of(entry, "items"), "a compare question needs at least two items", "compare-values")
+        rows = _read_rows(checker, entry, len(items))
+    if qid is None or question is None or (qtype is QuestionType.BASIC and answer is None) or not sources:
+        return None
+    return Question(
+        id=qid,
+        type=qtype,
+        question=question,
+        location=entry.location,
+        topic=topic_id,
+        section=section,
+        answer=answer or "",
+        extra=extra,
+        sources=tuple(s.value for s in sources),
+        tags=tuple(t.value for t in tags),
+        items=tuple(i.value for i in items),
+        rows=tuple(rows),
+    )
+
+
+def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Topic | None:
+    top = checker.mapping(loaded.root, "a topic file", Location(loaded.display))
+    if top is None:
+        return None
+    checker.keys(top, TOPIC_KEYS, "a topic file")
+    topic_id = checker.ident(top)
+    title = checker.text(top, "topic")
+    section = checker.text(top, "section")
+    if topic_id is not None:
+        checker.unique(context.topic_ids, topic_id, checker.location_of(top, "id"), "topic id", "duplicate-id")
+    if section is not None and section not in context.section_ids:
+        checker.error(
+            checker.location_of(top, "section"),
+            f"unknown section '{section}'{_suggest(section, context.section_ids)}; sections are listed in deck.yaml",
+            "unknown-section",
+        )
+    questions: list[Question] = []
+    for node in checker.node_list(top, "questions", "questions"):
+        entry = checker.mapping(node, "a question", node.location)
+        if entry is None:
+            continue
+        question = _read_question(checker, entry, topic_id or "", section or "", context)
+        if question is not None:
+            questions.append(question)
+    if topic_id is None or title is None or section is None:
+        return None
+    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions))
+
+
+def topic_files(root: Path) -> list[Path]:
+    """Every topic bank under `root`: YAML files other than deck and sources, hidden ones skipped."""
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if path.suffix not in YAML_SUFFIXES or not path.is_file():
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if len(rel.parts) == 1 and path.stem in (DECK_FILE, SOURCES_FILE):
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _load_one(checker: _Checker, root: Path, stem: str) -> LoadedFile | None:
+    candidates = _find(root, stem)
+    if not candidates:
+        checker.error(
+            Location((root / f"{stem}.yaml").as_posix()),
+            f"missing {stem}.yaml: every bank folder needs one",
+            "missing-file",
+        )
+        return None
+    if len(candidates) > 1:
+        checker.error(
+            Location(_display(root, candidates[1])),
+            f"both {candidates[0].name} and {candidates[1].name} exist; keep one",
+            "duplicate-file",
+        )
+    loaded = load_file(candidates[0], _display(root, candidates[0]))
+    checker.diagnostics.extend(loaded.diagnostics)
+    return loaded
+
+
+def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
+    """Load and check every file of a bank folder; the bank is None when any error was found."""
+    checker = _Checker()
+    if not root.is_dir():
+        checker.error(Location(root.as_posix()), "bank folder not found", "missing-file")
+        return None, checker.diagnostics
+    deck_file = _load_one(checker, root, DECK_FILE)
+    sources_file = _load_one(checker, root, SOURCES_FILE)
+    deck = _read_deck(checker, deck_file) if deck_file and deck_file.root is not None else None
+    section_ids = {s.id for s in deck.sections} if deck else set()
+    sources = _read_sources(checker, sources_file, section_ids) if sources_file and sources_file.root is not None else []
+    context = _Context(section_ids, {s.id for s in sources})
+    paths = topic_files(root)
+    if not paths:
+        checker.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
+    topics: list[Topic] = []
+    for path in paths:
+        loaded = load_file(path, _display(root, path))
+        checker.diagnostics.extend(loaded.diagnostics)
+        if loaded.root is None:
+            continue
+        topic = _read_topic(checker, loaded, context)
+        if topic is not None:
+            topics.append(topic)
+    diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
+    if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
+        return None, diagnostics
+    bank = Bank(root, deck, tuple(sources), tuple(topics), tuple(diagnostics))
+    return bank, diagnostics
+
+
+def load_bank(root: Path) -> Bank:
+    """The validated bank at `root`, or DeckgenError with every problem found."""
+    bank, diagnostics = validate_bank(root)
+    if bank is None:
+        raise DeckgenError(diagnostics)
+    return bank
