@@ -118,11 +118,22 @@ def cloze_model() -> genanki.Model:
     )
 
 
+_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+
+
 def note_guid(question_id: str, row_id: str | None = None) -> str:
-    """A note's GUID: from deckgen's namespace and the question (and row) id, never from content."""
-    if row_id is None:
-        return str(genanki.guid_for(GUID_NAMESPACE, question_id))
-    return str(genanki.guid_for(GUID_NAMESPACE, question_id, row_id))
+    """A note's GUID: from deckgen's namespace and the question (and row) id, never from content.
+
+    The 64-bit SHA-256 prefix in Anki's base-91 alphabet, as genanki computes it, written
+    out here so that no dependency update can ever change a released GUID.
+    """
+    parts = (GUID_NAMESPACE, question_id) if row_id is None else (GUID_NAMESPACE, question_id, row_id)
+    number = int.from_bytes(hashlib.sha256("__".join(parts).encode("utf-8")).digest()[:8], "big")
+    digits = []
+    while number:
+        number, digit = divmod(number, len(_BASE91))
+        digits.append(_BASE91[digit])
+    return "".join(reversed(digits))
 
 
 def note_id_field(question_id: str, row_id: str | None = None) -> str:

@@ -33,6 +33,7 @@ CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
 
 _LINK_TARGET_RE = re.compile(r"\]\(\s*<?([^)\s>]*)")
+_IMAGE_RE = re.compile(r"!\[[^\]]*\]\(")
 _SAFE_SCHEMES = ("http://", "https://")
 
 
@@ -44,6 +45,11 @@ def is_safe_url(url: str) -> bool:
 def link_targets(text: str) -> list[str]:
     """The targets of the Markdown links `[text](target)` written in `text`."""
     return _LINK_TARGET_RE.findall(text)
+
+
+def has_image(text: str) -> bool:
+    """True if `text` uses Markdown image syntax `![alt](…)`."""
+    return _IMAGE_RE.search(text) is not None
 
 
 @lru_cache(maxsize=64)
@@ -79,7 +85,7 @@ def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options:
 
 def _math_display(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     content = escape(tokens[idx].content.strip(), quote=False)
-    html = "\\[" + content + "\\]"
+    html = _DISPLAY_OPEN + content + "\\]"
     return f'<div class="dg-math">{html}</div>\n' if tokens[idx].block else html
 
 
@@ -91,6 +97,9 @@ def markdown() -> MarkdownIt:
         {"html": False, "linkify": False, "typographer": False, "breaks": False, "highlight": highlight_code},
     )
     md.enable(["table", "strikethrough"])
+    # No images until deckgen packs media itself: a remote image would be fetched by every
+    # learner's Anki on every review.
+    md.disable("image")
     md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     md.validateLink = is_safe_url  # type: ignore[method-assign]
     md.add_render_rule("math_inline", _math_inline)
@@ -99,9 +108,14 @@ def markdown() -> MarkdownIt:
     return md
 
 
+# `\[` opens display math and must reach Anki as written. While the rest of the HTML is
+# made inert it is held as a NUL, which no bank text can contain (the loader refuses it).
+_DISPLAY_OPEN = "\\\x00"
+
+
 def _inert_anki_markup(html: str) -> str:
     """Stop Anki from reading `[sound:…]`, `[latex]` or `[$]` in a bank as its own markup."""
-    return html.replace("[", "&#91;")
+    return html.replace("[", "&#91;").replace(_DISPLAY_OPEN, "\\[")
 
 
 def to_html(text: str) -> str:
@@ -142,7 +156,7 @@ def _sheet_line(line: str) -> str:
             i += 2
             continue
         if ch == "`":
-            run = len(line) - len(line[i:].lstrip("`"))
+            run = len(line[i:]) - len(line[i:].lstrip("`"))
             close = line.find("`" * run, i + run)
             if close != -1:
                 out.append(line[i : close + run])

@@ -28,7 +28,7 @@ from deckgen.model import (
     SourceKind,
     Topic,
 )
-from deckgen.render import CLOZE_RE, is_safe_url, link_targets
+from deckgen.render import CLOZE_RE, has_image, is_safe_url, link_targets
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
@@ -164,6 +164,8 @@ class _Checker:
         return value.location if value is not None else node.location
 
     def links(self, text: str, location: Location) -> None:
+        if has_image(text):
+            self.error(location, "images are not supported yet; describe the picture in words or link to it", "image")
         for target in link_targets(text):
             if not is_safe_url(target):
                 self.error(location, f"link target '{target}' is not an http(s) URL", "link-scheme")

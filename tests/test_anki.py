@@ -1,0 +1,195 @@
+"""The .apkg against the real Anki backend: import, render, review, re-import."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from anki.scheduler.v3 import CardAnswer
+
+from deckgen import anki as deck_anki
+from deckgen.build import build
+from tests.conftest import ROOT
+
+IF_NEWER = 0  # ImportAnkiPackageUpdateCondition.IF_NEWER, Anki's default
+
+
+def import_apkg(col: Collection, apkg: Path, merge_notetypes: bool) -> object:
+    """Import as the desktop importer does with its default options, merge toggled explicitly."""
+    options = ImportAnkiPackageOptions(
+        merge_notetypes=merge_notetypes,
+        update_notes=IF_NEWER,
+        update_notetypes=IF_NEWER,
+        with_scheduling=False,
+        with_deck_configs=False,
+    )
+    return col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options)).log
+
+
+def strip_style(html: str) -> str:
+    return re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
+
+
+def test_model_ids_fields_and_templates_are_pinned() -> None:
+    # Learners' review history depends on these. Changing any of them makes Anki add a
+    # copy of the note type on re-import and stop updating existing notes.
+    assert deck_anki.BASIC_MODEL_ID == 1691839207
+    assert deck_anki.CLOZE_MODEL_ID == 1691839208
+    basic = deck_anki.basic_model()
+    cloze = deck_anki.cloze_model()
+    assert [f["name"] for f in basic.fields] == ["ID", "Question", "Answer", "Extra", "Sources", "Topic"]
+    assert [f["name"] for f in cloze.fields] == ["ID", "Text", "Extra", "Sources", "Topic"]
+    assert [t["name"] for t in basic.templates] == ["Recall"]
+    assert [t["name"] for t in cloze.templates] == ["Cloze"]
+    assert basic.sort_field_index == 1 and cloze.sort_field_index == 1
+
+
+def test_guids_derive_from_ids_only() -> None:
+    # Pinned values: a GUID that changes orphans the learner's history of that note.
+    assert deck_anki.note_guid("qk-separate-projections-why") == "n3}LNHoBTj"
+    assert deck_anki.note_guid("lora-adapter", "where") == "e{C<|WC(.w"
+    assert deck_anki.note_guid("lora-adapter", "where") != deck_anki.note_guid("lora-adapter", "latency")
+
+
+def test_deck_ids_are_derived_from_slugs() -> None:
+    assert deck_anki.deck_id("nlp-pretraining") == deck_anki.deck_id("nlp-pretraining")
+    assert deck_anki.deck_id("nlp-pretraining") != deck_anki.deck_id("nlp-pretraining", "transformer")
+    assert 0 < deck_anki.deck_id("nlp-pretraining", "transformer", "why-separate-qk") < 2**53
+
+
+@pytest.mark.parametrize("merge_notetypes", [False, True])
+def test_import_renders_every_card(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None], merge_notetypes: bool
+) -> None:
+    epoch(1_700_000_000)
+    result = build(mini_bank, tmp_path / "out")
+    log = import_apkg(collection, result.outputs[0], merge_notetypes)
+    assert len(log.new) == 6 and not log.updated and not log.duplicate and not log.conflicting
+
+    assert collection.note_count() == 6
+    # The cloze with two deletions gives two cards; every other note one.
+    assert collection.card_count() == 7
+    names = sorted(d.name for d in collection.decks.all_names_and_ids() if d.name != "Default")
+    assert names == [
+        "Mini Deck",
+        "Mini Deck::Attention",
+        "Mini Deck::Attention::Scaled attention",
+        "Mini Deck::Fine-Tuning",
+        "Mini Deck::Fine-Tuning::LoRA vs Adapter",
+    ]
+    assert sorted(collection.tags.all()) == [
+        "attention",
+        "deckgen::attention::scaled-attention",
+        "deckgen::peft::lora-vs-adapter",
+        "peft",
+        "safety",
+        "why",
+    ]
+    for card_id in collection.find_cards(""):
+        card = collection.get_card(card_id)
+        question, answer = strip_style(card.question()), strip_style(card.answer())
+        for side in (question, answer):
+            assert "{{" not in side and "$" not in side.replace("$5", "").replace("$x$", ""), side
+            assert re.search(r'<div class="dg-question">(<p>)?\S', side), side
+        assert question.startswith('<div class="dg-context">')
+        assert '<hr id="answer">' in answer
+        assert '<div class="dg-sources"><ul><li><a href="https://' in answer
+    why = collection.get_note(collection.find_notes("ID:why-scale")[0])
+    card = why.cards()[0]
+    assert r"\(\sqrt{d_k}\)" in card.question()
+    assert r"\[\operatorname{Var}(q \cdot k) = d_k\]" in card.answer()
+    assert "A price of $5 is not math, and neither is $x$." in card.answer()
+    cloze_cards = collection.get_note(collection.find_notes("ID:formula")[0]).cards()
+    assert [c.ord for c in cloze_cards] == [0, 1]
+    assert r"\frac{QK^\top}{ [...] }" in strip_style(cloze_cards[0].question())
+    assert r"\frac{QK^\top}{ \sqrt{d_k}  }" in strip_style(cloze_cards[0].answer())
+    assert '<span class="cloze" data-cloze="' not in strip_style(cloze_cards[0].question())
+    assert "[authors]" in strip_style(cloze_cards[1].question())
+
+
+def test_compare_rows_become_notes_with_a_table(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None]
+) -> None:
+    epoch(1_700_000_000)
+    import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
+    note = collection.get_note(collection.find_notes('"ID:lora-adapter/latency"')[0])
+    assert note["Question"] == "LoRA vs Adapter: Extra inference latency"
+    assert note["Answer"] == (
+        '<table class="dg-compare"><tr><th>LoRA</th><th>Adapter</th></tr>'
+        "<tr><td><p>No</p></td><td><p>Yes</p></td></tr></table>"
+    )
+    assert note.guid == deck_anki.note_guid("lora-adapter", "latency")
+
+
+def test_hostile_text_stays_text_in_anki(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None]
+) -> None:
+    epoch(1_700_000_000)
+    import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
+    note = collection.get_note(collection.find_notes("ID:hostile")[0])
+    assert note["Question"] == "<p>What does &lt;script&gt;alert(1)&lt;/script&gt; do in a <em>card</em>?</p>"
+    assert note["Answer"] == (
+        "<p>Nothing: it is shown as text, like <code>&lt;b&gt;</code> and &#91;sound:x.mp3] and "
+        "&#91;latex]x&#91;/latex].</p>\n<ul>\n<li>&lt;img src=x onerror=alert(1)&gt;</li>\n"
+        '<li><a href="https://example.org/?a=1&amp;b=2">a link</a></li>\n</ul>'
+    )
+    answer = collection.get_note(collection.find_notes("ID:hostile")[0]).cards()[0].answer()
+    assert "[sound:" not in answer and "<script" not in answer and "<img" not in answer
+
+
+def review_first_card(col: Collection) -> int:
+    """Answer the first queued card Good through the v3 scheduler; return its card id."""
+    queued = col.sched.get_queued_cards()
+    card = col.get_card(queued.cards[0].card.id)
+    card.start_timer()
+    states = col._backend.get_scheduling_states(card.id)
+    col.sched.answer_card(col.sched.build_answer(card=card, states=states, rating=CardAnswer.GOOD))
+    return card.id
+
+
+@pytest.mark.parametrize("merge_notetypes", [False, True])
+def test_reimport_of_an_edit_updates_in_place_and_keeps_reviews(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None], merge_notetypes: bool
+) -> None:
+    epoch(1_700_000_000)
+    v1 = tmp_path / "v1.apkg"
+    shutil.copy(build(mini_bank, tmp_path / "out").outputs[0], v1)
+    import_apkg(collection, v1, merge_notetypes)
+    collection.decks.select(collection.decks.id_for_name("Mini Deck"))
+    reviewed = review_first_card(collection)
+    note_ids = sorted(collection.find_notes(""))
+    why_id = collection.find_notes("ID:why-scale")[0]
+
+    bank_file = mini_bank / "attention.yaml"
+    text = bank_file.read_text(encoding="utf-8")
+    bank_file.write_text(text.replace("out of saturation", "out of its flat region"), encoding="utf-8")
+    epoch(1_700_086_400)
+    log = import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes)
+
+    assert not log.new and not log.duplicate and not log.conflicting
+    assert sorted(collection.find_notes("")) == note_ids
+    assert collection.note_count() == 6 and collection.card_count() == 7
+    assert "out of its flat region" in collection.get_note(why_id)["Answer"]
+    assert collection.db.list("select cid from revlog") == [reviewed]
+    assert collection.get_card(reviewed).reps == 1
+    assert sorted(m.name for m in collection.models.all_names_and_ids() if m.name.startswith("deckgen")) == [
+        "deckgen Basic",
+        "deckgen Cloze",
+    ]
+
+
+def test_the_shipped_bank_imports_and_renders(tmp_path: Path, collection: Collection, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    result = build(ROOT / "questions", tmp_path / "out")
+    cards = sum(q.card_count for q in result.bank.questions)
+    log = import_apkg(collection, result.outputs[0], merge_notetypes=False)
+    assert len(log.new) == collection.note_count() == cards
+    for card_id in collection.find_cards(""):
+        card = collection.get_card(card_id)
+        for side in (strip_style(card.question()), strip_style(card.answer())):
+            assert "\\(" in side or "\\[" in side or "$" not in side, side
+            assert "{{" not in side, side

@@ -1,0 +1,103 @@
+"""Markdown, math and code rendering for Anki fields and for the sheets."""
+
+from __future__ import annotations
+
+import pytest
+
+from deckgen.render import (
+    cloze_answers,
+    cloze_blank,
+    cloze_reveal,
+    code_css,
+    highlight_code,
+    to_html,
+    to_inline_html,
+    to_sheet_markdown,
+)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "html"),
+    [
+        ("inline $x^2$ math", r"<p>inline \(x^2\) math</p>"),
+        ("$$\\sum_i x_i$$", '<div class="dg-math">\\[\\sum_i x_i\\]</div>'),
+        ("text $$a+b$$ inline display", r"<p>text \[a+b\] inline display</p>"),
+        ("costs $5 and $10", "<p>costs $5 and $10</p>"),
+        ("a $ b $ c", "<p>a $ b $ c</p>"),
+        (r"a literal \$x\$", "<p>a literal $x$</p>"),
+        ("$a<b$", r"<p>\(a&lt;b\)</p>"),
+        ("**bold** and *em*", "<p><strong>bold</strong> and <em>em</em></p>"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table>"),
+        ("", ""),
+    ],
+)
+def test_markdown_and_math(markdown: str, html: str) -> None:
+    assert to_html(markdown) == html
+
+
+@pytest.mark.parametrize(
+    ("markdown", "html"),
+    [
+        ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+        ('<a href="x" onclick="y">z</a>', "<p>&lt;a href=&quot;x&quot; onclick=&quot;y&quot;&gt;z&lt;/a&gt;</p>"),
+        ("<iframe src=x></iframe><style>p{}</style>", "<p>&lt;iframe src=x&gt;&lt;/iframe&gt;&lt;style&gt;p{}&lt;/style&gt;</p>"),
+        ("[x](javascript:alert(1))", "<p>&#91;x](javascript:alert(1))</p>"),
+        ("[x](data:text/html,hi)", "<p>&#91;x](data:text/html,hi)</p>"),
+        ("![x](https://example.org/x.png)", '<p>!<a href="https://example.org/x.png">x</a></p>'),
+        ("<https://example.org>", '<p><a href="https://example.org">https://example.org</a></p>'),
+        ("[sound:boom.mp3] [latex]x[/latex] [anki:tts]y[/anki:tts]", "<p>&#91;sound:boom.mp3] &#91;latex]x&#91;/latex] &#91;anki:tts]y&#91;/anki:tts]</p>"),
+        ("`[sound:a.mp3]`", "<p><code>&#91;sound:a.mp3]</code></p>"),
+    ],
+)
+def test_bank_text_never_becomes_live_html_or_anki_markup(markdown: str, html: str) -> None:
+    assert to_html(markdown) == html
+
+
+def test_display_math_keeps_its_delimiter_while_brackets_inside_are_inert() -> None:
+    assert to_html("$$\\left[x\\right]$$") == '<div class="dg-math">\\[\\left&#91;x\\right]\\]</div>'
+
+
+def test_cloze_inside_math_survives_rendering() -> None:
+    text = r"$\frac{a}{ {{c1::\sqrt{d} }} }$ and {{c2::term::hint}}"
+    assert to_html(text) == r"<p>\(\frac{a}{ {{c1::\sqrt{d} }} }\) and {{c2::term::hint}}</p>"
+
+
+def test_inline_html_has_no_paragraph() -> None:
+    assert to_inline_html("XLNet vs *BERT*") == "XLNet vs <em>BERT</em>"
+
+
+def test_code_is_highlighted_with_scoped_night_styles() -> None:
+    html = highlight_code("x = 1\n", "python")
+    assert html == (
+        '<pre class="dg-code"><code><span class="n">x</span> <span class="o">=</span> '
+        '<span class="mi">1</span>\n</code></pre>\n'
+    )
+    assert highlight_code("<b>\n", "no-such-language") == '<pre class="dg-code"><code>&lt;b&gt;\n</code></pre>\n'
+    css = code_css()
+    assert ".nightMode .dg-code .k, .night_mode .dg-code .k {" in css
+    assert all(".dg-code" in line for line in css.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("markdown", "sheet"),
+    [
+        ("plain text", "plain text"),
+        ("<script>x</script>", "&lt;script>x&lt;/script>"),
+        ("`<b>` stays code", "`<b>` stays code"),
+        ("``a ` <b>``", "``a ` <b>``"),
+        ("$a<b$ math", r"$a\lt b$ math"),
+        ("see <https://example.org>", "see <https://example.org>"),
+        ("```html\n<b>x</b>\n```\n<i>", "```html\n<b>x</b>\n```\n&lt;i>"),
+        ("$$\na<b\n$$", "$$\na\\lt b\n$$"),
+        (r"\<b> escaped", r"\<b> escaped"),
+    ],
+)
+def test_sheet_markdown_makes_html_inert(markdown: str, sheet: str) -> None:
+    assert to_sheet_markdown(markdown) == sheet
+
+
+def test_cloze_helpers_know_math_from_text() -> None:
+    text = r"Use $\frac{1}{ {{c1::\sqrt{d} }} }$ with {{c2::softmax}} and {{c3::GELU::activation}}; it costs $5."
+    assert cloze_reveal(text) == r"Use $\frac{1}{ \boxed{\sqrt{d} } }$ with **softmax** and **GELU**; it costs $5."
+    assert cloze_blank(text) == r"Use $\frac{1}{ \boxed{\text{?}} }$ with […] and [activation]; it costs $5."
+    assert cloze_answers(text) == [r"$\sqrt{d}$", "softmax", "GELU"]
