@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-import genanki
+import genanki  # type: ignore[import-untyped]
 
 from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic
 from deckgen.render import code_css, plain_html, to_html, to_inline_html
@@ -200,10 +200,10 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
     topic_label = plain_html(topic.title)
     tags = question_tags(question)
     if question.type is QuestionType.CLOZE:
-        fields = (note_id_field(question.id), to_html(question.question), extra, sources, topic_label)
-        return [NoteSpec(note_guid(question.id), "cloze", fields, tags)]
+        cloze_fields = (note_id_field(question.id), to_html(question.question), extra, sources, topic_label)
+        return [NoteSpec(note_guid(question.id), "cloze", cloze_fields, tags)]
     if question.type is QuestionType.BASIC:
-        fields = (
+        basic_fields = (
             note_id_field(question.id),
             to_html(question.question),
             to_html(question.answer),
@@ -211,7 +211,7 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
             sources,
             topic_label,
         )
-        return [NoteSpec(note_guid(question.id), "basic", fields, tags)]
+        return [NoteSpec(note_guid(question.id), "basic", basic_fields, tags)]
     return [
         NoteSpec(
             note_guid(question.id, row.id),

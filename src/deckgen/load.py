@@ -11,7 +11,7 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import yaml
 
@@ -75,7 +75,7 @@ def _error(loc: Location, message: str, rule: str) -> Diagnostic:
     return Diagnostic(loc, Severity.ERROR, message, rule)
 
 
-def _mark_location(display: str, mark: yaml.Mark | None) -> Location:
+def _mark_location(display: str, mark: Any) -> Location:
     if mark is None:
         return Location(display, 1, 1)
     return Location(display, mark.line + 1, mark.column + 1)

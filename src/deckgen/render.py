@@ -72,8 +72,10 @@ def highlight_code(code: str, lang: str, _attrs: Any = None) -> str:
 
 def code_css() -> str:
     """Pygments CSS for code blocks, in light mode and in both of Anki's night-mode classes."""
-    light = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(f".{CODE_CLASS}")
-    dark = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs([f"{night} .{CODE_CLASS}" for night in NIGHT_SELECTORS])
+    light: str = HtmlFormatter(style=LIGHT_CODE_STYLE).get_style_defs(f".{CODE_CLASS}")  # type: ignore[no-untyped-call]
+    dark: str = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
+        [f"{night} .{CODE_CLASS}" for night in NIGHT_SELECTORS]
+    )
     # Pygments also emits rules for bare `pre` and line numbers; keep only the scoped ones.
     scoped = [line for line in f"{light}\n{dark}".splitlines() if f".{CODE_CLASS}" in line]
     return "\n".join(scoped) + "\n"

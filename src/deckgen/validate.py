@@ -186,10 +186,11 @@ def _display(root: Path, path: Path) -> str:
     return (root / path.relative_to(root)).as_posix()
 
 
-def _read_deck(checker: _Checker, loaded: LoadedFile) -> Deck | None:
+def _read_deck(checker: _Checker, loaded: LoadedFile) -> tuple[Deck | None, set[str]]:
+    """The deck, and the section ids it defines even when the rest of it is broken."""
     top = checker.mapping(loaded.root, "deck.yaml", Location(loaded.display))
     if top is None:
-        return None
+        return None, set()
     checker.keys(top, DECK_KEYS, "deck.yaml")
     sections: list[Section] = []
     seen: dict[str, Location] = {}
@@ -211,9 +212,10 @@ def _read_deck(checker: _Checker, loaded: LoadedFile) -> Deck | None:
     title = checker.text(top, "title")
     version = checker.text(top, "version")
     description = checker.text(top, "description")
+    section_ids = {s.id for s in sections}
     if title is None or version is None or description is None or homepage is None:
-        return None
-    return Deck(title, version, description, homepage, tuple(sections))
+        return None, section_ids
+    return Deck(title, version, description, homepage, tuple(sections)), section_ids
 
 
 def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) -> list[Source]:
@@ -462,8 +464,7 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
         return None, checker.diagnostics
     deck_file = _load_one(checker, root, DECK_FILE)
     sources_file = _load_one(checker, root, SOURCES_FILE)
-    deck = _read_deck(checker, deck_file) if deck_file and deck_file.root is not None else None
-    section_ids = {s.id for s in deck.sections} if deck else set()
+    deck, section_ids = _read_deck(checker, deck_file) if deck_file and deck_file.root is not None else (None, set())
     sources = _read_sources(checker, sources_file, section_ids) if sources_file and sources_file.root is not None else []
     context = _Context(section_ids, {s.id for s in sources})
     paths = topic_files(root)

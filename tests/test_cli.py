@@ -1,0 +1,161 @@
+"""The command line, through click's CliRunner, with exact messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import deckgen
+from deckgen.cli import main
+from tests.bankfiles import write_bank
+from tests.conftest import FIXTURES
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def mini(in_tmp: Path) -> Path:
+    import shutil
+
+    shutil.copytree(FIXTURES / "mini", "mini")
+    return Path("mini")
+
+
+def test_version() -> None:
+    assert run("--version") == (0, f"deckgen {deckgen.__version__}\n", "")
+    assert deckgen.__version__ == "0.1.0"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "deckgen", "--help"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("Usage: python -m deckgen [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_check_a_clean_bank(mini: Path) -> None:
+    assert run("check", "mini") == (0, "no problems; 6 cards in 2 topics\n", "")
+
+
+def test_check_reports_every_problem_and_fails(in_tmp: Path) -> None:
+    write_bank(Path("questions"), {"broken.yaml": "topic: [x\n", "attention.yaml": "topic: A\nid: a\nsection: nope\nquestions: []\n"})
+    code, out, err = run("check")
+    assert code == 1 and out == ""
+    assert err == (
+        "questions/attention.yaml:3:10: error: unknown section 'nope'; sections are listed in deck.yaml [unknown-section]\n"
+        "questions/attention.yaml:4:12: error: 'questions' is empty; expected a list of questions [empty-value]\n"
+        "questions/broken.yaml:2:1: error: unclosed bracket or brace: expected ',' or ']', but got '<stream end>' [yaml-syntax]\n"
+        "3 errors, 0 warnings in 2 files\n"
+    )
+
+
+def test_warnings_do_not_fail_a_check(in_tmp: Path) -> None:
+    from tests.bankfiles import TOPIC
+
+    write_bank(Path("questions"), {"attention.yaml": b"\xef\xbb\xbf" + TOPIC.encode()})
+    assert run("check") == (
+        0,
+        "0 errors, 1 warning in 1 file; 1 card in 1 topic\n",
+        "questions/attention.yaml:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]\n",
+    )
+
+
+def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out") == (
+        0,
+        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n",
+        "",
+    )
+    assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg", "review-questions.md", "review-sheet.md"]
+
+
+def test_build_defaults_to_questions_and_build(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    write_bank(Path("questions"))
+    code, out, _ = run("build")
+    assert code == 0 and out.splitlines()[1] == "  build/test-deck.apkg"
+
+
+def test_a_failed_build_leaves_the_previous_one_untouched(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    before = snapshot(Path("out"))
+    (mini / "attention.yaml").write_text("topic: [x\n", encoding="utf-8")
+    epoch(1_800_000_000)
+    code, out, err = run("build", "mini", "--out", "out")
+    assert (code, out) == (1, "")
+    assert err == (
+        "mini/attention.yaml:2:1: error: unclosed bracket or brace: expected ',' or ']', but got '<stream end>' [yaml-syntax]\n"
+        "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    )
+    assert snapshot(Path("out")) == before
+
+
+def test_filters_build_a_subset(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    code, out, _ = run("build", "mini", "--out", "out", "--topic", "lora-vs-adapter")
+    assert code == 0 and out.startswith("built 3 cards from 1 topic:\n")
+    sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
+    assert "LoRA vs Adapter" in sheet and "Scaled attention" not in sheet
+    code, out, _ = run("build", "mini", "--out", "out2", "--section", "attention", "--tag", "safety")
+    assert code == 0 and out.startswith("built 1 card from 1 topic:\n")
+
+
+def test_unknown_filters_are_errors(mini: Path) -> None:
+    assert run("build", "mini", "--out", "out", "--topic", "nope", "--tag", "why", "--tag", "missing") == (
+        1,
+        "",
+        "mini:1:1: error: no topic 'nope' in this bank [unknown-filter]\n"
+        "mini:1:1: error: no tag 'missing' in this bank [unknown-filter]\n"
+        "build failed: 2 errors, 0 warnings in 1 file; nothing was written\n",
+    )
+    assert not Path("out").exists()
+
+
+def test_bad_source_date_epoch(mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    assert run("build", "mini", "--out", "out") == (
+        1,
+        "",
+        "SOURCE_DATE_EPOCH:1:1: error: expected whole seconds since 1970, found 'yesterday' [environment]\n"
+        "build failed: 1 error, 0 warnings in 1 file; nothing was written\n",
+    )
+
+
+def test_stats(mini: Path) -> None:
+    assert run("stats", "mini") == (
+        0,
+        "    3  Attention [attention]\n"
+        "    3    Scaled attention [scaled-attention]\n"
+        "    3  Fine-Tuning [peft]\n"
+        "    3    LoRA vs Adapter [lora-vs-adapter]\n"
+        "    0  Unused [unused]\n"
+        "    6  cards in total\n"
+        "\n"
+        "1 of 4 sources are cited by no card:\n"
+        "  uncited  Nobody cites me\n",
+        "",
+    )
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, command in main.commands.items():
+        assert f"deckgen {name}" in readme, name
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in readme, f"{name} {opt}"
