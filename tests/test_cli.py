@@ -104,6 +104,24 @@ def test_a_failed_build_leaves_the_previous_one_untouched(mini: Path, epoch: Cal
     assert snapshot(Path("out")) == before
 
 
+def test_an_unwritable_output_is_an_error_not_a_traceback(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    Path("out").write_text("a file where the folder should be", encoding="utf-8")
+    code, out, err = run("build", "mini", "--out", "out")
+    assert (code, out) == (1, "")
+    assert err == (
+        "out:1:1: error: the output folder is a file; pick another --out [io]\n"
+        "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    )
+    Path("out").unlink()
+    Path("out").mkdir()
+    Path("out/mini-deck.apkg").mkdir()
+    code, out, err = run("build", "mini", "--out", "out")
+    assert (code, out) == (1, "")
+    assert err.startswith("out/mini-deck.apkg:1:1: error: cannot write the output: Is a directory [io]\n")
+    assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg"]
+
+
 def test_filters_build_a_subset(mini: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     code, out, _ = run("build", "mini", "--out", "out", "--topic", "lora-vs-adapter")

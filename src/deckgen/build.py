@@ -97,9 +97,18 @@ def select(bank: Bank, selection: Selection) -> Bank:
 Writer = Callable[[Path], None]
 
 
+def _write_error(target: Path, err: OSError) -> DeckgenError:
+    reason = err.strerror or str(err)
+    return DeckgenError([Diagnostic(Location(target.as_posix()), Severity.ERROR, f"cannot write the output: {reason}", "io")])
+
+
 def write_atomically(writers: dict[Path, Writer]) -> None:
-    """Write every output to a temporary file beside it, then rename them all into place."""
+    """Write every output to a temporary file beside it, then rename them all into place.
+
+    Raises DeckgenError, naming the output, when the file system refuses.
+    """
     staged: list[tuple[Path, Path]] = []
+    target = Path()
     try:
         for target, write in writers.items():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +119,8 @@ def write_atomically(writers: dict[Path, Writer]) -> None:
             os.chmod(tmp, 0o644)
         for tmp_path, target in staged:
             os.replace(tmp_path, target)
+    except OSError as err:
+        raise _write_error(target, err) from err
     finally:
         for tmp_path, _ in staged:
             tmp_path.unlink(missing_ok=True)
@@ -126,6 +137,10 @@ def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection()) -> 
     """Load, validate, select, render and write the deck and both sheets."""
     bank = load_bank(bank_dir)
     timestamp = build_time()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DeckgenError(
+            [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
+        )
     bank = select(bank, selection)
     review = review_sheet(bank)
     questions = questions_sheet(bank)
