@@ -56,7 +56,7 @@ def test_check_reports_every_problem_and_fails(in_tmp: Path) -> None:
     assert err == (
         "questions/attention.yaml:3:10: error: unknown section 'nope'; sections are listed in deck.yaml [unknown-section]\n"
         "questions/attention.yaml:4:12: error: 'questions' is empty; expected a list of questions [empty-value]\n"
-        "questions/broken.yaml:2:1: error: unclosed bracket or brace: expected ',' or ']', but got '<stream end>' [yaml-syntax]\n"
+        "questions/broken.yaml:2:1: error: unclosed '[': the list opened at line 1, column 8 is not closed before this point [yaml-syntax]\n"
         "3 errors, 0 warnings in 2 files\n"
     )
 
@@ -98,7 +98,7 @@ def test_a_failed_build_leaves_the_previous_one_untouched(mini: Path, epoch: Cal
     code, out, err = run("build", "mini", "--out", "out")
     assert (code, out) == (1, "")
     assert err == (
-        "mini/attention.yaml:2:1: error: unclosed bracket or brace: expected ',' or ']', but got '<stream end>' [yaml-syntax]\n"
+        "mini/attention.yaml:2:1: error: unclosed '[': the list opened at line 1, column 8 is not closed before this point [yaml-syntax]\n"
         "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
     )
     assert snapshot(Path("out")) == before

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
 
 from deckgen.load import Mapping, Scalar, Sequence, parse_text
 
@@ -35,6 +38,35 @@ def test_nodes_know_their_line_and_column() -> None:
     assert [str(t.location) for t in tags.items] == ["b.yaml:3:12", "b.yaml:3:15"]
 
 
+LOADERS = [pytest.param(yaml.SafeLoader, id="python")]
+if hasattr(yaml, "CSafeLoader"):
+    LOADERS.append(pytest.param(yaml.CSafeLoader, id="libyaml"))
+
+SYNTAX_CASES = [
+    ("a:\n\t- b\n", "2:1: error: tab character: YAML indents with spaces only [yaml-syntax]"),
+    ("a:\n  b: 1\n\tc: 2\n", "3:1: error: tab character: YAML indents with spaces only [yaml-syntax]"),
+    ('a: "open\n', "1:4: error: unclosed quote: this string is never closed [yaml-syntax]"),
+    ("a: 'open\nb: c\n", "1:4: error: unclosed quote: this string is never closed [yaml-syntax]"),
+    ("a: [1, 2\n", "2:1: error: unclosed '[': the list opened at line 1, column 4 is not closed before this point [yaml-syntax]"),
+    ("a: [1, 2\nb: 3\n", "2:2: error: unclosed '[': the list opened at line 1, column 4 is not closed before this point [yaml-syntax]"),
+    ("a: {x: 1\n", "2:1: error: unclosed '{': the mapping opened at line 1, column 4 is not closed before this point [yaml-syntax]"),
+    ("a: b: c\n", "1:5: error: unexpected ':': put a value that contains ': ' in quotes, or check the indentation [yaml-syntax]"),
+    ("a:\n  b: 1\n c: 2\n", "3:2: error: this line does not line up with the block that starts at line 1: check its indentation [yaml-syntax]"),
+    ("a: 1\n- b\n", "2:1: error: this line does not line up with the block that starts at line 1: check its indentation [yaml-syntax]"),
+    ("a: `code` b\n", "1:4: error: '`' cannot start a plain value: put the text in quotes [yaml-syntax]"),
+    ("a: @user\n", "1:4: error: '@' cannot start a plain value: put the text in quotes [yaml-syntax]"),
+    ("a: *\n", "1:4: error: '*' and '&' start YAML aliases and anchors, which banks do not use: put the text in quotes [yaml-syntax]"),
+    ("%YAML 1.1\n%YAML 1.1\na: 1\n", "2:1: error: YAML directives ('%...') are not used in banks: remove the line [yaml-syntax]"),
+]
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize(("text", "expected"), SYNTAX_CASES)
+def test_syntax_errors_read_the_same_from_either_parser(loader: type[Any], text: str, expected: str) -> None:
+    _, diagnostics = parse_text(text, "b.yaml", loader)
+    assert [str(d) for d in diagnostics] == ["b.yaml:" + expected]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -43,15 +75,11 @@ def test_nodes_know_their_line_and_column() -> None:
         ("a: !!python/object:os.system x\n", ["b.yaml:1:4: error: tag 'tag:yaml.org,2002:python/object:os.system' is not allowed: banks hold plain text, lists and mappings [yaml-tag]"]),
         ("a: !!str 1\n", ["b.yaml:1:4: error: tag 'tag:yaml.org,2002:str' is not allowed: banks hold plain text, lists and mappings [yaml-tag]"]),
         ("a: 1\nb: 2\na: 3\n", ["b.yaml:3:1: error: duplicate key 'a' (first at line 1); a mapping holds each key once [duplicate-key]"]),
-        ("a:\n\t- b\n", ["b.yaml:2:1: error: tab character: YAML indents with spaces only [yaml-syntax]"]),
-        ('a: "open\n', ["b.yaml:2:1: error: unclosed quote: the string runs to the end of the file [yaml-syntax]"]),
-        ("a: [1, 2\n", ["b.yaml:2:1: error: unclosed bracket or brace: expected ',' or ']', but got '<stream end>' [yaml-syntax]"]),
-        ("a: b: c\n", ["b.yaml:1:5: error: unexpected ':': a value that contains ': ' must be quoted, or the indentation is off [yaml-syntax]"]),
-        ("a:\n  b: 1\n c: 2\n", ["b.yaml:3:2: error: bad indentation: this line does not line up with the lines above it [yaml-syntax]"]),
         ("", ["b.yaml:1:1: error: file is empty; expected a mapping of keys such as 'questions:' [empty-file]"]),
         ("# only a comment\n", ["b.yaml:1:1: error: file is empty; expected a mapping of keys such as 'questions:' [empty-file]"]),
         ("a: 1\n---\nb: 2\n", ["b.yaml:2:1: error: a bank file holds one YAML document; remove the second '---' [yaml-syntax]"]),
-        ("a: \x07\n", ["b.yaml:1:4: error: control character '\\x07' is not allowed in a bank [encoding]"]),
+        ("a: \x07\n", ["b.yaml:1:4: error: control character U+0007 is not allowed in a bank; use plain text and newlines [encoding]"]),
+        ("a: b\u2028c\n", ["b.yaml:1:5: error: line separator U+2028 is not allowed in a bank; use plain text and newlines [encoding]"]),
     ],
 )
 def test_yaml_problems_are_located(text: str, expected: list[str]) -> None:

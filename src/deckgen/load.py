@@ -88,23 +88,51 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, col
 
 
-def _describe_syntax_error(err: yaml.MarkedYAMLError) -> str:
-    """deckgen's own wording for a YAML syntax error, whichever parser raised it."""
+def _char_at(text: str, mark: Any) -> str:
+    """The character a YAML mark points at, or '' past the end."""
+    if mark is None:
+        return ""
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return ""
+    line = lines[mark.line]
+    return line[mark.column] if mark.column < len(line) else ""
+
+
+def _syntax_error(err: yaml.MarkedYAMLError, text: str, display: str) -> Diagnostic:
+    """deckgen's own wording for a YAML syntax error, the same whichever parser (C or Python) raised it."""
     problem = (err.problem or "").strip()
     context = (err.context or "").strip()
-    if "'\\t'" in problem or "\\t" in problem:
-        return "tab character: YAML indents with spaces only"
-    if "found unexpected end of stream" in problem and "quoted scalar" in context:
-        return "unclosed quote: the string runs to the end of the file"
-    if "mapping values are not allowed" in problem:
-        return "unexpected ':': a value that contains ': ' must be quoted, or the indentation is off"
-    if context.startswith("while parsing a flow"):
-        return f"unclosed bracket or brace: {problem}"
-    if "could not find expected ':'" in problem:
-        return "expected 'key: value' here; a line may be missing its ':' or be indented wrongly"
-    if "expected <block end>" in problem:
-        return "bad indentation: this line does not line up with the lines above it"
-    return f"invalid YAML: {problem or context}"
+    at = _mark_location(display, err.problem_mark or err.context_mark)
+    opened = _mark_location(display, err.context_mark)
+    char = _char_at(text, err.problem_mark)
+
+    if char == "\t" or "tab" in problem:
+        message = "tab character: YAML indents with spaces only"
+    elif "quoted scalar" in context and "end of stream" in problem:
+        message = "unclosed quote: this string is never closed"
+        at = opened
+    elif context.startswith("while parsing a flow sequence"):
+        message = f"unclosed '[': the list opened at line {opened.line}, column {opened.col} is not closed before this point"
+    elif context.startswith("while parsing a flow mapping"):
+        message = f"unclosed '{{': the mapping opened at line {opened.line}, column {opened.col} is not closed before this point"
+    elif problem.startswith("mapping values are not allowed"):
+        message = "unexpected ':': put a value that contains ': ' in quotes, or check the indentation"
+    elif context.startswith("while parsing a block") and ("<block end>" in problem or "did not find expected" in problem):
+        message = f"this line does not line up with the block that starts at line {opened.line}: check its indentation"
+    elif context.startswith("while scanning a simple key"):
+        message = "expected 'key: value': this line has no ':' or is indented wrongly"
+    elif context.startswith("while scanning an alias") or context.startswith("while scanning an anchor"):
+        message = "'*' and '&' start YAML aliases and anchors, which banks do not use: put the text in quotes"
+        at = opened
+    elif "cannot start any token" in problem and char:
+        message = f"'{char}' cannot start a plain value: put the text in quotes"
+    elif "directive" in problem:
+        message = "YAML directives ('%...') are not used in banks: remove the line"
+    else:
+        what = context.removeprefix("while ") if context else "reading the file"
+        message = f"invalid YAML here (while {what})"
+    return _error(at, message, "yaml-syntax")
 
 
 _MAX_DEPTH = 32
@@ -151,7 +179,7 @@ class _Builder:
         assert isinstance(event, yaml.NodeEvent)
         self.check_properties(event)
         if isinstance(event, yaml.ScalarEvent):
-            return Scalar(event.value, self.loc(event), plain=event.style is None), pos + 1
+            return Scalar(event.value, self.loc(event), plain=not event.style), pos + 1
         if isinstance(event, yaml.SequenceStartEvent):
             items: list[Node] = []
             pos += 1
@@ -204,22 +232,33 @@ def _decode(data: bytes, display: str) -> tuple[str | None, list[Diagnostic]]:
         ]
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_SEPARATORS = "\x85\u2028\u2029"
+# Control characters, and the line breaks that YAML counts but editors do not (which
+# would shift every line number after them).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _LINE_SEPARATORS + "]")
+
+DEFAULT_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it; the messages do not depend on the choice."""
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
-def parse_text(text: str, display: str) -> tuple[Node | None, list[Diagnostic]]:
+def parse_text(text: str, display: str, loader: type[Any] = DEFAULT_LOADER) -> tuple[Node | None, list[Diagnostic]]:
     """Parse YAML text into nodes; on any problem the node may be None."""
     control = _CONTROL.search(text)
     if control:
         line, col = _position(text, control.start())
-        return None, [_error(Location(display, line, col), f"control character {control.group()!r} is not allowed in a bank", "encoding")]
+        char = control.group()
+        what = "line separator" if char in _LINE_SEPARATORS else "control character"
+        return None, [
+            _error(Location(display, line, col), f"{what} U+{ord(char):04X} is not allowed in a bank; use plain text and newlines", "encoding")
+        ]
     try:
-        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+        events = list(yaml.parse(text, Loader=loader))
     except yaml.MarkedYAMLError as err:
-        loc = _mark_location(display, err.problem_mark or err.context_mark)
-        return None, [_error(loc, _describe_syntax_error(err), "yaml-syntax")]
-    except yaml.YAMLError as err:
-        return None, [_error(Location(display), f"invalid YAML: {err}", "yaml-syntax")]
+        return None, [_syntax_error(err, text, display)]
+    except yaml.YAMLError:
+        return None, [_error(Location(display), "invalid YAML", "yaml-syntax")]
     documents = [i for i, e in enumerate(events) if isinstance(e, yaml.DocumentStartEvent)]
     if not documents:
         return None, [_error(Location(display), "file is empty; expected a mapping of keys such as 'questions:'", "empty-file")]
@@ -238,6 +277,10 @@ def parse_text(text: str, display: str) -> tuple[Node | None, list[Diagnostic]]:
 def load_file(path: Path, display: str) -> LoadedFile:
     """Read one bank file; never raises for anything the file itself contains."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file is {size // (1024 * 1024)} MiB; a bank file may hold at most {MAX_FILE_BYTES // (1024 * 1024)} MiB, so split it into topics"
+            return LoadedFile(path, display, None, [_error(Location(display), message, "file-size")])
         data = path.read_bytes()
     except OSError as err:
         return LoadedFile(path, display, None, [_error(Location(display), f"cannot read file: {err.strerror}", "io")])
