@@ -45,8 +45,17 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert result.stdout.startswith("Usage: python -m deckgen [OPTIONS] COMMAND [ARGS]...")
 
 
-def test_check_a_clean_bank(mini: Path) -> None:
-    assert run("check", "mini") == (0, "no problems; 6 cards in 2 topics\n", "")
+UNCITED = "mini/sources.yaml:17:5: warning: source 'uncited' is cited by no card [uncited-source]\n"
+
+
+def test_check_a_clean_bank(in_tmp: Path) -> None:
+    write_bank(Path("questions"))
+    assert run("check") == (0, "no problems; 1 card in 1 topic\n", "")
+
+
+def test_check_reports_warnings_and_fails_on_them_only_when_strict(mini: Path) -> None:
+    assert run("check", "mini") == (0, "0 errors, 1 warning in 1 file; 6 cards in 2 topics\n", UNCITED)
+    assert run("check", "--strict", "mini") == (1, "", UNCITED + "0 errors, 1 warning in 1 file\n")
 
 
 def test_check_reports_every_problem_and_fails(in_tmp: Path) -> None:
@@ -77,8 +86,14 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     assert run("build", "mini", "--out", "out") == (
         0,
         "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n",
-        "",
+        UNCITED,
     )
+    assert run("build", "mini", "--out", "strict", "--strict") == (
+        1,
+        "",
+        UNCITED + "build failed: 0 errors, 1 warning in 1 file; nothing was written\n",
+    )
+    assert not Path("strict").exists()
     assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg", "review-questions.md", "review-sheet.md"]
 
 

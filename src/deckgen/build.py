@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deckgen.anki import write_apkg
+from deckgen.lint import lint_bank
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.sheet import questions_sheet, review_sheet
-from deckgen.validate import load_bank
+from deckgen.validate import validate_bank
 
 REVIEW_SHEET = "review-sheet.md"
 QUESTIONS_SHEET = "review-questions.md"
@@ -50,6 +51,22 @@ class BuildResult:
     bank: Bank
     outputs: tuple[Path, ...]
     warnings: tuple[Diagnostic, ...] = field(default=())
+
+
+def check(bank_dir: Path) -> tuple[Bank | None, list[Diagnostic]]:
+    """Validate the bank, then lint it; the bank is None when any error was found."""
+    bank, diagnostics = validate_bank(bank_dir)
+    if bank is None:
+        return None, diagnostics
+    return bank, sorted(diagnostics + lint_bank(bank), key=Diagnostic.sort_key)
+
+
+def checked_bank(bank_dir: Path, strict: bool = False) -> tuple[Bank, list[Diagnostic]]:
+    """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
+    bank, diagnostics = check(bank_dir)
+    if bank is None or (strict and diagnostics):
+        raise DeckgenError(diagnostics)
+    return bank, diagnostics
 
 
 def build_time() -> float:
@@ -133,9 +150,9 @@ def _text_writer(text: str) -> Writer:
     return write
 
 
-def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection()) -> BuildResult:
-    """Load, validate, select, render and write the deck and both sheets."""
-    bank = load_bank(bank_dir)
+def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection(), strict: bool = False) -> BuildResult:
+    """Load, validate, lint, select, render and write the deck and both sheets."""
+    bank, warnings = checked_bank(bank_dir, strict)
     timestamp = build_time()
     if out_dir.exists() and not out_dir.is_dir():
         raise DeckgenError(
@@ -151,5 +168,4 @@ def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection()) -> 
         out_dir / QUESTIONS_SHEET: _text_writer(questions),
     }
     write_atomically(writers)
-    warnings = tuple(d for d in bank.diagnostics if d.severity is Severity.WARNING)
-    return BuildResult(bank, tuple(writers), warnings)
+    return BuildResult(bank, tuple(writers), tuple(warnings))

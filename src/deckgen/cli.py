@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from deckgen import __version__
-from deckgen.build import Selection, build
+from deckgen.build import Selection, build, check
 from deckgen.model import DeckgenError, Diagnostic, Severity
 from deckgen.stats import bank_stats, format_stats
-from deckgen.validate import load_bank, validate_bank
+from deckgen.validate import load_bank
 
 BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
+STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 
 
 def _plural(count: int, word: str) -> str:
@@ -47,10 +48,13 @@ def main() -> None:
 @click.option("--topic", "topics", multiple=True, metavar="ID", help="Build only this topic (repeatable).")
 @click.option("--section", "sections", multiple=True, metavar="ID", help="Build only this section (repeatable).")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Build only questions with this tag (repeatable).")
-def build_command(bank_dir: Path, out_dir: Path, topics: tuple[str, ...], sections: tuple[str, ...], tags: tuple[str, ...]) -> None:
+@STRICT
+def build_command(
+    bank_dir: Path, out_dir: Path, topics: tuple[str, ...], sections: tuple[str, ...], tags: tuple[str, ...], strict: bool
+) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions)."""
     try:
-        result = build(bank_dir, out_dir, Selection(topics, sections, tags))
+        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict)
     except DeckgenError as err:
         _report(err.diagnostics)
         click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
@@ -64,11 +68,12 @@ def build_command(bank_dir: Path, out_dir: Path, topics: tuple[str, ...], sectio
 
 @main.command("check")
 @BANK_DIR
-def check_command(bank_dir: Path) -> None:
-    """Validate BANK_DIR and report every problem; writes nothing."""
-    bank, diagnostics = validate_bank(bank_dir)
+@STRICT
+def check_command(bank_dir: Path, strict: bool) -> None:
+    """Validate and lint BANK_DIR and report every problem; writes nothing."""
+    bank, diagnostics = check(bank_dir)
     _report(diagnostics)
-    if bank is None:
+    if bank is None or (strict and diagnostics):
         click.echo(summary(diagnostics), err=True)
         raise SystemExit(1)
     cards = sum(q.card_count for q in bank.questions)

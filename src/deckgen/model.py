@@ -92,6 +92,7 @@ class Source:
     lang: str | None = None
     authors: tuple[str, ...] = ()
     year: str | None = None
+    lint_ignore: frozenset[str] = frozenset()
 
     @property
     def site(self) -> str:
@@ -128,6 +129,12 @@ class Question:
     tags: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     rows: tuple[CompareRow, ...] = ()
+    lint_ignore: frozenset[str] = frozenset()
+    field_locations: tuple[tuple[str, Location], ...] = ()
+
+    def location_of(self, key: str) -> Location:
+        """Where the value of `key` was written, or the question itself if it was not."""
+        return next((loc for name, loc in self.field_locations if name == key), self.location)
 
     @property
     def card_count(self) -> int:
@@ -145,6 +152,7 @@ class Topic:
     path: Path
     location: Location
     questions: tuple[Question, ...]
+    lint_ignore: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -216,9 +216,14 @@ def to_sheet_markdown(text: str) -> str:
 _MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\.|[^$\\])*?(?<=\S)\$(?!\d)", re.DOTALL)
 
 
+def math_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every `$…$` and `$$…$$` span, by the same pandoc rules as the renderer."""
+    return [(m.start(), m.end()) for m in _MATH_SPAN_RE.finditer(text.replace("\\$", "\x00\x00"))]
+
+
 def _in_math(text: str, index: int) -> bool:
     """True if `index` of `text` lies inside `$…$` or `$$…$$` math."""
-    return any(m.start() < index < m.end() for m in _MATH_SPAN_RE.finditer(text))
+    return any(start < index < end for start, end in math_spans(text))
 
 
 def cloze_answers(text: str) -> list[str]:

@@ -28,7 +28,8 @@ from deckgen.model import (
     SourceKind,
     Topic,
 )
-from deckgen.render import CLOZE_RE, has_image, is_safe_url, link_targets
+from deckgen.lint import QUESTION_RULES, RULES, SOURCE_RULES, TOPIC_RULES
+from deckgen.render import CLOZE_RE, has_image, is_safe_url, link_targets, math_spans
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
@@ -41,18 +42,21 @@ LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
 DECK_KEYS = (("title", "version", "description", "homepage", "sections"), ())
 SECTION_KEYS = (("id", "title", "heading"), ())
 SOURCES_KEYS = (("sources",), ())
-SOURCE_KEYS = (("id", "title", "url", "section"), ("lang", "kind", "authors", "year"))
-TOPIC_KEYS = (("topic", "id", "section", "questions"), ())
+SOURCE_KEYS = (("id", "title", "url", "section"), ("lang", "kind", "authors", "year", "lint"))
+TOPIC_KEYS = (("topic", "id", "section", "questions"), ("lint",))
+LINT_KEYS = (("ignore", "reason"), ())
 QUESTION_REQUIRED = {
     QuestionType.BASIC: ("id", "question", "answer", "sources"),
     QuestionType.CLOZE: ("id", "question", "sources"),
     QuestionType.COMPARE: ("id", "question", "items", "rows", "sources"),
 }
 QUESTION_OPTIONAL = {
-    QuestionType.BASIC: ("type", "extra", "tags"),
-    QuestionType.CLOZE: ("type", "extra", "tags"),
-    QuestionType.COMPARE: ("type", "extra", "tags"),
+    QuestionType.BASIC: ("type", "extra", "tags", "lint"),
+    QuestionType.CLOZE: ("type", "extra", "tags", "lint"),
+    QuestionType.COMPARE: ("type", "extra", "tags", "lint"),
 }
+NUMBER_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+_MATH_OPENER_RE = re.compile(r"\$(?=[A-Za-z\\{(^_|])")
 ROW_KEYS = (("id", "aspect", "values"), ())
 ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
 
@@ -150,7 +154,13 @@ class _Checker:
         value = self.text(node, key)
         if value is None:
             return None
-        if not KEBAB_RE.match(value):
+        if NUMBER_RE.match(value):
+            self.error(
+                self.location_of(node, key),
+                f"{key} {value} is a number; an id is kebab-case text that starts with a letter",
+                "id-format",
+            )
+        elif not KEBAB_RE.match(value):
             self.error(
                 self.location_of(node, key),
                 f"{key} '{value}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
@@ -162,6 +172,63 @@ class _Checker:
     def location_of(node: Mapping, key: str) -> Location:
         value = node.get(key)
         return value.location if value is not None else node.location
+
+    def markdown(self, text: str, location: Location) -> None:
+        """Check a Markdown field: links, images, math delimiters and braces."""
+        self.links(text, location)
+        self.math(text, location)
+
+    def math(self, text: str, location: Location) -> None:
+        prose = re.sub(r"(`+).+?\1", lambda m: " " * len(m.group()), text, flags=re.DOTALL)
+        prose = prose.replace("\\$", "  ")
+        spans = math_spans(prose)
+        for start, end in spans:
+            body = re.sub(r"\\[{}]", "", prose[start:end])
+            if body.count("{") != body.count("}"):
+                self.error(location, f"unbalanced braces in math {prose[start:end]!r}", "math")
+        outside = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(prose))
+        if outside.count("$$") % 2:
+            self.error(location, "'$$' opens display math that is never closed", "math")
+        else:
+            for match in _MATH_OPENER_RE.finditer(outside.replace("$$", "  ")):
+                snippet = prose[match.start() : match.start() + 20].split("\n")[0]
+                self.error(
+                    location,
+                    f"'$' opens math that is never closed, at {snippet!r}; write \\$ for a dollar sign",
+                    "math",
+                )
+        for match in CLOZE_RE.finditer(text):
+            deleted = match.group(2)
+            if deleted.count("{") > deleted.count("}"):
+                self.error(
+                    location,
+                    f"cloze deletion {match.group()!r} ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
+                    "cloze-deletion",
+                )
+
+    def lint_ignore(self, node: Mapping, scope: dict[str, str], what: str) -> frozenset[str]:
+        """The rules silenced by a `lint: {ignore: [...], reason: ...}` entry."""
+        value = node.get("lint")
+        if value is None:
+            return frozenset()
+        entry = self.mapping(value, "'lint'", value.location)
+        if entry is None:
+            return frozenset()
+        self.keys(entry, LINT_KEYS, "'lint'")
+        self.text(entry, "reason")
+        ignored = set()
+        for rule in self.text_list(entry, "ignore") or []:
+            if rule.value not in RULES:
+                self.error(rule.location, f"unknown lint rule '{rule.value}'{_suggest(rule.value, RULES)}", "unknown-rule")
+            elif rule.value not in scope:
+                self.error(
+                    rule.location,
+                    f"lint rule '{rule.value}' does not apply to {what}; rules here: {', '.join(sorted(scope))}",
+                    "unknown-rule",
+                )
+            else:
+                ignored.add(rule.value)
+        return frozenset(ignored)
 
     def links(self, text: str, location: Location) -> None:
         if has_image(text):
@@ -263,6 +330,7 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) 
         if year is not None and not YEAR_RE.match(year):
             checker.error(checker.location_of(entry, "year"), f"year '{year}' is not a four-digit year", "invalid-value")
         authors = checker.text_list(entry, "authors", required=False) or []
+        lint_ignore = checker.lint_ignore(entry, SOURCE_RULES, "a source")
         if source_id is None or title is None or url is None or section is None:
             continue
         sources.append(
@@ -276,6 +344,7 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) 
                 lang=lang,
                 authors=tuple(a.value for a in authors),
                 year=year,
+                lint_ignore=lint_ignore,
             )
         )
     return sources
@@ -312,7 +381,7 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
             )
         for text, loc in [(aspect, checker.location_of(row, "aspect"))] + [(v.value, v.location) for v in values or []]:
             if text is not None:
-                checker.links(text, loc)
+                checker.markdown(text, loc)
         if row_id is None or aspect is None or values is None:
             continue
         rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location))
@@ -348,7 +417,7 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
     extra = checker.text(entry, "extra", required=False) or ""
     for key, text in (("question", question), ("answer", answer), ("extra", extra)):
         if text:
-            checker.links(text, checker.location_of(entry, key))
+            checker.markdown(text, checker.location_of(entry, key))
     if qtype is QuestionType.CLOZE and question is not None and not CLOZE_RE.search(question):
         checker.error(
             checker.location_of(entry, "question"),
@@ -371,9 +440,12 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
     rows: list[CompareRow] = []
     if qtype is QuestionType.COMPARE:
         items = checker.text_list(entry, "items") or []
+        for item in items:
+            checker.markdown(item.value, item.location)
         if entry.get("items") is not None and 0 < len(items) < 2:
             checker.error(checker.location_of(entry, "items"), "a compare question needs at least two items", "compare-values")
         rows = _read_rows(checker, entry, len(items))
+    lint_ignore = checker.lint_ignore(entry, QUESTION_RULES, "a question")
     if qid is None or question is None or (qtype is QuestionType.BASIC and answer is None) or not sources:
         return None
     return Question(
@@ -389,6 +461,8 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
         tags=tuple(t.value for t in tags),
         items=tuple(i.value for i in items),
         rows=tuple(rows),
+        lint_ignore=lint_ignore,
+        field_locations=tuple((key.value, value.location) for key, value in entry.items),
     )
 
 
@@ -408,6 +482,7 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
             f"unknown section '{section}'{_suggest(section, context.section_ids)}; sections are listed in deck.yaml",
             "unknown-section",
         )
+    lint_ignore = checker.lint_ignore(top, TOPIC_RULES, "a topic")
     questions: list[Question] = []
     for node in checker.node_list(top, "questions", "questions"):
         entry = checker.mapping(node, "a question", node.location)
@@ -418,7 +493,7 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
             questions.append(question)
     if topic_id is None or title is None or section is None:
         return None
-    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions))
+    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), lint_ignore)
 
 
 def topic_files(root: Path) -> list[Path]:
