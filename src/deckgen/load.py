@@ -27,6 +27,8 @@ class Scalar:
     value: str
     location: Location
     plain: bool = True
+    reported: bool = False
+    """True for a stand-in for something already reported (an alias): checks skip it."""
 
     @property
     def is_null(self) -> bool:
@@ -175,7 +177,7 @@ class _Builder:
             self.diagnostics.append(
                 _error(self.loc(event), f"alias '*{event.anchor}' is not allowed: write the value out in full", "yaml-alias")
             )
-            return Scalar("", self.loc(event)), pos + 1
+            return Scalar("", self.loc(event), reported=True), pos + 1
         assert isinstance(event, yaml.NodeEvent)
         self.check_properties(event)
         if isinstance(event, yaml.ScalarEvent):

@@ -32,7 +32,7 @@ NIGHT_SELECTORS = (".nightMode", ".night_mode")
 CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
 
-_LINK_TARGET_RE = re.compile(r"\]\(\s*<?([^)\s>]*)")
+_LINK_TARGET_RE = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)")
 _IMAGE_RE = re.compile(r"!\[[^\]]*\]\(")
 _SAFE_SCHEMES = ("http://", "https://")
 
@@ -43,7 +43,7 @@ def is_safe_url(url: str) -> bool:
 
 
 def link_targets(text: str) -> list[str]:
-    """The targets of the Markdown links `[text](target)` written in `text`."""
+    """The targets of the Markdown links `[text](target)` written in `text` (images excluded)."""
     return _LINK_TARGET_RE.findall(text)
 
 

@@ -86,6 +86,8 @@ class _Checker:
     def mapping(self, node: Node | None, what: str, location: Location) -> Mapping | None:
         if isinstance(node, Mapping):
             return node
+        if isinstance(node, Scalar) and node.reported:
+            return None
         found = "nothing" if node is None else _describe(node)
         self.error(node.location if node else location, f"expected {what} to be a mapping, found {found}", "wrong-type")
         return None
@@ -98,13 +100,14 @@ class _Checker:
                 self.error(
                     key.location, f"unknown key '{key.value}' in {what}{_suggest(key.value, allowed)}", "unknown-key"
                 )
+        misspelt = {_suggest(k.value, allowed) for k, _ in node.items if k.value not in allowed}
         for key_name in required:
-            if node.get(key_name) is None:
+            if node.get(key_name) is None and f" (did you mean '{key_name}'?)" not in misspelt:
                 self.error(node.location, f"missing required key '{key_name}' in {what}", "missing-key")
 
     def text(self, node: Mapping, key: str, required: bool = True) -> str | None:
         value = node.get(key)
-        if value is None:
+        if value is None or (isinstance(value, Scalar) and value.reported):
             return None
         if not isinstance(value, Scalar):
             self.error(value.location, f"expected text for '{key}', found {_describe(value)}", "wrong-type")
@@ -117,7 +120,7 @@ class _Checker:
 
     def text_list(self, node: Mapping, key: str, required: bool = True) -> list[Scalar] | None:
         value = node.get(key)
-        if value is None:
+        if value is None or (isinstance(value, Scalar) and value.reported):
             return None
         if isinstance(value, Scalar) and value.is_null:
             if required:
@@ -130,6 +133,8 @@ class _Checker:
             self.error(value.location, f"'{key}' is empty", "empty-value")
         items: list[Scalar] = []
         for item in value.items:
+            if isinstance(item, Scalar) and item.reported:
+                continue
             if not isinstance(item, Scalar) or item.is_null:
                 self.error(item.location, f"expected text in '{key}', found {_describe(item)}", "wrong-type")
             else:
@@ -138,7 +143,7 @@ class _Checker:
 
     def node_list(self, node: Mapping, key: str, what: str) -> list[Node]:
         value = node.get(key)
-        if value is None:
+        if value is None or (isinstance(value, Scalar) and value.reported):
             return []
         if isinstance(value, Scalar) and value.is_null:
             self.error(value.location, f"'{key}' is empty; expected a list of {what}", "empty-value")
@@ -185,7 +190,7 @@ class _Checker:
         for start, end in spans:
             body = re.sub(r"\\[{}]", "", prose[start:end])
             if body.count("{") != body.count("}"):
-                self.error(location, f"unbalanced braces in math {prose[start:end]!r}", "math")
+                self.error(location, f"unbalanced braces in math '{prose[start:end]}'", "math")
         outside = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(prose))
         if outside.count("$$") % 2:
             self.error(location, "'$$' opens display math that is never closed", "math")
@@ -194,7 +199,7 @@ class _Checker:
                 snippet = prose[match.start() : match.start() + 20].split("\n")[0]
                 self.error(
                     location,
-                    f"'$' opens math that is never closed, at {snippet!r}; write \\$ for a dollar sign",
+                    f"'$' opens math that is never closed, at '{snippet}'; write \\$ for a dollar sign",
                     "math",
                 )
         for match in CLOZE_RE.finditer(text):
@@ -202,7 +207,7 @@ class _Checker:
             if deleted.count("{") > deleted.count("}"):
                 self.error(
                     location,
-                    f"cloze deletion {match.group()!r} ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
+                    f"cloze deletion '{match.group()}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
                     "cloze-deletion",
                 )
 
@@ -285,7 +290,7 @@ def _read_deck(checker: _Checker, loaded: LoadedFile) -> tuple[Deck | None, set[
     return Deck(title, version, description, homepage, tuple(sections)), section_ids
 
 
-def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) -> list[Source]:
+def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str] | None) -> list[Source]:
     top = checker.mapping(loaded.root, "sources.yaml", Location(loaded.display))
     if top is None:
         return []
@@ -309,7 +314,7 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) 
             if not is_safe_url(url):
                 checker.error(checker.location_of(entry, "url"), f"url '{url}' is not an http(s) URL", "invalid-url")
             checker.unique(seen_urls, url, checker.location_of(entry, "url"), "source url", "duplicate-url")
-        if section is not None and section not in section_ids:
+        if section is not None and section_ids is not None and section not in section_ids:
             checker.error(
                 checker.location_of(entry, "section"),
                 f"unknown section '{section}'{_suggest(section, section_ids)}; sections are listed in deck.yaml",
@@ -354,8 +359,8 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str]) 
 class _Context:
     """What every topic is checked against."""
 
-    section_ids: set[str]
-    source_ids: set[str]
+    section_ids: set[str] | None
+    source_ids: set[str] | None
     question_ids: dict[str, Location] = field(default_factory=dict)
     topic_ids: dict[str, Location] = field(default_factory=dict)
 
@@ -426,7 +431,7 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
         )
     sources = checker.text_list(entry, "sources") or []
     for source in sources:
-        if source.value not in context.source_ids:
+        if context.source_ids is not None and source.value not in context.source_ids:
             checker.error(
                 source.location,
                 f"unknown source '{source.value}'{_suggest(source.value, context.source_ids)}; sources are listed in sources.yaml",
@@ -476,7 +481,7 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
     section = checker.text(top, "section")
     if topic_id is not None:
         checker.unique(context.topic_ids, topic_id, checker.location_of(top, "id"), "topic id", "duplicate-id")
-    if section is not None and section not in context.section_ids:
+    if section is not None and context.section_ids is not None and section not in context.section_ids:
         checker.error(
             checker.location_of(top, "section"),
             f"unknown section '{section}'{_suggest(section, context.section_ids)}; sections are listed in deck.yaml",
@@ -539,9 +544,18 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
         return None, checker.diagnostics
     deck_file = _load_one(checker, root, DECK_FILE)
     sources_file = _load_one(checker, root, SOURCES_FILE)
-    deck, section_ids = _read_deck(checker, deck_file) if deck_file and deck_file.root is not None else (None, set())
-    sources = _read_sources(checker, sources_file, section_ids) if sources_file and sources_file.root is not None else []
-    context = _Context(section_ids, {s.id for s in sources})
+    # When deck.yaml or sources.yaml cannot be read, ids that refer to them are not
+    # checked: every reference would be reported as unknown, hiding the real problem.
+    section_ids: set[str] | None = None
+    deck = None
+    if deck_file and deck_file.root is not None:
+        deck, section_ids = _read_deck(checker, deck_file)
+    source_ids: set[str] | None = None
+    sources: list[Source] = []
+    if sources_file and sources_file.root is not None:
+        sources = _read_sources(checker, sources_file, section_ids)
+        source_ids = {s.id for s in sources}
+    context = _Context(section_ids, source_ids)
     paths = topic_files(root)
     if not paths:
         checker.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")

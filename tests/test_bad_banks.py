@@ -1,0 +1,55 @@
+"""One folder per bad input under tests/fixtures/bad: `deckgen check` gives exactly `expected.txt`.
+
+Each case is the good bank of tests/bankfiles.py with the case's files laid over it
+(a file named DELETE lists files to remove). `expected.txt` holds the exit status and
+the exact diagnostics. After a deliberate change to a message, regenerate with
+`DECKGEN_UPDATE_GOLDEN=1 python -m pytest tests/test_bad_banks.py` and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deckgen.cli import main
+from tests.bankfiles import write_bank
+from tests.conftest import FIXTURES
+
+CASES = sorted(p for p in (FIXTURES / "bad").iterdir() if p.is_dir())
+
+
+def lay_over(case: Path, bank: Path) -> None:
+    for path in sorted(case.rglob("*")):
+        rel = path.relative_to(case)
+        if path.is_dir() or rel.name == "expected.txt":
+            continue
+        if rel.name == "DELETE":
+            for name in path.read_text(encoding="utf-8").split():
+                (bank / name).unlink()
+            continue
+        (bank / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, bank / rel)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_bank_gives_exactly_the_expected_diagnostics(case: Path, in_tmp: Path) -> None:
+    bank = write_bank(Path("questions"))
+    lay_over(case, bank)
+    result = CliRunner().invoke(main, ["check", "--strict"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    actual = f"exit {result.exit_code}\n{result.stderr}"
+    expected_file = case / "expected.txt"
+    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
+        expected_file.write_text(actual, encoding="utf-8", newline="\n")
+    assert actual == expected_file.read_text(encoding="utf-8")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_every_case_has_a_golden() -> None:
+    assert len(CASES) >= 30
+    assert all((case / "expected.txt").is_file() for case in CASES)
