@@ -55,7 +55,7 @@ questions:
 """
     assert problems(bank_root, {"attention.yaml": topic}) == [
         "q/attention.yaml:3:10: error: unknown section 'transformr' (did you mean 'transformer'?); sections are listed in deck.yaml [unknown-section]",
-        "q/attention.yaml:5:9: error: id 'Why_Scale'' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter [id-format]",
+        "q/attention.yaml:5:9: error: id 'Why_Scale' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter [id-format]",
         "q/attention.yaml:6:15: error: expected text for 'question', found a list [wrong-type]",
         "q/attention.yaml:7:5: error: unknown key 'anwser' in a basic question (did you mean 'answer'?) [unknown-key]",
         "q/attention.yaml:8:14: error: expected a list for 'sources', found 'paper' [wrong-type]",
