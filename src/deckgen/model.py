@@ -99,7 +99,10 @@ class Source:
         """The host name shown next to the title, without a leading `www.`."""
         from urllib.parse import urlsplit
 
-        host = urlsplit(self.url).hostname or ""
+        try:
+            host = urlsplit(self.url).hostname or ""
+        except ValueError:
+            host = ""
         return host.removeprefix("www.")
 
 

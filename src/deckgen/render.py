@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -38,8 +39,13 @@ _SAFE_SCHEMES = ("http://", "https://")
 
 
 def is_safe_url(url: str) -> bool:
-    """True for the only links a card may hold: absolute http(s) URLs."""
-    return url.strip().lower().startswith(_SAFE_SCHEMES)
+    """True for the only links a card may hold: absolute http(s) URLs with a host."""
+    if not url.strip().lower().startswith(_SAFE_SCHEMES):
+        return False
+    try:
+        return bool(urlsplit(url.strip()).hostname)
+    except ValueError:
+        return False
 
 
 def link_targets(text: str) -> list[str]:

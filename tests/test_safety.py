@@ -1,0 +1,151 @@
+"""Nothing a bank says runs as HTML or script, in a card or in a sheet; nothing crashes the loader."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from html.parser import HTMLParser
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from deckgen.build import build, check
+from deckgen.load import MAX_FILE_BYTES, parse_text
+from deckgen.model import DeckgenError
+from tests.bankfiles import DECK, SOURCES, TOPIC, write_bank
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<iframe src=https://example.org></iframe>",
+    "<style>body{display:none}</style>",
+    '<a href="javascript:alert(1)">x</a>',
+    "<svg onload=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    "<!-- comment --> <![CDATA[x]]> <?php ?>",
+    "[sound:evil.mp3] [latex]\\input{/etc/passwd}[/latex] [$]x[/$] [anki:tts]x[/anki:tts]",
+    "&lt;script&gt; &#60;script&#62;",
+    "`<script>` in code",
+    "$<script>alert(1)</script>$",
+]
+ANKI_MARKUP = re.compile(r"\[(sound:|latex\]|\$\]|\$\$\]|anki:)")
+SAFE_TAGS = {
+    "p", "em", "strong", "code", "pre", "span", "a", "ul", "ol", "li", "div", "table", "thead", "tbody",
+    "tr", "th", "td", "br", "hr", "s", "del", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+}
+
+
+class _Tags(HTMLParser):
+    """Every start tag and attribute in a piece of HTML, as a browser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def assert_inert(html: str) -> None:
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag in SAFE_TAGS, (tag, html)
+        for name, value in attrs:
+            assert not name.startswith("on") and name != "style", (name, html)
+            if name in ("href", "src"):
+                assert (value or "").startswith(("https://", "http://", "#")), (value, html)
+
+
+def hostile_topic() -> str:
+    lines = ["topic: Hostile", "id: hostile", "section: transformer", "questions:"]
+    for i, payload in enumerate(PAYLOADS):
+        quoted = payload.replace("\\", "\\\\").replace('"', '\\"')
+        lines += [
+            f"  - id: hostile-{i}",
+            f'    question: "Why is {quoted} harmless?"',
+            f'    answer: "Because {quoted} is text."',
+            f'    extra: "{quoted}"',
+            "    sources: [paper]",
+            '    lint: {ignore: [answer-length, near-duplicate], reason: "Safety fixture."}',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def note_fields(apkg: Path) -> list[str]:
+    with zipfile.ZipFile(apkg) as package:
+        data = package.read("collection.anki2")
+    path = apkg.with_suffix(".anki2")
+    path.write_bytes(data)
+    with sqlite3.connect(path) as db:
+        rows = [r[0] for r in db.execute("select flds from notes")]
+    return [field for row in rows for field in row.split("\x1f")]
+
+
+def test_hostile_text_is_inert_in_the_deck_and_in_sheets(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    bank = write_bank(Path("q"), {"hostile.yaml": hostile_topic()})
+    result = build(bank, Path("out"))
+    fields = note_fields(result.outputs[0])
+    assert len(fields) == 6 * (len(PAYLOADS) + 1)
+    for field in fields:
+        assert_inert(field)
+        assert not ANKI_MARKUP.search(field), field
+    assert any("&lt;script&gt;" in field for field in fields)
+    # A permissive viewer (raw HTML on, as in VS Code or Typora) still finds nothing live.
+    viewer = MarkdownIt("commonmark", {"html": True})
+    for sheet in result.outputs[1:]:
+        html = viewer.render(sheet.read_text(encoding="utf-8"))
+        assert_inert(html)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_huge_file_is_refused_without_reading_it(in_tmp: Path) -> None:
+    bank = write_bank(Path("q"))
+    with open(bank / "huge.yaml", "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    _, diagnostics = check(bank)
+    assert [str(d) for d in diagnostics] == [
+        "q/huge.yaml:1:1: error: file is 16 MiB; a bank file may hold at most 16 MiB, so split it into topics [file-size]"
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_text_loads_or_gives_located_diagnostics(text: str) -> None:
+    root, diagnostics = parse_text(text, "fuzz.yaml")
+    for diagnostic in diagnostics:
+        assert diagnostic.location.path == "fuzz.yaml"
+        assert diagnostic.location.line >= 1 and diagnostic.location.col >= 1
+    assert root is not None or diagnostics
+
+
+GOOD_FILES = {"deck.yaml": DECK, "sources.yaml": SOURCES, "attention.yaml": TOPIC}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(sorted(GOOD_FILES)),
+    position=st.floats(min_value=0, max_value=1),
+    cut=st.integers(min_value=0, max_value=8),
+    insert=st.text(alphabet=st.sampled_from(list(" \t\n:-[]{}&*!|>'\"#%@`$\\,?") + ["a", "é", "中"]), max_size=8),
+)
+def test_mutated_banks_never_crash(tmp_path: Path, name: str, position: float, cut: int, insert: str) -> None:
+    original = GOOD_FILES[name]
+    at = int(position * len(original))
+    mutated = original[:at] + insert + original[at + cut :]
+    root = tmp_path / f"bank-{abs(hash((name, position, cut, insert)))}"
+    write_bank(root, {name: mutated})
+    bank, diagnostics = check(root)
+    assert bank is not None or any(d.severity.value == "error" for d in diagnostics)
+    for diagnostic in diagnostics:
+        assert diagnostic.location.line >= 1 and diagnostic.location.col >= 1
+    if bank is not None:
+        try:
+            build(root, root / "out")
+        except DeckgenError as err:
+            assert err.diagnostics
