@@ -184,6 +184,14 @@ def test_stats(mini: Path) -> None:
     )
 
 
+def test_every_lint_rule_is_documented_in_the_readme() -> None:
+    from deckgen.lint import RULES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        assert f"| `{rule}` |" in readme, rule
+
+
 def test_every_command_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for name, command in main.commands.items():
