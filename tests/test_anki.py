@@ -170,7 +170,9 @@ def test_reimport_of_an_edit_updates_in_place_and_keeps_reviews(
     epoch(1_700_086_400)
     log = import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes)
 
-    assert not log.new and not log.duplicate and not log.conflicting
+    # Only the edited note is newer than the learner's copy; Anki skips the others ("duplicate").
+    assert [n.fields[0] for n in log.updated] == ["why-scale"]
+    assert not log.new and not log.conflicting and len(log.duplicate) == 5
     assert sorted(collection.find_notes("")) == note_ids
     assert collection.note_count() == 6 and collection.card_count() == 7
     assert "out of its flat region" in collection.get_note(why_id)["Answer"]
@@ -184,7 +186,9 @@ def test_reimport_of_an_edit_updates_in_place_and_keeps_reviews(
 
 def test_the_shipped_bank_imports_and_renders(tmp_path: Path, collection: Collection, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    result = build(ROOT / "questions", tmp_path / "out")
+    bank = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions", bank)
+    result = build(bank, tmp_path / "out")
     cards = sum(q.card_count for q in result.bank.questions)
     log = import_apkg(collection, result.outputs[0], merge_notetypes=False)
     assert len(log.new) == collection.note_count() == cards

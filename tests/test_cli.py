@@ -85,7 +85,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     epoch(1_700_000_000)
     assert run("build", "mini", "--out", "out") == (
         0,
-        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n",
+        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n  mini/deck.lock\n",
         UNCITED,
     )
     assert run("build", "mini", "--out", "strict", "--strict") == (

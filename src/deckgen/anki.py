@@ -8,14 +8,20 @@ the model ids, the field and template names, and GUIDs derived from question ids
 from __future__ import annotations
 
 import hashlib
-import warnings
+import json
+import sqlite3
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 import genanki  # type: ignore[import-untyped]
+from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
+from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
-from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic
+from deckgen.lock import Lock, NoteTypeState
+from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic
 from deckgen.render import code_css, plain_html, to_html, to_inline_html
 
 GUID_NAMESPACE = "deckgen"
@@ -85,6 +91,8 @@ pre.dg-code { padding: 0.6em; overflow-x: auto; border-radius: 4px; background-c
 pre.dg-code code { background: none; padding: 0; }
 .cloze { font-weight: 700; color: #0550ae; }
 .nightMode .cloze, .night_mode .cloze { color: #79c0ff; }
+.dg-retired { border: 2px solid #cf222e; color: #cf222e; border-radius: 4px; padding: 0.4em 0.6em; margin-bottom: 0.6em; font-weight: 400; font-size: 0.85em; }
+.nightMode .dg-retired, .night_mode .dg-retired { border-color: #ff7b72; color: #ff7b72; }
 """
 
 
@@ -188,21 +196,38 @@ class NoteSpec:
     tags: tuple[str, ...]
 
 
+RETIRED_TAG = "deckgen::retired"
+
+
 def question_tags(question: Question) -> tuple[str, ...]:
     """`deckgen::<section>::<topic>` and the question's own tags."""
     return (f"deckgen::{question.section}::{question.topic}", *question.tags)
 
 
+def retired_banner(reason: str) -> str:
+    """The banner a retired note carries above its old text."""
+    return (
+        '<div class="dg-retired"><strong>Retired: delete this card.</strong> '
+        f"{to_inline_html(reason)} (Browse, search <code>tag:{RETIRED_TAG}</code>, select all, delete.)</div>"
+    )
+
+
+def _retire(spec: NoteSpec, reason: str, front: int) -> NoteSpec:
+    fields = list(spec.fields)
+    fields[front] = retired_banner(reason) + fields[front]
+    return NoteSpec(spec.guid, spec.model, tuple(fields), (*spec.tags, RETIRED_TAG))
+
+
 def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpec]:
-    """The notes one question becomes: one, or one per compare row."""
+    """The notes one question becomes: one, or one per compare row; retired ones carry a banner."""
     sources = sources_html(bank, question.sources)
     extra = to_html(question.extra)
     topic_label = plain_html(topic.title)
     tags = question_tags(question)
     if question.type is QuestionType.CLOZE:
         cloze_fields = (note_id_field(question.id), to_html(question.question), extra, sources, topic_label)
-        return [NoteSpec(note_guid(question.id), "cloze", cloze_fields, tags)]
-    if question.type is QuestionType.BASIC:
+        specs = [NoteSpec(note_guid(question.id), "cloze", cloze_fields, tags)]
+    elif question.type is QuestionType.BASIC:
         basic_fields = (
             note_id_field(question.id),
             to_html(question.question),
@@ -211,23 +236,91 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
             sources,
             topic_label,
         )
-        return [NoteSpec(note_guid(question.id), "basic", basic_fields, tags)]
-    return [
-        NoteSpec(
-            note_guid(question.id, row.id),
-            "basic",
-            (
+        specs = [NoteSpec(note_guid(question.id), "basic", basic_fields, tags)]
+    else:
+        specs = []
+        for row in question.rows:
+            row_fields = (
                 note_id_field(question.id, row.id),
                 compare_front(question.items, row),
                 compare_table_html(question.items, row.values),
                 extra,
                 sources,
                 topic_label,
-            ),
-            tags,
+            )
+            spec = NoteSpec(note_guid(question.id, row.id), "basic", row_fields, tags)
+            specs.append(_retire(spec, row.retired, 1) if row.retired is not None and question.retired is None else spec)
+    if question.retired is not None:
+        specs = [_retire(spec, question.retired, 1) for spec in specs]
+    return specs
+
+
+@dataclass(frozen=True)
+class DeckNotes:
+    """Every note of the deck, by the deck it goes to, in deck order."""
+
+    decks: tuple[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]], ...]
+    """(deck id path, deck name, notes) for the root, each section and each topic."""
+
+    @property
+    def notes(self) -> tuple[NoteSpec, ...]:
+        """All notes, in order."""
+        return tuple(n for _, _, notes in self.decks for n in notes)
+
+
+def deck_notes(bank: Bank) -> DeckNotes:
+    """Render every note of the bank, live and retired, into its deck."""
+    slug = bank.deck.slug
+    decks: list[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]]] = [((slug,), bank.deck.title, ())]
+    for section in bank.deck.sections:
+        topics = [t for t in bank.ordered_topics() if t.section == section.id]
+        if not topics:
+            continue
+        decks.append(((slug, section.id), f"{bank.deck.title}::{section.title}", ()))
+        for topic in topics:
+            notes = [spec for q in (*topic.questions, *topic.retired) for spec in question_notes(bank, topic, q)]
+            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
+    return DeckNotes(tuple(decks))
+
+
+def note_kinds(bank: Bank) -> dict[str, tuple[str, Location]]:
+    """Every note id in the banks (live and retired) with its note type and where it is written; no rendering."""
+    kinds: dict[str, tuple[str, Location]] = {}
+    for topic in bank.topics:
+        for question in (*topic.questions, *topic.retired):
+            model = "cloze" if question.type is QuestionType.CLOZE else "basic"
+            if question.type is QuestionType.COMPARE:
+                for row in question.rows:
+                    kinds[note_id_field(question.id, row.id)] = (model, row.location)
+            else:
+                kinds[question.id] = (model, question.location_of("type"))
+    return kinds
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def note_hash(spec: NoteSpec) -> str:
+    """A hash of everything Anki stores for a note: its type, fields and tags."""
+    return _digest(spec.model, *spec.fields, " ".join(spec.tags))
+
+
+def note_type_states() -> dict[str, NoteTypeState]:
+    """The two note types as the lock records them (their time is filled in by the lock)."""
+    states = {}
+    for key, model in (("basic", basic_model()), ("cloze", cloze_model())):
+        look = _digest(model.css, *(t["name"] + t["qfmt"] + t["afmt"] for t in model.templates))
+        states[key] = NoteTypeState(
+            key,
+            model.model_id,
+            model.name,
+            tuple(f["name"] for f in model.fields),
+            tuple(t["name"] for t in model.templates),
+            look,
+            0,
         )
-        for row in question.rows
-    ]
+    return states
 
 
 def deck_description_html(bank: Bank) -> str:
@@ -240,29 +333,79 @@ def deck_description_html(bank: Bank) -> str:
     )
 
 
-def write_apkg(bank: Bank, path: Path, timestamp: float) -> None:
-    """Write the bank as an Anki package; `timestamp` is every note's modification time."""
+def _stable_id(*parts: str) -> int:
+    """A positive id below 2**53 derived from `parts`, so note and card ids are the same in every build."""
+    digest = hashlib.sha256("/".join(parts).encode("utf-8")).digest()
+    return (int.from_bytes(digest[:6], "big") | (1 << 40)) + 10**12
+
+
+def collection_bytes(bank: Bank, notes: DeckNotes, lock: Lock) -> bytes:
+    """The package's `collection.anki2` SQLite database, the same bytes for the same inputs.
+
+    Note and card ids derive from GUIDs, each note carries the time its content last
+    changed, and note types the time their look last changed, all from the lock.
+    """
     models = {"basic": basic_model(), "cloze": cloze_model()}
-    slug = bank.deck.slug
-    root = genanki.Deck(deck_id(slug), bank.deck.title, description=deck_description_html(bank))
-    decks = [root]
-    for section in bank.deck.sections:
-        topics = [t for t in bank.ordered_topics() if t.section == section.id]
-        if not topics:
-            continue
-        decks.append(genanki.Deck(deck_id(slug, section.id), f"{bank.deck.title}::{section.title}"))
-        for topic in topics:
-            deck = genanki.Deck(deck_id(slug, section.id, topic.id), deck_name(bank, topic))
-            for question in topic.questions:
-                for spec in question_notes(bank, topic, question):
-                    deck.add_note(
-                        genanki.Note(model=models[spec.model], fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid)
-                    )
-            decks.append(deck)
-    for model in models.values():
-        root.add_model(model)
-    package = genanki.Package(decks)
-    with warnings.catch_warnings():
-        # genanki warns about HTML it does not know; our fields are rendered by markdown-it.
-        warnings.simplefilter("ignore")
-        package.write_to_file(str(path), timestamp=timestamp)
+    root_id = deck_id(*notes.decks[0][0])
+    with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
+        db_path = Path(tmp) / "collection.anki2"
+        connection = sqlite3.connect(db_path)
+        try:
+            cursor = connection.cursor()
+            cursor.executescript(APKG_SCHEMA)
+            cursor.executescript(APKG_COL)
+            model_json = {
+                str(m.model_id): m.to_json(lock.note_types[key].mtime, root_id) for key, m in models.items()
+            }
+            (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
+            decks_json = json.loads(decks_raw)
+            position = 0
+            for path, name, specs in notes.decks:
+                did = deck_id(*path)
+                description = deck_description_html(bank) if len(path) == 1 else ""
+                decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
+                for spec in specs:
+                    position += 1
+                    _insert_note(cursor, models[spec.model], spec, did, position, lock.notes[spec.fields[0]].mtime)
+            cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
+            connection.commit()
+        finally:
+            connection.close()
+        return db_path.read_bytes()
+
+
+def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, did: int, due: int, mtime: int) -> None:
+    note = genanki.Note(model=model, fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid)
+    note_id = _stable_id("note", spec.guid)
+    cursor.execute(
+        "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+        (note_id, spec.guid, model.model_id, mtime, -1, note._format_tags(), note._format_fields(), note.sort_field, 0, 0, ""),
+    )
+    for card in note.cards:
+        cursor.execute(
+            "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (_stable_id("card", spec.guid, str(card.ord)), note_id, did, card.ord, mtime, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""),
+        )
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""Zip entry times: fixed, the earliest a zip can hold, so the package depends only on its content."""
+
+
+def write_package(path: Path, collection: bytes, media: dict[str, bytes]) -> None:
+    """Write an .apkg: the collection, the media map and the media files, in a fixed order with fixed metadata."""
+    names = sorted(media)
+    entries = [("collection.anki2", collection), ("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode())]
+    entries += [(str(i), media[name]) for i, name in enumerate(names)]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            package.writestr(info, data)
+
+
+def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, media: dict[str, bytes] | None = None) -> None:
+    """Write the bank as an Anki package, with the times recorded in `lock`."""
+    write_package(path, collection_bytes(bank, notes, lock), media or {})

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki import write_apkg
+from deckgen.anki import deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.lint import lint_bank
+from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.sheet import questions_sheet, review_sheet
 from deckgen.validate import validate_bank
@@ -53,17 +54,27 @@ class BuildResult:
     warnings: tuple[Diagnostic, ...] = field(default=())
 
 
-def check(bank_dir: Path) -> tuple[Bank | None, list[Diagnostic]]:
-    """Validate the bank, then lint it; the bank is None when any error was found."""
+def check(bank_dir: Path, accept_schema_change: bool = False) -> tuple[Bank | None, list[Diagnostic]]:
+    """Validate the bank, check it against what was released (the lock), then lint it.
+
+    The bank is None when any error was found.
+    """
     bank, diagnostics = validate_bank(bank_dir)
     if bank is None:
         return None, diagnostics
+    lock, problems = read_lock(bank_dir)
+    if lock is not None:
+        problems += released_problems(lock, bank_dir, note_kinds(bank))
+        if not accept_schema_change:
+            problems += schema_problems(lock, bank_dir, note_type_states())
+    if problems:
+        return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
     return bank, sorted(diagnostics + lint_bank(bank), key=Diagnostic.sort_key)
 
 
-def checked_bank(bank_dir: Path, strict: bool = False) -> tuple[Bank, list[Diagnostic]]:
+def checked_bank(bank_dir: Path, strict: bool = False, accept_schema_change: bool = False) -> tuple[Bank, list[Diagnostic]]:
     """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(bank_dir)
+    bank, diagnostics = check(bank_dir, accept_schema_change)
     if bank is None or (strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics
@@ -150,22 +161,38 @@ def _text_writer(text: str) -> Writer:
     return write
 
 
-def build(bank_dir: Path, out_dir: Path, selection: Selection = Selection(), strict: bool = False) -> BuildResult:
-    """Load, validate, lint, select, render and write the deck and both sheets."""
-    bank, warnings = checked_bank(bank_dir, strict)
-    timestamp = build_time()
+def build(
+    bank_dir: Path,
+    out_dir: Path,
+    selection: Selection = Selection(),
+    strict: bool = False,
+    accept_schema_change: bool = False,
+) -> BuildResult:
+    """Check, render and write the deck and both sheets, and bring the lock up to date.
+
+    The lock always describes the whole bank, so a subset build (any filter) reads it
+    but never writes it.
+    """
+    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change)
+    timestamp = int(build_time())
     if out_dir.exists() and not out_dir.is_dir():
         raise DeckgenError(
             [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
         )
-    bank = select(bank, selection)
-    review = review_sheet(bank)
-    questions = questions_sheet(bank)
+    old_lock, _ = read_lock(bank_dir)
+    all_notes = deck_notes(bank)
+    lock = next_lock(old_lock, note_type_states(), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
+    chosen = select(bank, selection)
+    notes = deck_notes(chosen) if selection else all_notes
     apkg = out_dir / f"{bank.deck.slug}.apkg"
     writers: dict[Path, Writer] = {
-        apkg: lambda path: write_apkg(bank, path, timestamp),
-        out_dir / REVIEW_SHEET: _text_writer(review),
-        out_dir / QUESTIONS_SHEET: _text_writer(questions),
+        apkg: lambda path: write_apkg(chosen, path, notes, lock),
+        out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
+        out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
     }
+    lock_text = format_lock(lock)
+    path = lock_path(bank_dir)
+    if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):
+        writers[path] = _text_writer(lock_text)
     write_atomically(writers)
-    return BuildResult(bank, tuple(writers), tuple(warnings))
+    return BuildResult(chosen, tuple(writers), tuple(warnings))

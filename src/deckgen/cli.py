@@ -49,12 +49,23 @@ def main() -> None:
 @click.option("--section", "sections", multiple=True, metavar="ID", help="Build only this section (repeatable).")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Build only questions with this tag (repeatable).")
 @STRICT
+@click.option(
+    "--accept-schema-change",
+    is_flag=True,
+    help="Release note types whose fields or templates changed (learners must then merge note types).",
+)
 def build_command(
-    bank_dir: Path, out_dir: Path, topics: tuple[str, ...], sections: tuple[str, ...], tags: tuple[str, ...], strict: bool
+    bank_dir: Path,
+    out_dir: Path,
+    topics: tuple[str, ...],
+    sections: tuple[str, ...],
+    tags: tuple[str, ...],
+    strict: bool,
+    accept_schema_change: bool,
 ) -> None:
-    """Build the .apkg deck and the review sheets from BANK_DIR (default: questions)."""
+    """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     try:
-        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict)
+        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change)
     except DeckgenError as err:
         _report(err.diagnostics)
         click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)

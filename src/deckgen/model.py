@@ -114,6 +114,8 @@ class CompareRow:
     aspect: str
     values: tuple[str, ...]
     location: Location
+    retired: str | None = None
+    """Why the row was retired, for a row in `retired_rows`; None for a live row."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class Question:
     rows: tuple[CompareRow, ...] = ()
     lint_ignore: frozenset[str] = frozenset()
     field_locations: tuple[tuple[str, Location], ...] = ()
+    retired: str | None = None
+    """Why the question was retired, for a question in a topic's `retired` list; None when live."""
 
     def location_of(self, key: str) -> Location:
         """Where the value of `key` was written, or the question itself if it was not."""
@@ -141,8 +145,13 @@ class Question:
 
     @property
     def card_count(self) -> int:
-        """Cards as deckgen counts them: one per basic or cloze question, one per compare row."""
-        return len(self.rows) if self.type is QuestionType.COMPARE else 1
+        """Cards as deckgen counts them: one per basic or cloze question, one per live compare row."""
+        return len(self.live_rows) if self.type is QuestionType.COMPARE else 1
+
+    @property
+    def live_rows(self) -> tuple[CompareRow, ...]:
+        """The compare rows that are not retired."""
+        return tuple(r for r in self.rows if r.retired is None)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,8 @@ class Topic:
     location: Location
     questions: tuple[Question, ...]
     lint_ignore: frozenset[str] = frozenset()
+    retired: tuple[Question, ...] = ()
+    """Questions moved to the topic's `retired` list: kept in the deck behind a banner, never in the sheets."""
 
 
 @dataclass(frozen=True)

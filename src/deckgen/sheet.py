@@ -50,7 +50,7 @@ def _compare_table(question: Question, with_values: bool) -> str:
     header = "| Aspect | " + " | ".join(_cell(item) for item in question.items) + " |"
     rule = "|---" * (len(question.items) + 1) + "|"
     rows = []
-    for row in question.rows:
+    for row in question.live_rows:
         values = [_cell(v) if with_values else " " for v in row.values]
         rows.append(f"| {_cell(row.aspect)} | " + " | ".join(values) + " |")
     return "\n".join([header, rule, *rows])

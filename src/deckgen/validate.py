@@ -43,7 +43,7 @@ DECK_KEYS = (("title", "version", "description", "homepage", "sections"), ())
 SECTION_KEYS = (("id", "title", "heading"), ())
 SOURCES_KEYS = (("sources",), ())
 SOURCE_KEYS = (("id", "title", "url", "section"), ("lang", "kind", "authors", "year", "lint"))
-TOPIC_KEYS = (("topic", "id", "section", "questions"), ("lint",))
+TOPIC_KEYS = (("topic", "id", "section", "questions"), ("lint", "retired"))
 LINT_KEYS = (("ignore", "reason"), ())
 QUESTION_REQUIRED = {
     QuestionType.BASIC: ("id", "question", "answer", "sources"),
@@ -53,11 +53,12 @@ QUESTION_REQUIRED = {
 QUESTION_OPTIONAL = {
     QuestionType.BASIC: ("type", "extra", "tags", "lint"),
     QuestionType.CLOZE: ("type", "extra", "tags", "lint"),
-    QuestionType.COMPARE: ("type", "extra", "tags", "lint"),
+    QuestionType.COMPARE: ("type", "extra", "tags", "lint", "retired_rows"),
 }
 NUMBER_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
 _MATH_OPENER_RE = re.compile(r"\$(?=[A-Za-z\\{(^_|])")
 ROW_KEYS = (("id", "aspect", "values"), ())
+RETIRED_ROW_KEYS = (("id", "aspect", "values", "reason"), ())
 ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
 
 
@@ -368,11 +369,15 @@ class _Context:
 def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[CompareRow]:
     rows: list[CompareRow] = []
     seen: dict[str, Location] = {}
-    for node in checker.node_list(entry, "rows", "rows"):
-        row = checker.mapping(node, "a compare row", node.location)
+    live = [(node, False) for node in checker.node_list(entry, "rows", "rows")]
+    retired = [(node, True) for node in (checker.node_list(entry, "retired_rows", "retired rows") if entry.get("retired_rows") else [])]
+    for node, is_retired in live + retired:
+        what = "a retired compare row" if is_retired else "a compare row"
+        row = checker.mapping(node, what, node.location)
         if row is None:
             continue
-        checker.keys(row, ROW_KEYS, "a compare row")
+        checker.keys(row, RETIRED_ROW_KEYS if is_retired else ROW_KEYS, what)
+        reason = checker.text(row, "reason") if is_retired else None
         row_id = checker.ident(row)
         aspect = checker.text(row, "aspect")
         values = checker.text_list(row, "values")
@@ -387,9 +392,9 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
         for text, loc in [(aspect, checker.location_of(row, "aspect"))] + [(v.value, v.location) for v in values or []]:
             if text is not None:
                 checker.markdown(text, loc)
-        if row_id is None or aspect is None or values is None:
+        if row_id is None or aspect is None or values is None or (is_retired and reason is None):
             continue
-        rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location))
+        rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location, reason))
     return rows
 
 
@@ -408,12 +413,17 @@ def _question_type(checker: _Checker, entry: Mapping) -> QuestionType | None:
     return QuestionType(raw)
 
 
-def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: str, context: _Context) -> Question | None:
+def _read_question(
+    checker: _Checker, entry: Mapping, topic_id: str, section: str, context: _Context, retired: bool = False
+) -> Question | None:
     qtype = _question_type(checker, entry)
+    extra_keys = ("reason",) if retired else ()
     if qtype is None:
-        checker.keys(entry, ((), ALL_QUESTION_KEYS), "a question")
+        checker.keys(entry, ((), ALL_QUESTION_KEYS + extra_keys), "a question")
         return None
-    checker.keys(entry, (QUESTION_REQUIRED[qtype], QUESTION_OPTIONAL[qtype]), f"a {qtype.value} question")
+    what = f"a retired {qtype.value} question" if retired else f"a {qtype.value} question"
+    checker.keys(entry, (QUESTION_REQUIRED[qtype] + extra_keys, QUESTION_OPTIONAL[qtype]), what)
+    reason = checker.text(entry, "reason") if retired else None
     qid = checker.ident(entry)
     if qid is not None:
         checker.unique(context.question_ids, qid, checker.location_of(entry, "id"), "question id", "duplicate-id")
@@ -453,6 +463,8 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
     lint_ignore = checker.lint_ignore(entry, QUESTION_RULES, "a question")
     if qid is None or question is None or (qtype is QuestionType.BASIC and answer is None) or not sources:
         return None
+    if retired and reason is None:
+        return None
     return Question(
         id=qid,
         type=qtype,
@@ -468,6 +480,7 @@ def _read_question(checker: _Checker, entry: Mapping, topic_id: str, section: st
         rows=tuple(rows),
         lint_ignore=lint_ignore,
         field_locations=tuple((key.value, value.location) for key, value in entry.items),
+        retired=reason,
     )
 
 
@@ -489,16 +502,19 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
         )
     lint_ignore = checker.lint_ignore(top, TOPIC_RULES, "a topic")
     questions: list[Question] = []
-    for node in checker.node_list(top, "questions", "questions"):
-        entry = checker.mapping(node, "a question", node.location)
+    retired: list[Question] = []
+    live_nodes = [(node, False) for node in checker.node_list(top, "questions", "questions")]
+    retired_nodes = [(node, True) for node in (checker.node_list(top, "retired", "retired questions") if top.get("retired") else [])]
+    for node, is_retired in live_nodes + retired_nodes:
+        entry = checker.mapping(node, "a retired question" if is_retired else "a question", node.location)
         if entry is None:
             continue
-        question = _read_question(checker, entry, topic_id or "", section or "", context)
+        question = _read_question(checker, entry, topic_id or "", section or "", context, is_retired)
         if question is not None:
-            questions.append(question)
+            (retired if is_retired else questions).append(question)
     if topic_id is None or title is None or section is None:
         return None
-    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), lint_ignore)
+    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), lint_ignore, tuple(retired))
 
 
 def topic_files(root: Path) -> list[Path]:
