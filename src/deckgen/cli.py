@@ -9,6 +9,7 @@ import click
 
 from deckgen import __version__
 from deckgen.build import Selection, build, check
+from deckgen.diff import diff, format_diff
 from deckgen.model import DeckgenError, Diagnostic, Severity
 from deckgen.stats import bank_stats, format_stats
 from deckgen.validate import load_bank
@@ -102,3 +103,24 @@ def stats_command(bank_dir: Path) -> None:
         click.echo(summary(err.diagnostics), err=True)
         raise SystemExit(1) from None
     click.echo(format_stats(bank, bank_stats(bank)), nl=False)
+
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--bank", "bank_dir", default="questions", show_default=True, type=click.Path(path_type=Path), help="The bank folder, for git revisions.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) -> None:
+    """Show what a release changes for learners.
+
+    OLD and NEW are .apkg files or git revisions of the banks; without NEW, the banks as
+    they are now. Lists notes added, changed (field by field) and retired, and anything
+    that would cost learners their history.
+    """
+    try:
+        result = diff(old, new, bank_dir)
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        click.echo(f"diff failed: {summary(err.diagnostics)}", err=True)
+        raise SystemExit(1) from None
+    click.echo(format_diff(result, markdown=output_format == "markdown"), nl=False)
