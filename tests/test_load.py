@@ -80,6 +80,7 @@ def test_syntax_errors_read_the_same_from_either_parser(loader: type[Any], text:
         ("a: 1\n---\nb: 2\n", ["b.yaml:2:1: error: a bank file holds one YAML document; remove the second '---' [yaml-syntax]"]),
         ("a: \x07\n", ["b.yaml:1:4: error: control character U+0007 is not allowed in a bank; use plain text and newlines [encoding]"]),
         ("a: b\u2028c\n", ["b.yaml:1:5: error: line separator U+2028 is not allowed in a bank; use plain text and newlines [encoding]"]),
+        ('a: "$QK^\\top$"\nb: "$QK^\\\\top$"\nc: \'$\\frac{1}{2}$\'\n', ["b.yaml:1:4: error: this double-quoted text has an escape that YAML turns into a control character (\\t in \\top, \\f in \\frac, \\b in \\beta ...): write text with backslashes as a block scalar (>-) or in single quotes [yaml-escape]"]),
     ],
 )
 def test_yaml_problems_are_located(text: str, expected: list[str]) -> None:

@@ -138,6 +138,7 @@ def _syntax_error(err: yaml.MarkedYAMLError, text: str, display: str) -> Diagnos
 
 
 _MAX_DEPTH = 32
+_ESCAPED_CONTROL = re.compile("[\x00\x07\x08\t\x0b\x0c\r\x1b]")
 
 
 class _TooDeep(Exception):
@@ -181,6 +182,16 @@ class _Builder:
         assert isinstance(event, yaml.NodeEvent)
         self.check_properties(event)
         if isinstance(event, yaml.ScalarEvent):
+            if event.style == '"' and _ESCAPED_CONTROL.search(event.value):
+                self.diagnostics.append(
+                    _error(
+                        self.loc(event),
+                        "this double-quoted text has an escape that YAML turns into a control character "
+                        "(\\t in \\top, \\f in \\frac, \\b in \\beta ...): write text with backslashes as a "
+                        "block scalar (>-) or in single quotes",
+                        "yaml-escape",
+                    )
+                )
             return Scalar(event.value, self.loc(event), plain=not event.style), pos + 1
         if isinstance(event, yaml.SequenceStartEvent):
             items: list[Node] = []
