@@ -124,7 +124,7 @@ def test_links_must_be_http(bank_root: Path) -> None:
         "answer: See [this](javascript:alert(1)) and ![a](https://x.org/a.png)",
     )
     assert problems(bank_root, {"attention.yaml": topic}) == [
-        "q/attention.yaml:7:13: error: images are not supported yet; describe the picture in words or link to it [image]",
+        "q/attention.yaml:7:13: error: image 'https://x.org/a.png' is not a file in the bank folder; a remote image would be fetched on every review [image]",
         "q/attention.yaml:7:13: error: link target 'javascript:alert(1)' is not an http(s) URL [link-scheme]",
     ]
 

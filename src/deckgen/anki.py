@@ -21,8 +21,8 @@ from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
 from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
 from deckgen.lock import Lock, NoteTypeState
-from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic
-from deckgen.render import code_css, plain_html, to_html, to_inline_html
+from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, media_name
+from deckgen.render import code_css, plain_html, to_html, to_inline_html, with_media
 
 GUID_NAMESPACE = "deckgen"
 
@@ -221,17 +221,18 @@ def _retire(spec: NoteSpec, reason: str, front: int) -> NoteSpec:
 def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpec]:
     """The notes one question becomes: one, or one per compare row; retired ones carry a banner."""
     sources = sources_html(bank, question.sources)
-    extra = to_html(question.extra)
+    media = question.media()
+    extra = to_html(with_media(question.extra, media))
     topic_label = plain_html(topic.title)
     tags = question_tags(question)
     if question.type is QuestionType.CLOZE:
-        cloze_fields = (note_id_field(question.id), to_html(question.question), extra, sources, topic_label)
+        cloze_fields = (note_id_field(question.id), to_html(with_media(question.question, media)), extra, sources, topic_label)
         specs = [NoteSpec(note_guid(question.id), "cloze", cloze_fields, tags)]
     elif question.type is QuestionType.BASIC:
         basic_fields = (
             note_id_field(question.id),
-            to_html(question.question),
-            to_html(question.answer),
+            to_html(with_media(question.question, media)),
+            to_html(with_media(question.answer, media)),
             extra,
             sources,
             topic_label,
@@ -406,6 +407,17 @@ def write_package(path: Path, collection: bytes, media: dict[str, bytes]) -> Non
             package.writestr(info, data)
 
 
-def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, media: dict[str, bytes] | None = None) -> None:
-    """Write the bank as an Anki package, with the times recorded in `lock`."""
-    write_package(path, collection_bytes(bank, notes, lock), media or {})
+def bank_media(bank: Bank) -> dict[str, Path]:
+    """Every image the bank's notes use, by packed name."""
+    return {
+        media_name(path): path
+        for topic in bank.topics
+        for question in (*topic.questions, *topic.retired)
+        for _, path in question.images
+    }
+
+
+def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock) -> None:
+    """Write the bank as an Anki package, with its images and the times recorded in `lock`."""
+    media = {name: source.read_bytes() for name, source in bank_media(bank).items()}
+    write_package(path, collection_bytes(bank, notes, lock), media)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki import deck_notes, note_hash, note_kinds, note_type_states, write_apkg
+from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
-from deckgen.sheet import questions_sheet, review_sheet
+from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
 from deckgen.validate import validate_bank
 
 REVIEW_SHEET = "review-sheet.md"
@@ -154,6 +154,13 @@ def write_atomically(writers: dict[Path, Writer]) -> None:
             tmp_path.unlink(missing_ok=True)
 
 
+def _copy_writer(source: Path) -> Writer:
+    def write(path: Path) -> None:
+        path.write_bytes(source.read_bytes())
+
+    return write
+
+
 def _text_writer(text: str) -> Writer:
     def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8", newline="\n")
@@ -190,6 +197,8 @@ def build(
         out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
         out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
     }
+    for name, source in sorted(bank_media(chosen).items()):
+        writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
     lock_text = format_lock(lock)
     path = lock_path(bank_dir)
     if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):

@@ -45,6 +45,14 @@ class Diagnostic:
         return (loc.path, loc.line, loc.col, self.rule, self.message)
 
 
+def media_name(path: Path) -> str:
+    """An image's packed name: unique by content, as Anki's media folder is shared by every deck."""
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return f"deckgen-{digest}{path.suffix.lower().replace('.jpeg', '.jpg')}"
+
+
 class DeckgenError(Exception):
     """A failure the user caused and can fix; carries the diagnostics that explain it."""
 
@@ -138,6 +146,12 @@ class Question:
     field_locations: tuple[tuple[str, Location], ...] = ()
     retired: str | None = None
     """Why the question was retired, for a question in a topic's `retired` list; None when live."""
+    images: tuple[tuple[str, Path], ...] = ()
+    """Each image target as written in the question's Markdown, with the file it names."""
+
+    def media(self, prefix: str = "") -> dict[str, str]:
+        """Image targets as written, to their packed names (with `prefix`, e.g. a folder)."""
+        return {target: prefix + media_name(path) for target, path in self.images}
 
     def location_of(self, key: str) -> Location:
         """Where the value of `key` was written, or the question itself if it was not."""

@@ -34,12 +34,16 @@ CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
 """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
 
 _LINK_TARGET_RE = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)")
-_IMAGE_RE = re.compile(r"!\[[^\]]*\]\(")
+_IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]*)")
+MEDIA_NAME_RE = re.compile(r"^(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)$")
+"""An image deckgen packed itself, under its content-hash name."""
 _SAFE_SCHEMES = ("http://", "https://")
 
 
 def is_safe_url(url: str) -> bool:
-    """True for the only links a card may hold: absolute http(s) URLs with a host."""
+    """True for the only links a card may hold: absolute http(s) URLs with a host, or media deckgen packed."""
+    if MEDIA_NAME_RE.match(url.strip()):
+        return True
     if not url.strip().lower().startswith(_SAFE_SCHEMES):
         return False
     try:
@@ -53,9 +57,14 @@ def link_targets(text: str) -> list[str]:
     return _LINK_TARGET_RE.findall(text)
 
 
-def has_image(text: str) -> bool:
-    """True if `text` uses Markdown image syntax `![alt](…)`."""
-    return _IMAGE_RE.search(text) is not None
+def image_targets(text: str) -> list[str]:
+    """The targets of the Markdown images `![alt](target)` written in `text`."""
+    return [m.group(2) for m in _IMAGE_RE.finditer(text)]
+
+
+def with_media(text: str, media: dict[str, str]) -> str:
+    """Point each image at its packed name (`media` maps the target as written to the new one)."""
+    return _IMAGE_RE.sub(lambda m: m.group(1) + media.get(m.group(2), m.group(2)), text)
 
 
 @lru_cache(maxsize=64)
@@ -105,11 +114,18 @@ def markdown() -> MarkdownIt:
         {"html": False, "linkify": False, "typographer": False, "breaks": False, "highlight": highlight_code},
     )
     md.enable(["table", "strikethrough"])
-    # No images until deckgen packs media itself: a remote image would be fetched by every
-    # learner's Anki on every review.
-    md.disable("image")
     md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     md.validateLink = is_safe_url  # type: ignore[method-assign]
+    default_image = md.renderer.rules["image"]  # type: ignore[attr-defined]
+
+    def image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        # Only media that deckgen packed may be shown: a remote image would be fetched by
+        # every learner's Anki on every review. Anything else stays text.
+        if not MEDIA_NAME_RE.match(str(tokens[idx].attrGet("src") or "")):
+            return escape(f"![{tokens[idx].content}]")
+        return str(default_image(tokens, idx, options, env))
+
+    md.add_render_rule("image", image)
     md.add_render_rule("math_inline", _math_inline)
     md.add_render_rule("math_inline_double", _math_display)
     md.add_render_rule("math_block", _math_display)

@@ -10,7 +10,10 @@ import re
 from collections.abc import Iterator
 
 from deckgen.model import Bank, Question, QuestionType, Source, Topic
-from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_markdown
+from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_markdown, with_media
+
+MEDIA_FOLDER = "media"
+"""Where the sheets' images are copied, beside the sheets."""
 
 
 class _Slugger:
@@ -111,18 +114,19 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
             current_topic = topic.id
             lines += [f"### {topic.title}", ""]
         label = f"**Q{number}.**"
+        media = question.media(MEDIA_FOLDER + "/")
         if question.type is QuestionType.CLOZE:
             text = cloze_reveal(question.question) if with_answers else cloze_blank(question.question)
-            lines += [_labelled(label, text), ""]
+            lines += [_labelled(label, with_media(text, media)), ""]
         else:
-            lines += [_labelled(label, question.question), ""]
+            lines += [_labelled(label, with_media(question.question, media)), ""]
         if question.type is QuestionType.COMPARE:
             lines += [_compare_table(question, with_values=with_answers), ""]
         elif question.type is QuestionType.BASIC and with_answers:
-            lines += [_labelled("**A.**", question.answer), ""]
+            lines += [_labelled("**A.**", with_media(question.answer, media)), ""]
         if with_answers:
             if question.extra:
-                lines += [_quote(question.extra), ""]
+                lines += [_quote(with_media(question.extra, media)), ""]
             links = " · ".join(_source_link(by_id[s]) for s in question.sources)
             lines += [f"*Sources:* {links}", ""]
     return lines
@@ -133,7 +137,7 @@ def _answer_key(bank: Bank) -> list[str]:
     for number, _, question in _numbered(bank):
         label = f"**Q{number}.**"
         if question.type is QuestionType.BASIC:
-            lines += [_labelled(label, question.answer), ""]
+            lines += [_labelled(label, with_media(question.answer, question.media(MEDIA_FOLDER + "/"))), ""]
         elif question.type is QuestionType.CLOZE:
             lines += [_labelled(label, " · ".join(cloze_answers(question.question))), ""]
         else:

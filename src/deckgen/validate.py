@@ -29,7 +29,7 @@ from deckgen.model import (
     Topic,
 )
 from deckgen.lint import QUESTION_RULES, RULES, SOURCE_RULES, TOPIC_RULES
-from deckgen.render import CLOZE_RE, has_image, is_safe_url, link_targets, math_spans
+from deckgen.render import CLOZE_RE, image_targets, is_safe_url, link_targets, math_spans
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
@@ -179,10 +179,14 @@ class _Checker:
         value = node.get(key)
         return value.location if value is not None else node.location
 
-    def markdown(self, text: str, location: Location) -> None:
+    def markdown(self, text: str, location: Location, context: _Context | None = None) -> None:
         """Check a Markdown field: links, images, math delimiters and braces."""
         self.links(text, location)
         self.math(text, location)
+        if context is not None:
+            self.images(text, location, context)
+        elif image_targets(text):
+            self.error(location, "images go in question, answer and extra only", "image")
 
     def math(self, text: str, location: Location) -> None:
         prose = re.sub(r"(`+).+?\1", lambda m: " " * len(m.group()), text, flags=re.DOTALL)
@@ -236,9 +240,16 @@ class _Checker:
                 ignored.add(rule.value)
         return frozenset(ignored)
 
+    def images(self, text: str, location: Location, context: _Context) -> None:
+        """Check each image reference and record the file it packs."""
+        for target in image_targets(text):
+            packed = _image_problem(target, context)
+            if isinstance(packed, str):
+                self.error(location, packed, "image")
+            else:
+                context.media[target] = packed
+
     def links(self, text: str, location: Location) -> None:
-        if has_image(text):
-            self.error(location, "images are not supported yet; describe the picture in words or link to it", "image")
         for target in link_targets(text):
             if not is_safe_url(target):
                 self.error(location, f"link target '{target}' is not an http(s) URL", "link-scheme")
@@ -362,8 +373,39 @@ class _Context:
 
     section_ids: set[str] | None
     source_ids: set[str] | None
+    root: Path = Path(".")
+    folder: Path = Path(".")
+    """The folder of the topic file being read: image paths are relative to it."""
     question_ids: dict[str, Location] = field(default_factory=dict)
     topic_ids: dict[str, Location] = field(default_factory=dict)
+    media: dict[str, Path] = field(default_factory=dict)
+    """Image targets of the current question, as written, to the files they name."""
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+MAX_IMAGE_BYTES = 1024 * 1024
+_SVG_ACTIVE_RE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|(?:xlink:)?href\s*=\s*[\"'](?!#)", re.IGNORECASE)
+
+
+def _image_problem(target: str, context: _Context) -> Path | str:
+    """The image file a target names, or why it cannot be used."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("//"):
+        return f"image '{target}' is not a file in the bank folder; a remote image would be fetched on every review"
+    if target.startswith(("/", "\\")):
+        return f"image '{target}' is an absolute path; write it relative to the YAML file"
+    path = (context.folder / target).resolve()
+    if not path.is_relative_to(context.root.resolve()):
+        return f"image '{target}' is outside the bank folder"
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return f"image '{target}' is not a {', '.join(s[1:] for s in IMAGE_SUFFIXES)} file"
+    if not path.is_file():
+        return f"image '{target}' not found"
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        return f"image '{target}' is {size // 1024} KiB; at most {MAX_IMAGE_BYTES // 1024} KiB, so it stays quick on phones"
+    if path.suffix.lower() == ".svg" and _SVG_ACTIVE_RE.search(path.read_text(encoding="utf-8", errors="replace")):
+        return f"image '{target}' has scripts, event handlers or external references; use a plain SVG"
+    return path
 
 
 def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[CompareRow]:
@@ -430,9 +472,10 @@ def _read_question(
     question = checker.text(entry, "question")
     answer = checker.text(entry, "answer") if qtype is QuestionType.BASIC else None
     extra = checker.text(entry, "extra", required=False) or ""
+    context.media = {}
     for key, text in (("question", question), ("answer", answer), ("extra", extra)):
         if text:
-            checker.markdown(text, checker.location_of(entry, key))
+            checker.markdown(text, checker.location_of(entry, key), context)
     if qtype is QuestionType.CLOZE and question is not None and not CLOZE_RE.search(question):
         checker.error(
             checker.location_of(entry, "question"),
@@ -481,6 +524,7 @@ def _read_question(
         lint_ignore=lint_ignore,
         field_locations=tuple((key.value, value.location) for key, value in entry.items),
         retired=reason,
+        images=tuple(sorted(context.media.items())),
     )
 
 
@@ -571,12 +615,13 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
     if sources_file and sources_file.root is not None:
         sources = _read_sources(checker, sources_file, section_ids)
         source_ids = {s.id for s in sources}
-    context = _Context(section_ids, source_ids)
+    context = _Context(section_ids, source_ids, root=root)
     paths = topic_files(root)
     if not paths:
         checker.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
     topics: list[Topic] = []
     for path in paths:
+        context.folder = path.parent
         loaded = load_file(path, _display(root, path))
         checker.diagnostics.extend(loaded.diagnostics)
         if loaded.root is None:
