@@ -402,7 +402,7 @@ def _image_problem(target: str, context: _Context) -> Path | str:
         return f"image '{target}' not found"
     size = path.stat().st_size
     if size > MAX_IMAGE_BYTES:
-        return f"image '{target}' is {size // 1024} KiB; at most {MAX_IMAGE_BYTES // 1024} KiB, so it stays quick on phones"
+        return f"image '{target}' is {-(-size // 1024)} KiB; at most {MAX_IMAGE_BYTES // 1024} KiB, so it stays quick on phones"
     if path.suffix.lower() == ".svg" and _SVG_ACTIVE_RE.search(path.read_text(encoding="utf-8", errors="replace")):
         return f"image '{target}' has scripts, event handlers or external references; use a plain SVG"
     return path
