@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import deckgen
 from deckgen.cli import main
+from deckgen.model import Diagnostic
 from tests.bankfiles import write_bank
 from tests.conftest import FIXTURES
 
@@ -200,3 +201,33 @@ def test_every_command_is_documented_in_the_readme() -> None:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--"):
                     assert opt in readme, f"{name} {opt}"
+
+
+@pytest.mark.parametrize(("output_format", "golden"), [("github", "check-github.txt"), ("json", "check.json")])
+def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: str) -> None:
+    import os
+
+    from tests.conftest import GOLDEN
+
+    topic = (
+        "topic: Attention\nid: attention\nsection: transformer\nquestions:\n"
+        "  - id: why-scale\n    question: Is scaling needed?\n    anwser: Yes, 100%.\n    sources: [papr]\n"
+    )
+    write_bank(Path("questions"), {"attention.yaml": topic})
+    code, out, err = run("check", "--format", output_format)
+    assert code == 1
+    path = GOLDEN / golden
+    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
+        path.write_text(out, encoding="utf-8", newline="\n")
+    assert out == path.read_text(encoding="utf-8")
+    assert err == ("2 errors, 0 warnings in 1 file\n" if output_format == "github" else "")
+
+
+def test_github_annotations_are_escaped() -> None:
+    from deckgen.model import Location, Severity
+    from deckgen.report import github_annotation
+
+    diagnostic = Diagnostic(Location("a,b:c.yaml", 3, 4), Severity.WARNING, "100% sure\nnext line", "rule-id")
+    assert github_annotation(diagnostic) == (
+        "::warning file=a%2Cb%3Ac.yaml,line=3,col=4,title=deckgen rule-id::100%25 sure%0Anext line"
+    )

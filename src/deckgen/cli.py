@@ -10,7 +10,8 @@ import click
 from deckgen import __version__
 from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
-from deckgen.model import DeckgenError, Diagnostic, Severity
+from deckgen.model import DeckgenError, Diagnostic
+from deckgen.report import FORMATS, as_json, github_annotation, summary
 from deckgen.stats import bank_stats, format_stats
 from deckgen.validate import load_bank
 
@@ -20,16 +21,6 @@ STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors."
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def summary(diagnostics: Sequence[Diagnostic]) -> str:
-    """The closing line of a check: how many errors and warnings, in how many files."""
-    if not diagnostics:
-        return "no problems"
-    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
-    warnings = len(diagnostics) - errors
-    files = len({d.location.path for d in diagnostics})
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(files, 'file')}"
 
 
 def _report(diagnostics: Sequence[Diagnostic]) -> None:
@@ -81,11 +72,28 @@ def build_command(
 @main.command("check")
 @BANK_DIR
 @STRICT
-def check_command(bank_dir: Path, strict: bool) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people; github for workflow annotations; json for other tools (both on standard output).",
+)
+def check_command(bank_dir: Path, strict: bool, output_format: str) -> None:
     """Validate and lint BANK_DIR and report every problem; writes nothing."""
     bank, diagnostics = check(bank_dir)
+    failed = bank is None or (strict and bool(diagnostics))
+    if output_format == "github":
+        for diagnostic in diagnostics:
+            click.echo(github_annotation(diagnostic))
+        click.echo(summary(diagnostics), err=True)
+        raise SystemExit(1 if failed else 0)
+    if output_format == "json":
+        click.echo(as_json(diagnostics))
+        raise SystemExit(1 if failed else 0)
     _report(diagnostics)
-    if bank is None or (strict and diagnostics):
+    if bank is None or failed:
         click.echo(summary(diagnostics), err=True)
         raise SystemExit(1)
     cards = sum(q.card_count for q in bank.questions)
