@@ -198,6 +198,21 @@ def test_lint_entries_are_validated(root: Path) -> None:
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:13:11: error: missing required key 'reason' in 'lint' [missing-key]",
         "q/attention.yaml:13:21: error: unknown lint rule 'answer-lenght' (did you mean 'answer-length'?) [unknown-rule]",
-        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, near-duplicate, vague-start, yes-no-question [unknown-rule]",
+        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, near-duplicate, no-article, vague-start, yes-no-question [unknown-rule]",
         "q/attention.yaml:18:11: error: expected 'lint' to be a mapping, found a list [wrong-type]",
+    ]
+
+
+def test_a_card_must_cite_a_reading_list_article(root: Path) -> None:
+    sources = """\
+sources:
+  - id: paper
+    title: A paper
+    url: https://example.org/paper
+    section: transformer
+    kind: paper
+"""
+    bank, diagnostics = check(write_bank(root, {"sources.yaml": sources}))
+    assert [str(d) for d in diagnostics] == [
+        "q/attention.yaml:8:14: warning: cites no reading-list article: add the article that covers this card, beside the paper [no-article]"
     ]

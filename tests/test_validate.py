@@ -152,7 +152,7 @@ sources:
         "q/sources.yaml:6:9: error: duplicate source id 'paper' (first at q/sources.yaml:2:9) [duplicate-id]",
         "q/sources.yaml:8:10: error: duplicate source url 'https://example.org/paper' (first at q/sources.yaml:4:10) [duplicate-url]",
         "q/sources.yaml:9:14: error: unknown section 'bert'; sections are listed in deck.yaml [unknown-section]",
-        "q/sources.yaml:10:11: error: kind 'blog' is not one of article, paper, homepage [invalid-value]",
+        "q/sources.yaml:10:11: error: kind 'blog' is not one of article, paper, homepage, code [invalid-value]",
         "q/sources.yaml:11:11: error: year '17' is not a four-digit year [invalid-value]",
         "q/sources.yaml:14:10: error: url 'ftp://example.org/x' is not an http(s) URL [invalid-url]",
         "q/sources.yaml:16:11: error: lang 'Chinese' is not a language code such as 'en' or 'zh' [invalid-value]",

@@ -29,6 +29,7 @@ QUESTION_RULES = {
     "cloze-length": f"a cloze deletion longer than {MAX_CLOZE_WORDS} words",
     "cloze-giveaway": "a cloze deletion whose text is visible elsewhere on the card",
     "near-duplicate": "two questions that are nearly the same",
+    "no-article": "a question that cites no reading-list article (only papers or code)",
 }
 TOPIC_RULES = {"no-why-card": "a topic with no why or how question"}
 SOURCE_RULES = {"uncited-source": "a source that no card cites"}
@@ -158,8 +159,18 @@ def lint_bank(bank: Bank) -> list[Diagnostic]:
     """Every card-quality warning for the bank, minus those its authors silenced."""
     diagnostics: list[Diagnostic] = []
     questions = list(bank.questions)
+    reading_list = {s.id for s in bank.sources if s.kind.from_reading_list}
     for question in questions:
-        diagnostics += [d for d in _question_rules(question) if d.rule not in question.lint_ignore]
+        found = list(_question_rules(question))
+        if not reading_list.intersection(question.sources):
+            found.append(
+                _warning(
+                    question.location_of("sources"),
+                    "cites no reading-list article: add the article that covers this card, beside the paper",
+                    "no-article",
+                )
+            )
+        diagnostics += [d for d in found if d.rule not in question.lint_ignore]
     for earlier, later in near_duplicates(questions):
         if "near-duplicate" in earlier.lint_ignore or "near-duplicate" in later.lint_ignore:
             continue

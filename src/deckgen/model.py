@@ -75,6 +75,13 @@ class SourceKind(str, Enum):
     ARTICLE = "article"
     PAPER = "paper"
     HOMEPAGE = "homepage"
+    CODE = "code"
+    """A reference implementation, cited where a claim comes from code rather than a paper."""
+
+    @property
+    def from_reading_list(self) -> bool:
+        """Articles and homepages are what the reading list links to; papers and code are added beside them."""
+        return self in (SourceKind.ARTICLE, SourceKind.HOMEPAGE)
 
 
 @dataclass(frozen=True)
