@@ -91,6 +91,7 @@ pre.dg-code { padding: 0.6em; overflow-x: auto; border-radius: 4px; background-c
 pre.dg-code code { background: none; padding: 0; }
 .cloze { font-weight: 700; color: #0550ae; }
 .nightMode .cloze, .night_mode .cloze { color: #79c0ff; }
+.card img { max-width: 100%; height: auto; }
 .dg-retired { border: 2px solid #cf222e; color: #cf222e; border-radius: 4px; padding: 0.4em 0.6em; margin-bottom: 0.6em; font-weight: 400; font-size: 0.85em; }
 .nightMode .dg-retired, .night_mode .dg-retired { border-color: #ff7b72; color: #ff7b72; }
 """
