@@ -198,7 +198,7 @@ def test_lint_entries_are_validated(root: Path) -> None:
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:13:11: error: missing required key 'reason' in 'lint' [missing-key]",
         "q/attention.yaml:13:21: error: unknown lint rule 'answer-lenght' (did you mean 'answer-length'?) [unknown-rule]",
-        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, near-duplicate, no-article, vague-start, yes-no-question [unknown-rule]",
+        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, near-duplicate, no-article, placeholder, vague-start, yes-no-question [unknown-rule]",
         "q/attention.yaml:18:11: error: expected 'lint' to be a mapping, found a list [wrong-type]",
     ]
 

@@ -12,6 +12,8 @@ from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
 from deckgen.model import DeckgenError, Diagnostic
 from deckgen.report import FORMATS, as_json, github_annotation, summary
+from deckgen.scaffold import new_question, new_topic
+from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text
 from deckgen.stats import bank_stats, format_stats
 from deckgen.validate import load_bank
 
@@ -132,3 +134,41 @@ def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) 
         click.echo(f"diff failed: {summary(err.diagnostics)}", err=True)
         raise SystemExit(1) from None
     click.echo(format_diff(result, markdown=output_format == "markdown"), nl=False)
+
+
+@main.command("new")
+@click.argument("topic_id", required=False)
+@click.option("--section", metavar="ID", help="The section of a new topic (a section id from deck.yaml).")
+@click.option("--title", help="The new topic's display title.")
+@click.option("--question", "question_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Add a question to this topic file instead.")
+@click.option("--bank", "bank_dir", default="questions", show_default=True, type=click.Path(path_type=Path))
+def new_command(topic_id: str | None, section: str | None, title: str | None, question_file: Path | None, bank_dir: Path) -> None:
+    """Start a topic file (TOPIC_ID --section ID), or add a question to one (--question FILE).
+
+    The entry has a fresh id and the section's sources to pick from; its texts say TODO
+    until you write them.
+    """
+    try:
+        if question_file is not None:
+            if topic_id is not None:
+                raise click.UsageError("give either TOPIC_ID or --question, not both")
+            question_id = new_question(bank_dir, question_file)
+            click.echo(f"added question '{question_id}' to {question_file.as_posix()}: replace its TODOs")
+            return
+        if topic_id is None or section is None:
+            raise click.UsageError("a new topic needs TOPIC_ID and --section (or use --question FILE)")
+        path = new_topic(bank_dir, topic_id, section, title)
+        click.echo(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'")
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        raise SystemExit(1) from None
+
+
+@main.command("schema")
+@click.option("--out", "out_dir", default=SCHEMA_DIR, show_default=True, type=click.Path(path_type=Path), help="Folder for the schema files.")
+def schema_command(out_dir: Path) -> None:
+    """Write the JSON Schemas that editors use for completion and inline errors."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for kind, name in SCHEMA_FILES.items():
+        (out_dir / name).write_text(schema_text(kind), encoding="utf-8", newline="\n")
+        click.echo(f"  {(out_dir / name).as_posix()}")

@@ -30,6 +30,7 @@ QUESTION_RULES = {
     "cloze-giveaway": "a cloze deletion whose text is visible elsewhere on the card",
     "near-duplicate": "two questions that are nearly the same",
     "no-article": "a question that cites no reading-list article (only papers or code)",
+    "placeholder": "text still marked TODO, as `deckgen new` writes it",
 }
 TOPIC_RULES = {"no-why-card": "a topic with no why or how question"}
 SOURCE_RULES = {"uncited-source": "a source that no card cites"}
@@ -73,6 +74,9 @@ def _first_word(text: str) -> str:
 def _question_rules(question: Question) -> Iterator[Diagnostic]:
     text = question.question
     at_question = question.location_of("question")
+    for key, value in (("question", question.question), ("answer", question.answer), ("extra", question.extra)):
+        if re.search(r"\bTODO\b", value):
+            yield _warning(question.location_of(key), f"'{key}' still says TODO: write it, or delete it if optional", "placeholder")
     first = _first_word(text)
     if question.type is not QuestionType.CLOZE:
         if first.lower() in _YES_NO_OPENERS and " or " not in text:

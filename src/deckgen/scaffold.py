@@ -1,0 +1,107 @@
+"""`deckgen new`: start a topic file or a question that already passes `deckgen check`.
+
+The entry gets a fresh id (never one in use, retired or released), a known section, and
+the section's source ids to pick from. Its texts start with TODO, which the lint reports
+until they are written, so a placeholder can never slip into a release.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from deckgen.lock import read_lock
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
+from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
+from deckgen.validate import KEBAB_RE, load_bank
+
+PLACEHOLDER = "TODO"
+
+
+def _error(where: str, message: str) -> DeckgenError:
+    return DeckgenError([Diagnostic(Location(where), Severity.ERROR, message, "new")])
+
+
+def schema_comment(path: Path, kind: str, repo_root: Path) -> str:
+    """The first line of a bank file: where editors find its JSON Schema."""
+    target = repo_root / SCHEMA_DIR / SCHEMA_FILES[kind]
+    relative = Path(os.path.relpath(target, path.parent)).as_posix()
+    return f"# yaml-language-server: $schema={relative}"
+
+
+def repo_root_of(bank_dir: Path) -> Path:
+    """The folder that holds `schema/`: the bank folder's parent, where deckgen's repository keeps it."""
+    return bank_dir.resolve().parent
+
+
+def _used_ids(bank: Bank, bank_dir: Path) -> set[str]:
+    lock, _ = read_lock(bank_dir)
+    used = {q.id for t in bank.topics for q in (*t.questions, *t.retired)}
+    used |= {t.id for t in bank.topics}
+    if lock is not None:
+        used |= {nid.split("/")[0] for nid in lock.notes}
+    return used
+
+
+def _question_entry(question_id: str, bank: Bank, section: str) -> str:
+    ids = [s.id for s in bank.sources if s.section == section] or [s.id for s in bank.sources]
+    first = ids[0]
+    return (
+        f"  - id: {question_id}\n"
+        "    question: >-\n"
+        f"      {PLACEHOLDER} Ask one thing and name the model or paper, e.g. \"In XLNet, why ...?\"\n"
+        "    answer: >-\n"
+        f"      {PLACEHOLDER} A phrase or one sentence (about 25 words at most).\n"
+        "    extra: >-\n"
+        f"      {PLACEHOLDER} Optional: the reasoning, derivation or caveats; delete if not needed.\n"
+        f"    sources: [{first}]\n"
+        f"    # Cite the reading-list article that covers the card and the original paper. This section's sources:\n"
+        + "".join(f"    #   {sid}\n" for sid in ids)
+    )
+
+
+def new_topic(bank_dir: Path, topic_id: str, section: str, title: str | None = None) -> Path:
+    """Create `<bank>/<section>/<topic-id>.yaml` with one question to fill in."""
+    bank = load_bank(bank_dir)
+    if not KEBAB_RE.match(topic_id):
+        raise _error(topic_id, f"topic id '{topic_id}' is not kebab-case: use lowercase letters, digits and single hyphens")
+    sections = [s.id for s in bank.deck.sections]
+    if section not in sections:
+        raise _error(section, f"unknown section '{section}'; sections are: {', '.join(sections)}")
+    if topic_id in _used_ids(bank, bank_dir):
+        raise _error(topic_id, f"id '{topic_id}' is already used")
+    path = bank_dir / section / f"{topic_id}.yaml"
+    if path.exists():
+        raise _error(path.as_posix(), "file already exists")
+    display_title = title or topic_id.replace("-", " ").capitalize()
+    text = (
+        f"{schema_comment(path, 'topic', repo_root_of(bank_dir))}\n"
+        f"topic: {display_title}\n"
+        f"id: {topic_id}\n"
+        f"section: {section}\n"
+        "questions:\n" + _question_entry(f"{topic_id}-1", bank, section)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path
+
+
+def new_question(bank_dir: Path, path: Path) -> str:
+    """Append a question to a topic file; return its fresh id."""
+    bank = load_bank(bank_dir)
+    topic = next((t for t in bank.topics if t.path.resolve() == path.resolve()), None)
+    if topic is None:
+        raise _error(path.as_posix(), "not a topic file of this bank")
+    used = _used_ids(bank, bank_dir)
+    number = 1
+    while f"{topic.id}-{number}" in used:
+        number += 1
+    question_id = f"{topic.id}-{number}"
+    text = path.read_text(encoding="utf-8")
+    if re.search(r"^retired:", text, re.MULTILINE):
+        raise _error(path.as_posix(), "the file has a 'retired' list after its questions; add the question by hand")
+    if not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text + "\n" + _question_entry(question_id, bank, topic.section), encoding="utf-8", newline="\n")
+    return question_id
