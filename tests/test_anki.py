@@ -39,8 +39,8 @@ def test_model_ids_fields_and_templates_are_pinned() -> None:
     # copy of the note type on re-import and stop updating existing notes.
     assert deck_anki.BASIC_MODEL_ID == 1691839207
     assert deck_anki.CLOZE_MODEL_ID == 1691839208
-    basic = deck_anki.basic_model()
-    cloze = deck_anki.cloze_model()
+    basic = deck_anki.basic_model("https://github.com/deckgen/deckgen")
+    cloze = deck_anki.cloze_model("https://github.com/deckgen/deckgen")
     assert [f["name"] for f in basic.fields] == ["ID", "Question", "Answer", "Extra", "Sources", "Topic"]
     assert [f["name"] for f in cloze.fields] == ["ID", "Text", "Extra", "Sources", "Topic"]
     assert [t["name"] for t in basic.templates] == ["Recall"]
@@ -199,3 +199,21 @@ def test_the_shipped_bank_imports_and_renders(tmp_path: Path, collection: Collec
             prose = re.sub(r"<code>.*?</code>|<pre.*?</pre>", "", side, flags=re.DOTALL)
             assert not re.search(r"\$[^$\s][^$]*\$", prose), side
             assert "{{" not in side, side
+
+
+def test_the_back_links_to_the_issue_form_with_the_card_id(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None]
+) -> None:
+    deck = mini_bank / "deck.yaml"
+    deck.write_text(deck.read_text(encoding="utf-8").replace("https://example.org/mini", "https://github.com/example/deck"), encoding="utf-8")
+    epoch(1_700_000_000)
+    import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
+    card = collection.get_note(collection.find_notes('"ID:lora-adapter/where"')[0]).cards()[0]
+    assert (
+        '<div class="dg-id">lora-adapter/where · <a class="dg-report" href="https://github.com/example/deck/issues/new'
+        '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where">report a problem</a></div>'
+    ) in card.answer()
+    assert "report a problem" not in card.question()
+    root = collection.decks.by_name("Mini Deck")
+    assert root is not None
+    assert '<a href="https://github.com/example/deck/blob/main/CHANGELOG.md">what changed</a>' in root["desc"]

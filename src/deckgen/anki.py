@@ -12,6 +12,7 @@ import json
 import sqlite3
 import tempfile
 import zipfile
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -36,15 +37,40 @@ BASIC_TEMPLATE = "Recall"
 CLOZE_TEMPLATE = "Cloze"
 
 _CONTEXT = '<div class="dg-context">{{Topic}}</div>'
-_BACK_MATTER = (
-    '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
-    '<div class="dg-sources">{{Sources}}</div>\n'
-    '<div class="dg-id">{{ID}}</div>'
-)
 BASIC_QFMT = f'{_CONTEXT}\n<div class="dg-question">{{{{Question}}}}</div>'
-BASIC_AFMT = '{{FrontSide}}\n<hr id="answer">\n<div class="dg-answer">{{Answer}}</div>\n' + _BACK_MATTER
 CLOZE_QFMT = f'{_CONTEXT}\n<div class="dg-question">{{{{cloze:Text}}}}</div>'
-CLOZE_AFMT = f'{_CONTEXT}\n<div class="dg-question">{{{{cloze:Text}}}}</div>\n<hr id="answer">\n' + _BACK_MATTER
+REPORT_FORM = "card-problem.yml"
+"""The issue form (.github/ISSUE_TEMPLATE/) that a card's "report a problem" link opens."""
+
+
+def report_url(homepage: str) -> str:
+    """Where a learner reports a card: the repository's issue form with the card id filled in.
+
+    `{{ID}}` is filled by Anki when the card is shown. A homepage that is not a GitHub
+    repository gets a plain link to itself.
+    """
+    base = homepage.rstrip("/")
+    if urlsplit(base).hostname not in ("github.com", "www.github.com"):
+        return escape(base)
+    return f"{escape(base)}/issues/new?template={REPORT_FORM}&amp;title=Card%3A+{{{{ID}}}}&amp;card={{{{ID}}}}"
+
+
+def _back_matter(homepage: str) -> str:
+    return (
+        '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
+        '<div class="dg-sources">{{Sources}}</div>\n'
+        f'<div class="dg-id">{{{{ID}}}} · <a class="dg-report" href="{report_url(homepage)}">report a problem</a></div>'
+    )
+
+
+def basic_afmt(homepage: str) -> str:
+    """The back of a basic card: the front, the answer, then extra, sources, id and report link."""
+    return '{{FrontSide}}\n<hr id="answer">\n<div class="dg-answer">{{Answer}}</div>\n' + _back_matter(homepage)
+
+
+def cloze_afmt(homepage: str) -> str:
+    """The back of a cloze card: the text with its deletion shown, then the back matter."""
+    return f'{_CONTEXT}\n<div class="dg-question">{{{{cloze:Text}}}}</div>\n<hr id="answer">\n' + _back_matter(homepage)
 
 CARD_CSS = """\
 .card {
@@ -72,6 +98,7 @@ CARD_CSS = """\
 .dg-sources ul { margin: 0.2em 0; padding-left: 1.2em; }
 .dg-site { color: #6e7781; }
 .nightMode .dg-site, .night_mode .dg-site { color: #8b949e; }
+.dg-report { color: inherit; }
 .dg-id { font-size: 0.6em; color: #8c959f; margin-top: 1em; font-family: ui-monospace, Menlo, Consolas, monospace; }
 .nightMode .dg-id, .night_mode .dg-id { color: #6e7681; }
 a { color: #0969da; }
@@ -102,25 +129,25 @@ def card_css() -> str:
     return CARD_CSS + code_css()
 
 
-def basic_model() -> genanki.Model:
+def basic_model(homepage: str) -> genanki.Model:
     """The note type of basic questions and compare rows."""
     return genanki.Model(
         BASIC_MODEL_ID,
         BASIC_MODEL_NAME,
         fields=[{"name": name} for name in BASIC_FIELDS],
-        templates=[{"name": BASIC_TEMPLATE, "qfmt": BASIC_QFMT, "afmt": BASIC_AFMT}],
+        templates=[{"name": BASIC_TEMPLATE, "qfmt": BASIC_QFMT, "afmt": basic_afmt(homepage)}],
         css=card_css(),
         sort_field_index=BASIC_FIELDS.index("Question"),
     )
 
 
-def cloze_model() -> genanki.Model:
+def cloze_model(homepage: str) -> genanki.Model:
     """The note type of cloze questions."""
     return genanki.Model(
         CLOZE_MODEL_ID,
         CLOZE_MODEL_NAME,
         fields=[{"name": name} for name in CLOZE_FIELDS],
-        templates=[{"name": CLOZE_TEMPLATE, "qfmt": CLOZE_QFMT, "afmt": CLOZE_AFMT}],
+        templates=[{"name": CLOZE_TEMPLATE, "qfmt": CLOZE_QFMT, "afmt": cloze_afmt(homepage)}],
         css=card_css(),
         model_type=genanki.Model.CLOZE,
         sort_field_index=CLOZE_FIELDS.index("Text"),
@@ -308,10 +335,10 @@ def note_hash(spec: NoteSpec) -> str:
     return _digest(spec.model, *spec.fields, " ".join(spec.tags))
 
 
-def note_type_states() -> dict[str, NoteTypeState]:
+def note_type_states(bank: Bank) -> dict[str, NoteTypeState]:
     """The two note types as the lock records them (their time is filled in by the lock)."""
     states = {}
-    for key, model in (("basic", basic_model()), ("cloze", cloze_model())):
+    for key, model in (("basic", basic_model(bank.deck.homepage)), ("cloze", cloze_model(bank.deck.homepage))):
         look = _digest(model.css, *(t["name"] + t["qfmt"] + t["afmt"] for t in model.templates))
         states[key] = NoteTypeState(
             key,
@@ -331,8 +358,17 @@ def deck_description_html(bank: Bank) -> str:
     return (
         f"{to_html(deck.description)}\n"
         f"<p>Version {plain_html(deck.version)} · "
+        f'<a href="{changelog_url(deck.homepage)}">what changed</a> · '
         f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a></p>'
     )
+
+
+def changelog_url(homepage: str) -> str:
+    """The changelog on the repository's default branch (the homepage itself elsewhere)."""
+    base = homepage.rstrip("/")
+    if urlsplit(base).hostname not in ("github.com", "www.github.com"):
+        return escape(base)
+    return escape(f"{base}/blob/main/CHANGELOG.md")
 
 
 def _stable_id(*parts: str) -> int:
@@ -347,7 +383,7 @@ def collection_bytes(bank: Bank, notes: DeckNotes, lock: Lock) -> bytes:
     Note and card ids derive from GUIDs, each note carries the time its content last
     changed, and note types the time their look last changed, all from the lock.
     """
-    models = {"basic": basic_model(), "cloze": cloze_model()}
+    models = {"basic": basic_model(bank.deck.homepage), "cloze": cloze_model(bank.deck.homepage)}
     root_id = deck_id(*notes.decks[0][0])
     with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
         db_path = Path(tmp) / "collection.anki2"

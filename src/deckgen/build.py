@@ -66,7 +66,7 @@ def check(bank_dir: Path, accept_schema_change: bool = False) -> tuple[Bank | No
     if lock is not None:
         problems += released_problems(lock, bank_dir, note_kinds(bank))
         if not accept_schema_change:
-            problems += schema_problems(lock, bank_dir, note_type_states())
+            problems += schema_problems(lock, bank_dir, note_type_states(bank))
     if problems:
         return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
     return bank, sorted(diagnostics + lint_bank(bank), key=Diagnostic.sort_key)
@@ -188,7 +188,7 @@ def build(
         )
     old_lock, _ = read_lock(bank_dir)
     all_notes = deck_notes(bank)
-    lock = next_lock(old_lock, note_type_states(), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
+    lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
     chosen = select(bank, selection)
     notes = deck_notes(chosen) if selection else all_notes
     apkg = out_dir / f"{bank.deck.slug}.apkg"
