@@ -11,7 +11,7 @@ from deckgen import __version__
 from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
 from deckgen.model import DeckgenError, Diagnostic
-from deckgen.report import FORMATS, as_json, github_annotation, summary
+from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text
 from deckgen.stats import bank_stats, format_stats
@@ -19,10 +19,6 @@ from deckgen.validate import load_bank
 
 BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
 STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _report(diagnostics: Sequence[Diagnostic]) -> None:
@@ -66,7 +62,7 @@ def build_command(
         raise SystemExit(1) from None
     _report(result.warnings)
     cards = sum(q.card_count for q in result.bank.questions)
-    click.echo(f"built {_plural(cards, 'card')} from {_plural(len(result.bank.topics), 'topic')}:")
+    click.echo(f"built {plural(cards, 'card')} from {plural(len(result.bank.topics), 'topic')}:")
     for path in result.outputs:
         click.echo(f"  {path.as_posix()}")
 
@@ -99,7 +95,7 @@ def check_command(bank_dir: Path, strict: bool, output_format: str) -> None:
         click.echo(summary(diagnostics), err=True)
         raise SystemExit(1)
     cards = sum(q.card_count for q in bank.questions)
-    click.echo(f"{summary(diagnostics)}; {_plural(cards, 'card')} in {_plural(len(bank.topics), 'topic')}")
+    click.echo(f"{summary(diagnostics)}; {plural(cards, 'card')} in {plural(len(bank.topics), 'topic')}")
 
 
 @main.command("stats")

@@ -19,9 +19,8 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
+from deckgen.anki import RETIRED_TAG
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity
-
-RETIRED_TAG = "deckgen::retired"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from deckgen.model import Diagnostic, Severity
 FORMATS = ("text", "github", "json")
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """`1 card`, `2 cards`."""
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
@@ -21,7 +22,7 @@ def summary(diagnostics: Sequence[Diagnostic]) -> str:
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = len(diagnostics) - errors
     files = len({d.location.path for d in diagnostics})
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(files, 'file')}"
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}"
 
 
 def _escape_data(text: str) -> str:
