@@ -86,7 +86,8 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     epoch(1_700_000_000)
     assert run("build", "mini", "--out", "out") == (
         0,
-        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n  mini/deck.lock\n",
+        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n"
+        "  out/review-sheet.html\n  out/review-questions.html\n  mini/deck.lock\n",
         UNCITED,
     )
     assert run("build", "mini", "--out", "strict", "--strict") == (
@@ -95,7 +96,9 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
         UNCITED + "build failed: 0 errors, 1 warning in 1 file; nothing was written\n",
     )
     assert not Path("strict").exists()
-    assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg", "review-questions.md", "review-sheet.md"]
+    assert sorted(p.name for p in Path("out").iterdir()) == [
+        "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
+    ]
 
 
 def test_build_defaults_to_questions_and_build(in_tmp: Path, epoch: Callable[[int], None]) -> None:

@@ -18,11 +18,15 @@ from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_typ
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
+from deckgen.pdf import print_to_pdf
+from deckgen.printsheet import questions_html, review_html
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
 from deckgen.validate import validate_bank
 
 REVIEW_SHEET = "review-sheet.md"
 QUESTIONS_SHEET = "review-questions.md"
+REVIEW_HTML = "review-sheet.html"
+QUESTIONS_HTML = "review-questions.html"
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,12 @@ class Selection:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a build wrote, and the warnings it saw."""
+    """What a build wrote, the warnings it saw, and a PDF it could not print."""
 
     bank: Bank
     outputs: tuple[Path, ...]
     warnings: tuple[Diagnostic, ...] = field(default=())
+    pdf_problems: tuple[Diagnostic, ...] = field(default=())
 
 
 def check(bank_dir: Path, accept_schema_change: bool = False) -> tuple[Bank | None, list[Diagnostic]]:
@@ -174,6 +179,7 @@ def build(
     selection: Selection = Selection(),
     strict: bool = False,
     accept_schema_change: bool = False,
+    pdf: bool = False,
 ) -> BuildResult:
     """Check, render and write the deck and both sheets, and bring the lock up to date.
 
@@ -196,6 +202,8 @@ def build(
         apkg: lambda path: write_apkg(chosen, path, notes, lock),
         out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
         out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
+        out_dir / REVIEW_HTML: _text_writer(review_html(chosen)),
+        out_dir / QUESTIONS_HTML: _text_writer(questions_html(chosen)),
     }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
@@ -204,4 +212,14 @@ def build(
     if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):
         writers[path] = _text_writer(lock_text)
     write_atomically(writers)
-    return BuildResult(chosen, tuple(writers), tuple(warnings))
+    outputs = list(writers)
+    problems: list[Diagnostic] = []
+    if pdf:
+        # Everything else is written first: a missing browser costs only the PDFs.
+        for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
+            try:
+                print_to_pdf(html, html.with_suffix(".pdf"))
+                outputs.append(html.with_suffix(".pdf"))
+            except DeckgenError as err:
+                problems += err.diagnostics
+    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))

@@ -44,6 +44,7 @@ def main() -> None:
     is_flag=True,
     help="Release note types whose fields or templates changed (learners must then merge note types).",
 )
+@click.option("--pdf", is_flag=True, help="Also print both HTML sheets to PDF with headless Chromium.")
 def build_command(
     bank_dir: Path,
     out_dir: Path,
@@ -52,10 +53,11 @@ def build_command(
     tags: tuple[str, ...],
     strict: bool,
     accept_schema_change: bool,
+    pdf: bool,
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     try:
-        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change)
+        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf)
     except DeckgenError as err:
         _report(err.diagnostics)
         click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
@@ -65,6 +67,10 @@ def build_command(
     click.echo(f"built {plural(cards, 'card')} from {plural(len(result.bank.topics), 'topic')}:")
     for path in result.outputs:
         click.echo(f"  {path.as_posix()}")
+    if result.pdf_problems:
+        _report(result.pdf_problems)
+        click.echo(f"PDF failed: {summary(result.pdf_problems)}; everything else was written", err=True)
+        raise SystemExit(1)
 
 
 @main.command("check")

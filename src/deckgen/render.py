@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+import latex2mathml.converter
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
@@ -96,11 +97,27 @@ def code_css() -> str:
     return "\n".join(scoped) + "\n"
 
 
+MATHML = "mathml"
+"""The render env value that asks for math as MathML (printable sheets) instead of MathJax delimiters (Anki)."""
+
+
+def mathml(latex: str, display: bool) -> str:
+    """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
+    try:
+        return str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
+    except Exception:  # latex2mathml raises many kinds; the source is then shown as code
+        return f'<code class="math-source">{escape(latex)}</code>'
+
+
 def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    if env.get("math") == MATHML:
+        return mathml(tokens[idx].content, display=False)
     return "\\(" + escape(tokens[idx].content, quote=False) + "\\)"
 
 
 def _math_display(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    if env.get("math") == MATHML:
+        return mathml(tokens[idx].content.strip(), display=True)
     content = escape(tokens[idx].content.strip(), quote=False)
     html = _DISPLAY_OPEN + content + "\\]"
     return f'<div class="dg-math">{html}</div>\n' if tokens[idx].block else html
@@ -154,6 +171,13 @@ def to_inline_html(text: str) -> str:
     if not text.strip():
         return ""
     return _inert_anki_markup(markdown().renderInline(text)).strip()
+
+
+def to_print_html(text: str) -> str:
+    """Render Markdown to HTML for the printable sheets: math as MathML, no Anki-specific escaping."""
+    if not text.strip():
+        return ""
+    return str(markdown().render(text, {"math": MATHML})).strip()
 
 
 def plain_html(text: str) -> str:
@@ -255,24 +279,24 @@ def cloze_answers(text: str) -> list[str]:
     ]
 
 
-def cloze_reveal(text: str) -> str:
-    """A cloze with every deletion shown, in bold (boxed inside math), for the review sheet."""
+def cloze_reveal(text: str, math_mark: str = "\\boxed{%s}") -> str:
+    """A cloze with every deletion shown, in bold (inside math, marked with `math_mark`), for the sheets."""
 
     def reveal(m: re.Match[str]) -> str:
         if _in_math(text, m.start()):
-            return f"\\boxed{{{m.group(2)}}}"
+            return math_mark % m.group(2)
         return f"**{m.group(2)}**"
 
     return CLOZE_RE.sub(reveal, text)
 
 
-def cloze_blank(text: str) -> str:
+def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
     """A cloze with every deletion blanked (showing its hint, if any), for self-testing."""
 
     def blank(m: re.Match[str]) -> str:
         hint = m.group(3)
         if _in_math(text, m.start()):
-            return f"\\boxed{{\\text{{{hint or '?'}}}}}"
+            return math_blank % (hint or "?")
         return f"[{hint}]" if hint else "[…]"
 
     return CLOZE_RE.sub(blank, text)

@@ -29,7 +29,8 @@ class _Slugger:
         return base if count == 0 else f"{base}-{count}"
 
 
-def _numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
+def numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
+    """Every live question with its number in the sheets, in deck order."""
     number = 0
     for topic in bank.ordered_topics():
         for question in topic.questions:
@@ -106,7 +107,7 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
     by_id = {s.id: s for s in bank.sources}
     current_section = ""
     current_topic = ""
-    for number, topic, question in _numbered(bank):
+    for number, topic, question in numbered(bank):
         if topic.section != current_section:
             current_section = topic.section
             lines += [f"## {bank.section(topic.section).title}", ""]
@@ -134,7 +135,7 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
 
 def _answer_key(bank: Bank) -> list[str]:
     lines = ["## Answer key", ""]
-    for number, _, question in _numbered(bank):
+    for number, _, question in numbered(bank):
         label = f"**Q{number}.**"
         if question.type is QuestionType.BASIC:
             lines += [_labelled(label, with_media(question.answer, question.media(MEDIA_FOLDER + "/"))), ""]

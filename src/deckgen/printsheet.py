@@ -1,0 +1,195 @@
+"""The printable review sheets as HTML: one self-contained file each, made for paper.
+
+Math is MathML rendered at build time (Chromium and Firefox draw it natively, offline,
+without JavaScript), code is highlighted, images are embedded, and every source prints
+its URL, so that nothing depends on a network or a screen. `review_html` has the answers;
+`questions_html` has the questions only and an answer key at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from deckgen.model import Bank, Question, QuestionType, Source, media_name
+from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, code_css, to_print_html, with_media
+from deckgen.sheet import numbered
+
+# Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
+# square do.
+PRINT_MATH_MARK = "{\\color{#0550ae}{%s}}"
+PRINT_MATH_BLANK = "\\square_{\\text{%s}}"
+
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
+
+PRINT_CSS = """\
+@page {
+  margin: 20mm 16mm 18mm 16mm;
+  @top-left { content: "%(running)s"; font: 8pt/1 "Noto Sans", "Noto Sans CJK SC", sans-serif; color: #57606a; }
+  @bottom-right { content: counter(page) " / " counter(pages); font: 8pt/1 "Noto Sans", sans-serif; color: #57606a; }
+}
+:root { color-scheme: light; }
+body {
+  font: 10.5pt/1.45 "Noto Serif", "Noto Serif CJK SC", "Source Han Serif SC", Georgia, "Songti SC", serif;
+  color: #1f2328; background: #ffffff; margin: 0;
+}
+@media screen { body { max-width: 46em; margin: 2em auto; padding: 0 1em; } }
+h1 { font: 600 22pt/1.2 "Noto Sans", "Noto Sans CJK SC", sans-serif; margin: 0 0 0.3em; }
+h2, h3 { font-family: "Noto Sans", "Noto Sans CJK SC", sans-serif; break-after: avoid; }
+h2 { font-size: 15pt; border-bottom: 1.5pt solid #1f2328; padding-bottom: 2pt; margin: 0 0 0.6em; }
+h3 { font-size: 12pt; margin: 1.2em 0 0.5em; color: #0550ae; }
+.meta { color: #57606a; margin: 0 0 1em; }
+nav.toc ol { padding-left: 1.2em; }
+nav.toc a { color: inherit; text-decoration: none; }
+section.section { break-before: page; }
+.qa { display: flex; gap: 0.2em; break-inside: avoid; margin: 0 0 0.9em; padding: 0.5em 0 0.6em; border-bottom: 0.5pt solid #d0d7de; }
+.qa .body { flex: 1; min-width: 0; }
+.q { font-weight: 600; }
+.num { flex: 0 0 2.4em; font: 600 9pt/1.9 "Noto Sans", sans-serif; color: #57606a; }
+.q a[href]::after, .a a[href]::after, .extra a[href]::after { content: " <" attr(href) ">"; font-size: 8pt; word-break: break-all; }
+.a { margin-top: 0.3em; }
+.extra { margin-top: 0.4em; padding-left: 0.8em; border-left: 2pt solid #d0d7de; color: #3b434b; font-size: 9.5pt; }
+.q p, .a p, .extra p { margin: 0.2em 0; }
+.refs { margin: 0.4em 0 0; padding-left: 1.4em; font-size: 8pt; color: #57606a; }
+.refs .url { font-family: "Noto Sans Mono", monospace; word-break: break-all; }
+a { color: inherit; }
+table { border-collapse: collapse; margin: 0.4em 0; break-inside: avoid; font-size: 9.5pt; }
+th, td { border: 0.5pt solid #8c959f; padding: 2pt 5pt; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.blank { min-width: 8em; }
+pre { white-space: pre-wrap; font-size: 8.5pt; background: #f6f8fa; padding: 4pt 6pt; break-inside: avoid; }
+code { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 0.9em; }
+math { font-size: 1.05em; }
+math[display="block"] { margin: 0.3em 0; }
+img { max-width: 100%%; break-inside: avoid; }
+.key .qa { padding: 0.3em 0; }
+"""
+
+
+def _css_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _embed(html: str, question: Question) -> str:
+    """Images as data URIs, so the file is self-contained."""
+    for _, path in question.images:
+        name = media_name(path)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        html = html.replace(f'src="{name}"', f'src="data:{_MIME.get(Path(name).suffix, "application/octet-stream")};base64,{data}"')
+    return html
+
+
+def _md(text: str, question: Question) -> str:
+    return _embed(to_print_html(with_media(text, question.media())), question)
+
+
+def _refs(question: Question, sources: dict[str, Source]) -> str:
+    items = []
+    for source_id in question.sources:
+        source = sources[source_id]
+        items.append(f'<li>{escape(source.title)} <span class="url">{escape(source.url)}</span></li>')
+    return f'<ol class="refs">{"".join(items)}</ol>'
+
+
+def _table(question: Question, with_values: bool) -> str:
+    head = "".join(f"<th>{to_print_html(item).removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
+    rows = []
+    for row in question.live_rows:
+        cells = "".join(
+            f"<td>{to_print_html(v)}</td>" if with_values else '<td class="blank"></td>' for v in row.values
+        )
+        rows.append(f"<tr><th>{to_print_html(row.aspect)}</th>{cells}</tr>")
+    return f'<table><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _question_html(number: int, question: Question, sources: dict[str, Source], with_answers: bool) -> str:
+    text = question.question
+    if question.type is QuestionType.CLOZE:
+        text = cloze_reveal(text, PRINT_MATH_MARK) if with_answers else cloze_blank(text, PRINT_MATH_BLANK)
+    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{_md(text, question)}</div>']
+    if question.type is QuestionType.COMPARE:
+        parts.append(_table(question, with_values=with_answers))
+    elif question.type is QuestionType.BASIC and with_answers:
+        parts.append(f'<div class="a">{_md(question.answer, question)}</div>')
+    if with_answers:
+        if question.extra:
+            parts.append(f'<div class="extra">{_md(question.extra, question)}</div>')
+        parts.append(_refs(question, sources))
+    parts.append("</div></article>")
+    return "".join(parts)
+
+
+def _answer_html(number: int, question: Question) -> str:
+    if question.type is QuestionType.BASIC:
+        body = _md(question.answer, question)
+    elif question.type is QuestionType.CLOZE:
+        body = _md(" · ".join(cloze_answers(question.question)), question)
+    else:
+        body = _table(question, with_values=True)
+    return f'<div class="qa"><span class="num">{number}.</span><div class="body">{body}</div></div>'
+
+
+def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
+    deck = bank.deck
+    sources = {s.id: s for s in bank.sources}
+    cards = sum(q.card_count for q in bank.questions)
+    running = _css_string(f"{deck.title} · {subtitle} · version {deck.version}")
+    out = [
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(deck.title)}: {escape(subtitle)}</title>",
+        f"<style>\n{PRINT_CSS % {'running': running}}{code_css()}</style>",
+        "</head>",
+        "<body>",
+        f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
+        f'<p class="meta">Version {escape(deck.version)} · {len(bank.questions)} questions, {cards} cards · {escape(deck.homepage)}</p>',
+        to_print_html(deck.description),
+        "</header>",
+        '<nav class="toc"><h2>Contents</h2><ol>',
+    ]
+    topics = bank.ordered_topics()
+    for section in deck.sections:
+        in_section = [t for t in topics if t.section == section.id]
+        if in_section:
+            links = "".join(f'<li><a href="#t-{t.id}">{escape(t.title)}</a></li>' for t in in_section)
+            out.append(f'<li><a href="#s-{section.id}">{escape(section.title)}</a><ol>{links}</ol></li>')
+    if not with_answers:
+        out.append('<li><a href="#answer-key">Answer key</a></li>')
+    out.append("</ol></nav>")
+    current_section = current_topic = ""
+    for number, topic, question in numbered(bank):
+        if topic.section != current_section:
+            if current_section:
+                out.append("</section></section>")
+                current_topic = ""
+            current_section = topic.section
+            title = bank.section(topic.section).title
+            out.append(f'<section class="section" id="s-{topic.section}"><h2>{escape(title)}</h2>')
+        if topic.id != current_topic:
+            if current_topic:
+                out.append("</section>")
+            current_topic = topic.id
+            out.append(f'<section class="topic" id="t-{topic.id}"><h3>{escape(topic.title)}</h3>')
+        out.append(_question_html(number, question, sources, with_answers))
+    if current_section:
+        out.append("</section></section>")
+    if not with_answers:
+        out.append('<section class="section key" id="answer-key"><h2>Answer key</h2>')
+        out.extend(_answer_html(number, question) for number, _, question in numbered(bank))
+        out.append("</section>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def review_html(bank: Bank) -> str:
+    """Every question with its answer, extra and sources, as one printable page."""
+    return _page(bank, "review sheet", with_answers=True)
+
+
+def questions_html(bank: Bank) -> str:
+    """The questions only, then an answer key, as one printable page."""
+    return _page(bank, "questions", with_answers=False)

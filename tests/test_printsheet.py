@@ -1,0 +1,128 @@
+"""The printable HTML sheets: golden structure, MathML everywhere, nothing external, a real print."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from deckgen.build import build
+from deckgen.pdf import find_browser
+from deckgen.printsheet import questions_html, review_html
+from deckgen.validate import load_bank
+from tests.conftest import FIXTURES, GOLDEN, ROOT
+
+
+def check_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8", newline="\n")
+    assert actual == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "render"), [("review-sheet.html", review_html), ("review-questions.html", questions_html)])
+def test_html_sheets_match_golden(name: str, render: Callable[..., str]) -> None:
+    check_golden(name, render(load_bank(FIXTURES / "mini")))
+
+
+class _Outside(HTMLParser):
+    """Text outside <math>, <code> and <pre>, and every URL the page would load."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.text: list[str] = []
+        self.loads: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("math", "code", "pre", "style"):
+            self.depth += 1
+        for name, value in attrs:
+            if name in ("src", "srcset", "data", "poster") or (tag == "link" and name == "href"):
+                self.loads.append(value or "")
+        if tag in ("script", "iframe", "link", "object", "embed"):
+            self.loads.append(f"<{tag}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("math", "code", "pre", "style"):
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth == 0:
+            self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def shipped_pages() -> list[str]:
+    bank = load_bank(ROOT / "questions")
+    return [review_html(bank), questions_html(bank)]
+
+
+def test_all_math_of_the_shipped_banks_becomes_mathml(shipped_pages: list[str]) -> None:
+    for page in shipped_pages:
+        assert page.count("<math ") > 500
+        assert 'class="math-source"' not in page
+        outside = _Outside()
+        outside.feed(page)
+        prose = "".join(outside.text)
+        assert not re.search(r"\$[^\s$][^$]*?[^\s$]\$(?!\d)", prose.replace("\\$", "")), "raw $…$ left"
+        assert "\\(" not in prose and "\\[" not in prose
+
+
+def test_the_pages_load_nothing_from_outside(shipped_pages: list[str]) -> None:
+    for page in shipped_pages:
+        outside = _Outside()
+        outside.feed(page)
+        assert all(url.startswith("data:") for url in outside.loads), outside.loads[:5]
+        style = page[page.index("<style>") : page.index("</style>")]
+        assert "@import" not in style and "url(" not in style
+
+
+def test_images_are_embedded(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "questions", tmp_path / "questions")
+    page = review_html(load_bank(tmp_path / "questions"))
+    assert '<img src="data:image/svg+xml;base64,' in page
+
+
+needs = [tool for tool in ("pdftotext", "pdfinfo") if shutil.which(tool) is None]
+
+
+def test_a_real_browser_prints_both_sheets(tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    assert find_browser() is not None, "Chromium is needed: run scripts/install-system-packages.sh"
+    assert not needs, f"poppler-utils is needed for {needs}: run scripts/install-system-packages.sh"
+    shutil.copytree(FIXTURES / "mini", tmp_path / "mini")
+    epoch(1_700_000_000)
+    result = build(tmp_path / "mini", tmp_path / "out", pdf=True)
+    assert result.pdf_problems == ()
+    review = tmp_path / "out" / "review-sheet.pdf"
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(review)], capture_output=True, text=True, check=True).stdout).group(1))  # type: ignore[union-attr]
+    assert 2 <= pages <= 5
+    text = subprocess.run(["pdftotext", "-layout", str(review), "-"], capture_output=True, text=True, check=True).stdout
+    order = [text.index(s) for s in ("why divide the logits", "Attention is softmax", "What does <script>", "How do LoRA and adapters differ", "how is a LoRA update merged")]
+    assert order == sorted(order)
+    assert "为什么使用不同的K和Q [笔记]" in text
+    assert "https://www.zhihu.com/question/319339652" in text
+    assert "Mini Deck · review sheet · version 1.2.3" in text
+    questions = subprocess.run(["pdftotext", str(tmp_path / "out" / "review-questions.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    body, key = questions.split("Answer key")[-2:]
+    assert "out of saturation" not in body and "out of saturation" in key
+
+
+def test_a_missing_browser_costs_only_the_pdf(tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECKGEN_CHROMIUM", str(tmp_path / "no-such-browser"))
+    shutil.copytree(FIXTURES / "mini", tmp_path / "mini")
+    epoch(1_700_000_000)
+    result = build(tmp_path / "mini", tmp_path / "out", pdf=True)
+    assert [str(d) for d in result.pdf_problems] == [
+        f"{(tmp_path / 'out' / name).as_posix()}:1:1: error: no Chromium found to print the PDF: install Chromium and CJK "
+        "fonts (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-cjk; macOS: brew install --cask chromium), or "
+        "set DECKGEN_CHROMIUM to the browser's path [pdf]"
+        for name in ("review-sheet.pdf", "review-questions.pdf")
+    ]
+    assert (tmp_path / "out" / "review-sheet.html").is_file() and not (tmp_path / "out" / "review-sheet.pdf").exists()
