@@ -21,6 +21,7 @@ import genanki  # type: ignore[import-untyped]
 from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
 from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
+from deckgen.cache import RenderCache
 from deckgen.lock import Lock, NoteTypeState
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, media_name
 from deckgen.render import code_css, plain_html, to_html, to_inline_html, with_media
@@ -191,10 +192,9 @@ def deck_name(bank: Bank, topic: Topic) -> str:
 
 def sources_html(bank: Bank, source_ids: tuple[str, ...]) -> str:
     """The Sources field: each cited source as a link with its site."""
-    by_id = {s.id: s for s in bank.sources}
     items = []
     for source_id in source_ids:
-        source = by_id[source_id]
+        source = bank.source(source_id)
         items.append(
             f'<li><a href="{escape(source.url)}">{plain_html(source.title)}</a> '
             f'<span class="dg-site">({plain_html(source.site)})</span></li>'
@@ -297,8 +297,20 @@ class DeckNotes:
         return tuple(n for _, _, notes in self.decks for n in notes)
 
 
-def deck_notes(bank: Bank) -> DeckNotes:
-    """Render every note of the bank, live and retired, into its deck."""
+def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: RenderCache | None) -> list[NoteSpec]:
+    if cache is None:
+        return question_notes(bank, topic, question)
+    key = "notes:" + cache.question_key(bank, topic, question)
+    cached = cache.get(key)
+    if cached is not None:
+        return [NoteSpec(guid, model, tuple(fields), tuple(tags)) for guid, model, fields, tags in cached]
+    specs = question_notes(bank, topic, question)
+    cache.put(key, [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs])
+    return specs
+
+
+def deck_notes(bank: Bank, cache: RenderCache | None = None) -> DeckNotes:
+    """Render every note of the bank, live and retired, into its deck (from `cache` where it can)."""
     slug = bank.deck.slug
     decks: list[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]]] = [((slug,), bank.deck.title, ())]
     for section in bank.deck.sections:
@@ -307,7 +319,7 @@ def deck_notes(bank: Bank) -> DeckNotes:
             continue
         decks.append(((slug, section.id), f"{bank.deck.title}::{section.title}", ()))
         for topic in topics:
-            notes = [spec for q in (*topic.questions, *topic.retired) for spec in question_notes(bank, topic, q)]
+            notes = [spec for q in (*topic.questions, *topic.retired) for spec in _cached_notes(bank, topic, q, cache)]
             decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
     return DeckNotes(tuple(decks))
 

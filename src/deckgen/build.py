@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from deckgen.cache import RenderCache
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.pdf import print_to_pdf
-from deckgen.printsheet import questions_html, review_html
+from deckgen.printsheet import print_pages
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
 from deckgen.validate import validate_bank
 
@@ -193,17 +194,19 @@ def build(
             [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
         )
     old_lock, _ = read_lock(bank_dir)
-    all_notes = deck_notes(bank)
+    cache = RenderCache(out_dir)
+    all_notes = deck_notes(bank, cache)
     lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
     chosen = select(bank, selection)
-    notes = deck_notes(chosen) if selection else all_notes
+    notes = deck_notes(chosen, cache) if selection else all_notes
     apkg = out_dir / f"{bank.deck.slug}.apkg"
+    review_page, questions_page = print_pages(chosen, cache)
     writers: dict[Path, Writer] = {
         apkg: lambda path: write_apkg(chosen, path, notes, lock),
         out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
         out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
-        out_dir / REVIEW_HTML: _text_writer(review_html(chosen)),
-        out_dir / QUESTIONS_HTML: _text_writer(questions_html(chosen)),
+        out_dir / REVIEW_HTML: _text_writer(review_page),
+        out_dir / QUESTIONS_HTML: _text_writer(questions_page),
     }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
@@ -212,6 +215,7 @@ def build(
     if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):
         writers[path] = _text_writer(lock_text)
     write_atomically(writers)
+    cache.save()
     outputs = list(writers)
     problems: list[Diagnostic] = []
     if pdf:

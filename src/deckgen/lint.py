@@ -135,7 +135,8 @@ def _tokens(question: Question) -> frozenset[str]:
 
 
 def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[Question, Question]]:
-    """Pairs (earlier, later) whose question words have a Jaccard similarity of at least `threshold`.
+    """For each question, the most similar earlier one, if their question words have a Jaccard
+    similarity of at least `threshold`: one warning per question, however many it resembles.
 
     A prefix-filtered set-similarity join: each question is indexed by only its rarest
     few words, so the work grows with the bank, not with the square of it.
@@ -150,10 +151,14 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
         ordered = sorted(tokens, key=lambda t: (frequency[t], t))
         prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
         candidates = {j for token in prefix for j in index[token]}
+        best, best_score = -1, threshold
         for j in sorted(candidates):
             other = sets[j]
-            if len(tokens & other) / len(tokens | other) >= threshold:
-                pairs.append((questions[j], questions[i]))
+            score = len(tokens & other) / len(tokens | other)
+            if score >= best_score and (best < 0 or score > best_score):
+                best, best_score = j, score
+        if best >= 0:
+            pairs.append((questions[best], questions[i]))
         for token in prefix:
             index[token].append(i)
     return pairs

@@ -9,9 +9,11 @@ its URL, so that nothing depends on a network or a screen. `review_html` has the
 from __future__ import annotations
 
 import base64
+import hashlib
 from html import escape
 from pathlib import Path
 
+from deckgen.cache import RenderCache
 from deckgen.model import Bank, Question, QuestionType, Source, media_name
 from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, code_css, to_print_html, with_media
 from deckgen.sheet import numbered
@@ -80,8 +82,21 @@ def _embed(html: str, question: Question) -> str:
     return html
 
 
+# Both pages show the same texts (the answer key repeats the answers): within one build
+# each text is rendered once, and with a cache not at all if the question is unchanged.
+_cache: RenderCache | None = None
+_keys: dict[str, str] = {}
+
+
 def _md(text: str, question: Question) -> str:
-    return _embed(to_print_html(with_media(text, question.media())), question)
+    if _cache is None or question.id not in _keys:
+        return _embed(to_print_html(with_media(text, question.media())), question)
+    key = "print:" + hashlib.sha256((_keys[question.id] + "\x00" + text).encode("utf-8")).hexdigest()
+    html = _cache.get(key)
+    if html is None:
+        html = _embed(to_print_html(with_media(text, question.media())), question)
+        _cache.put(key, html)
+    return str(html)
 
 
 def _refs(question: Question, sources: dict[str, Source]) -> str:
@@ -193,3 +208,14 @@ def review_html(bank: Bank) -> str:
 def questions_html(bank: Bank) -> str:
     """The questions only, then an answer key, as one printable page."""
     return _page(bank, "questions", with_answers=False)
+
+
+def print_pages(bank: Bank, cache: RenderCache) -> tuple[str, str]:
+    """Both pages, (review, questions), rendering each text at most once, from `cache` where it can."""
+    global _cache, _keys
+    _cache = cache
+    _keys = {q.id: cache.question_key(bank, t, q) for t in bank.topics for q in t.questions}
+    try:
+        return review_html(bank), questions_html(bank)
+    finally:
+        _cache, _keys = None, {}

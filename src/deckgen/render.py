@@ -76,13 +76,18 @@ def _lexer(lang: str) -> Lexer | None:
         return None
 
 
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
 def highlight_code(code: str, lang: str, _attrs: Any = None) -> str:
     """Highlight a fenced code block with Pygments; unknown languages are only escaped."""
-    lexer = _lexer(lang.strip().lower()) if lang.strip() else None
-    if lexer is None:
-        body = escape(code, quote=False)
-    else:
-        body = pygments_highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return _highlight(code, lang.strip().lower())
+
+
+@lru_cache(maxsize=1024)
+def _highlight(code: str, lang: str) -> str:
+    lexer = _lexer(lang) if lang else None
+    body = escape(code, quote=False) if lexer is None else pygments_highlight(code, lexer, _FORMATTER)
     return f'<pre class="{CODE_CLASS}"><code>{body}</code></pre>\n'
 
 
@@ -101,6 +106,7 @@ MATHML = "mathml"
 """The render env value that asks for math as MathML (printable sheets) instead of MathJax delimiters (Anki)."""
 
 
+@lru_cache(maxsize=4096)
 def mathml(latex: str, display: bool) -> str:
     """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
     try:
@@ -159,6 +165,7 @@ def _inert_anki_markup(html: str) -> str:
     return html.replace("[", "&#91;").replace(_DISPLAY_OPEN, "\\[")
 
 
+@lru_cache(maxsize=4096)
 def to_html(text: str) -> str:
     """Render Markdown to HTML for an Anki field; empty text gives an empty field."""
     if not text.strip():
@@ -173,6 +180,7 @@ def to_inline_html(text: str) -> str:
     return _inert_anki_markup(markdown().renderInline(text)).strip()
 
 
+@lru_cache(maxsize=4096)
 def to_print_html(text: str) -> str:
     """Render Markdown to HTML for the printable sheets: math as MathML, no Anki-specific escaping."""
     if not text.strip():
@@ -193,46 +201,25 @@ _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _AUTOLINK_RE = re.compile(r"<https?://[^\s<>]*>")
 
 
+_SHEET_TOKEN_RE = re.compile(
+    r"(?P<escaped>\\.)"
+    r"|(?P<code>(?P<ticks>`+).*?(?P=ticks))"
+    r"|(?P<math>\$\$.+?\$\$|\$[^$]+\$)"
+    r"|(?P<autolink><https?://[^\s<>]*>)"
+    r"|(?P<lt><)"
+)
+
+
+def _sheet_token(match: re.Match[str]) -> str:
+    if match.lastgroup == "math":
+        return match.group().replace("<", "\\lt ")
+    if match.lastgroup == "lt":
+        return "&lt;"
+    return match.group()
+
+
 def _sheet_line(line: str) -> str:
-    out: list[str] = []
-    i = 0
-    n = len(line)
-    while i < n:
-        ch = line[i]
-        if ch == "\\" and i + 1 < n:
-            out.append(line[i : i + 2])
-            i += 2
-            continue
-        if ch == "`":
-            run = len(line[i:]) - len(line[i:].lstrip("`"))
-            close = line.find("`" * run, i + run)
-            if close != -1:
-                out.append(line[i : close + run])
-                i = close + run
-                continue
-            out.append("`" * run)
-            i += run
-            continue
-        if ch == "$":
-            delim = "$$" if line.startswith("$$", i) else "$"
-            close = line.find(delim, i + len(delim))
-            if close != -1:
-                math = line[i + len(delim) : close]
-                out.append(delim + math.replace("<", "\\lt ") + delim)
-                i = close + len(delim)
-                continue
-        if ch == "<":
-            auto = _AUTOLINK_RE.match(line, i)
-            if auto:
-                out.append(auto.group())
-                i = auto.end()
-                continue
-            out.append("&lt;")
-            i += 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    return _SHEET_TOKEN_RE.sub(_sheet_token, line)
 
 
 def to_sheet_markdown(text: str) -> str:

@@ -196,7 +196,9 @@ class _Checker:
             body = re.sub(r"\\[{}]", "", prose[start:end])
             if body.count("{") != body.count("}"):
                 self.error(location, f"unbalanced braces in math '{prose[start:end]}'", "math")
-        outside = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(prose))
+        outside = prose
+        for a, b in spans:
+            outside = outside[:a] + " " * (b - a) + outside[b:]
         if outside.count("$$") % 2:
             self.error(location, "'$$' opens display math that is never closed", "math")
         else:

@@ -1,0 +1,183 @@
+"""deckgen's benchmark: whole-process builds against the hand-written floor, side by side.
+
+    python bench/run.py                      # 1k, 10k and 50k cards, 3 rounds each
+    python bench/run.py --sizes 1000 --rounds 5 --out report.md
+
+For each size it writes a synthetic bank (bench/generate.py), then runs, in alternating
+order within each round: the floor (bench/floor.py), a cold `deckgen build` (fresh build
+folder), `deckgen check`, and a rebuild after editing one question. It reports medians,
+ratios against the floor and the cold build, peak memory, cost per card across sizes, and
+the .apkg's size against genanki's for the same notes. Times are ratios measured in one
+run on one machine: compare them, not the seconds, across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import write_bank  # noqa: E402
+
+TARGETS = {
+    "build / floor": 1.0,
+    "rebuild / build": 0.2,
+    "check / build": 0.3,
+}
+PEAK_MB_AT_50K = 300
+
+
+@dataclass
+class Sample:
+    """One size's measurements, by step: seconds per round, and the peak memory seen."""
+
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    apkg_bytes: int = 0
+    genanki_bytes: int = 0
+
+    def median(self, step: str) -> float:
+        return statistics.median(self.seconds[step])
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed ({status}): {' '.join(command)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def edit_one_question(bank: Path, round_number: int) -> None:
+    path = bank / "topic-0.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("saturates", f"saturates (edit {round_number})", 1) if round_number == 0 else text.replace(f"(edit {round_number - 1})", f"(edit {round_number})", 1), encoding="utf-8")
+
+
+def genanki_size(bank: Path, work: Path) -> int:
+    """The size of the same notes written by genanki with its defaults (a stored zip)."""
+    import genanki
+
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from deckgen.anki import basic_model, cloze_model, deck_notes
+    from deckgen.validate import load_bank
+
+    loaded = load_bank(bank)
+    models = {"basic": basic_model(loaded.deck.homepage), "cloze": cloze_model(loaded.deck.homepage)}
+    deck = genanki.Deck(1, "bench")
+    for spec in deck_notes(loaded).notes:
+        deck.add_note(genanki.Note(model=models[spec.model], fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid))
+    path = work / "genanki.apkg"
+    genanki.Package(deck).write_to_file(str(path))
+    return path.stat().st_size
+
+
+def measure(cards: int, rounds: int, work: Path) -> Sample:
+    bank = work / f"bank-{cards}"
+    write_bank(bank, cards)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    python = sys.executable
+    steps = {
+        "floor": [python, str(HERE / "floor.py"), str(bank), str(work / "floor.apkg")],
+        "build": [python, "-m", "deckgen", "build", str(bank), "--out", str(work / "cold")],
+        "check": [python, "-m", "deckgen", "check", str(bank)],
+        "rebuild": [python, "-m", "deckgen", "build", str(bank), "--out", str(work / "warm")],
+    }
+    sample = Sample()
+    subprocess.run(steps["rebuild"], check=True, capture_output=True, env=env)  # warm the rebuild's cache
+    for round_number in range(rounds):
+        order = list(steps) if round_number % 2 == 0 else list(reversed(steps))
+        for step in order:
+            if step == "build":
+                shutil.rmtree(work / "cold", ignore_errors=True)
+            if step == "rebuild":
+                edit_one_question(bank, round_number)
+            seconds, peak = timed(steps[step], env)
+            sample.seconds.setdefault(step, []).append(seconds)
+            sample.peak_mb[step] = max(sample.peak_mb.get(step, 0.0), peak)
+    sample.apkg_bytes = next((work / "cold").glob("*.apkg")).stat().st_size
+    sample.genanki_bytes = genanki_size(bank, work)
+    return sample
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "**not met**"
+
+
+def report(results: dict[int, Sample], rounds: int) -> str:
+    lines = [
+        "# deckgen benchmark",
+        "",
+        f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores; {rounds} rounds per size, steps alternating; medians.",
+        "",
+        "| cards | floor s | build s | check s | rebuild s | build / floor | rebuild / build | check / build | peak MB (build) | .apkg / genanki |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cards, s in sorted(results.items()):
+        floor, build, check, rebuild = (s.median(k) for k in ("floor", "build", "check", "rebuild"))
+        lines.append(
+            f"| {cards} | {floor:.2f} | {build:.2f} | {check:.2f} | {rebuild:.2f} | {build / floor:.2f} | "
+            f"{rebuild / build:.2f} | {check / build:.2f} | {s.peak_mb['build']:.0f} | {s.apkg_bytes / s.genanki_bytes:.2f} |"
+        )
+    lines += ["", "## Targets", ""]
+    reference = results.get(10_000) or results[max(results)]
+    size = 10_000 if 10_000 in results else max(results)
+    ratios = {
+        "build / floor": reference.median("build") / reference.median("floor"),
+        "rebuild / build": reference.median("rebuild") / reference.median("build"),
+        "check / build": reference.median("check") / reference.median("build"),
+    }
+    for name, target in TARGETS.items():
+        lines.append(f"- {name} at {size} cards: {ratios[name]:.2f} (target ≤ {target}): {verdict(ratios[name], target)}")
+    largest = max(results)
+    peak = results[largest].peak_mb["build"]
+    lines.append(f"- peak memory of a build at {largest} cards: {peak:.0f} MB (target ≤ {PEAK_MB_AT_50K} MB at 50k): {verdict(peak, PEAK_MB_AT_50K)}")
+    size_ratio = results[largest].apkg_bytes / results[largest].genanki_bytes
+    lines.append(f"- .apkg size against genanki's for the same notes: {size_ratio:.2f} (target ≤ 0.35): {verdict(size_ratio, 0.35)}")
+    if len(results) > 1:
+        smallest = min(results)
+        per_card = {c: results[c].median("build") / c * 1000 for c in results}
+        growth = per_card[largest] / per_card[smallest]
+        lines.append(
+            f"- cost per 1,000 cards: {per_card[smallest]:.2f} s at {smallest}, {per_card[largest]:.2f} s at {largest} "
+            f"({growth:.2f}x; linear is 1.0, allowing for start-up cost at small sizes)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 50_000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="deckgen-bench-") as tmp:
+        for cards in args.sizes:
+            work = Path(tmp) / str(cards)
+            work.mkdir()
+            results[cards] = measure(cards, args.rounds, work)
+            print(f"measured {cards} cards", file=sys.stderr)
+    text = report(results, args.rounds)
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
