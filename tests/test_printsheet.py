@@ -15,6 +15,7 @@ import pytest
 from deckgen.build import build
 from deckgen.pdf import find_browser
 from deckgen.printsheet import questions_html, review_html
+from deckgen.render import code_css
 from deckgen.validate import load_bank
 from tests.conftest import FIXTURES, GOLDEN, ROOT
 
@@ -28,7 +29,10 @@ def check_golden(name: str, actual: str) -> None:
 
 @pytest.mark.parametrize(("name", "render"), [("review-sheet.html", review_html), ("review-questions.html", questions_html)])
 def test_html_sheets_match_golden(name: str, render: Callable[..., str]) -> None:
-    check_golden(name, render(load_bank(FIXTURES / "mini")))
+    # Pygments' colours differ between its releases; the golden keeps only deckgen's own page.
+    page = render(load_bank(FIXTURES / "mini"))
+    assert code_css() in page
+    check_golden(name, page.replace(code_css(), "/* Pygments styles */\n"))
 
 
 class _Outside(HTMLParser):
