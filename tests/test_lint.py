@@ -10,18 +10,9 @@ import pytest
 from deckgen.build import check
 from deckgen.lint import near_duplicates, word_count
 from deckgen.model import Location, Question, QuestionType
-from tests.bankfiles import write_bank
+from tests.bankfiles import TOPIC, write_bank
 
-HEAD = """\
-topic: Attention
-id: attention
-section: transformer
-questions:
-  - id: why-scale
-    question: Why scale the logits?
-    answer: To keep the softmax out of saturation.
-    sources: [paper]
-"""
+HEAD = TOPIC
 
 
 def lint(root: Path, questions: str, head: str = HEAD) -> list[str]:
