@@ -19,6 +19,9 @@ MAX_LIST_ITEMS = 5
 MAX_CLOZE_WORDS = 4
 NEAR_DUPLICATE_JACCARD = 0.8
 MIN_DUPLICATE_TOKENS = 4
+MAX_POSTINGS = 32
+"""A word already seeding this many questions is too common to point at a duplicate; it stops
+seeding more, which keeps the near-duplicate join linear in the size of the bank."""
 
 QUESTION_RULES = {
     "answer-length": f"an answer longer than about {MAX_ANSWER_WORDS} words",
@@ -139,7 +142,8 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
     similarity of at least `threshold`: one warning per question, however many it resembles.
 
     A prefix-filtered set-similarity join: each question is indexed by only its rarest
-    few words, so the work grows with the bank, not with the square of it.
+    few words, and a word seeds at most MAX_POSTINGS questions, so the work grows with the
+    bank, not with its square.
     """
     sets = [_tokens(q) for q in questions]
     frequency = Counter(token for tokens in sets for token in tokens)
@@ -152,15 +156,20 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
         prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
         candidates = {j for token in prefix for j in index[token]}
         best, best_score = -1, threshold
+        size = len(tokens)
         for j in sorted(candidates):
             other = sets[j]
-            score = len(tokens & other) / len(tokens | other)
+            if not threshold * size <= len(other) <= size / threshold:
+                continue  # sets this different in size cannot be this similar
+            shared = len(tokens & other)
+            score = shared / (size + len(other) - shared)
             if score >= best_score and (best < 0 or score > best_score):
                 best, best_score = j, score
         if best >= 0:
             pairs.append((questions[best], questions[i]))
         for token in prefix:
-            index[token].append(i)
+            if len(index[token]) < MAX_POSTINGS:
+                index[token].append(i)
     return pairs
 
 
