@@ -1,0 +1,41 @@
+"""The benchmark runs end to end (at a tiny size: CI proves it works, it does not time anything)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "40", "80", "--rounds", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    report = out.read_text(encoding="utf-8")
+    assert result.stdout == report
+    assert "| cards | floor s | build s | check s | rebuild s | build / floor | rebuild / build | check / build |" in report
+    assert report.count("\n| 40 |") == 1 and report.count("\n| 80 |") == 1
+    for target in ("build / floor at 80 cards", "rebuild / build at 80 cards", "check / build at 80 cards",
+                   "peak memory of a build at 80 cards", ".apkg size against genanki's", "cost per 1,000 cards"):
+        assert target in report, target
+
+
+def test_the_generated_bank_is_clean_and_the_floor_builds(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from generate import write_bank
+
+    from deckgen.build import check
+
+    write_bank(tmp_path / "bank", 250)
+    bank, diagnostics = check(tmp_path / "bank")
+    assert bank is not None and diagnostics == []
+    assert sum(q.card_count for q in bank.questions) == 250
+    subprocess.run([sys.executable, str(ROOT / "bench" / "floor.py"), str(tmp_path / "bank"), str(tmp_path / "floor.apkg")], check=True)
+    assert (tmp_path / "floor.apkg").stat().st_size > 0
