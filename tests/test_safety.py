@@ -31,6 +31,8 @@ PAYLOADS = [
     "&lt;script&gt; &#60;script&#62;",
     "`<script>` in code",
     "$<script>alert(1)</script>$",
+    "$\\text{<svg/onload=alert(1)>}$",
+    "$\\href{javascript:alert(1)}{x}$ and $\\style{background:url(x)}{y}$",
 ]
 ANKI_MARKUP = re.compile(r"\[(sound:|latex\]|\$\]|\$\$\]|anki:)")
 SAFE_TAGS = {
@@ -48,6 +50,29 @@ class _Tags(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, attrs))
+
+
+MATHML_TAGS = {
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "munder", "mover",
+    "munderover", "mfrac", "msqrt", "mroot", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose",
+}
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "nav", "section", "article", "h1", "h2", "h3", "ol", "li", "a", "p", "div", "span", "table", "tr", "th", "td", "em", "strong", "code", "pre", "ul", "blockquote", "img", "br", "hr", "s", "del"}
+
+
+def assert_inert_page(html: str) -> None:
+    """A printable sheet: only page, text and MathML elements, no handlers, links only to http(s) or #."""
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag in PAGE_TAGS | MATHML_TAGS, tag
+        for name, value in attrs:
+            assert not name.startswith("on") and name != "style", (tag, name)
+            if name == "href":
+                assert (value or "").startswith(("https://", "http://", "#")), value
+            if name == "src":
+                assert (value or "").startswith("data:image/"), value
+    style = html[html.index("<style>") : html.index("</style>")]
+    assert "</" not in style[len("<style>"):]
 
 
 def assert_inert(html: str) -> None:
@@ -96,6 +121,8 @@ def test_hostile_text_is_inert_in_the_deck_and_in_sheets(in_tmp: Path, epoch: Ca
         assert_inert(field)
         assert not ANKI_MARKUP.search(field), field
     assert any("&lt;script&gt;" in field for field in fields)
+    for page in [p for p in result.outputs if p.suffix == ".html"]:
+        assert_inert_page(page.read_text(encoding="utf-8"))
     # A permissive viewer (raw HTML on, as in VS Code or Typora) still finds nothing live.
     viewer = MarkdownIt("commonmark", {"html": True})
     for sheet in [p for p in result.outputs if p.suffix == ".md"]:
@@ -149,3 +176,20 @@ def test_mutated_banks_never_crash(tmp_path: Path, name: str, position: float, c
             build(root, root / "out")
         except DeckgenError as err:
             assert err.diagnostics
+
+
+def test_hostile_deck_and_section_titles_stay_text_in_every_sheet(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    deck = DECK.replace("title: Test Deck", 'title: "Deck </style><script>alert(1)</script>"').replace(
+        "title: Transformer,", 'title: "<img src=x onerror=alert(2)>",'
+    )
+    topic = TOPIC.replace("topic: Attention", 'topic: "<b>bold</b>"').replace(
+        "Why scale the logits?", "Why does x ``` <img src=x onerror=alert(6)> ` scale?"
+    )
+    result = build(write_bank(Path("q"), {"deck.yaml": deck, "attention.yaml": topic}), Path("out"))
+    viewer = MarkdownIt("commonmark", {"html": True})
+    for path in result.outputs:
+        if path.suffix == ".md":
+            assert_inert(viewer.render(path.read_text(encoding="utf-8")))
+        elif path.suffix == ".html":
+            assert_inert_page(path.read_text(encoding="utf-8"))

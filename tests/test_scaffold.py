@@ -27,7 +27,7 @@ def test_new_topic_and_question_pass_check_but_not_strict(in_tmp: Path) -> None:
     text = Path("questions/attention/rope.yaml").read_text(encoding="utf-8")
     assert text.startswith(
         "# yaml-language-server: $schema=../../schema/topic.schema.json\n"
-        "topic: Rotary position embedding\nid: rope\nsection: attention\nquestions:\n  - id: rope-1\n"
+        "topic: \"Rotary position embedding\"\nid: rope\nsection: attention\nquestions:\n  - id: rope-1\n"
     )
     assert "    sources: [paper]\n" in text and "    #   zh-article\n" in text
     assert run("new", "--question", "questions/attention/rope.yaml") == (
@@ -54,3 +54,16 @@ def test_new_refuses_used_ids_unknown_sections_and_bad_calls(in_tmp: Path) -> No
     )
     code, _, err = run("new", "rope")
     assert code == 2 and "a new topic needs TOPIC_ID and --section" in err
+
+
+def test_new_quotes_titles_and_refuses_to_append_after_other_keys(in_tmp: Path) -> None:
+    shutil.copytree(FIXTURES / "mini", "questions")
+    assert run("new", "lora-rank", "--section", "peft", "--title", "LoRA: why low rank \"works\"")[0] == 0
+    assert 'topic: "LoRA: why low rank \\"works\\""\n' in Path("questions/peft/lora-rank.yaml").read_text(encoding="utf-8")
+    with open("questions/peft/lora-rank.yaml", "a", encoding="utf-8") as f:
+        f.write('lint: {ignore: [no-why-card], reason: "Numbers only."}\n')
+    assert run("new", "--question", "questions/peft/lora-rank.yaml") == (
+        1, "", "questions/peft/lora-rank.yaml:1:1: error: 'questions:' is not the file's last key; add the question by hand [new]\n"
+    )
+    bank, _ = check(Path("questions"))
+    assert bank is not None

@@ -317,7 +317,7 @@ def deck_notes(bank: Bank, cache: RenderCache | None = None) -> DeckNotes:
         topics = [t for t in bank.ordered_topics() if t.section == section.id]
         if not topics:
             continue
-        decks.append(((slug, section.id), f"{bank.deck.title}::{section.title}", ()))
+        decks.append(((slug, section.id), "::".join(p.replace("::", ":") for p in (bank.deck.title, section.title)), ()))
         for topic in topics:
             notes = [spec for q in (*topic.questions, *topic.retired) for spec in _cached_notes(bank, topic, q, cache)]
             decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))

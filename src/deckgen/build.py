@@ -8,6 +8,7 @@ failed build leaves the previous outputs as they were.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def build_time() -> float:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not epoch:
         return time.time()
-    if not epoch.isdigit():
+    if not re.fullmatch(r"[0-9]{1,11}", epoch) or int(epoch) >= 253402300800:
         raise DeckgenError(
             [Diagnostic(Location("SOURCE_DATE_EPOCH"), Severity.ERROR, f"expected whole seconds since 1970, found '{epoch}'", "environment")]
         )
@@ -151,13 +152,40 @@ def write_atomically(writers: dict[Path, Writer]) -> None:
             staged.append((Path(tmp), target))
             write(Path(tmp))
             os.chmod(tmp, 0o644)
-        for tmp_path, target in staged:
-            os.replace(tmp_path, target)
+        _swap_in(staged)
     except OSError as err:
-        raise _write_error(target, err) from err
+        named = {str(tmp): final for tmp, final in staged} | {str(final): final for _, final in staged}
+        failed = named.get(str(err.filename2 or ""), named.get(str(err.filename or ""), target))
+        raise _write_error(failed, err) from err
     finally:
         for tmp_path, _ in staged:
             tmp_path.unlink(missing_ok=True)
+
+
+def _swap_in(staged: list[tuple[Path, Path]]) -> None:
+    """Rename every staged file into place, or none: each old output is set aside first and
+    put back if any rename fails."""
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp_path, target in staged:
+            backup = None
+            if target.exists() or target.is_symlink():
+                if target.is_dir():
+                    raise IsADirectoryError(21, "Is a directory", str(target))
+                backup = target.with_name(f".{target.name}.previous")
+                os.replace(target, backup)
+            done.append((target, backup))
+            os.replace(tmp_path, target)
+    except OSError:
+        for target, backup in reversed(done):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
 
 
 def _copy_writer(source: Path) -> Writer:

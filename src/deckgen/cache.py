@@ -25,7 +25,12 @@ _NOWHERE = Location("")
 
 
 def _salt() -> str:
-    parts = []
+    """The versions of deckgen and its renderers, and a hash of deckgen's own code (a changed
+    renderer invalidates the cache even before a version bump)."""
+    code = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(source.read_bytes())
+    parts = [f"code={code.hexdigest()[:16]}"]
     for package in ("deckgen", "markdown-it-py", "mdit-py-plugins", "pygments", "latex2mathml", "genanki"):
         try:
             parts.append(f"{package}={version(package)}")
@@ -45,7 +50,7 @@ class RenderCache:
         self.keys: dict[tuple[str, str], str] = {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("salt") == self.salt and isinstance(data.get("entries"), dict):
+            if isinstance(data, dict) and data.get("salt") == self.salt and isinstance(data.get("entries"), dict):
                 self.old = data["entries"]
         except (OSError, ValueError):
             pass
@@ -55,8 +60,14 @@ class RenderCache:
         known = self.keys.get((topic.id, question.id))
         if known is not None:
             return known
-        where = replace(question, location=_NOWHERE, field_locations=(), rows=tuple(replace(r, location=_NOWHERE) for r in question.rows))
-        sources = [replace(bank.source(s), location=_NOWHERE) for s in question.sources]
+        where = replace(
+            question,
+            location=_NOWHERE,
+            field_locations=(),
+            lint_ignore=frozenset(),
+            rows=tuple(replace(r, location=_NOWHERE) for r in question.rows),
+        )
+        sources = [replace(bank.source(s), location=_NOWHERE, lint_ignore=frozenset()) for s in question.sources]
         images = [(target, media_name(path)) for target, path in question.images]
         blob = repr((where, topic.title, sources, images, bank.deck.homepage))
         key = self.keys[(topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()

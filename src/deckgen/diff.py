@@ -92,6 +92,8 @@ def read_package(path: Path) -> Package:
         try:
             (models_raw,) = connection.execute("SELECT models FROM col").fetchone()
             rows = connection.execute("SELECT guid, mid, flds, tags FROM notes").fetchall()
+        except (sqlite3.Error, TypeError) as err:
+            raise _fail(path.as_posix(), f"not a deckgen .apkg ({err})") from err
         finally:
             connection.close()
     note_types = {}

@@ -246,9 +246,10 @@ def _decode(data: bytes, display: str) -> tuple[str | None, list[Diagnostic]]:
 
 
 _LINE_SEPARATORS = "\x85\u2028\u2029"
+_NONCHARACTERS = "\ufffe\uffff"
 # Control characters, and the line breaks that YAML counts but editors do not (which
 # would shift every line number after them).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _LINE_SEPARATORS + "]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _LINE_SEPARATORS + _NONCHARACTERS + "]")
 
 DEFAULT_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it; the messages do not depend on the choice."""

@@ -86,8 +86,8 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
     display = path.as_posix()
     if not path.is_file():
         return None, []
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_bytes().decode("utf-8")
         data = json.loads(text)
         note_types = {
             key: NoteTypeState(
@@ -113,7 +113,7 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
                 "lock",
             )
         ]
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as err:
         return None, [_error(Location(display), f"{LOCK_FILE} is not a deckgen lock: {err}; it is written by 'deckgen build'", "lock")]
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -214,10 +214,13 @@ def next_lock(
     for key, current in note_types.items():
         old = old_types.get(key)
         unchanged = old is not None and old.hash == current.hash and old.schema == current.schema
-        types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else now + NOTE_TYPE_MTIME_OFFSET)
+        # A time never goes back: Anki applies only what is newer than the learner's copy.
+        fresh = now + NOTE_TYPE_MTIME_OFFSET if old is None else max(now + NOTE_TYPE_MTIME_OFFSET, old.mtime + 1)
+        types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else fresh)
     states = {}
     for nid, (ntype, digest) in notes.items():
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
-        states[nid] = NoteState(ntype, digest, old_note.mtime if old_note is not None and unchanged_note else now)
+        fresh_note = now if old_note is None else max(now, old_note.mtime + 1)
+        states[nid] = NoteState(ntype, digest, old_note.mtime if old_note is not None and unchanged_note else fresh_note)
     return Lock(types, states, {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from html import escape
 from pathlib import Path
 
@@ -70,7 +71,9 @@ img { max-width: 100%%; break-inside: avoid; }
 
 
 def _css_string(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """Text for a CSS string in a <style> block: quotes escaped, and no `<` to end the block."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ").replace(">", "\\3E ")
+    return re.sub(r"[\r\n\f]", "\\\\A ", escaped)
 
 
 def _embed(html: str, question: Question) -> str:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from html import escape
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,14 @@ _IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]*)")
 MEDIA_NAME_RE = re.compile(r"^(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)$")
 """An image deckgen packed itself, under its content-hash name."""
 _SAFE_SCHEMES = ("http://", "https://")
+
+
+_URL_UNSAFE_RE = re.compile(r"[\s<>\"'(){}\\]")
+
+
+def is_plain_url(url: str) -> bool:
+    """An http(s) URL that can stand in Markdown, HTML and card templates as it is."""
+    return is_safe_url(url) and not _URL_UNSAFE_RE.search(url)
 
 
 def is_safe_url(url: str) -> bool:
@@ -106,13 +115,59 @@ MATHML = "mathml"
 """The render env value that asks for math as MathML (printable sheets) instead of MathJax delimiters (Anki)."""
 
 
+_MATHML_ELEMENTS = frozenset(
+    "math mrow mi mn mo ms mtext mspace msub msup msubsup munder mover munderover mfrac msqrt mroot "
+    "mtable mtr mtd mstyle mpadded mphantom menclose merror mmultiscripts mprescripts none semantics".split()
+)
+_MATHML_ATTRIBUTES = frozenset(
+    "xmlns display mathvariant mathcolor mathsize stretchy fence separator lspace rspace accent accentunder "
+    "movablelimits largeop symmetric form minsize maxsize linethickness scriptlevel displaystyle notation "
+    "columnalign rowalign columnspacing rowspacing columnlines rowlines frame width height depth voffset".split()
+)
+
+
+class _MathMLFilter(HTMLParser):
+    """Rebuild MathML keeping only presentation elements and inert attributes, all text escaped.
+
+    latex2mathml copies \\text{…} verbatim and passes \\href and \\style through, so its
+    output is never trusted as it is.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _MATHML_ELEMENTS:
+            kept = "".join(
+                f' {name}="{escape(value or "")}"'
+                for name, value in attrs
+                if name in _MATHML_ATTRIBUTES and not re.search(r"[(:]", value or "") or (name == "xmlns" and value == MATHML_NS)
+            )
+            self.out.append(f"<{tag}{kept}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _MATHML_ELEMENTS:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(escape(data, quote=False))
+
+
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+
+
 @lru_cache(maxsize=4096)
 def mathml(latex: str, display: bool) -> str:
     """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
     try:
-        return str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
+        raw = str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
     except Exception:  # latex2mathml raises many kinds; the source is then shown as code
         return f'<code class="math-source">{escape(latex)}</code>'
+    cleaned = _MathMLFilter()
+    cleaned.feed(raw)
+    cleaned.close()
+    return "".join(cleaned.out)
 
 
 def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
@@ -197,13 +252,13 @@ def plain_html(text: str) -> str:
 # differ on raw HTML, so every `<` outside code becomes `&lt;` (or `\lt` inside math), and
 # text reads the same in every viewer as it does in the cards.
 
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 _AUTOLINK_RE = re.compile(r"<https?://[^\s<>]*>")
 
 
 _SHEET_TOKEN_RE = re.compile(
     r"(?P<escaped>\\.)"
-    r"|(?P<code>(?P<ticks>`+).*?(?P=ticks))"
+    r"|(?P<code>(?<!`)(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))"
     r"|(?P<math>\$\$.+?\$\$|\$[^$]+\$)"
     r"|(?P<autolink><https?://[^\s<>]*>)"
     r"|(?P<lt><)"

@@ -7,10 +7,12 @@ until they are written, so a placeholder can never slip into a release.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
+from deckgen.load import parse_text
 from deckgen.lock import read_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
@@ -77,11 +79,12 @@ def new_topic(bank_dir: Path, topic_id: str, section: str, title: str | None = N
     display_title = title or topic_id.replace("-", " ").capitalize()
     text = (
         f"{schema_comment(path, 'topic', repo_root_of(bank_dir))}\n"
-        f"topic: {display_title}\n"
+        f"topic: {json.dumps(display_title, ensure_ascii=False)}\n"
         f"id: {topic_id}\n"
         f"section: {section}\n"
         "questions:\n" + _question_entry(f"{topic_id}-1", bank, section)
     )
+    _parses(text, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="\n")
     return path
@@ -99,9 +102,19 @@ def new_question(bank_dir: Path, path: Path) -> str:
         number += 1
     question_id = f"{topic.id}-{number}"
     text = path.read_text(encoding="utf-8")
-    if re.search(r"^retired:", text, re.MULTILINE):
-        raise _error(path.as_posix(), "the file has a 'retired' list after its questions; add the question by hand")
+    keys = re.findall(r"^([A-Za-z_][\w-]*):", text, re.MULTILINE)
+    if not keys or keys[-1] != "questions":
+        raise _error(path.as_posix(), "'questions:' is not the file's last key; add the question by hand")
     if not text.endswith("\n"):
         text += "\n"
-    path.write_text(text + "\n" + _question_entry(question_id, bank, topic.section), encoding="utf-8", newline="\n")
+    text += "\n" + _question_entry(question_id, bank, topic.section)
+    _parses(text, path)
+    path.write_text(text, encoding="utf-8", newline="\n")
     return question_id
+
+
+def _parses(text: str, path: Path) -> None:
+    """Refuse to write a file that would not parse (nothing is written then)."""
+    _, problems = parse_text(text, path.as_posix())
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise _error(path.as_posix(), f"the new entry would not parse: {problems[0].message}; add it by hand")

@@ -38,8 +38,13 @@ def numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
             yield number, topic, question
 
 
+def _plain(text: str) -> str:
+    """Plain text (a title) for Markdown: raw HTML made inert, as in every other sheet text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _escape_link_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return _plain(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
 def _source_link(source: Source) -> str:
@@ -79,9 +84,9 @@ def _header(bank: Bank, subtitle: str, slugger: _Slugger, extra_headings: tuple[
     title = f"{deck.title}: {subtitle}"
     slugger.slug(title)
     lines = [
-        f"# {title}",
+        f"# {_plain(title)}",
         "",
-        f"Version {deck.version} · {len(questions)} questions, {cards} cards · <{deck.homepage}>",
+        f"Version {_plain(deck.version)} · {len(questions)} questions, {cards} cards · <{deck.homepage}>",
         "",
         to_sheet_markdown(deck.description),
         "",
@@ -110,10 +115,10 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
     for number, topic, question in numbered(bank):
         if topic.section != current_section:
             current_section = topic.section
-            lines += [f"## {bank.section(topic.section).title}", ""]
+            lines += [f"## {_plain(bank.section(topic.section).title)}", ""]
         if topic.id != current_topic:
             current_topic = topic.id
-            lines += [f"### {topic.title}", ""]
+            lines += [f"### {_plain(topic.title)}", ""]
         label = f"**Q{number}.**"
         media = question.media(MEDIA_FOLDER + "/")
         if question.type is QuestionType.CLOZE:

@@ -29,7 +29,7 @@ from deckgen.model import (
     Topic,
 )
 from deckgen.lint import QUESTION_RULES, RULES, SOURCE_RULES, TOPIC_RULES
-from deckgen.render import CLOZE_RE, image_targets, is_safe_url, link_targets, math_spans
+from deckgen.render import CLOZE_RE, image_targets, is_plain_url, is_safe_url, link_targets, math_spans
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
@@ -293,8 +293,8 @@ def _read_deck(checker: _Checker, loaded: LoadedFile) -> tuple[Deck | None, set[
         checker.unique(seen, section_id, checker.location_of(entry, "id"), "section id", "duplicate-id")
         sections.append(Section(section_id, title, heading, entry.location))
     homepage = checker.text(top, "homepage")
-    if homepage is not None and not is_safe_url(homepage):
-        checker.error(checker.location_of(top, "homepage"), f"homepage '{homepage}' is not an http(s) URL", "invalid-url")
+    if homepage is not None and not is_plain_url(homepage):
+        checker.error(checker.location_of(top, "homepage"), _url_problem("homepage", homepage), "invalid-url")
     title = checker.text(top, "title")
     version = checker.text(top, "version")
     description = checker.text(top, "description")
@@ -325,8 +325,8 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str] |
         if source_id is not None:
             checker.unique(seen_ids, source_id, checker.location_of(entry, "id"), "source id", "duplicate-id")
         if url is not None:
-            if not is_safe_url(url):
-                checker.error(checker.location_of(entry, "url"), f"url '{url}' is not an http(s) URL", "invalid-url")
+            if not is_plain_url(url):
+                checker.error(checker.location_of(entry, "url"), _url_problem("url", url), "invalid-url")
             checker.unique(seen_urls, url, checker.location_of(entry, "url"), "source url", "duplicate-url")
         if section is not None and section_ids is not None and section not in section_ids:
             checker.error(
@@ -384,6 +384,12 @@ class _Context:
     """Image targets of the current question, as written, to the files they name."""
 
 
+def _url_problem(key: str, url: str) -> str:
+    if not is_safe_url(url):
+        return f"{key} '{url}' is not an http(s) URL"
+    return f"{key} '{url}' has characters to percent-encode (spaces, quotes, brackets, parentheses: ( is %28)"
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 MAX_IMAGE_BYTES = 1024 * 1024
 _SVG_ACTIVE_RE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|(?:xlink:)?href\s*=\s*[\"'](?!#)", re.IGNORECASE)
@@ -395,14 +401,17 @@ def _image_problem(target: str, context: _Context) -> Path | str:
         return f"image '{target}' is not a file in the bank folder; a remote image would be fetched on every review"
     if target.startswith(("/", "\\")):
         return f"image '{target}' is an absolute path; write it relative to the YAML file"
-    path = (context.folder / target).resolve()
-    if not path.is_relative_to(context.root.resolve()):
-        return f"image '{target}' is outside the bank folder"
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return f"image '{target}' is not a {', '.join(s[1:] for s in IMAGE_SUFFIXES)} file"
-    if not path.is_file():
-        return f"image '{target}' not found"
-    size = path.stat().st_size
+    try:
+        path = (context.folder / target).resolve()
+        if not path.is_relative_to(context.root.resolve()):
+            return f"image '{target}' is outside the bank folder"
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            return f"image '{target}' is not a {', '.join(s[1:] for s in IMAGE_SUFFIXES)} file"
+        if not path.is_file():
+            return f"image '{target}' not found"
+        size = path.stat().st_size
+    except (OSError, RuntimeError) as err:
+        return f"image '{target}' cannot be read: {getattr(err, 'strerror', None) or err}"
     if size > MAX_IMAGE_BYTES:
         return f"image '{target}' is {-(-size // 1024)} KiB; at most {MAX_IMAGE_BYTES // 1024} KiB, so it stays quick on phones"
     if path.suffix.lower() == ".svg" and _SVG_ACTIVE_RE.search(path.read_text(encoding="utf-8", errors="replace")):
@@ -478,6 +487,8 @@ def _read_question(
     for key, text in (("question", question), ("answer", answer), ("extra", extra)):
         if text:
             checker.markdown(text, checker.location_of(entry, key), context)
+    if qtype is QuestionType.CLOZE and question is not None and re.search(r"\{\{c0+::", question):
+        checker.error(checker.location_of(entry, "question"), "cloze numbers start at 1: Anki makes no card for {{c0::…}}", "cloze-deletion")
     if qtype is QuestionType.CLOZE and question is not None and not CLOZE_RE.search(question):
         checker.error(
             checker.location_of(entry, "question"),

@@ -1,0 +1,134 @@
+"""Unusual inputs and environments: located errors, never tracebacks, and nothing half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deckgen.build import build, check
+from deckgen.cli import main
+from deckgen.lock import read_lock
+from tests.bankfiles import TOPIC, write_bank
+from tests.conftest import FIXTURES
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def mini(in_tmp: Path) -> Path:
+    shutil.copytree(FIXTURES / "mini", "mini")
+    return Path("mini")
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_build_that_fails_while_renaming_puts_every_old_output_back(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini, Path("out"))
+    Path("out/review-sheet.html").unlink()
+    Path("out/review-sheet.html").mkdir()
+    before = digests(Path("out")) | digests(mini)
+    attention = mini / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+    code, _, err = run("build", "mini", "--out", "out")
+    assert code == 1
+    assert err.startswith("out/review-sheet.html:1:1: error: cannot write the output: Is a directory [io]\n")
+    after = digests(Path("out")) | digests(mini)
+    assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
+    assert sorted(p.name for p in Path("out").iterdir() if p.name.startswith(".") and p.name != ".deckgen-cache.json") == []
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999", "-5", "1.5"])
+def test_odd_source_date_epochs_are_errors(mini: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    code, _, err = run("build", "mini", "--out", "out")
+    assert code == 1
+    assert err.startswith(f"SOURCE_DATE_EPOCH:1:1: error: expected whole seconds since 1970, found '{value}' [environment]\n")
+
+
+def test_a_lock_that_is_not_utf8_is_a_located_error(mini: Path) -> None:
+    (mini / "deck.lock").write_bytes(b'{"format": 1, "notes": {"caf\xe9": 1}}')
+    _, diagnostics = check(mini)
+    assert [d.rule for d in diagnostics if d.severity.value == "error"] == ["lock"]
+    assert str(diagnostics[0]).startswith("mini/deck.lock:1:1: error: deck.lock is not a deckgen lock: ")
+
+
+def test_a_strange_cache_never_fails_a_build(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    Path("out").mkdir()
+    for content in ("null", "[1, 2]", '{"salt": 1, "entries": null}', "\xff"):
+        Path("out/.deckgen-cache.json").write_text(content, encoding="utf-8", errors="surrogateescape")
+        assert run("build", "mini", "--out", "out")[0] == 0
+
+
+def test_diff_of_a_zip_that_is_not_a_deckgen_package(in_tmp: Path) -> None:
+    with zipfile.ZipFile("bogus.apkg", "w") as package:
+        package.writestr("collection.anki2", b"not sqlite at all")
+    code, _, err = run("diff", "bogus.apkg", "bogus.apkg")
+    assert code == 1
+    assert err.startswith("bogus.apkg:1:1: error: not a deckgen .apkg (")
+
+
+def test_cloze_numbers_start_at_one(in_tmp: Path) -> None:
+    topic = TOPIC + '  - id: zero\n    type: cloze\n    question: "Nothing is {{c0::hidden}}."\n    sources: [paper]\n'
+    _, diagnostics = check(write_bank(Path("q"), {"attention.yaml": topic}))
+    assert [str(d) for d in diagnostics] == [
+        "q/attention.yaml:11:15: error: cloze numbers start at 1: Anki makes no card for {{c0::…}} [cloze-deletion]"
+    ]
+
+
+def test_an_unreadable_image_path_is_an_error(in_tmp: Path) -> None:
+    name = "x" * 300 + ".png"
+    topic = TOPIC.replace("answer: To keep the softmax out of saturation.", f"answer: See ![a]({name})")
+    _, diagnostics = check(write_bank(Path("q"), {"attention.yaml": topic}))
+    assert [d.rule for d in diagnostics] == ["image"]
+    assert "cannot be read: File name too long" in diagnostics[0].message
+
+
+def test_a_note_time_never_goes_back(mini: Path) -> None:
+    import os
+
+    os.environ["SOURCE_DATE_EPOCH"] = "1800000000"
+    try:
+        build(mini, Path("out"))
+        attention = mini / "attention.yaml"
+        attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+        os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+        build(mini, Path("out"))
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+    lock, _ = read_lock(mini)
+    assert lock is not None
+    assert lock.notes["why-scale"].mtime == 1_800_000_001
+    assert lock.notes["formula"].mtime == 1_800_000_000
+
+
+def test_urls_that_could_break_out_of_markdown_or_templates_are_refused(in_tmp: Path) -> None:
+    sources = (
+        "sources:\n  - id: paper\n    title: A paper\n    url: \"https://a.org/x) <img src=x onerror=alert(5)>\"\n"
+        "    section: transformer\n"
+    )
+    deck_text = (Path(__file__).parent / "bankfiles.py").read_text(encoding="utf-8")
+    assert "homepage: https://example.org" in deck_text
+    from tests.bankfiles import DECK
+
+    deck = DECK.replace("homepage: https://example.org", "homepage: https://example.org/{{ID}}")
+    _, diagnostics = check(write_bank(Path("q"), {"sources.yaml": sources, "deck.yaml": deck}))
+    assert [str(d) for d in diagnostics] == [
+        "q/deck.yaml:4:11: error: homepage 'https://example.org/{{ID}}' has characters to percent-encode "
+        "(spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
+        "q/sources.yaml:4:10: error: url 'https://a.org/x) <img src=x onerror=alert(5)>' has characters to "
+        "percent-encode (spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
+    ]
