@@ -134,8 +134,18 @@ class _MathMLFilter(HTMLParser):
     """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+        # Character references stay references: the MathML stays ASCII, which keeps the
+        # sheets (and the memory they take while being built) small.
+        super().__init__(convert_charrefs=False)
         self.out: list[str] = []
+
+    def handle_charref(self, name: str) -> None:
+        if re.fullmatch(r"x[0-9a-fA-F]+|[0-9]+", name):
+            self.out.append(f"&#{name};")
+
+    def handle_entityref(self, name: str) -> None:
+        if name.isalnum():
+            self.out.append(f"&{name};")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _MATHML_ELEMENTS:
