@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 
@@ -48,8 +49,14 @@ class Diagnostic:
 
 def media_name(path: Path) -> str:
     """An image's packed name: unique by content, as Anki's media folder is shared by every deck."""
-    import hashlib
+    stat = path.stat()
+    return _media_name(path, stat.st_mtime_ns, stat.st_size)
 
+
+@lru_cache(maxsize=1024)
+def _media_name(path: Path, mtime_ns: int, size: int) -> str:
+    # Every render of a question asks for its images' names: each file is hashed once
+    # (again only if it changes).
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return f"deckgen-{digest}{path.suffix.lower().replace('.jpeg', '.jpg')}"
 

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from deckgen.cache import RenderCache
-from deckgen.model import Bank, Question, QuestionType, Source, media_name
+from deckgen.model import Bank, Question, QuestionType, media_name
 from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, code_css, to_print_html, with_media
 from deckgen.sheet import numbered
 
@@ -102,10 +102,10 @@ def _md(text: str, question: Question) -> str:
     return str(html)
 
 
-def _refs(question: Question, sources: dict[str, Source]) -> str:
+def _refs(bank: Bank, question: Question) -> str:
     items = []
     for source_id in question.sources:
-        source = sources[source_id]
+        source = bank.source(source_id)
         items.append(f'<li>{escape(source.title)} <span class="url">{escape(source.url)}</span></li>')
     return f'<ol class="refs">{"".join(items)}</ol>'
 
@@ -121,7 +121,7 @@ def _table(question: Question, with_values: bool) -> str:
     return f'<table><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def _question_html(number: int, question: Question, sources: dict[str, Source], with_answers: bool) -> str:
+def _question_html(bank: Bank, number: int, question: Question, with_answers: bool) -> str:
     text = question.question
     if question.type is QuestionType.CLOZE:
         text = cloze_reveal(text, PRINT_MATH_MARK) if with_answers else cloze_blank(text, PRINT_MATH_BLANK)
@@ -133,7 +133,7 @@ def _question_html(number: int, question: Question, sources: dict[str, Source], 
     if with_answers:
         if question.extra:
             parts.append(f'<div class="extra">{_md(question.extra, question)}</div>')
-        parts.append(_refs(question, sources))
+        parts.append(_refs(bank, question))
     parts.append("</div></article>")
     return "".join(parts)
 
@@ -150,7 +150,6 @@ def _answer_html(number: int, question: Question) -> str:
 
 def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
     deck = bank.deck
-    sources = {s.id: s for s in bank.sources}
     cards = sum(q.card_count for q in bank.questions)
     running = _css_string(f"{deck.title} · {subtitle} · version {deck.version}")
     out = [
@@ -192,7 +191,7 @@ def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
                 out.append("</section>")
             current_topic = topic.id
             out.append(f'<section class="topic" id="t-{topic.id}"><h3>{escape(topic.title)}</h3>')
-        out.append(_question_html(number, question, sources, with_answers))
+        out.append(_question_html(bank, number, question, with_answers))
     if current_section:
         out.append("</section></section>")
     if not with_answers:

@@ -109,7 +109,6 @@ def _header(bank: Bank, subtitle: str, slugger: _Slugger, extra_headings: tuple[
 
 def _body(bank: Bank, with_answers: bool) -> list[str]:
     lines: list[str] = []
-    by_id = {s.id: s for s in bank.sources}
     current_section = ""
     current_topic = ""
     for number, topic, question in numbered(bank):
@@ -133,7 +132,7 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
         if with_answers:
             if question.extra:
                 lines += [_quote(with_media(question.extra, media)), ""]
-            links = " · ".join(_source_link(by_id[s]) for s in question.sources)
+            links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
             lines += [f"*Sources:* {links}", ""]
     return lines
 
