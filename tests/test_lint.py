@@ -10,7 +10,7 @@ import pytest
 from deckgen.build import check
 from deckgen.lint import near_duplicates, word_count
 from deckgen.model import Location, Question, QuestionType
-from tests.bankfiles import TOPIC, write_bank
+from tests.bankfiles import SOURCES, TOPIC, write_bank
 
 HEAD = TOPIC
 
@@ -154,12 +154,7 @@ def test_topic_without_why_or_how(root: Path) -> None:
 
 
 def test_uncited_source(root: Path) -> None:
-    sources = """\
-sources:
-  - id: paper
-    title: A paper
-    url: https://example.org/paper
-    section: transformer
+    sources = SOURCES + """\
   - id: later
     title: Cited later
     url: https://example.org/later
@@ -196,14 +191,7 @@ def test_lint_entries_are_validated(root: Path) -> None:
 
 
 def test_a_card_must_cite_a_reading_list_article(root: Path) -> None:
-    sources = """\
-sources:
-  - id: paper
-    title: A paper
-    url: https://example.org/paper
-    section: transformer
-    kind: paper
-"""
+    sources = SOURCES + "    kind: paper\n"
     bank, diagnostics = check(write_bank(root, {"sources.yaml": sources}))
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:8:14: warning: cites no reading-list article: add the article that covers this card, beside the paper [no-article]"
