@@ -10,8 +10,11 @@ from deckgen.render import (
     cloze_reveal,
     code_css,
     highlight_code,
+    markdown,
+    parse_once,
     to_html,
     to_inline_html,
+    to_print_html,
     to_sheet_markdown,
 )
 
@@ -102,3 +105,22 @@ def test_cloze_helpers_know_math_from_text() -> None:
     assert cloze_reveal(text) == r"Use $\frac{1}{ \boxed{\sqrt{d} } }$ with **softmax** and **GELU**; it costs $5."
     assert cloze_blank(text) == r"Use $\frac{1}{ \boxed{\text{?}} }$ with […] and [activation]; it costs $5."
     assert cloze_answers(text) == [r"$\sqrt{d}$", "softmax", "GELU"]
+
+
+def test_a_text_is_parsed_once_for_the_card_and_the_printed_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Scores: $q^\\top k$ over a table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```"
+    expected_card, expected_print = to_html(text), to_print_html(text)
+    to_html.cache_clear()
+    to_print_html.cache_clear()
+    md = markdown()
+    parses: list[str] = []
+    real_parse = md.parse
+    monkeypatch.setattr(md, "parse", lambda src, env=None: parses.append(src) or real_parse(src, env))
+    with parse_once():
+        assert to_html(text) == expected_card
+        assert to_print_html(text) == expected_print
+    assert parses == [text]
+    # Outside a build's block nothing is kept back: printing parses again.
+    to_print_html.cache_clear()
+    assert to_print_html(text) == expected_print
+    assert parses == [text, text]

@@ -22,6 +22,7 @@ from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
+from deckgen.render import parse_once
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
 from deckgen.validate import validate_bank
 
@@ -223,12 +224,13 @@ def build(
         )
     old_lock, _ = read_lock(bank_dir)
     cache = RenderCache(out_dir)
-    all_notes = deck_notes(bank, cache)
+    with parse_once():
+        all_notes = deck_notes(bank, cache)
+        chosen = select(bank, selection)
+        notes = deck_notes(chosen, cache) if selection else all_notes
+        review_page, questions_page = print_pages(chosen, cache)
     lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
-    chosen = select(bank, selection)
-    notes = deck_notes(chosen, cache) if selection else all_notes
     apkg = out_dir / f"{bank.deck.slug}.apkg"
-    review_page, questions_page = print_pages(chosen, cache)
     writers: dict[Path, Writer] = {
         apkg: lambda path: write_apkg(chosen, path, notes, lock),
         out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),

@@ -8,7 +8,8 @@ Whatever a bank writes ends up as text: nothing in it runs as HTML or script.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
@@ -230,12 +231,33 @@ def _inert_anki_markup(html: str) -> str:
     return html.replace("[", "&#91;").replace(_DISPLAY_OPEN, "\\[")
 
 
+# A build shows most texts twice, on a card and on the printable sheet. Within
+# `parse_once()`, rendering a text for Anki also renders it for print from the same
+# tokens and keeps that until the sheet asks for it, so each text is parsed once.
+_print_ahead: dict[str, str] | None = None
+
+
+@contextmanager
+def parse_once() -> Iterator[None]:
+    """Within this block, `to_html` also renders each text for print, for `to_print_html` to take."""
+    global _print_ahead
+    _print_ahead = {}
+    try:
+        yield
+    finally:
+        _print_ahead = None
+
+
 @lru_cache(maxsize=4096)
 def to_html(text: str) -> str:
     """Render Markdown to HTML for an Anki field; empty text gives an empty field."""
     if not text.strip():
         return ""
-    return _inert_anki_markup(markdown().render(text)).strip()
+    md = markdown()
+    tokens = md.parse(text)
+    if _print_ahead is not None:
+        _print_ahead[text] = str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
+    return _inert_anki_markup(md.renderer.render(tokens, md.options, {})).strip()
 
 
 def to_inline_html(text: str) -> str:
@@ -250,6 +272,8 @@ def to_print_html(text: str) -> str:
     """Render Markdown to HTML for the printable sheets: math as MathML, no Anki-specific escaping."""
     if not text.strip():
         return ""
+    if _print_ahead is not None and text in _print_ahead:
+        return _print_ahead.pop(text)
     return str(markdown().render(text, {"math": MATHML})).strip()
 
 
