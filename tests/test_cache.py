@@ -1,17 +1,21 @@
-"""The render cache: a rebuild from it gives exactly what a cold build gives."""
+"""The build cache: a rebuild from it gives exactly what a cold build gives, and it is
+never trusted when it should not be."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from deckgen import cache as cache_module
-from deckgen.build import build
+from deckgen.build import build, check
+from deckgen.cache import CACHE_FILE
+from deckgen.model import DeckgenError
 from tests.conftest import ROOT
 
 
@@ -23,6 +27,11 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
+def entries(out: Path) -> dict[str, str]:
+    with sqlite3.connect(out / CACHE_FILE) as db:
+        return dict(db.execute("SELECT key, value FROM entries"))
+
+
 @pytest.fixture
 def bank(tmp_path: Path) -> Path:
     target = tmp_path / "questions"
@@ -30,49 +39,129 @@ def bank(tmp_path: Path) -> Path:
     return target
 
 
+QK_FILE = Path("transformer") / "why-separate-qk.yaml"
+
+
 def edit(bank: Path) -> None:
-    path = bank / "transformer" / "why-separate-qk.yaml"
+    path = bank / QK_FILE
     path.write_text(path.read_text(encoding="utf-8").replace("They are equal:", "They are the same:"), encoding="utf-8")
 
 
 def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "warm")
-    assert (tmp_path / "warm" / ".deckgen-cache.json").is_file()
+    assert (tmp_path / "warm" / CACHE_FILE).is_file()
     edit(bank)
     lock = (bank / "deck.lock").read_text(encoding="utf-8")
     epoch(1_800_000_000)
-    build(bank, tmp_path / "warm")
+    warm = build(bank, tmp_path / "warm")
     warm_lock = (bank / "deck.lock").read_text(encoding="utf-8")
     (bank / "deck.lock").write_text(lock, encoding="utf-8")
-    build(bank, tmp_path / "cold")
+    cold = build(bank, tmp_path / "cold")
     assert (bank / "deck.lock").read_text(encoding="utf-8") == warm_lock
     assert digests(tmp_path / "warm") == digests(tmp_path / "cold")
+    assert warm.bank == cold.bank
+    assert warm.warnings == cold.warnings
 
 
 def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
-    first = json.loads((tmp_path / "out" / ".deckgen-cache.json").read_text(encoding="utf-8"))["entries"]
+    first = entries(tmp_path / "out")
+    topic_files = len(list(bank.rglob("*.yaml"))) - 2  # deck.yaml and sources.yaml are read every time
+    assert sum(key.startswith("topic:") for key in first) == topic_files - 1  # unilm-masks shows an image
     edit(bank)
     build(bank, tmp_path / "out")
-    second = json.loads((tmp_path / "out" / ".deckgen-cache.json").read_text(encoding="utf-8"))["entries"]
-    # Only the edited question's entries changed: its notes and its print fragments.
-    assert len(set(first) - set(second)) == len(set(second) - set(first)) > 0
-    assert len(set(first) ^ set(second)) <= 8
+    second = entries(tmp_path / "out")
+    # Only the edited question's entries changed (its notes and its print fragments), and
+    # its file's.
+    added, dropped = set(second) - set(first), set(first) - set(second)
+    assert len(added) == len(dropped) > 0
+    assert sorted(key.split(":")[0] for key in added) == sorted(key.split(":")[0] for key in dropped)
+    assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
+    assert len(added) <= 8
+    edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
+    assert any("They are the same:" in q["answer"] for q in edited["questions"])
 
 
-def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
-    cache_file = tmp_path / "out" / ".deckgen-cache.json"
-    data = json.loads(cache_file.read_text(encoding="utf-8"))
-    poisoned = {key: ["poison"] * 4 if key.startswith("notes:") else "poison" for key in data["entries"]}
-    cache_file.write_text(json.dumps({"salt": data["salt"] + "-older", "entries": poisoned}), encoding="utf-8")
+    cache_file = tmp_path / "out" / CACHE_FILE
+    with sqlite3.connect(cache_file) as db:
+        db.execute("UPDATE entries SET value = ? WHERE key LIKE 'notes:%'", (json.dumps([["poison"] * 4]),))
+        db.execute("UPDATE entries SET value = ? WHERE key LIKE 'print:%'", (json.dumps("poison"),))
+        db.execute("UPDATE entries SET value = ? WHERE key LIKE 'topic:%'", (json.dumps({"id": "poison"}),))
+        db.execute("UPDATE entries SET value = ? WHERE key = 'salt'", (json.dumps(cache_module._salt() + "-older"),))
     build(bank, tmp_path / "out")
     assert "poison" not in (tmp_path / "out" / "review-sheet.html").read_text(encoding="utf-8")
-    cache_file.write_text("{not json", encoding="utf-8")
+    assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
+    for content in (b"", b"not a database at all", b"SQLite format 3\x00" + b"\xff" * 200):
+        cache_file.write_bytes(content)
+        build(bank, tmp_path / "out")
+        assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
+
+
+def test_a_cached_topic_that_no_longer_fits_its_bank_is_read_again(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
     build(bank, tmp_path / "out")
-    assert json.loads(cache_file.read_text(encoding="utf-8"))["salt"] == cache_module._salt()
+    # A new file repeats a question id of a cached file: the error is the one a cold check gives.
+    text = (bank / QK_FILE).read_text(encoding="utf-8")
+    (bank / "transformer" / "copy.yaml").write_text(text.replace("id: why-separate-qk\n", "id: a-copy\n", 1), encoding="utf-8")
+    _, expected = check(bank)
+    with pytest.raises(DeckgenError) as raised:
+        build(bank, tmp_path / "out")
+    assert raised.value.diagnostics == expected
+    assert any(d.rule == "duplicate-id" for d in expected)
+    (bank / "transformer" / "copy.yaml").unlink()
+    # A source that a cached file cites is removed: that file is checked again.
+    sources = (bank / "sources.yaml").read_text(encoding="utf-8")
+    start = sources.index("  - id: transformer-paper\n")
+    end = sources.index("  - id:", start + 1)
+    (bank / "sources.yaml").write_text(sources[:start] + sources[end:], encoding="utf-8")
+    _, expected = check(bank)
+    with pytest.raises(DeckgenError) as raised:
+        build(bank, tmp_path / "out")
+    assert raised.value.diagnostics == expected
+    assert any(d.rule == "unknown-source" for d in expected)
+
+
+def test_a_missing_image_is_found_even_when_its_file_is_unchanged(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    (bank / "images" / "attention-masks.svg").unlink()
+    _, expected = check(bank)
+    with pytest.raises(DeckgenError) as raised:
+        build(bank, tmp_path / "out")
+    assert raised.value.diagnostics == expected
+    assert [d.rule for d in expected if d.severity.value == "error"] == ["image"]
+
+
+def test_a_failed_build_leaves_the_cache_as_it_was(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    before = (tmp_path / "out" / CACHE_FILE).read_bytes()
+    edit(bank)
+    (tmp_path / "out" / "review-sheet.html").unlink()
+    (tmp_path / "out" / "review-sheet.html").mkdir()
+    with pytest.raises(DeckgenError):
+        build(bank, tmp_path / "out")
+    assert (tmp_path / "out" / CACHE_FILE).read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE]
+
+
+def test_a_first_build_that_fails_makes_no_folder(bank: Path, tmp_path: Path) -> None:
+    (bank / QK_FILE).write_text("topic: [", encoding="utf-8")
+    with pytest.raises(DeckgenError):
+        build(bank, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    path = bank / QK_FILE
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    first = build(bank, tmp_path / "out").warnings
+    again = build(bank, tmp_path / "out").warnings
+    assert [str(d) for d in again if d.rule == "bom"] == [f"{path.as_posix()}:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]"]
+    assert again == first == tuple(check(bank)[1])

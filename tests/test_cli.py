@@ -97,7 +97,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     )
     assert not Path("strict").exists()
     assert sorted(p.name for p in Path("out").iterdir()) == [
-        ".deckgen-cache.json", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
+        ".deckgen-cache.sqlite", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from deckgen.build import build, check
+from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
 from deckgen.lock import read_lock
 from tests.bankfiles import TOPIC, write_bank
@@ -47,7 +49,7 @@ def test_a_build_that_fails_while_renaming_puts_every_old_output_back(mini: Path
     assert err.startswith("out/review-sheet.html:1:1: error: cannot write the output: Is a directory [io]\n")
     after = digests(Path("out")) | digests(mini)
     assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
-    assert sorted(p.name for p in Path("out").iterdir() if p.name.startswith(".") and p.name != ".deckgen-cache.json") == []
+    assert sorted(p.name for p in Path("out").iterdir() if p.name.startswith(".") and p.name != CACHE_FILE) == []
 
 
 @pytest.mark.parametrize("value", ["²", "99999999999999999999", "-5", "1.5"])
@@ -67,10 +69,32 @@ def test_a_lock_that_is_not_utf8_is_a_located_error(mini: Path) -> None:
 
 def test_a_strange_cache_never_fails_a_build(mini: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    Path("out").mkdir()
-    for content in ("null", "[1, 2]", '{"salt": 1, "entries": null}', "\xff"):
-        Path("out/.deckgen-cache.json").write_text(content, encoding="utf-8", errors="surrogateescape")
+    assert run("build", "mini", "--out", "out")[0] == 0
+
+    def outputs() -> dict[str, str]:
+        return {name: digest for name, digest in digests(Path("out")).items() if CACHE_FILE not in name}
+
+    expected = outputs()
+    cache = Path("out") / CACHE_FILE
+    strange = [
+        "CREATE TABLE other (x)",
+        "DROP TABLE entries; CREATE TABLE entries (key TEXT, value TEXT); INSERT INTO entries VALUES ('salt', 'not json')",
+        "UPDATE entries SET value = 'null'",
+        "UPDATE entries SET value = '[1, 2]'",
+        "UPDATE entries SET value = '{\"id\": 1}' WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = '\"text\"' WHERE key NOT IN ('salt')",
+        "DROP TABLE entries",
+    ]
+    for statement in strange:
         assert run("build", "mini", "--out", "out")[0] == 0
+        with sqlite3.connect(cache) as db:
+            db.executescript(statement)
+        assert run("build", "mini", "--out", "out")[0] == 0
+        assert outputs() == expected, statement
+    cache.unlink()
+    cache.mkdir()
+    assert run("build", "mini", "--out", "out")[0] == 0
+    assert outputs() == expected
 
 
 def test_diff_of_a_zip_that_is_not_a_deckgen_package(in_tmp: Path) -> None:

@@ -21,7 +21,7 @@ import genanki  # type: ignore[import-untyped]
 from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
 from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
-from deckgen.cache import RenderCache
+from deckgen.cache import BuildCache
 from deckgen.lock import Lock, NoteTypeState
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, media_name
 from deckgen.render import code_css, plain_html, to_html, to_inline_html, with_media
@@ -297,7 +297,7 @@ class DeckNotes:
         return tuple(n for _, _, notes in self.decks for n in notes)
 
 
-def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: RenderCache | None) -> list[NoteSpec]:
+def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
     if cache is None:
         return question_notes(bank, topic, question)
     key = "notes:" + cache.question_key(bank, topic, question)
@@ -309,7 +309,7 @@ def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: RenderCac
     return specs
 
 
-def deck_notes(bank: Bank, cache: RenderCache | None = None) -> DeckNotes:
+def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
     """Render every note of the bank, live and retired, into its deck (from `cache` where it can)."""
     slug = bank.deck.slug
     decks: list[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]]] = [((slug,), bank.deck.title, ())]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.cache import RenderCache
+from deckgen.cache import BuildCache
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
@@ -62,12 +62,15 @@ class BuildResult:
     pdf_problems: tuple[Diagnostic, ...] = field(default=())
 
 
-def check(bank_dir: Path, accept_schema_change: bool = False) -> tuple[Bank | None, list[Diagnostic]]:
+def check(
+    bank_dir: Path, accept_schema_change: bool = False, cache: BuildCache | None = None
+) -> tuple[Bank | None, list[Diagnostic]]:
     """Validate the bank, check it against what was released (the lock), then lint it.
 
-    The bank is None when any error was found.
+    The bank is None when any error was found. A build passes its cache, so that files
+    unchanged since the last build are not read again.
     """
-    bank, diagnostics = validate_bank(bank_dir)
+    bank, diagnostics = validate_bank(bank_dir, cache)
     if bank is None:
         return None, diagnostics
     lock, problems = read_lock(bank_dir)
@@ -80,9 +83,11 @@ def check(bank_dir: Path, accept_schema_change: bool = False) -> tuple[Bank | No
     return bank, sorted(diagnostics + lint_bank(bank), key=Diagnostic.sort_key)
 
 
-def checked_bank(bank_dir: Path, strict: bool = False, accept_schema_change: bool = False) -> tuple[Bank, list[Diagnostic]]:
+def checked_bank(
+    bank_dir: Path, strict: bool = False, accept_schema_change: bool = False, cache: BuildCache | None = None
+) -> tuple[Bank, list[Diagnostic]]:
     """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(bank_dir, accept_schema_change)
+    bank, diagnostics = check(bank_dir, accept_schema_change, cache)
     if bank is None or (strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics
@@ -216,14 +221,37 @@ def build(
     The lock always describes the whole bank, so a subset build (any filter) reads it
     but never writes it.
     """
-    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change)
+    cache = BuildCache(out_dir)
+    try:
+        chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache)
+        write_atomically(writers)
+        cache.save()
+    finally:
+        cache.close()
+    outputs = list(writers)
+    problems: list[Diagnostic] = []
+    if pdf:
+        # Everything else is written first: a missing browser costs only the PDFs.
+        for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
+            try:
+                print_to_pdf(html, html.with_suffix(".pdf"))
+                outputs.append(html.with_suffix(".pdf"))
+            except DeckgenError as err:
+                problems += err.diagnostics
+    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
+
+
+def _render(
+    bank_dir: Path, out_dir: Path, selection: Selection, strict: bool, accept_schema_change: bool, cache: BuildCache
+) -> tuple[Bank, dict[Path, Writer], list[Diagnostic]]:
+    """Check the bank and render every output, to be written all at once."""
+    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache)
     timestamp = int(build_time())
     if out_dir.exists() and not out_dir.is_dir():
         raise DeckgenError(
             [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
         )
     old_lock, _ = read_lock(bank_dir)
-    cache = RenderCache(out_dir)
     with parse_once():
         all_notes = deck_notes(bank, cache)
         chosen = select(bank, selection)
@@ -244,16 +272,4 @@ def build(
     path = lock_path(bank_dir)
     if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):
         writers[path] = _text_writer(lock_text)
-    write_atomically(writers)
-    cache.save()
-    outputs = list(writers)
-    problems: list[Diagnostic] = []
-    if pdf:
-        # Everything else is written first: a missing browser costs only the PDFs.
-        for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
-            try:
-                print_to_pdf(html, html.with_suffix(".pdf"))
-                outputs.append(html.with_suffix(".pdf"))
-            except DeckgenError as err:
-                problems += err.diagnostics
-    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
+    return chosen, writers, warnings

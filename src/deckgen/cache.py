@@ -1,11 +1,18 @@
-"""A cache of rendered notes and sheet fragments in the build folder, so that a rebuild after
-editing one question renders only that question.
+"""A cache in the build folder, so that a rebuild after editing one question does only the
+work that edit calls for: unchanged files are not parsed or validated again, and unchanged
+questions are not rendered again.
 
-Entries are keyed by a hash of everything a question's output depends on (its content,
-its topic's title, the sources it cites, its images, the deck's homepage) and by a salt
-of deckgen's version and the versions of the libraries that render. Locations are left
-out, so moving a question or editing the one above it costs nothing. The cache is JSON:
-reading it can never run code.
+Entries are keyed by a hash of everything they depend on (a file's bytes and what it is
+checked against; a question's content, its topic's title, the sources it cites, its
+images, the deck's homepage) and by a salt of deckgen's version, a hash of its code and
+the versions of the libraries that render. Rendered entries leave locations out, so moving
+a question or editing the one above it costs nothing.
+
+The cache is an SQLite file of JSON values: reading it can never run code, and entries
+are looked up one at a time, so a build never holds the whole cache in memory. A build
+writes the entries it used to a new file beside the old one and swaps it in at the end;
+a build that fails leaves the old cache as it was. A cache that cannot be read or written
+is ignored: it never fails a build.
 """
 
 from __future__ import annotations
@@ -13,15 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from deckgen.model import Bank, Location, Question, Topic, media_name
+from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Topic, media_name
 
-CACHE_FILE = ".deckgen-cache.json"
+CACHE_FILE = ".deckgen-cache.sqlite"
 _NOWHERE = Location("")
+_SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 def _salt() -> str:
@@ -31,7 +42,7 @@ def _salt() -> str:
     for source in sorted(Path(__file__).parent.glob("*.py")):
         code.update(source.read_bytes())
     parts = [f"code={code.hexdigest()[:16]}"]
-    for package in ("deckgen", "markdown-it-py", "mdit-py-plugins", "pygments", "latex2mathml", "genanki"):
+    for package in ("deckgen", "markdown-it-py", "mdit-py-plugins", "pygments", "latex2mathml", "genanki", "pyyaml"):
         try:
             parts.append(f"{package}={version(package)}")
         except PackageNotFoundError:
@@ -39,21 +50,121 @@ def _salt() -> str:
     return ";".join(parts)
 
 
-class RenderCache:
-    """Rendered outputs from the last build, and the ones this build used (which are kept)."""
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    return db
+
+
+class BuildCache:
+    """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
-        self.old: dict[str, Any] = {}
-        self.new: dict[str, Any] = {}
         self.keys: dict[tuple[str, str], str] = {}
+        self._old: sqlite3.Connection | None = None
+        self._new: sqlite3.Connection | None = None
+        self._new_path: Path | None = None
+        self._used: set[str] = set()
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("salt") == self.salt and isinstance(data.get("entries"), dict):
-                self.old = data["entries"]
-        except (OSError, ValueError):
+            if self.path.is_file():
+                old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+                row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
+                if row is not None and row[0] == json.dumps(self.salt):
+                    self._old = old
+                else:
+                    old.close()
+        except (OSError, sqlite3.Error):
+            self._old = None
+
+    def _writer(self) -> sqlite3.Connection | None:
+        """The new cache file, made beside the old one on the first write."""
+        if self._new is None and self._new_path is None:
+            try:
+                # Beside the old cache when the build folder exists; a build must not make
+                # its folder before it knows it will write there.
+                folder = self.path.parent if self.path.parent.is_dir() else None
+                fd, name = tempfile.mkstemp(prefix=f"{CACHE_FILE}.", suffix=".tmp", dir=folder)
+                os.close(fd)
+                self._new_path = Path(name)
+                self._new = _open(self._new_path)
+                self._new.execute(_SCHEMA)
+                self._new.execute("BEGIN")
+            except (OSError, sqlite3.Error):
+                self._discard()
+        return self._new
+
+    def get(self, key: str) -> Any:
+        """A cached value (also kept for the next build), or None."""
+        if self._old is None:
+            return None
+        try:
+            row = self._old.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+            value = json.loads(row[0]) if row is not None else None
+        except (sqlite3.Error, ValueError, TypeError):
+            return None
+        if value is not None:
+            self._used.add(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        """Remember a value for the next build."""
+        db = self._writer()
+        if db is None:
+            return
+        try:
+            db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, json.dumps(value, ensure_ascii=False)))
+        except sqlite3.Error:
+            self._discard()
+
+    def save(self) -> None:
+        """Keep the entries this build used or made, and drop the rest; best effort, as a cache
+        must never fail a build."""
+        self.put("salt", self.salt)
+        db = self._new
+        try:
+            if db is None or self._new_path is None:
+                return
+            if self._old is not None and self._used:
+                self._old.close()
+                self._old = None
+                db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY) WITHOUT ROWID")
+                db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self._used))
+                db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
+                db.execute("INSERT OR IGNORE INTO entries SELECT e.key, e.value FROM old.entries e JOIN used USING (key)")
+            db.execute("COMMIT")
+            db.close()
+            self._new = None
+            if self._new_path.parent != self.path.parent:
+                moved = self.path.with_name(self._new_path.name)
+                shutil.copyfile(self._new_path, moved)
+                self._new_path.unlink()
+                self._new_path = moved
+            os.replace(self._new_path, self.path)
+            self._new_path = None
+        except (OSError, sqlite3.Error):
             pass
+        finally:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Close everything and remove the unfinished new file (a failed build keeps the old cache)."""
+        for db in (self._old, self._new):
+            if db is not None:
+                try:
+                    db.close()
+                except sqlite3.Error:
+                    pass
+        self._old = self._new = None
+        if self._new_path is not None:
+            self._new_path.unlink(missing_ok=True)
+            self._new_path = None
+
+    def close(self) -> None:
+        """Give up this build's entries (the build failed): the old cache stays as it was."""
+        self._discard()
 
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
@@ -73,24 +184,83 @@ class RenderCache:
         key = self.keys[(topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         return key
 
-    def get(self, key: str) -> Any:
-        """A cached value (also kept for the next build), or None."""
-        if key in self.new:
-            return self.new[key]
-        value = self.old.get(key)
-        if value is not None:
-            self.new[key] = value
-        return value
 
-    def put(self, key: str, value: Any) -> None:
-        """Remember a value for this build and the next."""
-        self.new[key] = value
+# Validated topics, stored per file. Locations are kept: a cached file's diagnostics and
+# the cards' "where is this written" must point at the same lines as a fresh read would.
 
-    def save(self) -> None:
-        """Write the entries this build used; best effort, as a cache must never fail a build."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps({"salt": self.salt, "entries": self.new}, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+def _location(loc: Location) -> list[Any]:
+    return [loc.path, loc.line, loc.col]
+
+
+def _question_json(q: Question) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "type": q.type.value,
+        "question": q.question,
+        "location": _location(q.location),
+        "topic": q.topic,
+        "section": q.section,
+        "answer": q.answer,
+        "extra": q.extra,
+        "sources": list(q.sources),
+        "tags": list(q.tags),
+        "items": list(q.items),
+        "rows": [[r.id, r.aspect, list(r.values), _location(r.location), r.retired] for r in q.rows],
+        "lint_ignore": sorted(q.lint_ignore),
+        "field_locations": [[name, _location(loc)] for name, loc in q.field_locations],
+        "retired": q.retired,
+    }
+
+
+def _question(d: dict[str, Any]) -> Question:
+    return Question(
+        id=d["id"],
+        type=QuestionType(d["type"]),
+        question=d["question"],
+        location=Location(*d["location"]),
+        topic=d["topic"],
+        section=d["section"],
+        answer=d["answer"],
+        extra=d["extra"],
+        sources=tuple(d["sources"]),
+        tags=tuple(d["tags"]),
+        items=tuple(d["items"]),
+        rows=tuple(CompareRow(i, a, tuple(v), Location(*loc), r) for i, a, v, loc, r in d["rows"]),
+        lint_ignore=frozenset(d["lint_ignore"]),
+        field_locations=tuple((name, Location(*loc)) for name, loc in d["field_locations"]),
+        retired=d["retired"],
+    )
+
+
+def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) -> dict[str, Any] | None:
+    """A validated topic file as JSON, with where its id is written and the warnings it gave;
+    None if it cannot be cached (a question shows an image, whose file may change on its own)."""
+    if any(q.images for q in (*topic.questions, *topic.retired)):
+        return None
+    return {
+        "id": topic.id,
+        "title": topic.title,
+        "section": topic.section,
+        "location": _location(topic.location),
+        "id_location": _location(id_location),
+        "questions": [_question_json(q) for q in topic.questions],
+        "retired": [_question_json(q) for q in topic.retired],
+        "lint_ignore": sorted(topic.lint_ignore),
+        "warnings": [[_location(d.location), d.message, d.rule] for d in warnings],
+    }
+
+
+def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, list[Diagnostic]]:
+    """The topic, where its id is written, and its warnings, as `topic_json` stored them."""
+    topic = Topic(
+        id=data["id"],
+        title=data["title"],
+        section=data["section"],
+        path=path,
+        location=Location(*data["location"]),
+        questions=tuple(_question(q) for q in data["questions"]),
+        lint_ignore=frozenset(data["lint_ignore"]),
+        retired=tuple(_question(q) for q in data["retired"]),
+    )
+    warnings = [Diagnostic(Location(*loc), Severity.WARNING, message, rule) for loc, message, rule in data["warnings"]]
+    return topic, Location(*data["id_location"]), warnings

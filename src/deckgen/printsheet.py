@@ -14,7 +14,7 @@ import re
 from html import escape
 from pathlib import Path
 
-from deckgen.cache import RenderCache
+from deckgen.cache import BuildCache
 from deckgen.model import Bank, Question, QuestionType, media_name
 from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, code_css, to_print_html, with_media
 from deckgen.sheet import numbered
@@ -87,7 +87,7 @@ def _embed(html: str, question: Question) -> str:
 
 # Both pages show the same texts (the answer key repeats the answers): within one build
 # each text is rendered once, and with a cache not at all if the question is unchanged.
-_cache: RenderCache | None = None
+_cache: BuildCache | None = None
 _keys: dict[str, str] = {}
 
 
@@ -212,7 +212,7 @@ def questions_html(bank: Bank) -> str:
     return _page(bank, "questions", with_answers=False)
 
 
-def print_pages(bank: Bank, cache: RenderCache) -> tuple[str, str]:
+def print_pages(bank: Bank, cache: BuildCache) -> tuple[str, str]:
     """Both pages, (review, questions), rendering each text at most once, from `cache` where it can."""
     global _cache, _keys
     _cache = cache

@@ -7,11 +7,14 @@ each located at the node that causes it.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deckgen.cache import BuildCache, topic_from_json, topic_json
 from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
 from deckgen.model import (
     Bank,
@@ -609,8 +612,41 @@ def _load_one(checker: _Checker, root: Path, stem: str) -> LoadedFile | None:
     return loaded
 
 
-def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
-    """Load and check every file of a bank folder; the bank is None when any error was found."""
+def _topic_key(path: Path, display: str, context: _Context) -> str | None:
+    """What a topic file's reading depends on, hashed: its bytes, its name, and the ids it may refer to."""
+    if context.section_ids is None or context.source_ids is None:
+        return None
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    parts = [display, digest, sorted(context.section_ids), sorted(context.source_ids)]
+    return "topic:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _cached_topic(checker: _Checker, cache: BuildCache, key: str, path: Path, context: _Context) -> Topic | None:
+    """A topic file as the last build read it, if it is unchanged; its ids are checked
+    against the other files' as if it had been read again."""
+    data = cache.get(key)
+    if not isinstance(data, dict):
+        return None
+    try:
+        topic, id_location, warnings = topic_from_json(data, path)
+    except (KeyError, TypeError, ValueError):
+        return None
+    checker.diagnostics.extend(warnings)
+    checker.unique(context.topic_ids, topic.id, id_location, "topic id", "duplicate-id")
+    for question in (*topic.questions, *topic.retired):
+        checker.unique(context.question_ids, question.id, question.location_of("id"), "question id", "duplicate-id")
+    return topic
+
+
+def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | None, list[Diagnostic]]:
+    """Load and check every file of a bank folder; the bank is None when any error was found.
+
+    With a build's cache, a topic file that is unchanged since the last build (and checked
+    against the same sections and sources) is taken from it instead of being read again.
+    """
     checker = _Checker()
     if not root.is_dir():
         checker.error(Location(root.as_posix()), "bank folder not found", "missing-file")
@@ -635,13 +671,26 @@ def validate_bank(root: Path) -> tuple[Bank | None, list[Diagnostic]]:
     topics: list[Topic] = []
     for path in paths:
         context.folder = path.parent
-        loaded = load_file(path, _display(root, path))
+        display = _display(root, path)
+        key = _topic_key(path, display, context) if cache is not None else None
+        if cache is not None and key is not None:
+            cached = _cached_topic(checker, cache, key, path, context)
+            if cached is not None:
+                topics.append(cached)
+                continue
+        start = len(checker.diagnostics)
+        loaded = load_file(path, display)
         checker.diagnostics.extend(loaded.diagnostics)
         if loaded.root is None:
             continue
         topic = _read_topic(checker, loaded, context)
         if topic is not None:
             topics.append(topic)
+            found = checker.diagnostics[start:]
+            if cache is not None and key is not None and isinstance(loaded.root, Mapping) and all(d.severity is Severity.WARNING for d in found):
+                entry = topic_json(topic, checker.location_of(loaded.root, "id"), found)
+                if entry is not None:
+                    cache.put(key, entry)
     diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
     if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
