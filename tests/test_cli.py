@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -234,3 +235,16 @@ def test_github_annotations_are_escaped() -> None:
     assert github_annotation(diagnostic) == (
         "::warning file=a%2Cb%3Ac.yaml,line=3,col=4,title=deckgen rule-id::100%25 sure%0Anext line"
     )
+
+
+def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    seconds = r"\d+\.\d\d s"
+    code, _, err = run("build", "mini", "--out", "out", "--timings")
+    assert code == 0
+    steps = ("validate", "lock", "lint", "render", "sheets", "write", "cache", "total")
+    assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
+    code, _, err = run("check", "mini", "--timings")
+    assert code == 0
+    steps = ("validate", "lock", "lint", "total")
+    assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.cache import BuildCache
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
+from deckgen.cache import BuildCache
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
@@ -24,6 +24,7 @@ from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
 from deckgen.render import parse_once
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
+from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
 REVIEW_SHEET = "review-sheet.md"
@@ -63,31 +64,39 @@ class BuildResult:
 
 
 def check(
-    bank_dir: Path, accept_schema_change: bool = False, cache: BuildCache | None = None
+    bank_dir: Path, accept_schema_change: bool = False, cache: BuildCache | None = None, timings: Timings | None = None
 ) -> tuple[Bank | None, list[Diagnostic]]:
     """Validate the bank, check it against what was released (the lock), then lint it.
 
     The bank is None when any error was found. A build passes its cache, so that files
     unchanged since the last build are not read again.
     """
-    bank, diagnostics = validate_bank(bank_dir, cache)
+    with phase(timings, "validate"):
+        bank, diagnostics = validate_bank(bank_dir, cache)
     if bank is None:
         return None, diagnostics
-    lock, problems = read_lock(bank_dir)
-    if lock is not None:
-        problems += released_problems(lock, bank_dir, note_kinds(bank))
-        if not accept_schema_change:
-            problems += schema_problems(lock, bank_dir, note_type_states(bank))
+    with phase(timings, "lock"):
+        lock, problems = read_lock(bank_dir)
+        if lock is not None:
+            problems += released_problems(lock, bank_dir, note_kinds(bank))
+            if not accept_schema_change:
+                problems += schema_problems(lock, bank_dir, note_type_states(bank))
     if problems:
         return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
-    return bank, sorted(diagnostics + lint_bank(bank), key=Diagnostic.sort_key)
+    with phase(timings, "lint"):
+        warnings = lint_bank(bank)
+    return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
 
 
 def checked_bank(
-    bank_dir: Path, strict: bool = False, accept_schema_change: bool = False, cache: BuildCache | None = None
+    bank_dir: Path,
+    strict: bool = False,
+    accept_schema_change: bool = False,
+    cache: BuildCache | None = None,
+    timings: Timings | None = None,
 ) -> tuple[Bank, list[Diagnostic]]:
     """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(bank_dir, accept_schema_change, cache)
+    bank, diagnostics = check(bank_dir, accept_schema_change, cache, timings)
     if bank is None or (strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics
@@ -215,6 +224,7 @@ def build(
     strict: bool = False,
     accept_schema_change: bool = False,
     pdf: bool = False,
+    timings: Timings | None = None,
 ) -> BuildResult:
     """Check, render and write the deck and both sheets, and bring the lock up to date.
 
@@ -223,9 +233,11 @@ def build(
     """
     cache = BuildCache(out_dir)
     try:
-        chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache)
-        write_atomically(writers)
-        cache.save()
+        chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
+        with phase(timings, "write"):
+            write_atomically(writers)
+        with phase(timings, "cache"):
+            cache.save()
     finally:
         cache.close()
     outputs = list(writers)
@@ -242,30 +254,38 @@ def build(
 
 
 def _render(
-    bank_dir: Path, out_dir: Path, selection: Selection, strict: bool, accept_schema_change: bool, cache: BuildCache
+    bank_dir: Path,
+    out_dir: Path,
+    selection: Selection,
+    strict: bool,
+    accept_schema_change: bool,
+    cache: BuildCache,
+    timings: Timings | None,
 ) -> tuple[Bank, dict[Path, Writer], list[Diagnostic]]:
     """Check the bank and render every output, to be written all at once."""
-    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache)
+    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache, timings)
     timestamp = int(build_time())
     if out_dir.exists() and not out_dir.is_dir():
         raise DeckgenError(
             [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
         )
     old_lock, _ = read_lock(bank_dir)
-    with parse_once():
+    with phase(timings, "render"), parse_once():
         all_notes = deck_notes(bank, cache)
         chosen = select(bank, selection)
         notes = deck_notes(chosen, cache) if selection else all_notes
         review_page, questions_page = print_pages(chosen, cache)
-    lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
+    with phase(timings, "lock"):
+        lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
     apkg = out_dir / f"{bank.deck.slug}.apkg"
-    writers: dict[Path, Writer] = {
-        apkg: lambda path: write_apkg(chosen, path, notes, lock),
-        out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
-        out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
-        out_dir / REVIEW_HTML: _text_writer(review_page),
-        out_dir / QUESTIONS_HTML: _text_writer(questions_page),
-    }
+    with phase(timings, "sheets"):
+        writers: dict[Path, Writer] = {
+            apkg: lambda path: write_apkg(chosen, path, notes, lock),
+            out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
+            out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
+            out_dir / REVIEW_HTML: _text_writer(review_page),
+            out_dir / QUESTIONS_HTML: _text_writer(questions_page),
+        }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
     lock_text = format_lock(lock)

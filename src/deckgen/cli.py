@@ -15,10 +15,12 @@ from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text
 from deckgen.stats import bank_stats, format_stats
+from deckgen.timing import Timings, phase
 from deckgen.validate import load_bank
 
 BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
 STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+TIMINGS = click.option("--timings", is_flag=True, help="Also print the seconds each step took (to standard error).")
 
 
 def _report(diagnostics: Sequence[Diagnostic]) -> None:
@@ -45,6 +47,7 @@ def main() -> None:
     help="Release note types whose fields or templates changed (learners must then merge note types).",
 )
 @click.option("--pdf", is_flag=True, help="Also print both HTML sheets to PDF with headless Chromium.")
+@TIMINGS
 def build_command(
     bank_dir: Path,
     out_dir: Path,
@@ -54,14 +57,19 @@ def build_command(
     strict: bool,
     accept_schema_change: bool,
     pdf: bool,
+    timings: bool,
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
+    clock = Timings() if timings else None
     try:
-        result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf)
+        with phase(clock, "total"):
+            result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
     except DeckgenError as err:
         _report(err.diagnostics)
         click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
         raise SystemExit(1) from None
+    if clock is not None:
+        click.echo(clock.format(), err=True)
     _report(result.warnings)
     cards = sum(q.card_count for q in result.bank.questions)
     click.echo(f"built {plural(cards, 'card')} from {plural(len(result.bank.topics), 'topic')}:")
@@ -84,9 +92,14 @@ def build_command(
     show_default=True,
     help="text for people; github for workflow annotations; json for other tools (both on standard output).",
 )
-def check_command(bank_dir: Path, strict: bool, output_format: str) -> None:
+@TIMINGS
+def check_command(bank_dir: Path, strict: bool, output_format: str, timings: bool) -> None:
     """Validate and lint BANK_DIR and report every problem; writes nothing."""
-    bank, diagnostics = check(bank_dir)
+    clock = Timings() if timings else None
+    with phase(clock, "total"):
+        bank, diagnostics = check(bank_dir, timings=clock)
+    if clock is not None:
+        click.echo(clock.format(), err=True)
     failed = bank is None or (strict and bool(diagnostics))
     if output_format == "github":
         for diagnostic in diagnostics:

@@ -146,30 +146,33 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
     bank, not with its square.
     """
     sets = [_tokens(q) for q in questions]
+    sizes = [len(tokens) for tokens in sets]
     frequency = Counter(token for tokens in sets for token in tokens)
     index: dict[str, list[int]] = defaultdict(list)
     pairs: list[tuple[Question, Question]] = []
     for i, tokens in enumerate(sets):
-        if len(tokens) < MIN_DUPLICATE_TOKENS:
+        size = sizes[i]
+        if size < MIN_DUPLICATE_TOKENS:
             continue
         ordered = sorted(tokens, key=lambda t: (frequency[t], t))
-        prefix = ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]
-        candidates = {j for token in prefix for j in index[token]}
+        prefix = ordered[: size - math.ceil(threshold * size) + 1]
+        candidates = list({j for token in prefix for j in index[token]})
+        overlaps = [len(tokens & sets[j]) for j in candidates]
         best, best_score = -1, threshold
-        size = len(tokens)
-        for j in sorted(candidates):
-            other = sets[j]
-            if not threshold * size <= len(other) <= size / threshold:
-                continue  # sets this different in size cannot be this similar
-            shared = len(tokens & other)
-            score = shared / (size + len(other) - shared)
-            if score >= best_score and (best < 0 or score > best_score):
+        for j, shared in zip(candidates, overlaps):
+            # Jaccard >= t needs shared >= t / (1 + t) * (|a| + |b|): most candidates stop here.
+            if shared * (1 + threshold) < threshold * (size + sizes[j]):
+                continue
+            score = shared / (size + sizes[j] - shared)
+            # The most similar earlier question; of equally similar ones, the first.
+            if score > best_score or (score == best_score and (best < 0 or j < best)):
                 best, best_score = j, score
         if best >= 0:
             pairs.append((questions[best], questions[i]))
         for token in prefix:
-            if len(index[token]) < MAX_POSTINGS:
-                index[token].append(i)
+            postings = index[token]
+            if len(postings) < MAX_POSTINGS:
+                postings.append(i)
     return pairs
 
 
