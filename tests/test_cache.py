@@ -7,15 +7,18 @@ import hashlib
 import json
 import shutil
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from deckgen import anki, printsheet
 from deckgen import cache as cache_module
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
-from deckgen.model import DeckgenError
+from deckgen.model import DeckgenError, QuestionType
+from deckgen.render import cloze_answers, markdown
 from tests.conftest import ROOT
 
 
@@ -165,3 +168,28 @@ def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Cal
     again = build(bank, tmp_path / "out").warnings
     assert [str(d) for d in again if d.rule == "bom"] == [f"{path.as_posix()}:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]"]
     assert again == first == tuple(check(bank)[1])
+
+
+def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the small in-memory caches, which a bank of 10,000 cards overflows: the build
+    # itself must never render a text twice.
+    for module in (anki, printsheet):
+        for name in ("to_html", "to_print_html"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, getattr(module, name).__wrapped__)
+    md = markdown()
+    parsed: Counter[str] = Counter()
+    real_parse = md.parse
+    monkeypatch.setattr(md, "parse", lambda src, env=None: parsed.update([src]) or real_parse(src, env))
+    result = build(bank, tmp_path / "out")
+    assert len(parsed) > 1000
+    # A text is parsed once for its card and its sheets: again only where the bank writes
+    # it again, and for a compare item, which a card shows inline. The deck's description
+    # is rendered apart from the questions, once for the package and once for the sheets.
+    written: Counter[str] = Counter({result.bank.deck.description: 2})
+    for question in result.bank.questions:
+        written.update([question.question, question.answer, question.extra, *question.items, *question.items])
+        written.update(text for row in question.rows for text in (row.aspect, *row.values))
+        if question.type is QuestionType.CLOZE:
+            written.update([" · ".join(cloze_answers(question.question))])  # the answer key's line
+    assert {text: times for text, times in parsed.items() if times > max(1, written[text])} == {}

@@ -97,17 +97,21 @@ class BuildCache:
         return self._new
 
     def get(self, key: str) -> Any:
-        """A cached value (also kept for the next build), or None."""
-        if self._old is None:
-            return None
-        try:
-            row = self._old.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-            value = json.loads(row[0]) if row is not None else None
-        except (sqlite3.Error, ValueError, TypeError):
-            return None
-        if value is not None:
-            self._used.add(key)
-        return value
+        """A cached value, from the last build (it is kept for the next) or made earlier in
+        this one; None if there is none."""
+        for db in (self._old, self._new):
+            if db is None:
+                continue
+            try:
+                row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+                value = json.loads(row[0]) if row is not None else None
+            except (sqlite3.Error, ValueError, TypeError):
+                continue
+            if value is not None:
+                if db is self._old:
+                    self._used.add(key)
+                return value
+        return None
 
     def put(self, key: str, value: Any) -> None:
         """Remember a value for the next build."""

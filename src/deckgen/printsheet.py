@@ -91,13 +91,21 @@ _cache: BuildCache | None = None
 _keys: dict[str, str] = {}
 
 
-def _md(text: str, question: Question) -> str:
-    if _cache is None or question.id not in _keys:
+def _md(text: str, question: Question | None = None) -> str:
+    """A question's text (or, without one, a text of the deck's own) as printable HTML."""
+
+    def render() -> str:
+        if question is None:
+            return to_print_html(text)
         return _embed(to_print_html(with_media(text, question.media())), question)
-    key = "print:" + hashlib.sha256((_keys[question.id] + "\x00" + text).encode("utf-8")).hexdigest()
+
+    if _cache is None or (question is not None and question.id not in _keys):
+        return render()
+    scope = "deck" if question is None else _keys[question.id]
+    key = "print:" + hashlib.sha256((scope + "\x00" + text).encode("utf-8")).hexdigest()
     html = _cache.get(key)
     if html is None:
-        html = _embed(to_print_html(with_media(text, question.media())), question)
+        html = render()
         _cache.put(key, html)
     return str(html)
 
@@ -111,13 +119,13 @@ def _refs(bank: Bank, question: Question) -> str:
 
 
 def _table(question: Question, with_values: bool) -> str:
-    head = "".join(f"<th>{to_print_html(item).removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
+    head = "".join(f"<th>{_md(item, question).removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
     rows = []
     for row in question.live_rows:
         cells = "".join(
-            f"<td>{to_print_html(v)}</td>" if with_values else '<td class="blank"></td>' for v in row.values
+            f"<td>{_md(v, question)}</td>" if with_values else '<td class="blank"></td>' for v in row.values
         )
-        rows.append(f"<tr><th>{to_print_html(row.aspect)}</th>{cells}</tr>")
+        rows.append(f"<tr><th>{_md(row.aspect, question)}</th>{cells}</tr>")
     return f'<table><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
 
 
@@ -164,7 +172,7 @@ def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
         "<body>",
         f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
         f'<p class="meta">Version {escape(deck.version)} · {len(bank.questions)} questions, {cards} cards · {escape(deck.homepage)}</p>',
-        to_print_html(deck.description),
+        _md(deck.description),
         "</header>",
         '<nav class="toc"><h2>Contents</h2><ol>',
     ]
