@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,26 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     for target in ("build / floor at 80 cards", "rebuild / build at 80 cards", "check / build at 80 cards",
                    "peak memory of a build at 80 cards", ".apkg size against genanki's", "cost per 1,000 cards"):
         assert target in report, target
+    # deckgen's own breakdown by step, and a reason for every target that is not met.
+    assert "## Where the time goes, at 80 cards\n" in report
+    for step in ("validate", "lock", "lint", "render", "sheets", "write", "cache", "total"):
+        assert re.search(rf"\n\| {step} \| \d+\.\d\d \| \d+\.\d\d \| (\d+\.\d\d)? \|\n", report), step
+        assert re.search(rf"\n\| {step} \| \d+ \|\n", report.split("## Where the memory goes, at 80 cards\n")[1]), step
+    for line in report.splitlines():
+        if line.endswith("**not met**"):
+            name = "memory" if line.startswith("- peak memory") else line.removeprefix("- ").split(" at ")[0]
+            assert f"- **{name}**: " in report.split("## Why a target is not met\n")[1], name
+
+
+def test_the_benchmark_reads_deckgens_timings() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import parse_timings
+
+    stderr = "warning line\ntimings: validate 1.25 s, lint 0.50 s, total 1.80 s\npeak memory after: validate 67 MB, lint 99 MB, total 99 MB\n"
+    assert parse_timings(stderr) == (
+        {"validate": 1.25, "lint": 0.5, "total": 1.8},
+        {"validate": 67.0, "lint": 99.0, "total": 99.0},
+    )
 
 
 def test_the_generated_bank_is_clean_and_the_floor_builds(tmp_path: Path) -> None:

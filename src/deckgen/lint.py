@@ -137,6 +137,14 @@ def _tokens(question: Question) -> frozenset[str]:
     return frozenset(w for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
 
 
+def _signature(tokens: frozenset[str]) -> int:
+    """A 128-bit summary of a set of words: one bit per word, by a hash of it."""
+    signature = 0
+    for token in tokens:
+        signature |= 1 << (hash(token) & 127)
+    return signature
+
+
 def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[Question, Question]]:
     """For each question, the most similar earlier one, if their question words have a Jaccard
     similarity of at least `threshold`: one warning per question, however many it resembles.
@@ -147,6 +155,7 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
     """
     sets = [_tokens(q) for q in questions]
     sizes = [len(tokens) for tokens in sets]
+    signatures = [_signature(tokens) for tokens in sets]
     frequency = Counter(token for tokens in sets for token in tokens)
     index: dict[str, list[int]] = defaultdict(list)
     pairs: list[tuple[Question, Question]] = []
@@ -156,7 +165,10 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
             continue
         ordered = sorted(tokens, key=lambda t: (frequency[t], t))
         prefix = ordered[: size - math.ceil(threshold * size) + 1]
-        candidates = list({j for token in prefix for j in index[token]})
+        # Each bit set in this question's signature and not in the other's stands for a word
+        # the other lacks: with more such bits than (1 - t) * size, the pair cannot reach t.
+        signature, most_missing = signatures[i], (1 - threshold) * size
+        candidates = [j for j in {j for token in prefix for j in index[token]} if (signature & ~signatures[j]).bit_count() <= most_missing]
         overlaps = [len(tokens & sets[j]) for j in candidates]
         best, best_score = -1, threshold
         for j, shared in zip(candidates, overlaps):

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """A 1-based position in a bank file."""
+class Location(NamedTuple):
+    """A 1-based position in a bank file. A named tuple: the loader makes one for every
+    node of every file, so it must be cheap to make."""
 
     path: str
     line: int = 1

@@ -1,18 +1,34 @@
-"""Where a build's time goes: named phases, timed with a monotonic clock, for `--timings`
-and the benchmark's breakdown."""
+"""Where a build's time and memory go: named phases, timed with a monotonic clock, with the
+peak memory of the process after each, for `--timings` and the benchmark's breakdown."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+try:
+    import resource
+except ImportError:  # not on Windows: memory is then not reported
+    resource = None  # type: ignore[assignment]
+
+
+def peak_memory_mb() -> float | None:
+    """The most memory this process has held so far, in MB, where the system tells."""
+    if resource is None:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
 
 class Timings:
-    """Seconds spent in each named phase, in the order the phases first ran."""
+    """Seconds spent in each named phase, in the order the phases first ran, and the peak
+    memory when each last ended."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -22,10 +38,16 @@ class Timings:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            peak = peak_memory_mb()
+            if peak is not None:
+                self.peak_mb[name] = peak
 
     def format(self) -> str:
-        """One line: `timings: validate 1.20 s, lint 0.52 s, ...`."""
-        return "timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())
+        """`timings: validate 1.20 s, lint 0.52 s, ...`, then a line of the peak memory after each."""
+        lines = ["timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())]
+        if self.peak_mb:
+            lines.append("peak memory after: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in self.peak_mb.items()))
+        return "\n".join(lines)
 
 
 @contextmanager
