@@ -82,7 +82,11 @@ def test_a_strange_cache_never_fails_a_build(mini: Path, epoch: Callable[[int], 
         "UPDATE entries SET value = 'null'",
         "UPDATE entries SET value = '[1, 2]'",
         "UPDATE entries SET value = '{\"id\": 1}' WHERE key LIKE 'topic:%'",
-        "UPDATE entries SET value = '\"text\"' WHERE key NOT IN ('salt')",
+        "UPDATE entries SET value = '\"text\"' WHERE key LIKE 'notes:%' OR key LIKE 'topic:%'",
+        "UPDATE entries SET value = '[[1, \"basic\", [], []]]' WHERE key LIKE 'notes:%'",
+        "UPDATE entries SET value = '[\"html\"]' WHERE key LIKE 'print:%'",
+        "UPDATE entries SET value = json_set(value, '$.questions[0].location', json('[1, 2]')) WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = json_set(value, '$.questions[0].answer', 5) WHERE key LIKE 'topic:%'",
         "DROP TABLE entries",
     ]
     for statement in strange:

@@ -297,13 +297,32 @@ class DeckNotes:
         return tuple(n for _, _, notes in self.decks for n in notes)
 
 
+def _note_specs(value: object) -> list[NoteSpec] | None:
+    """Notes as the cache stored them, or None if the value is not what deckgen stores."""
+
+    def texts(items: object) -> tuple[str, ...] | None:
+        return tuple(items) if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
+
+    if not isinstance(value, list) or not value:
+        return None
+    specs = []
+    for entry in value:
+        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str) and isinstance(entry[1], str)):
+            return None
+        fields, tags = texts(entry[2]), texts(entry[3])
+        if fields is None or tags is None:
+            return None
+        specs.append(NoteSpec(entry[0], entry[1], fields, tags))
+    return specs
+
+
 def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
     if cache is None:
         return question_notes(bank, topic, question)
     key = "notes:" + cache.question_key(bank, topic, question)
-    cached = cache.get(key)
+    cached = _note_specs(cache.get(key))
     if cached is not None:
-        return [NoteSpec(guid, model, tuple(fields), tuple(tags)) for guid, model, fields, tags in cached]
+        return cached
     specs = question_notes(bank, topic, question)
     cache.put(key, [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs])
     return specs

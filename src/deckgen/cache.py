@@ -51,7 +51,8 @@ def _salt() -> str:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+    # A URI connection, so that ATTACH below reads the old cache through a read-only URI.
+    db = sqlite3.connect(path.resolve().as_uri(), uri=True, timeout=1.0, isolation_level=None)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     return db
@@ -68,6 +69,9 @@ class BuildCache:
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
         self._used: set[str] = set()
+        self._made: set[str] = set()
+        self._pending: dict[str, str] = {}
+        self._failed = False
         try:
             if self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
@@ -81,7 +85,7 @@ class BuildCache:
 
     def _writer(self) -> sqlite3.Connection | None:
         """The new cache file, made beside the old one on the first write."""
-        if self._new is None and self._new_path is None:
+        if self._new is None and not self._failed:
             try:
                 # Beside the old cache when the build folder exists; a build must not make
                 # its folder before it knows it will write there.
@@ -99,27 +103,34 @@ class BuildCache:
     def get(self, key: str) -> Any:
         """A cached value, from the last build (it is kept for the next) or made earlier in
         this one; None if there is none."""
-        for db in (self._old, self._new):
-            if db is None:
-                continue
-            try:
-                row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-                value = json.loads(row[0]) if row is not None else None
-            except (sqlite3.Error, ValueError, TypeError):
-                continue
-            if value is not None:
-                if db is self._old:
-                    self._used.add(key)
-                return value
-        return None
+        try:
+            if key in self._pending:
+                return json.loads(self._pending[key])
+            db = self._new if key in self._made else self._old
+            row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
+            value = json.loads(row[0]) if row is not None else None
+        except (sqlite3.Error, ValueError, TypeError):
+            return None
+        if value is not None and db is self._old:
+            self._used.add(key)
+        return value
 
     def put(self, key: str, value: Any) -> None:
-        """Remember a value for the next build."""
+        """Remember a value for the rest of this build and for the next one."""
+        if self._failed:
+            return
+        self._made.add(key)
+        self._pending[key] = json.dumps(value, ensure_ascii=False)
+        if len(self._pending) >= 1024:
+            self._flush()
+
+    def _flush(self) -> None:
         db = self._writer()
         if db is None:
             return
         try:
-            db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, json.dumps(value, ensure_ascii=False)))
+            db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", self._pending.items())
+            self._pending.clear()
         except sqlite3.Error:
             self._discard()
 
@@ -127,6 +138,7 @@ class BuildCache:
         """Keep the entries this build used or made, and drop the rest; best effort, as a cache
         must never fail a build."""
         self.put("salt", self.salt)
+        self._flush()
         db = self._new
         try:
             if db is None or self._new_path is None:
@@ -141,7 +153,7 @@ class BuildCache:
             db.execute("COMMIT")
             db.close()
             self._new = None
-            if self._new_path.parent != self.path.parent:
+            if self._new_path.parent.resolve() != self.path.parent.resolve():
                 moved = self.path.with_name(self._new_path.name)
                 shutil.copyfile(self._new_path, moved)
                 self._new_path.unlink()
@@ -154,7 +166,11 @@ class BuildCache:
             self._discard()
 
     def _discard(self) -> None:
-        """Close everything and remove the unfinished new file (a failed build keeps the old cache)."""
+        """Close everything and remove the unfinished new file (a failed build keeps the old cache);
+        the cache is then off for the rest of the build."""
+        self._failed = True
+        self._pending.clear()
+        self._made.clear()
         for db in (self._old, self._new):
             if db is not None:
                 try:
@@ -216,23 +232,45 @@ def _question_json(q: Question) -> dict[str, Any]:
     }
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a text")
+    return value
+
+
+def _texts(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        raise TypeError("not a list")
+    return tuple(_text(v) for v in values)
+
+
+def _maybe_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _where(value: Any) -> Location:
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[1], int) and isinstance(value[2], int)):
+        raise TypeError("not a location")
+    return Location(_text(value[0]), value[1], value[2])
+
+
 def _question(d: dict[str, Any]) -> Question:
     return Question(
-        id=d["id"],
+        id=_text(d["id"]),
         type=QuestionType(d["type"]),
-        question=d["question"],
-        location=Location(*d["location"]),
-        topic=d["topic"],
-        section=d["section"],
-        answer=d["answer"],
-        extra=d["extra"],
-        sources=tuple(d["sources"]),
-        tags=tuple(d["tags"]),
-        items=tuple(d["items"]),
-        rows=tuple(CompareRow(i, a, tuple(v), Location(*loc), r) for i, a, v, loc, r in d["rows"]),
-        lint_ignore=frozenset(d["lint_ignore"]),
-        field_locations=tuple((name, Location(*loc)) for name, loc in d["field_locations"]),
-        retired=d["retired"],
+        question=_text(d["question"]),
+        location=_where(d["location"]),
+        topic=_text(d["topic"]),
+        section=_text(d["section"]),
+        answer=_text(d["answer"]),
+        extra=_text(d["extra"]),
+        sources=_texts(d["sources"]),
+        tags=_texts(d["tags"]),
+        items=_texts(d["items"]),
+        rows=tuple(CompareRow(_text(i), _text(a), _texts(v), _where(loc), _maybe_text(r)) for i, a, v, loc, r in d["rows"]),
+        lint_ignore=frozenset(_texts(d["lint_ignore"])),
+        field_locations=tuple((_text(name), _where(loc)) for name, loc in d["field_locations"]),
+        retired=_maybe_text(d["retired"]),
     )
 
 
@@ -257,14 +295,14 @@ def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) 
 def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, list[Diagnostic]]:
     """The topic, where its id is written, and its warnings, as `topic_json` stored them."""
     topic = Topic(
-        id=data["id"],
-        title=data["title"],
-        section=data["section"],
+        id=_text(data["id"]),
+        title=_text(data["title"]),
+        section=_text(data["section"]),
         path=path,
-        location=Location(*data["location"]),
+        location=_where(data["location"]),
         questions=tuple(_question(q) for q in data["questions"]),
-        lint_ignore=frozenset(data["lint_ignore"]),
+        lint_ignore=frozenset(_texts(data["lint_ignore"])),
         retired=tuple(_question(q) for q in data["retired"]),
     )
-    warnings = [Diagnostic(Location(*loc), Severity.WARNING, message, rule) for loc, message, rule in data["warnings"]]
-    return topic, Location(*data["id_location"]), warnings
+    warnings = [Diagnostic(_where(loc), Severity.WARNING, _text(message), _text(rule)) for loc, message, rule in data["warnings"]]
+    return topic, _where(data["id_location"]), warnings

@@ -104,10 +104,10 @@ def _md(text: str, question: Question | None = None) -> str:
     scope = "deck" if question is None else _keys[question.id]
     key = "print:" + hashlib.sha256((scope + "\x00" + text).encode("utf-8")).hexdigest()
     html = _cache.get(key)
-    if html is None:
+    if not isinstance(html, str):
         html = render()
         _cache.put(key, html)
-    return str(html)
+    return html
 
 
 def _refs(bank: Bank, question: Question) -> str:
