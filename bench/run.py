@@ -209,11 +209,11 @@ def _why(reference: Sample, ratios: dict[str, float], largest: Sample) -> list[s
     floor = reference.median("floor")
     cold, warm, peaks = reference.steps["build"], reference.steps["rebuild"], largest.step_peaks["build"]
     if ratios["build / floor"] > TARGETS["build / floor"]:
-        extra = sum(cold.get(step, 0.0) for step in ("validate", "lock", "lint", "sheets", "cache"))
+        extra = sum(cold.get(step, 0.0) for step in ("validate", "lock", "lint", "update lock", "sheets", "cache"))
         why.append(
             f"- **build / floor**: the floor only parses, renders and writes. deckgen's render and write "
             f"take {cold['render'] + cold['write']:.2f} s (each text is also rendered as MathML for the printable "
-            f"sheet, and code is highlighted); the steps the floor leaves out (validate, lock, lint, sheets, cache) "
+            f"sheet, and code is highlighted); the steps the floor leaves out (validate, lock, lint, update lock, sheets, cache) "
             f"take {extra:.2f} s, which is {extra / floor:.2f}x the floor on their own; starting Python and importing "
             f"deckgen take about {max(reference.median('build') - cold['total'], 0.0):.2f} s more."
         )

@@ -275,7 +275,7 @@ def _render(
         chosen = select(bank, selection)
         notes = deck_notes(chosen, cache) if selection else all_notes
         review_page, questions_page = print_pages(chosen, cache)
-    with phase(timings, "lock"):
+    with phase(timings, "update lock"):
         lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
     apkg = out_dir / f"{bank.deck.slug}.apkg"
     with phase(timings, "sheets"):
