@@ -217,6 +217,18 @@ def _text_writer(text: str) -> Writer:
     return write
 
 
+def _lines_writer(lines: list[str]) -> Writer:
+    """Write each line followed by a newline, without joining them in memory first."""
+
+    def write(path: Path) -> None:
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            for line in lines:
+                out.write(line)
+                out.write("\n")
+
+    return write
+
+
 def build(
     bank_dir: Path,
     out_dir: Path,
@@ -283,8 +295,8 @@ def _render(
             apkg: lambda path: write_apkg(chosen, path, notes, lock),
             out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
             out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
-            out_dir / REVIEW_HTML: _text_writer(review_page),
-            out_dir / QUESTIONS_HTML: _text_writer(questions_page),
+            out_dir / REVIEW_HTML: _lines_writer(review_page),
+            out_dir / QUESTIONS_HTML: _lines_writer(questions_page),
         }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)

@@ -9,7 +9,6 @@ its URL, so that nothing depends on a network or a screen. `review_html` has the
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from html import escape
 from pathlib import Path
@@ -85,29 +84,28 @@ def _embed(html: str, question: Question) -> str:
     return html
 
 
-# Both pages show the same texts (the answer key repeats the answers): within one build
-# each text is rendered once, and with a cache not at all if the question is unchanged.
-_cache: BuildCache | None = None
-_keys: dict[str, str] = {}
+# Both pages show the same texts (the answer key repeats the answers). They are made in
+# one pass, question by question, and each question's printed texts are one cache entry:
+# `_texts` holds the current question's, while it is being printed.
+_texts: dict[str, str] = {}
+_texts_changed = False
 
 
-def _md(text: str, question: Question | None = None) -> str:
-    """A question's text (or, without one, a text of the deck's own) as printable HTML."""
-
-    def render() -> str:
-        if question is None:
-            return to_print_html(text)
-        return _embed(to_print_html(with_media(text, question.media())), question)
-
-    if _cache is None or (question is not None and question.id not in _keys):
-        return render()
-    scope = "deck" if question is None else _keys[question.id]
-    key = "print:" + hashlib.sha256((scope + "\x00" + text).encode("utf-8")).hexdigest()
-    html = _cache.get(key)
-    if not isinstance(html, str):
-        html = render()
-        _cache.put(key, html)
+def _md(text: str, question: Question) -> str:
+    """A question's text as printable HTML."""
+    global _texts_changed
+    html = _texts.get(text)
+    if html is None:
+        html = _texts[text] = _embed(to_print_html(with_media(text, question.media())), question)
+        _texts_changed = True
     return html
+
+
+def _cached_texts(value: object) -> dict[str, str]:
+    """A question's printed texts as the cache stored them; empty if the value is not that."""
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return value
+    return {}
 
 
 def _refs(bank: Bank, question: Question) -> str:
@@ -156,7 +154,7 @@ def _answer_html(number: int, question: Question) -> str:
     return f'<div class="qa"><span class="num">{number}.</span><div class="body">{body}</div></div>'
 
 
-def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
+def _head(bank: Bank, subtitle: str, with_answers: bool, description: str) -> list[str]:
     deck = bank.deck
     cards = sum(q.card_count for q in bank.questions)
     running = _css_string(f"{deck.title} · {subtitle} · version {deck.version}")
@@ -172,7 +170,7 @@ def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
         "<body>",
         f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
         f'<p class="meta">Version {escape(deck.version)} · {len(bank.questions)} questions, {cards} cards · {escape(deck.homepage)}</p>',
-        _md(deck.description),
+        description,
         "</header>",
         '<nav class="toc"><h2>Contents</h2><ol>',
     ]
@@ -185,47 +183,72 @@ def _page(bank: Bank, subtitle: str, with_answers: bool) -> str:
     if not with_answers:
         out.append('<li><a href="#answer-key">Answer key</a></li>')
     out.append("</ol></nav>")
+    return out
+
+
+def _pages(bank: Bank, cache: BuildCache | None, review: bool = True, questions: bool = True) -> tuple[list[str], list[str]]:
+    """The lines of both pages (review, questions), made in one pass over the questions;
+    each question's printed texts come from `cache` where they can."""
+    global _texts, _texts_changed
+    description = to_print_html(bank.deck.description)
+    review_out = _head(bank, "review sheet", True, description) if review else []
+    questions_out = _head(bank, "questions", False, description) if questions else []
+    key_out: list[str] = []
+    keys = {q.id: cache.question_key(bank, t, q) for t in bank.topics for q in t.questions} if cache is not None else {}
     current_section = current_topic = ""
-    for number, topic, question in numbered(bank):
-        if topic.section != current_section:
-            if current_section:
-                out.append("</section></section>")
-                current_topic = ""
-            current_section = topic.section
-            title = bank.section(topic.section).title
-            out.append(f'<section class="section" id="s-{topic.section}"><h2>{escape(title)}</h2>')
-        if topic.id != current_topic:
-            if current_topic:
-                out.append("</section>")
-            current_topic = topic.id
-            out.append(f'<section class="topic" id="t-{topic.id}"><h3>{escape(topic.title)}</h3>')
-        out.append(_question_html(bank, number, question, with_answers))
-    if current_section:
-        out.append("</section></section>")
-    if not with_answers:
-        out.append('<section class="section key" id="answer-key"><h2>Answer key</h2>')
-        out.extend(_answer_html(number, question) for number, _, question in numbered(bank))
-        out.append("</section>")
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    try:
+        for number, topic, question in numbered(bank):
+            opening = []
+            if topic.section != current_section:
+                if current_section:
+                    opening.append("</section></section>")
+                    current_topic = ""
+                current_section = topic.section
+                title = bank.section(topic.section).title
+                opening.append(f'<section class="section" id="s-{topic.section}"><h2>{escape(title)}</h2>')
+            if topic.id != current_topic:
+                if current_topic:
+                    opening.append("</section>")
+                current_topic = topic.id
+                opening.append(f'<section class="topic" id="t-{topic.id}"><h3>{escape(topic.title)}</h3>')
+            key = "print:" + keys[question.id] if question.id in keys else None
+            _texts = _cached_texts(cache.get(key)) if cache is not None and key is not None else {}
+            _texts_changed = False
+            if review:
+                review_out += opening
+                review_out.append(_question_html(bank, number, question, with_answers=True))
+            if questions:
+                questions_out += opening
+                questions_out.append(_question_html(bank, number, question, with_answers=False))
+                key_out.append(_answer_html(number, question))
+            if _texts_changed and cache is not None and key is not None:
+                cache.put(key, _texts)
+    finally:
+        _texts, _texts_changed = {}, False
+    for out in (review_out, questions_out):
+        if out and current_section:
+            out.append("</section></section>")
+    if questions:
+        questions_out.append('<section class="section key" id="answer-key"><h2>Answer key</h2>')
+        questions_out += key_out
+        questions_out.append("</section>")
+    for out in (review_out, questions_out):
+        if out:
+            out += ["</body>", "</html>"]
+    return review_out, questions_out
 
 
 def review_html(bank: Bank) -> str:
     """Every question with its answer, extra and sources, as one printable page."""
-    return _page(bank, "review sheet", with_answers=True)
+    return "\n".join(_pages(bank, None, questions=False)[0]) + "\n"
 
 
 def questions_html(bank: Bank) -> str:
-    """The questions only, then an answer key, as one printable page."""
-    return _page(bank, "questions", with_answers=False)
+    """The questions only, then an answer key at the end, as one printable page."""
+    return "\n".join(_pages(bank, None, review=False)[1]) + "\n"
 
 
-def print_pages(bank: Bank, cache: BuildCache) -> tuple[str, str]:
-    """Both pages, (review, questions), rendering each text at most once, from `cache` where it can."""
-    global _cache, _keys
-    _cache = cache
-    _keys = {q.id: cache.question_key(bank, t, q) for t in bank.topics for q in t.questions}
-    try:
-        return review_html(bank), questions_html(bank)
-    finally:
-        _cache, _keys = None, {}
+def print_pages(bank: Bank, cache: BuildCache) -> tuple[list[str], list[str]]:
+    """The lines of both pages (review, questions), rendering each text at most once, from
+    `cache` where it can. Each page is its lines, each followed by a newline."""
+    return _pages(bank, cache)
