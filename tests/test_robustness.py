@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
 from deckgen.lock import read_lock
+from deckgen.model import DeckgenError
 from tests.bankfiles import TOPIC, write_bank
 from tests.conftest import FIXTURES
 
@@ -160,3 +162,14 @@ def test_urls_that_could_break_out_of_markdown_or_templates_are_refused(in_tmp: 
         "q/sources.yaml:4:10: error: url 'https://a.org/x) <img src=x onerror=alert(5)>' has characters to "
         "percent-encode (spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
     ]
+
+
+def test_a_build_leaves_the_cycle_collector_as_it_found_it(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    before = gc.get_threshold()
+    build(mini, Path("out"))
+    assert gc.get_threshold() == before
+    (mini / "attention.yaml").write_text("topic: [", encoding="utf-8")
+    with pytest.raises(DeckgenError):
+        build(mini, Path("out"))
+    assert gc.get_threshold() == before

@@ -7,11 +7,13 @@ failed build leaves the previous outputs as they were.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +55,19 @@ class Selection:
         )
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run Python's cycle collector less often. A build makes millions of small objects that
+    live until it ends and form almost no cycles; at the default pace the collector walks
+    them all again and again, and a build of 50,000 cards spends a quarter of its time there."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 @dataclass(frozen=True)
 class BuildResult:
     """What a build wrote, the warnings it saw, and a PDF it could not print."""
@@ -71,7 +86,7 @@ def check(
     The bank is None when any error was found. A build passes its cache, so that files
     unchanged since the last build are not read again.
     """
-    with phase(timings, "validate"):
+    with phase(timings, "validate"), fewer_collections():
         bank, diagnostics = validate_bank(bank_dir, cache)
     if bank is None:
         return None, diagnostics
@@ -83,7 +98,7 @@ def check(
                 problems += schema_problems(lock, bank_dir, note_type_states(bank))
     if problems:
         return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
-    with phase(timings, "lint"):
+    with phase(timings, "lint"), fewer_collections():
         warnings = lint_bank(bank)
     return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
 
@@ -244,14 +259,15 @@ def build(
     but never writes it.
     """
     cache = BuildCache(out_dir)
-    try:
-        chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
-        with phase(timings, "write"):
-            write_atomically(writers)
-        with phase(timings, "cache"):
-            cache.save()
-    finally:
-        cache.close()
+    with fewer_collections():
+        try:
+            chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
+            with phase(timings, "write"):
+                write_atomically(writers)
+            with phase(timings, "cache"):
+                cache.save()
+        finally:
+            cache.close()
     outputs = list(writers)
     problems: list[Diagnostic] = []
     if pdf:
