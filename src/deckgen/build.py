@@ -25,7 +25,7 @@ from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Se
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
 from deckgen.render import parse_once
-from deckgen.sheet import MEDIA_FOLDER, questions_sheet, review_sheet
+from deckgen.sheet import MEDIA_FOLDER, questions_sheet_lines, review_sheet_lines
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
@@ -309,8 +309,8 @@ def _render(
     with phase(timings, "sheets"):
         writers: dict[Path, Writer] = {
             apkg: lambda path: write_apkg(chosen, path, notes, lock),
-            out_dir / REVIEW_SHEET: _text_writer(review_sheet(chosen)),
-            out_dir / QUESTIONS_SHEET: _text_writer(questions_sheet(chosen)),
+            out_dir / REVIEW_SHEET: _lines_writer(review_sheet_lines(chosen)),
+            out_dir / QUESTIONS_SHEET: _lines_writer(questions_sheet_lines(chosen)),
             out_dir / REVIEW_HTML: _lines_writer(review_page),
             out_dir / QUESTIONS_HTML: _lines_writer(questions_page),
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -134,7 +135,8 @@ def _cloze_rules(question: Question) -> Iterator[Diagnostic]:
 
 def _tokens(question: Question) -> frozenset[str]:
     text = cloze_reveal(question.question) if question.type is QuestionType.CLOZE else question.question
-    return frozenset(w for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
+    # Interned: a bank repeats its words thousands of times, and the sets live until the join ends.
+    return frozenset(sys.intern(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
 
 
 def _signature(tokens: frozenset[str]) -> int:

@@ -150,15 +150,32 @@ def _answer_key(bank: Bank) -> list[str]:
     return lines
 
 
+def _trimmed(lines: list[str]) -> list[str]:
+    """The lines without the blank ones at the end, so that the file ends in one newline."""
+    while lines and not lines[-1].rstrip("\n"):
+        lines.pop()
+    if lines:
+        lines[-1] = lines[-1].rstrip("\n")
+    return lines
+
+
+def review_sheet_lines(bank: Bank) -> list[str]:
+    """The review sheet's lines, each to be followed by a newline."""
+    slugger = _Slugger()
+    return _trimmed(_header(bank, "review sheet", slugger, ()) + _body(bank, with_answers=True))
+
+
+def questions_sheet_lines(bank: Bank) -> list[str]:
+    """The questions sheet's lines, each to be followed by a newline."""
+    slugger = _Slugger()
+    return _trimmed(_header(bank, "questions", slugger, ("Answer key",)) + _body(bank, with_answers=False) + _answer_key(bank))
+
+
 def review_sheet(bank: Bank) -> str:
     """Every question with its answer, extra and sources, by section and topic."""
-    slugger = _Slugger()
-    lines = _header(bank, "review sheet", slugger, ()) + _body(bank, with_answers=True)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return "".join(line + "\n" for line in review_sheet_lines(bank))
 
 
 def questions_sheet(bank: Bank) -> str:
     """The questions only, for self-testing, with the answer key at the end."""
-    slugger = _Slugger()
-    lines = _header(bank, "questions", slugger, ("Answer key",)) + _body(bank, with_answers=False) + _answer_key(bank)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return "".join(line + "\n" for line in questions_sheet_lines(bank))
