@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import tempfile
 import zipfile
@@ -408,39 +409,37 @@ def _stable_id(*parts: str) -> int:
     return (int.from_bytes(digest[:6], "big") | (1 << 40)) + 10**12
 
 
-def collection_bytes(bank: Bank, notes: DeckNotes, lock: Lock) -> bytes:
-    """The package's `collection.anki2` SQLite database, the same bytes for the same inputs.
+def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
+    """Write the package's `collection.anki2` SQLite database to `db_path` (a new file), the
+    same bytes for the same inputs.
 
     Note and card ids derive from GUIDs, each note carries the time its content last
     changed, and note types the time their look last changed, all from the lock.
     """
     models = {"basic": basic_model(bank.deck.homepage), "cloze": cloze_model(bank.deck.homepage)}
     root_id = deck_id(*notes.decks[0][0])
-    with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
-        db_path = Path(tmp) / "collection.anki2"
-        connection = sqlite3.connect(db_path)
-        try:
-            cursor = connection.cursor()
-            cursor.executescript(APKG_SCHEMA)
-            cursor.executescript(APKG_COL)
-            model_json = {
-                str(m.model_id): m.to_json(lock.note_types[key].mtime, root_id) for key, m in models.items()
-            }
-            (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
-            decks_json = json.loads(decks_raw)
-            position = 0
-            for path, name, specs in notes.decks:
-                did = deck_id(*path)
-                description = deck_description_html(bank) if len(path) == 1 else ""
-                decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
-                for spec in specs:
-                    position += 1
-                    _insert_note(cursor, models[spec.model], spec, did, position, lock.notes[spec.fields[0]].mtime)
-            cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
-            connection.commit()
-        finally:
-            connection.close()
-        return db_path.read_bytes()
+    connection = sqlite3.connect(db_path)
+    try:
+        cursor = connection.cursor()
+        cursor.executescript(APKG_SCHEMA)
+        cursor.executescript(APKG_COL)
+        model_json = {
+            str(m.model_id): m.to_json(lock.note_types[key].mtime, root_id) for key, m in models.items()
+        }
+        (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
+        decks_json = json.loads(decks_raw)
+        position = 0
+        for path, name, specs in notes.decks:
+            did = deck_id(*path)
+            description = deck_description_html(bank) if len(path) == 1 else ""
+            decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
+            for spec in specs:
+                position += 1
+                _insert_note(cursor, models[spec.model], spec, did, position, lock.notes[spec.fields[0]].mtime)
+        cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, did: int, due: int, mtime: int) -> None:
@@ -461,10 +460,14 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 """Zip entry times: fixed, the earliest a zip can hold, so the package depends only on its content."""
 
 
-def write_package(path: Path, collection: bytes, media: dict[str, bytes]) -> None:
-    """Write an .apkg: the collection, the media map and the media files, in a fixed order with fixed metadata."""
+def write_package(path: Path, collection: Path, media: dict[str, Path]) -> None:
+    """Write an .apkg: the collection, the media map and the media files, in a fixed order
+    with fixed metadata. Each file is streamed into the package, never held whole in memory."""
     names = sorted(media)
-    entries = [("collection.anki2", collection), ("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode())]
+    entries: list[tuple[str, Path | bytes]] = [
+        ("collection.anki2", collection),
+        ("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode()),
+    ]
     entries += [(str(i), media[name]) for i, name in enumerate(names)]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as package:
         for name, data in entries:
@@ -472,7 +475,11 @@ def write_package(path: Path, collection: bytes, media: dict[str, bytes]) -> Non
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            package.writestr(info, data)
+            if isinstance(data, bytes):
+                package.writestr(info, data)
+            else:
+                with data.open("rb") as source, package.open(info, "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
 
 
 def bank_media(bank: Bank) -> dict[str, Path]:
@@ -487,5 +494,7 @@ def bank_media(bank: Bank) -> dict[str, Path]:
 
 def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock) -> None:
     """Write the bank as an Anki package, with its images and the times recorded in `lock`."""
-    media = {name: source.read_bytes() for name, source in bank_media(bank).items()}
-    write_package(path, collection_bytes(bank, notes, lock), media)
+    with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
+        collection = Path(tmp) / "collection.anki2"
+        write_collection(bank, notes, lock, collection)
+        write_package(path, collection, bank_media(bank))
