@@ -21,7 +21,7 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     )
     report = out.read_text(encoding="utf-8")
     assert result.stdout == report
-    assert "| cards | floor s | build s | check s | rebuild s | build / floor | rebuild / build | check / build |" in report
+    assert "| cards | floor s | build s | check s | rebuild s | start-up s | build / floor | rebuild / build | check / build |" in report
     assert report.count("\n| 40 |") == 1 and report.count("\n| 80 |") == 1
     for target in ("build / floor at 80 cards", "rebuild / build at 80 cards", "check / build at 80 cards",
                    "peak memory of a build at 80 cards", ".apkg size against genanki's", "cost per 1,000 cards"):

@@ -86,21 +86,22 @@ def check(
     The bank is None when any error was found. A build passes its cache, so that files
     unchanged since the last build are not read again.
     """
-    with phase(timings, "validate"), fewer_collections():
-        bank, diagnostics = validate_bank(bank_dir, cache)
-    if bank is None:
-        return None, diagnostics
-    with phase(timings, "lock"):
-        lock, problems = read_lock(bank_dir)
-        if lock is not None:
-            problems += released_problems(lock, bank_dir, note_kinds(bank))
-            if not accept_schema_change:
-                problems += schema_problems(lock, bank_dir, note_type_states(bank))
-    if problems:
-        return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
-    with phase(timings, "lint"), fewer_collections():
-        warnings = lint_bank(bank)
-    return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
+    with fewer_collections():
+        with phase(timings, "validate"):
+            bank, diagnostics = validate_bank(bank_dir, cache)
+        if bank is None:
+            return None, diagnostics
+        with phase(timings, "lock"):
+            lock, problems = read_lock(bank_dir)
+            if lock is not None:
+                problems += released_problems(lock, bank_dir, note_kinds(bank))
+                if not accept_schema_change:
+                    problems += schema_problems(lock, bank_dir, note_type_states(bank))
+        if problems:
+            return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
+        with phase(timings, "lint"):
+            warnings = lint_bank(bank)
+        return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
 
 
 def checked_bank(
