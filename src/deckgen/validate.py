@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckgen.cache import BuildCache, topic_from_json, topic_json
-from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
+from deckgen.load import MAX_FILE_BYTES, LoadedFile, Mapping, Node, Scalar, Sequence, load_file
 from deckgen.model import (
     Bank,
     CompareRow,
@@ -617,6 +617,8 @@ def _topic_key(path: Path, display: str, context: _Context) -> str | None:
     if context.section_ids is None or context.source_ids is None:
         return None
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None  # read (and refused) by the loader
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
@@ -687,7 +689,8 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         if topic is not None:
             topics.append(topic)
             found = checker.diagnostics[start:]
-            if cache is not None and key is not None and isinstance(loaded.root, Mapping) and all(d.severity is Severity.WARNING for d in found):
+            clean = all(d.severity is Severity.WARNING for d in found)
+            if cache is not None and key is not None and clean and isinstance(loaded.root, Mapping):
                 entry = topic_json(topic, checker.location_of(loaded.root, "id"), found)
                 if entry is not None:
                     cache.put(key, entry)
