@@ -193,3 +193,24 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
         if question.type is QuestionType.CLOZE:
             written.update([" · ".join(cloze_answers(question.question))])  # the answer key's line
     assert {text: times for text, times in parsed.items() if times > max(1, written[text])} == {}
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        ("sources.yaml", 'title: "12个NLP预训练模型的学习笔记"', 'title: "12 个 NLP 预训练模型的学习笔记"'),
+        ("deck.yaml", "homepage: https://github.com/deckgen/deckgen", "homepage: https://example.org/deckgen"),
+        (QK_FILE.as_posix(), "topic: Why attention separates Q and K", "topic: Why attention keeps Q and K apart"),
+    ],
+)
+def test_what_a_card_shows_from_elsewhere_invalidates_it(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], file: str, old: str, new: str
+) -> None:
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "warm")
+    text = (bank / file).read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    (bank / file).write_text(text.replace(old, new), encoding="utf-8")
+    build(bank, tmp_path / "warm")
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "warm") == digests(tmp_path / "cold")

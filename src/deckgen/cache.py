@@ -23,15 +23,14 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import replace
+from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Topic, media_name
+from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Source, Topic, media_name
 
 CACHE_FILE = ".deckgen-cache.sqlite"
-_NOWHERE = Location("")
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -65,6 +64,7 @@ class BuildCache:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
         self.keys: dict[tuple[str, str], str] = {}
+        self._sources: dict[str, str] = {}
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
@@ -191,18 +191,27 @@ class BuildCache:
         known = self.keys.get((topic.id, question.id))
         if known is not None:
             return known
-        where = replace(
-            question,
-            location=_NOWHERE,
-            field_locations=(),
-            lint_ignore=frozenset(),
-            rows=tuple(replace(r, location=_NOWHERE) for r in question.rows),
-        )
-        sources = [replace(bank.source(s), location=_NOWHERE, lint_ignore=frozenset()) for s in question.sources]
-        images = [(target, media_name(path)) for target, path in question.images]
-        blob = repr((where, topic.title, sources, images, bank.deck.homepage))
+        content = tuple(getattr(question, name) for name in _QUESTION_CONTENT)
+        rows = tuple(tuple(getattr(row, name) for name in _ROW_CONTENT) for row in question.rows)
+        sources = tuple(self._source_part(bank, s) for s in question.sources)
+        images = tuple((target, media_name(path)) for target, path in question.images)
+        blob = repr((content, rows, topic.title, sources, images, bank.deck.homepage))
         key = self.keys[(topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         return key
+
+    def _source_part(self, bank: Bank, source_id: str) -> str:
+        part = self._sources.get(source_id)
+        if part is None:
+            source = bank.source(source_id)
+            part = self._sources[source_id] = repr(tuple(getattr(source, name) for name in _SOURCE_CONTENT))
+        return part
+
+
+# What rendering reads of each: every field but where it is written and which lint rules it silences.
+_UNRENDERED = {"location", "field_locations", "lint_ignore", "rows", "images"}
+_QUESTION_CONTENT = tuple(f.name for f in fields(Question) if f.name not in _UNRENDERED)
+_ROW_CONTENT = tuple(f.name for f in fields(CompareRow) if f.name not in _UNRENDERED)
+_SOURCE_CONTENT = tuple(f.name for f in fields(Source) if f.name not in _UNRENDERED)
 
 
 # Validated topics, stored per file. Locations are kept: a cached file's diagnostics and
