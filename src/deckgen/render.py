@@ -308,6 +308,8 @@ def _sheet_token(match: re.Match[str]) -> str:
 
 
 def _sheet_line(line: str) -> str:
+    if "<" not in line:
+        return line  # every change the tokens make is to a `<`
     return _SHEET_TOKEN_RE.sub(_sheet_token, line)
 
 
