@@ -196,3 +196,14 @@ def test_a_card_must_cite_a_reading_list_article(root: Path) -> None:
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:8:14: warning: cites no reading-list article: add the article that covers this card, beside the paper [no-article]"
     ]
+
+
+@pytest.mark.parametrize(("larger", "shared"), [(5, 4), (10, 8), (20, 16), (35, 28)])
+def test_near_duplicates_exactly_at_the_threshold_are_found(larger: int, shared: int) -> None:
+    # Jaccard = shared / larger = 0.8 exactly: no bound may drop the pair to rounding.
+    words = [f"w{larger}x{k}" for k in range(larger)]
+    questions = [
+        Question(id=f"q{n}", type=QuestionType.BASIC, question=" ".join(chosen), location=Location("x"), topic="t", section="s")
+        for n, chosen in enumerate((words, words[:shared], [w[::-1] for w in words]))
+    ]
+    assert [(a.id, b.id) for a, b in near_duplicates(questions)] == [("q0", "q1")]

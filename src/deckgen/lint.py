@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -139,11 +140,15 @@ def _tokens(question: Question) -> frozenset[str]:
     return frozenset(sys.intern(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
 
 
+_ROUNDING = 1e-9
+
+
 def _signature(tokens: frozenset[str]) -> int:
-    """A 128-bit summary of a set of words: one bit per word, by a hash of it."""
+    """A 128-bit summary of a set of words: one bit per word, by a checksum of it (the same in
+    every run, unlike `hash`)."""
     signature = 0
     for token in tokens:
-        signature |= 1 << (hash(token) & 127)
+        signature |= 1 << (zlib.crc32(token.encode("utf-8")) & 127)
     return signature
 
 
@@ -167,15 +172,17 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
             continue
         ordered = sorted(tokens, key=lambda t: (frequency[t], t))
         prefix = ordered[: size - math.ceil(threshold * size) + 1]
-        # Each bit set in this question's signature and not in the other's stands for a word
-        # the other lacks: with more such bits than (1 - t) * size, the pair cannot reach t.
-        signature, most_missing = signatures[i], (1 - threshold) * size
+        # Jaccard >= t needs at least t * size shared words. Each bit set in this question's
+        # signature and not in the other's stands for a word the other lacks, so a pair with
+        # more such bits than size - ceil(t * size) cannot reach t. (The bounds leave a margin
+        # for rounding: only the score below decides.)
+        signature, most_missing = signatures[i], size - math.ceil(threshold * size - _ROUNDING)
         candidates = [j for j in {j for token in prefix for j in index[token]} if (signature & ~signatures[j]).bit_count() <= most_missing]
         overlaps = [len(tokens & sets[j]) for j in candidates]
         best, best_score = -1, threshold
         for j, shared in zip(candidates, overlaps):
-            # Jaccard >= t needs shared >= t / (1 + t) * (|a| + |b|): most candidates stop here.
-            if shared * (1 + threshold) < threshold * (size + sizes[j]):
+            # Jaccard >= t also needs shared >= t / (1 + t) * (|a| + |b|): most candidates stop here.
+            if shared * (1 + threshold) < threshold * (size + sizes[j]) - _ROUNDING:
                 continue
             score = shared / (size + sizes[j] - shared)
             # The most similar earlier question; of equally similar ones, the first.
