@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import anki, printsheet
+from deckgen import anki, printsheet, validate
 from deckgen import cache as cache_module
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
+from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.render import cloze_answers, markdown
 from tests.conftest import ROOT
@@ -214,3 +215,27 @@ def test_what_a_card_shows_from_elsewhere_invalidates_it(
     build(bank, tmp_path / "warm")
     build(bank, tmp_path / "cold")
     assert digests(tmp_path / "warm") == digests(tmp_path / "cold")
+
+
+def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    path = bank / QK_FILE
+    before = path.read_text(encoding="utf-8")
+    real_load = validate.load_file
+
+    def load_while_an_editor_saves(file: Path, display: str, data: bytes | None = None) -> LoadedFile:
+        if file == path:
+            path.write_text(before.replace("They are equal:", "They are the same:"), encoding="utf-8")
+        return real_load(file, display, data)
+
+    monkeypatch.setattr(validate, "load_file", load_while_an_editor_saves)
+    build(bank, tmp_path / "out")
+    monkeypatch.setattr(validate, "load_file", real_load)
+    for edited in (True, False):
+        text = before.replace("They are equal:", "They are the same:") if edited else before
+        path.write_text(text, encoding="utf-8")
+        build(bank, tmp_path / "out")
+        build(bank, tmp_path / f"cold-{edited}")
+        assert digests(tmp_path / "out") == digests(tmp_path / f"cold-{edited}")

@@ -288,16 +288,29 @@ def parse_text(text: str, display: str, loader: type[Any] = DEFAULT_LOADER) -> t
     return root, builder.diagnostics
 
 
-def load_file(path: Path, display: str) -> LoadedFile:
-    """Read one bank file; never raises for anything the file itself contains."""
+def read_bank_file(path: Path) -> bytes | None:
+    """A bank file's bytes, or None if it is over the size limit or cannot be read (which
+    `load_file` then reports)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is {size // (1024 * 1024)} MiB; a bank file may hold at most {MAX_FILE_BYTES // (1024 * 1024)} MiB, so split it into topics"
-            return LoadedFile(path, display, None, [_error(Location(display), message, "file-size")])
-        data = path.read_bytes()
-    except OSError as err:
-        return LoadedFile(path, display, None, [_error(Location(display), f"cannot read file: {err.strerror}", "io")])
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def load_file(path: Path, display: str, data: bytes | None = None) -> LoadedFile:
+    """Read one bank file (or parse `data`, its bytes as already read); never raises for
+    anything the file itself contains."""
+    if data is None:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                message = f"file is {size // (1024 * 1024)} MiB; a bank file may hold at most {MAX_FILE_BYTES // (1024 * 1024)} MiB, so split it into topics"
+                return LoadedFile(path, display, None, [_error(Location(display), message, "file-size")])
+            data = path.read_bytes()
+        except OSError as err:
+            return LoadedFile(path, display, None, [_error(Location(display), f"cannot read file: {err.strerror}", "io")])
     text, diagnostics = _decode(data, display)
     if text is None:
         return LoadedFile(path, display, None, diagnostics)

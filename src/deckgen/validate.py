@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckgen.cache import BuildCache, topic_from_json, topic_json
-from deckgen.load import MAX_FILE_BYTES, LoadedFile, Mapping, Node, Scalar, Sequence, load_file
+from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file, read_bank_file
 from deckgen.model import (
     Bank,
     CompareRow,
@@ -612,17 +612,11 @@ def _load_one(checker: _Checker, root: Path, stem: str) -> LoadedFile | None:
     return loaded
 
 
-def _topic_key(path: Path, display: str, context: _Context) -> str | None:
+def _topic_key(data: bytes, display: str, context: _Context) -> str | None:
     """What a topic file's reading depends on, hashed: its bytes, its name, and the ids it may refer to."""
     if context.section_ids is None or context.source_ids is None:
         return None
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None  # read (and refused) by the loader
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-    parts = [display, digest, sorted(context.section_ids), sorted(context.source_ids)]
+    parts = [display, hashlib.sha256(data).hexdigest(), sorted(context.section_ids), sorted(context.source_ids)]
     return "topic:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -674,14 +668,16 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     for path in paths:
         context.folder = path.parent
         display = _display(root, path)
-        key = _topic_key(path, display, context) if cache is not None else None
+        # Read once: the bytes that are hashed for the cache are the bytes that are parsed.
+        data = read_bank_file(path) if cache is not None else None
+        key = _topic_key(data, display, context) if cache is not None and data is not None else None
         if cache is not None and key is not None:
             cached = _cached_topic(checker, cache, key, path, context)
             if cached is not None:
                 topics.append(cached)
                 continue
         start = len(checker.diagnostics)
-        loaded = load_file(path, display)
+        loaded = load_file(path, display, data)
         checker.diagnostics.extend(loaded.diagnostics)
         if loaded.root is None:
             continue
