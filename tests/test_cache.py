@@ -239,3 +239,20 @@ def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
         build(bank, tmp_path / "out")
         build(bank, tmp_path / f"cold-{edited}")
         assert digests(tmp_path / "out") == digests(tmp_path / f"cold-{edited}")
+
+
+def test_a_cache_that_cannot_be_moved_into_a_new_folder_leaves_nothing_behind(
+    bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first build of a large bank starts its cache in the system's temporary folder (the
+    # build folder does not exist yet) and copies it over at the end: here the disk fills up.
+    def disk_full(source: Path, target: Path) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module.shutil, "copyfile", disk_full)
+    monkeypatch.setattr(cache_module.tempfile, "tempdir", str(tmp_path / "system-temp"))
+    (tmp_path / "system-temp").mkdir()
+    build(bank, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == []
+    assert list((tmp_path / "system-temp").iterdir()) == []

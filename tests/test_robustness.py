@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from deckgen import anki
+from deckgen.anki import NoteSpec
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
 from deckgen.lock import read_lock
-from deckgen.model import DeckgenError
+from deckgen.model import DeckgenError, Question
 from tests.bankfiles import TOPIC, write_bank
 from tests.conftest import FIXTURES
 
@@ -89,6 +91,13 @@ def test_a_strange_cache_never_fails_a_build(mini: Path, epoch: Callable[[int], 
         "UPDATE entries SET value = '[\"html\"]' WHERE key LIKE 'print:%'",
         "UPDATE entries SET value = json_set(value, '$.questions[0].location', json('[1, 2]')) WHERE key LIKE 'topic:%'",
         "UPDATE entries SET value = json_set(value, '$.questions[0].answer', 5) WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = '[[\"g\", \"bogus\", [\"why-scale\"], []]]' WHERE key LIKE 'notes:%'",
+        "UPDATE entries SET value = '[[\"g\", \"basic\", [], []]]' WHERE key LIKE 'notes:%'",
+        "UPDATE entries SET value = '[[\"g\", \"basic\", [\"nope\"], []]]' WHERE key LIKE 'notes:%'",
+        "UPDATE entries SET value = json_set(value, '$.questions[0].sources', json('[\"nope\"]')) WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = json_set(value, '$.section', 'nope') WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = json_set(value, '$.questions[1].id', json_extract(value, '$.questions[0].id')) WHERE key LIKE 'topic:%'",
+        "UPDATE entries SET value = printf('%.*c%.*c', 100000, '[', 100000, ']') WHERE key LIKE 'print:%'",
         "DROP TABLE entries",
     ]
     for statement in strange:
@@ -162,6 +171,29 @@ def test_urls_that_could_break_out_of_markdown_or_templates_are_refused(in_tmp: 
         "q/sources.yaml:4:10: error: url 'https://a.org/x) <img src=x onerror=alert(5)>' has characters to "
         "percent-encode (spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
     ]
+
+
+def test_a_cache_that_fails_in_a_way_no_check_foresaw_is_built_again_without(
+    mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    expected = {name: digest for name, digest in digests(Path("out")).items() if CACHE_FILE not in name}
+    real = anki._note_specs
+
+    def surprising(value: object, question: Question) -> list[NoteSpec] | None:
+        if value is not None:
+            raise RuntimeError("something about this cache that no check foresaw")
+        return real(value, question)
+
+    monkeypatch.setattr(anki, "_note_specs", surprising)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    assert {name: digest for name, digest in digests(Path("out")).items() if CACHE_FILE not in name} == expected
+    # Without a cache to blame, deckgen's own fault is not hidden.
+    (Path("out") / CACHE_FILE).unlink()
+    monkeypatch.setattr(anki, "question_notes", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build(mini, Path("out"))
 
 
 def test_a_build_leaves_the_cycle_collector_as_it_found_it(mini: Path, epoch: Callable[[int], None]) -> None:

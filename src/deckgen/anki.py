@@ -35,6 +35,7 @@ BASIC_MODEL_NAME = "deckgen Basic"
 CLOZE_MODEL_NAME = "deckgen Cloze"
 BASIC_FIELDS = ("ID", "Question", "Answer", "Extra", "Sources", "Topic")
 CLOZE_FIELDS = ("ID", "Text", "Extra", "Sources", "Topic")
+MODEL_FIELDS = {"basic": BASIC_FIELDS, "cloze": CLOZE_FIELDS}
 BASIC_TEMPLATE = "Recall"
 CLOZE_TEMPLATE = "Cloze"
 
@@ -298,22 +299,32 @@ class DeckNotes:
         return tuple(n for _, _, notes in self.decks for n in notes)
 
 
-def _note_specs(value: object) -> list[NoteSpec] | None:
-    """Notes as the cache stored them, or None if the value is not what deckgen stores."""
+def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
+    """The question's notes as the cache stored them, or None unless the value is exactly what
+    deckgen stores for it: its note type, its ids and GUIDs, and a text for every field."""
 
     def texts(items: object) -> tuple[str, ...] | None:
         return tuple(items) if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
 
-    if not isinstance(value, list) or not value:
+    model = "cloze" if question.type is QuestionType.CLOZE else "basic"
+    rows: list[str | None] = [r.id for r in question.rows] if question.type is QuestionType.COMPARE else [None]
+    if not isinstance(value, list) or len(value) != len(rows):
         return None
     specs = []
-    for entry in value:
-        if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str) and isinstance(entry[1], str)):
+    for entry, row in zip(value, rows):
+        if not (isinstance(entry, list) and len(entry) == 4):
             return None
         fields, tags = texts(entry[2]), texts(entry[3])
-        if fields is None or tags is None:
+        if (
+            fields is None
+            or tags is None
+            or entry[0] != note_guid(question.id, row)
+            or entry[1] != model
+            or len(fields) != len(MODEL_FIELDS[model])
+            or fields[0] != note_id_field(question.id, row)
+        ):
             return None
-        specs.append(NoteSpec(entry[0], entry[1], fields, tags))
+        specs.append(NoteSpec(entry[0], model, fields, tags))
     return specs
 
 
@@ -321,7 +332,7 @@ def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCach
     if cache is None:
         return question_notes(bank, topic, question)
     key = "notes:" + cache.question_key(bank, topic, question)
-    cached = _note_specs(cache.get(key))
+    cached = _note_specs(cache.get(key), question)
     if cached is not None:
         return cached
     specs = question_notes(bank, topic, question)

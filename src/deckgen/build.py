@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
-from deckgen.cache import BuildCache
+from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
 from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
@@ -259,16 +259,18 @@ def build(
     The lock always describes the whole bank, so a subset build (any filter) reads it
     but never writes it.
     """
-    cache = BuildCache(out_dir)
-    with fewer_collections():
-        try:
-            chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
-            with phase(timings, "write"):
-                write_atomically(writers)
-            with phase(timings, "cache"):
-                cache.save()
-        finally:
-            cache.close()
+    args = (bank_dir, out_dir, selection, strict, accept_schema_change, timings)
+    try:
+        chosen, writers, warnings = _build(*args, BuildCache(out_dir))
+    except DeckgenError:
+        raise
+    except Exception:
+        # Every cached value is checked as it is read, but a cache edited by hand could still
+        # hold something no check foresaw. A cache must never fail a build: build once more
+        # without it (the new cache then replaces it); a fault of deckgen's own fails again.
+        if not (out_dir / CACHE_FILE).is_file():
+            raise
+        chosen, writers, warnings = _build(*args, BuildCache(out_dir, read_old=False))
     outputs = list(writers)
     problems: list[Diagnostic] = []
     if pdf:
@@ -280,6 +282,28 @@ def build(
             except DeckgenError as err:
                 problems += err.diagnostics
     return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
+
+
+def _build(
+    bank_dir: Path,
+    out_dir: Path,
+    selection: Selection,
+    strict: bool,
+    accept_schema_change: bool,
+    timings: Timings | None,
+    cache: BuildCache,
+) -> tuple[Bank, dict[Path, Writer], list[Diagnostic]]:
+    """Render and write everything with `cache`; the bank, what was written and the warnings."""
+    with fewer_collections():
+        try:
+            chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
+            with phase(timings, "write"):
+                write_atomically(writers)
+            with phase(timings, "cache"):
+                cache.save()
+        finally:
+            cache.close()
+    return chosen, writers, warnings
 
 
 def _render(

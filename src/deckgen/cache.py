@@ -22,7 +22,9 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
+import unicodedata
 from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -40,7 +42,8 @@ def _salt() -> str:
     code = hashlib.sha256()
     for source in sorted(Path(__file__).parent.glob("*.py")):
         code.update(source.read_bytes())
-    parts = [f"code={code.hexdigest()[:16]}"]
+    # Python's version too: markdown-it reads Unicode character classes from `unicodedata`.
+    parts = [f"code={code.hexdigest()[:16]}", f"python={sys.version_info[0]}.{sys.version_info[1]}", f"unicode={unicodedata.unidata_version}"]
     for package in ("deckgen", "markdown-it-py", "mdit-py-plugins", "pygments", "latex2mathml", "genanki", "pyyaml"):
         try:
             parts.append(f"{package}={version(package)}")
@@ -60,7 +63,7 @@ def _open(path: Path) -> sqlite3.Connection:
 class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, read_old: bool = True) -> None:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
         self.keys: dict[tuple[str, str], str] = {}
@@ -68,12 +71,14 @@ class BuildCache:
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
+        self._temporary: list[Path] = []
+        """Files this build made and has not yet moved into place: removed if it fails."""
         self._used: set[str] = set()
         self._made: set[str] = set()
         self._pending: dict[str, str] = {}
         self._failed = False
         try:
-            if self.path.is_file():
+            if read_old and self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
@@ -93,6 +98,7 @@ class BuildCache:
                 fd, name = tempfile.mkstemp(prefix=f"{CACHE_FILE}.", suffix=".tmp", dir=folder)
                 os.close(fd)
                 self._new_path = Path(name)
+                self._temporary.append(self._new_path)
                 self._new = _open(self._new_path)
                 self._new.execute(_SCHEMA)
                 self._new.execute("BEGIN")
@@ -109,7 +115,7 @@ class BuildCache:
             db = self._new if key in self._made else self._old
             row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
             value = json.loads(row[0]) if row is not None else None
-        except (sqlite3.Error, ValueError, TypeError):
+        except (sqlite3.Error, ValueError, TypeError, RecursionError):
             return None
         if value is not None and db is self._old:
             self._used.add(key)
@@ -143,9 +149,11 @@ class BuildCache:
         try:
             if db is None or self._new_path is None:
                 return
-            if self._old is not None and self._used:
-                self._old.close()
+            had_old = self._old is not None
+            if self._old is not None:
+                self._old.close()  # before its file is replaced (Windows cannot replace an open file)
                 self._old = None
+            if had_old and self._used:
                 db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY) WITHOUT ROWID")
                 db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self._used))
                 db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
@@ -155,11 +163,13 @@ class BuildCache:
             self._new = None
             if self._new_path.parent.resolve() != self.path.parent.resolve():
                 moved = self.path.with_name(self._new_path.name)
+                self._temporary.append(moved)
                 shutil.copyfile(self._new_path, moved)
-                self._new_path.unlink()
                 self._new_path = moved
             os.replace(self._new_path, self.path)
+            self._temporary.remove(self._new_path)
             self._new_path = None
+            (self.path.parent / ".deckgen-cache.json").unlink(missing_ok=True)  # deckgen 0.1's cache
         except (OSError, sqlite3.Error):
             pass
         finally:
@@ -178,9 +188,13 @@ class BuildCache:
                 except sqlite3.Error:
                     pass
         self._old = self._new = None
-        if self._new_path is not None:
-            self._new_path.unlink(missing_ok=True)
-            self._new_path = None
+        self._new_path = None
+        for path in self._temporary:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self._temporary.clear()
 
     def close(self) -> None:
         """Give up this build's entries (the build failed): the old cache stays as it was."""

@@ -628,11 +628,20 @@ def _cached_topic(checker: _Checker, cache: BuildCache, key: str, path: Path, co
         return None
     try:
         topic, id_location, warnings = topic_from_json(data, path)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         return None
+    questions = (*topic.questions, *topic.retired)
+    if (
+        context.section_ids is None
+        or context.source_ids is None
+        or topic.section not in context.section_ids
+        or len({q.id for q in questions}) != len(questions)
+        or any(q.topic != topic.id or q.section != topic.section or not context.source_ids.issuperset(q.sources) for q in questions)
+    ):
+        return None  # not what deckgen stored for a file that passed: read the file instead
     checker.diagnostics.extend(warnings)
     checker.unique(context.topic_ids, topic.id, id_location, "topic id", "duplicate-id")
-    for question in (*topic.questions, *topic.retired):
+    for question in questions:
         checker.unique(context.question_ids, question.id, question.location_of("id"), "question id", "duplicate-id")
     return topic
 
