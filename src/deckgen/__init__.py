@@ -1,8 +1,16 @@
 """deckgen: compile YAML question banks into an Anki deck and printable review sheets."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("deckgen")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    # `__version__` is looked up when asked for: importlib.metadata costs a noticeable part
+    # of every command's start-up, and only --version and the build cache need it.
+    if name != "__version__":
+        raise AttributeError(f"module 'deckgen' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deckgen")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import unicodedata
 from dataclasses import fields
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT 
 def _salt() -> str:
     """The versions of deckgen and its renderers, and a hash of deckgen's own code (a changed
     renderer invalidates the cache even before a version bump)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     code = hashlib.sha256()
     for source in sorted(Path(__file__).parent.glob("*.py")):
         code.update(source.read_bytes())

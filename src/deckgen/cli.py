@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from deckgen import __version__
+import deckgen
 from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
 from deckgen.model import DeckgenError, Diagnostic
@@ -28,8 +28,14 @@ def _report(diagnostics: Sequence[Diagnostic]) -> None:
         click.echo(str(diagnostic), err=True)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"deckgen {deckgen.__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="deckgen", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show the version and exit.")
 def main() -> None:
     """Compile YAML question banks into an Anki deck and printable review sheets."""
 

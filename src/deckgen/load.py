@@ -174,6 +174,10 @@ class _Builder:
         event = events[pos]
         if depth > _MAX_DEPTH:
             raise _TooDeep(self.loc(event))
+        mark = event.start_mark
+        if type(event) is yaml.ScalarEvent and mark is not None and event.anchor is None and event.tag is None and event.style != '"':
+            # Most nodes: a plain, single-quoted or block scalar with nothing to report.
+            return Scalar(event.value, Location(self.display, mark.line + 1, mark.column + 1), plain=not event.style), pos + 1
         if isinstance(event, yaml.AliasEvent):
             self.diagnostics.append(
                 _error(self.loc(event), f"alias '*{event.anchor}' is not allowed: write the value out in full", "yaml-alias")

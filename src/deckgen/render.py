@@ -16,7 +16,6 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-import latex2mathml.converter
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
@@ -171,6 +170,8 @@ MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 @lru_cache(maxsize=4096)
 def mathml(latex: str, display: bool) -> str:
     """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
+    import latex2mathml.converter  # only builds print math: `deckgen check` starts without it
+
     try:
         raw = str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
     except Exception:  # latex2mathml raises many kinds; the source is then shown as code

@@ -60,6 +60,8 @@ QUESTION_OPTIONAL = {
 }
 NUMBER_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
 _MATH_OPENER_RE = re.compile(r"\$(?=[A-Za-z\\{(^_|])")
+_CODE_SPAN_RE = re.compile(r"(`+).+?\1", re.DOTALL)
+_ESCAPED_BRACE_RE = re.compile(r"\\[{}]")
 ROW_KEYS = (("id", "aspect", "values"), ())
 RETIRED_ROW_KEYS = (("id", "aspect", "values", "reason"), ())
 ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
@@ -192,11 +194,13 @@ class _Checker:
             self.error(location, "images go in question, answer and extra only", "image")
 
     def math(self, text: str, location: Location) -> None:
-        prose = re.sub(r"(`+).+?\1", lambda m: " " * len(m.group()), text, flags=re.DOTALL)
+        if "$" not in text and "{{c" not in text:
+            return  # no math and no cloze: nothing to check
+        prose = _CODE_SPAN_RE.sub(lambda m: " " * len(m.group()), text)
         prose = prose.replace("\\$", "  ")
         spans = math_spans(prose)
         for start, end in spans:
-            body = re.sub(r"\\[{}]", "", prose[start:end])
+            body = _ESCAPED_BRACE_RE.sub("", prose[start:end])
             if body.count("{") != body.count("}"):
                 self.error(location, f"unbalanced braces in math '{prose[start:end]}'", "math")
         outside = prose
