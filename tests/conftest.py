@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,13 @@ from anki.collection import Collection
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def check_golden(path: Path, actual: str) -> None:
+    """Compare `actual` with a golden file; with DECKGEN_UPDATE_GOLDEN set, rewrite the file first."""
+    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8", newline="\n")
+    assert actual == path.read_text(encoding="utf-8")
 
 
 @pytest.fixture

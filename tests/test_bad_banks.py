@@ -8,7 +8,6 @@ the exact diagnostics. After a deliberate change to a message, regenerate with
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 from deckgen.cli import main
 from tests.bankfiles import write_bank
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, check_golden
 
 CASES = sorted(p for p in (FIXTURES / "bad").iterdir() if p.is_dir())
 
@@ -42,10 +41,7 @@ def test_bad_bank_gives_exactly_the_expected_diagnostics(case: Path, in_tmp: Pat
     result = CliRunner().invoke(main, ["check", "--strict"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     actual = f"exit {result.exit_code}\n{result.stderr}"
-    expected_file = case / "expected.txt"
-    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
-        expected_file.write_text(actual, encoding="utf-8", newline="\n")
-    assert actual == expected_file.read_text(encoding="utf-8")
+    check_golden(case / "expected.txt", actual)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
 

@@ -211,7 +211,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
 def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: str) -> None:
     import os
 
-    from tests.conftest import GOLDEN
+    from tests.conftest import GOLDEN, check_golden
 
     topic = (
         "topic: Attention\nid: attention\nsection: transformer\nquestions:\n"
@@ -220,10 +220,7 @@ def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: 
     write_bank(Path("questions"), {"attention.yaml": topic})
     code, out, err = run("check", "--format", output_format)
     assert code == 1
-    path = GOLDEN / golden
-    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
-        path.write_text(out, encoding="utf-8", newline="\n")
-    assert out == path.read_text(encoding="utf-8")
+    check_golden(GOLDEN / golden, out)
     assert err == ("2 errors, 0 warnings in 1 file\n" if output_format == "github" else "")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,15 +14,8 @@ from deckgen import anki as deck_anki
 from deckgen.build import build
 from deckgen.cli import main
 from deckgen.diff import diff_packages, format_diff, read_package
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, check_golden
 from tests.test_release import release_v2
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8", newline="\n")
-    assert actual == path.read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -43,8 +35,8 @@ def test_diff_of_two_packages_as_text_and_markdown(two_releases: tuple[Path, Pat
     v1, v2 = two_releases
     result = diff_packages(read_package(v1), read_package(v2))
     assert result.problems == 0
-    check_golden("diff.txt", format_diff(result))
-    check_golden("diff.md", format_diff(result, markdown=True))
+    check_golden(GOLDEN / "diff.txt", format_diff(result))
+    check_golden(GOLDEN / "diff.md", format_diff(result, markdown=True))
 
 
 def test_diff_through_the_cli(two_releases: tuple[Path, Path]) -> None:

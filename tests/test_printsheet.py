@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,14 +16,7 @@ from deckgen.pdf import find_browser
 from deckgen.printsheet import questions_html, review_html
 from deckgen.render import code_css
 from deckgen.validate import load_bank
-from tests.conftest import FIXTURES, GOLDEN, ROOT
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8", newline="\n")
-    assert actual == path.read_text(encoding="utf-8")
+from tests.conftest import FIXTURES, GOLDEN, ROOT, check_golden
 
 
 @pytest.mark.parametrize(("name", "render"), [("review-sheet.html", review_html), ("review-questions.html", questions_html)])
@@ -32,7 +24,7 @@ def test_html_sheets_match_golden(name: str, render: Callable[..., str]) -> None
     # Pygments' colours differ between its releases; the golden keeps only deckgen's own page.
     page = render(load_bank(FIXTURES / "mini"))
     assert code_css() in page
-    check_golden(name, page.replace(code_css(), "/* Pygments styles */\n"))
+    check_golden(GOLDEN / name, page.replace(code_css(), "/* Pygments styles */\n"))
 
 
 class _Outside(HTMLParser):

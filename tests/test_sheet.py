@@ -15,20 +15,13 @@ import pytest
 from deckgen.model import Bank
 from deckgen.sheet import questions_sheet, review_sheet
 from deckgen.validate import load_bank
-from tests.conftest import FIXTURES, GOLDEN
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8", newline="\n")
-    assert actual == path.read_text(encoding="utf-8")
+from tests.conftest import FIXTURES, GOLDEN, check_golden
 
 
 @pytest.mark.parametrize(("name", "render"), [("review-sheet.md", review_sheet), ("review-questions.md", questions_sheet)])
 def test_sheet_matches_golden(name: str, render: Callable[[Bank], str]) -> None:
     bank = load_bank(Path(os.path.relpath(FIXTURES / "mini")))
-    check_golden(name, render(bank))
+    check_golden(GOLDEN / name, render(bank))
 
 
 def test_sheets_are_deterministic() -> None:
