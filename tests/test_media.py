@@ -55,14 +55,15 @@ def test_bad_image_references(in_tmp: Path) -> None:
         "'![a](img/missing.png) ![b](../../outside.png) ![c](/etc/x.png) ![d](img/notes.txt) ![e](img/evil.svg) ![f](img/big.png)'",
     )
     (bank / "topics/img/notes.txt").write_text("x", encoding="utf-8")
-    (bank / "topics/img/evil.svg").write_text('<svg onload="alert(1)"></svg>', encoding="utf-8")
+    (bank / "topics/img/evil.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>', encoding="utf-8")
     (bank / "topics/img/big.png").write_bytes(b"\0" * (1024 * 1024 + 1))
     _, diagnostics = check(bank)
     assert [str(d) for d in diagnostics] == [
         "q/topics/attention.yaml:7:13: error: image '../../outside.png' is outside the bank folder [image]",
         "q/topics/attention.yaml:7:13: error: image '/etc/x.png' is an absolute path; write it relative to the YAML file [image]",
         "q/topics/attention.yaml:7:13: error: image 'img/big.png' is 1025 KiB; at most 1024 KiB, so it stays quick on phones [image]",
-        "q/topics/attention.yaml:7:13: error: image 'img/evil.svg' has scripts, event handlers or external references; use a plain SVG [image]",
+        "q/topics/attention.yaml:7:13: error: image 'img/evil.svg': attribute 'onload' on <svg> at line 1 is not allowed "
+        "in an SVG; deckgen packs plain drawings only [image]",
         "q/topics/attention.yaml:7:13: error: image 'img/missing.png' not found [image]",
         "q/topics/attention.yaml:7:13: error: image 'img/notes.txt' is not a png, jpg, jpeg, gif, svg, webp file [image]",
     ]

@@ -167,9 +167,9 @@ def test_urls_that_could_break_out_of_markdown_or_templates_are_refused(in_tmp: 
     _, diagnostics = check(write_bank(Path("q"), {"sources.yaml": sources, "deck.yaml": deck}))
     assert [str(d) for d in diagnostics] == [
         "q/deck.yaml:4:11: error: homepage 'https://example.org/{{ID}}' has characters to percent-encode "
-        "(spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
+        "(spaces, quotes, brackets, braces, parentheses: { is %7B) [invalid-url]",
         "q/sources.yaml:4:10: error: url 'https://a.org/x) <img src=x onerror=alert(5)>' has characters to "
-        "percent-encode (spaces, quotes, brackets, parentheses: ( is %28) [invalid-url]",
+        "percent-encode (spaces, quotes, brackets, braces, parentheses: ) is %29) [invalid-url]",
     ]
 
 

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from deckgen.model import Bank, Diagnostic, Location, Question, QuestionType, Severity
-from deckgen.render import CLOZE_RE, cloze_reveal, math_spans
+from deckgen.render import code_spans, cloze_reveal, clozes, math_spans, replace_clozes
 
 MAX_ANSWER_WORDS = 25
 MAX_LIST_ITEMS = 5
@@ -48,7 +48,6 @@ _YES_NO_OPENERS = frozenset(
 _LIST_RE = re.compile(r"^(list|enumerate)\b|\b(list|name|give|state) (all|every|each)\b|\bwhat are all\b", re.IGNORECASE)
 _WHY_HOW_RE = re.compile(r"\b(why|how)\b", re.IGNORECASE)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.MULTILINE)
-_CODE_SPAN_RE = re.compile(r"(`+).+?\1", re.DOTALL)
 _WORD_RE = re.compile(r"\w+(?:[-'’]\w+)*")
 _STOPWORDS = frozenset(
     "a an the of in on for to and or is are be by with what which why how does do it its this that as at from".split()
@@ -66,7 +65,12 @@ def _mask_math_and_code(text: str) -> str:
     """Replace each math span and code span by one placeholder word, so each counts as one."""
     for start, end in reversed(math_spans(text)):
         text = text[:start] + " MATH " + text[end:]
-    return _CODE_SPAN_RE.sub(" CODE ", text)
+    parts: list[str] = []
+    last = 0
+    for start, end in code_spans(text):
+        parts += [text[last:start], " CODE "]
+        last = end
+    return "".join(parts) + text[last:]
 
 
 def word_count(text: str) -> int:
@@ -122,9 +126,9 @@ def _question_rules(question: Question) -> Iterator[Diagnostic]:
 def _cloze_rules(question: Question) -> Iterator[Diagnostic]:
     text = question.question
     at = question.location_of("question")
-    rest = CLOZE_RE.sub(" ", text).lower()
-    for match in CLOZE_RE.finditer(text):
-        deleted = match.group(2).strip()
+    rest = replace_clozes(text, lambda _: " ").lower()
+    for cloze in clozes(text):
+        deleted = cloze.text.strip()
         words = word_count(deleted)
         if words > MAX_CLOZE_WORDS:
             yield _warning(

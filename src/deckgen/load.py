@@ -29,6 +29,8 @@ class Scalar:
     plain: bool = True
     reported: bool = False
     """True for a stand-in for something already reported (an alias): checks skip it."""
+    unfolded: str | None = None
+    """For a folded (`>`) block scalar: the text as a literal (`|`) scalar would hold it."""
 
     @property
     def is_null(self) -> bool:
@@ -139,6 +141,22 @@ def _syntax_error(err: yaml.MarkedYAMLError, text: str, display: str) -> Diagnos
 
 _MAX_DEPTH = 32
 _ESCAPED_CONTROL = re.compile("[\x00\x07\x08\t\x0b\x0c\r\x1b]")
+_ESCAPED_OTHER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff\ud800-\udfff]")
+"""What else a double-quoted escape can make that no card can hold: C0 and C1 controls (Anki
+separates fields with U+001F), line separators, noncharacters and lone surrogates."""
+
+MAX_TEXT_CHARS = 10_000
+"""The longest value a bank may write: far above any card's, and a bound on every check's work."""
+
+
+def unfold(source: str) -> str:
+    """A folded block scalar, written as `source` (from its `>` header to its end), as a literal (`|`) one would read it."""
+    body = source.split("\n")[1:]
+    content = [line for line in body if line.strip()]
+    # YAML takes the block's indentation from its first line (or from an explicit indicator,
+    # which only ever lets lines start further left: the least indentation is as good here).
+    indent = min((len(line) - len(line.lstrip(" ")) for line in content), default=0)
+    return "\n".join(line[indent:] for line in body).strip("\n")
 
 
 class _TooDeep(Exception):
@@ -150,8 +168,9 @@ class _TooDeep(Exception):
 class _Builder:
     """Turns the event stream of one document into nodes, reporting what banks may not use."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, text: str = "") -> None:
         self.display = display
+        self.text = text
         self.diagnostics: list[Diagnostic] = []
 
     def loc(self, event: yaml.Event) -> Location:
@@ -169,14 +188,56 @@ class _Builder:
                 _error(self.loc(event), f"tag '{tag}' is not allowed: banks hold plain text, lists and mappings", "yaml-tag")
             )
 
+    def scalar(self, event: yaml.ScalarEvent) -> Scalar:
+        """A scalar that needs a closer look: double-quoted, folded, long, or with properties."""
+        scalar = Scalar(event.value, self.loc(event), plain=not event.style)
+        if len(event.value) > MAX_TEXT_CHARS:
+            self.diagnostics.append(
+                _error(
+                    scalar.location,
+                    f"text of {len(event.value):,} characters; a value holds at most {MAX_TEXT_CHARS:,}: split it into several cards",
+                    "text-size",
+                )
+            )
+            scalar.reported = True
+        elif event.style == '"' and _ESCAPED_CONTROL.search(event.value):
+            self.diagnostics.append(
+                _error(
+                    scalar.location,
+                    "this double-quoted text has an escape that YAML turns into a control character "
+                    "(\\t in \\top, \\f in \\frac, \\b in \\beta ...): write text with backslashes as a "
+                    "block scalar (>-) or in single quotes",
+                    "yaml-escape",
+                )
+            )
+        elif event.style == '"' and (control := _ESCAPED_OTHER.search(event.value)):
+            self.diagnostics.append(
+                _error(
+                    scalar.location,
+                    f"this double-quoted text has an escape for U+{ord(control.group()):04X}, a control character or "
+                    "noncharacter that no card can hold (Anki reads U+001F as the end of a field): remove it",
+                    "yaml-escape",
+                )
+            )
+        elif event.style == ">" and event.start_mark is not None and event.end_mark is not None:
+            scalar.unfolded = unfold(self.text[event.start_mark.index : event.end_mark.index])
+        return scalar
+
     def node(self, events: list[yaml.Event], pos: int, depth: int = 0) -> tuple[Node, int]:
         """Build the node that starts at `events[pos]`; return it and the next position."""
         event = events[pos]
         if depth > _MAX_DEPTH:
             raise _TooDeep(self.loc(event))
         mark = event.start_mark
-        if type(event) is yaml.ScalarEvent and mark is not None and event.anchor is None and event.tag is None and event.style != '"':
-            # Most nodes: a plain, single-quoted or block scalar with nothing to report.
+        if (
+            type(event) is yaml.ScalarEvent
+            and mark is not None
+            and event.anchor is None
+            and event.tag is None
+            and event.style not in ('"', ">")
+            and len(event.value) <= MAX_TEXT_CHARS
+        ):
+            # Most nodes: a plain, single-quoted or literal scalar with nothing to report.
             return Scalar(event.value, Location(self.display, mark.line + 1, mark.column + 1), plain=not event.style), pos + 1
         if isinstance(event, yaml.AliasEvent):
             self.diagnostics.append(
@@ -186,17 +247,7 @@ class _Builder:
         assert isinstance(event, yaml.NodeEvent)
         self.check_properties(event)
         if isinstance(event, yaml.ScalarEvent):
-            if event.style == '"' and _ESCAPED_CONTROL.search(event.value):
-                self.diagnostics.append(
-                    _error(
-                        self.loc(event),
-                        "this double-quoted text has an escape that YAML turns into a control character "
-                        "(\\t in \\top, \\f in \\frac, \\b in \\beta ...): write text with backslashes as a "
-                        "block scalar (>-) or in single quotes",
-                        "yaml-escape",
-                    )
-                )
-            return Scalar(event.value, self.loc(event), plain=not event.style), pos + 1
+            return self.scalar(event), pos + 1
         if isinstance(event, yaml.SequenceStartEvent):
             items: list[Node] = []
             pos += 1
@@ -253,7 +304,7 @@ _LINE_SEPARATORS = "\x85\u2028\u2029"
 _NONCHARACTERS = "\ufffe\uffff"
 # Control characters, and the line breaks that YAML counts but editors do not (which
 # would shift every line number after them).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + _LINE_SEPARATORS + _NONCHARACTERS + "]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _LINE_SEPARATORS + _NONCHARACTERS + "]")
 
 DEFAULT_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it; the messages do not depend on the choice."""
@@ -280,7 +331,7 @@ def parse_text(text: str, display: str, loader: type[Any] = DEFAULT_LOADER) -> t
     documents = [i for i, e in enumerate(events) if isinstance(e, yaml.DocumentStartEvent)]
     if not documents:
         return None, [_error(Location(display), "file is empty; expected a mapping of keys such as 'questions:'", "empty-file")]
-    builder = _Builder(display)
+    builder = _Builder(display, text)
     if len(documents) > 1:
         builder.diagnostics.append(
             _error(builder.loc(events[documents[1]]), "a bank file holds one YAML document; remove the second '---'", "yaml-syntax")

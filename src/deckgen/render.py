@@ -7,14 +7,16 @@ Whatever a bank writes ends up as text: nothing in it runs as HTML or script.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -32,27 +34,91 @@ LIGHT_CODE_STYLE = "default"
 DARK_CODE_STYLE = "monokai"
 NIGHT_SELECTORS = (".nightMode", ".night_mode")
 
-CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
-"""A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
+
+
+@dataclass(frozen=True)
+class Cloze:
+    """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
+
+    start: int
+    end: int
+    ordinal: str
+    """The number as written (digits only; it may have any length)."""
+    text: str
+    hint: str | None
+
+    @property
+    def written(self) -> str:
+        """The deletion as written, braces included."""
+        return "{{c" + self.ordinal + "::" + self.text + ("" if self.hint is None else "::" + self.hint) + "}}"
+
+
+def clozes(text: str) -> list[Cloze]:
+    """Every cloze deletion in `text`, in order; one pass, no regular expression."""
+    found: list[Cloze] = []
+    pos = text.find("{{c")
+    while pos != -1:
+        digits_end = pos + 3
+        while digits_end < len(text) and text[digits_end].isascii() and text[digits_end].isdigit():
+            digits_end += 1
+        if digits_end == pos + 3 or not text.startswith("::", digits_end):
+            pos = text.find("{{c", pos + 1)
+            continue
+        close = text.find("}}", digits_end + 2)
+        if close == -1:
+            break  # no later deletion can close either
+        body = text[digits_end + 2 : close]
+        deleted, separator, hint = body.partition("::")
+        found.append(Cloze(pos, close + 2, text[pos + 3 : digits_end], deleted, hint if separator else None))
+        pos = text.find("{{c", close + 2)
+    return found
+
+
+def replace_clozes(text: str, replace: Callable[[Cloze], str]) -> str:
+    """`text` with every cloze deletion replaced by what `replace` makes of it."""
+    parts: list[str] = []
+    last = 0
+    for cloze in clozes(text):
+        parts += [text[last : cloze.start], replace(cloze)]
+        last = cloze.end
+    return "".join(parts) + text[last:]
 
 _LINK_TARGET_RE = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)")
 _IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]*)")
-MEDIA_NAME_RE = re.compile(r"^(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)$")
+MEDIA_NAME_RE = re.compile(r"(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)")
 """An image deckgen packed itself, under its content-hash name."""
 _SAFE_SCHEMES = ("http://", "https://")
 
 
-_URL_UNSAFE_RE = re.compile(r"[\s<>\"'(){}\\]")
+# What RFC 3986 lets a URL hold as it is, less the characters that would end or change it in
+# Markdown, HTML or an Anki template: quotes, parentheses, brackets (Anki's `[sound:…]`) and
+# braces (template fields). Everything else is percent-encoded; non-ASCII letters may stand.
+_URL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/?#@!$&*+,;=%")
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def is_plain_url(url: str) -> bool:
     """An http(s) URL that can stand in Markdown, HTML and card templates as it is."""
-    return is_safe_url(url) and not _URL_UNSAFE_RE.search(url)
+    return url_problem(url) is None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a source's or the deck's link, or None if it can."""
+    if not is_safe_url(url) or MEDIA_NAME_RE.fullmatch(url.strip()):
+        return "is not an http(s) URL"
+    for index, char in enumerate(url):
+        if char == "%" and not (len(url) >= index + 3 and set(url[index + 1 : index + 3]) <= _HEX):
+            return "has a '%' that does not start a percent-encoded byte such as %20"
+        if char in _URL_CHARACTERS or (not char.isascii() and char.isprintable() and not char.isspace()):
+            continue
+        shown = "a space" if char == " " else char if char.isprintable() else f"U+{ord(char):04X}"
+        return f"has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: {shown} is {quote(char, safe='')})"
+    return None
 
 
 def is_safe_url(url: str) -> bool:
     """True for the only links a card may hold: absolute http(s) URLs with a host, or media deckgen packed."""
-    if MEDIA_NAME_RE.match(url.strip()):
+    if MEDIA_NAME_RE.fullmatch(url.strip()):
         return True
     if not url.strip().lower().startswith(_SAFE_SCHEMES):
         return False
@@ -185,14 +251,14 @@ def mathml(latex: str, display: bool) -> str:
 def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     if env.get("math") == MATHML:
         return mathml(tokens[idx].content, display=False)
-    return "\\(" + escape(tokens[idx].content, quote=False) + "\\)"
+    return _MATH_DELIMITERS["\\("] + escape(tokens[idx].content, quote=False) + _MATH_DELIMITERS["\\)"]
 
 
 def _math_display(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     if env.get("math") == MATHML:
         return mathml(tokens[idx].content.strip(), display=True)
     content = escape(tokens[idx].content.strip(), quote=False)
-    html = _DISPLAY_OPEN + content + "\\]"
+    html = _MATH_DELIMITERS["\\["] + content + _MATH_DELIMITERS["\\]"]
     return f'<div class="dg-math">{html}</div>\n' if tokens[idx].block else html
 
 
@@ -211,7 +277,7 @@ def markdown() -> MarkdownIt:
     def image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         # Only media that deckgen packed may be shown: a remote image would be fetched by
         # every learner's Anki on every review. Anything else stays text.
-        if not MEDIA_NAME_RE.match(str(tokens[idx].attrGet("src") or "")):
+        if not MEDIA_NAME_RE.fullmatch(str(tokens[idx].attrGet("src") or "")):
             return escape(f"![{tokens[idx].content}]")
         return str(default_image(tokens, idx, options, env))
 
@@ -222,14 +288,96 @@ def markdown() -> MarkdownIt:
     return md
 
 
-# `\[` opens display math and must reach Anki as written. While the rest of the HTML is
-# made inert it is held as a NUL, which no bank text can contain (the loader refuses it).
-_DISPLAY_OPEN = "\\\x00"
+@dataclass(frozen=True)
+class MarkdownFacts:
+    """What a Markdown text will put into every output, as a CommonMark reader parses it."""
+
+    links: tuple[str, ...]
+    """Every link target: inline, reference-style (used or not) and autolinks, as written."""
+    images: tuple[str, ...]
+    """Every image target, inline or reference-style, as written."""
+    math: tuple[tuple[str, bool], ...]
+    """Every math span's TeX, and whether it is display math."""
+    stray_dollars: tuple[str, ...]
+    """Each run of text that holds a `$` that opened no math (escaped `\\$` excluded)."""
+    blocks: tuple[tuple[str, str, str], ...]
+    """The block structure that folding a YAML scalar can destroy: (type, info, content) of code
+    blocks, list items and table rows."""
+
+
+_STRUCTURE_TOKENS = frozenset({"fence", "code_block", "list_item_open", "tr_open", "table_open"})
+
+
+@lru_cache(maxsize=1)
+def _reader() -> MarkdownIt:
+    """The renderer's parser, accepting every link and keeping escapes apart, to see what a text holds."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": False})
+    md.enable(["table", "strikethrough"])
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    md.disable("text_join")
+    return md
+
+
+def markdown_facts(text: str) -> MarkdownFacts:
+    """Parse `text` once and list its links, images, math and block structure."""
+    env: dict[str, Any] = {}
+    tokens = _reader().parse(text, env)
+    links: list[str] = [str(ref.get("href", "")) for ref in env.get("references", {}).values()]
+    images: list[str] = []
+    math: list[tuple[str, bool]] = []
+    stray: list[str] = []
+    blocks: list[tuple[str, str, str]] = []
+    for token in tokens:
+        if token.type in _STRUCTURE_TOKENS:
+            blocks.append((token.type, token.info, token.content))
+        elif token.type == "math_block":
+            math.append((token.content, True))
+        for child in token.children or ():
+            if child.type == "link_open":
+                links.append(str(child.attrGet("href") or ""))
+            elif child.type == "image":
+                images.append(str(child.attrGet("src") or ""))
+            elif child.type in ("math_inline", "math_inline_double"):
+                math.append((child.content, child.type == "math_inline_double"))
+            elif child.type == "text" and "$" in child.content:
+                stray.append(child.content)
+    return MarkdownFacts(tuple(links), tuple(images), tuple(math), tuple(stray), tuple(blocks))
+
+
+@lru_cache(maxsize=1)
+def _html_reader() -> MarkdownIt:
+    """A CommonMark reader that, like most Markdown viewers, lets raw HTML through."""
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def markdown_has_html(text: str) -> bool:
+    """True if a Markdown viewer that passes raw HTML through would find any in `text`."""
+    for token in _html_reader().parse(text):
+        if token.type == "html_block" or any(child.type == "html_inline" for child in token.children or ()):
+            return True
+    return False
+
+
+# Anki's MathJax typesets whatever stands between `\(` and `\)` or `\[` and `\]` in a card,
+# wherever it comes from. deckgen's own math delimiters are held as NUL-led stand-ins (no bank
+# text can contain a NUL: the loader refuses control characters) while every other such pair
+# is broken with a zero-width space, so only math that passed the TeX allowlist is typeset.
+_MATH_DELIMITERS = {"\\(": "\x00\x01", "\\)": "\x00\x02", "\\[": "\x00\x03", "\\]": "\x00\x04"}
+_ZERO_WIDTH_SPACE = "&#8203;"
 
 
 def _inert_anki_markup(html: str) -> str:
-    """Stop Anki from reading `[sound:…]`, `[latex]` or `[$]` in a bank as its own markup."""
-    return html.replace("[", "&#91;").replace(_DISPLAY_OPEN, "\\[")
+    """Make a bank's text inert in Anki: no `[sound:…]`, `[latex]` or `[$]`, and no math but deckgen's own."""
+    for delimiter in _MATH_DELIMITERS:
+        if delimiter in html:
+            html = html.replace(delimiter, delimiter[0] + _ZERO_WIDTH_SPACE + delimiter[1])
+    html = html.replace("[", "&#91;")
+    if "\x00" in html:
+        for delimiter, stand_in in _MATH_DELIMITERS.items():
+            html = html.replace(stand_in, delimiter)
+    return html
 
 
 # A build shows most texts twice, on a card and on the printable sheet. Within
@@ -291,27 +439,65 @@ _FENCE_RE = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 _AUTOLINK_RE = re.compile(r"<https?://[^\s<>]*>")
 
 
-_SHEET_TOKEN_RE = re.compile(
-    r"(?P<escaped>\\.)"
-    r"|(?P<code>(?<!`)(?P<ticks>`+)(?!`).*?(?<!`)(?P=ticks)(?!`))"
-    r"|(?P<math>\$\$.+?\$\$|\$[^$]+\$)"
-    r"|(?P<autolink><https?://[^\s<>]*>)"
-    r"|(?P<lt><)"
-)
+_BACKTICKS_RE = re.compile(r"`+")
 
 
-def _sheet_token(match: re.Match[str]) -> str:
-    if match.lastgroup == "math":
-        return match.group().replace("<", "\\lt ")
-    if match.lastgroup == "lt":
-        return "&lt;"
-    return match.group()
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every code span: a run of backticks up to the next run of the same length.
+
+    Runs are indexed by length, so the scan is one pass however many runs never close.
+    """
+    runs = [(m.start(), m.end()) for m in _BACKTICKS_RE.finditer(text)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    spans: list[tuple[int, int]] = []
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = by_length[end - start]
+        after = bisect.bisect_right(same, index)
+        if after < len(same):
+            spans.append((start, runs[same[after]][1]))
+            index = same[after] + 1
+        else:
+            index += 1
+    return spans
 
 
 def _sheet_line(line: str) -> str:
+    """One line of sheet Markdown with every `<` outside code made inert (`\\lt` inside math)."""
     if "<" not in line:
-        return line  # every change the tokens make is to a `<`
-    return _SHEET_TOKEN_RE.sub(_sheet_token, line)
+        return line  # every change this makes is to a `<`
+    code = dict(code_spans(line))
+    out: list[str] = []
+    i, length = 0, len(line)
+    while i < length:
+        char = line[i]
+        end = i + 1
+        if char == "\\":
+            end = min(i + 2, length)
+        elif char == "`" and (i == 0 or line[i - 1] != "`"):
+            end = code.get(i, end)
+            while end < length and line[end] == "`" and i not in code:
+                end += 1
+        elif char == "$":
+            close = line.find("$$", i + 3) if line.startswith("$$", i) else -1
+            if close != -1:
+                end = close + 2
+            elif i + 1 < length and line[i + 1] != "$" and (close := line.find("$", i + 1)) != -1:
+                end = close + 1
+            out.append(line[i:end].replace("<", "\\lt "))
+            i = end
+            continue
+        elif char == "<":
+            autolink = _AUTOLINK_RE.match(line, i)
+            out.append(autolink.group() if autolink else "&lt;")
+            i = autolink.end() if autolink else end
+            continue
+        out.append(line[i:end])
+        i = end
+    return "".join(out)
 
 
 def to_sheet_markdown(text: str) -> str:
@@ -346,36 +532,31 @@ def math_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _MATH_SPAN_RE.finditer(text.replace("\\$", "\x00\x00"))]
 
 
-def _in_math(text: str, index: int) -> bool:
-    """True if `index` of `text` lies inside `$…$` or `$$…$$` math."""
-    return any(start < index < end for start, end in math_spans(text))
+def _in_math(spans: list[tuple[int, int]], index: int) -> bool:
+    """True if `index` lies inside one of the math `spans` (sorted, as `math_spans` gives them)."""
+    at = bisect.bisect_left(spans, (index, index))
+    return at > 0 and spans[at - 1][0] < index < spans[at - 1][1]
 
 
 def cloze_answers(text: str) -> list[str]:
     """The deleted texts of a cloze, in order; a deletion inside math keeps its `$` around it."""
-    return [
-        f"${m.group(2).strip()}$" if _in_math(text, m.start()) else m.group(2) for m in CLOZE_RE.finditer(text)
-    ]
+    spans = math_spans(text)
+    return [f"${c.text.strip()}$" if _in_math(spans, c.start) else c.text for c in clozes(text)]
 
 
 def cloze_reveal(text: str, math_mark: str = "\\boxed{%s}") -> str:
     """A cloze with every deletion shown, in bold (inside math, marked with `math_mark`), for the sheets."""
-
-    def reveal(m: re.Match[str]) -> str:
-        if _in_math(text, m.start()):
-            return math_mark % m.group(2)
-        return f"**{m.group(2)}**"
-
-    return CLOZE_RE.sub(reveal, text)
+    spans = math_spans(text)
+    return replace_clozes(text, lambda c: math_mark % c.text if _in_math(spans, c.start) else f"**{c.text}**")
 
 
 def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
     """A cloze with every deletion blanked (showing its hint, if any), for self-testing."""
+    spans = math_spans(text)
 
-    def blank(m: re.Match[str]) -> str:
-        hint = m.group(3)
-        if _in_math(text, m.start()):
-            return math_blank % (hint or "?")
-        return f"[{hint}]" if hint else "[…]"
+    def blank(c: Cloze) -> str:
+        if _in_math(spans, c.start):
+            return math_blank % (c.hint or "?")
+        return f"[{c.hint}]" if c.hint else "[…]"
 
-    return CLOZE_RE.sub(blank, text)
+    return replace_clozes(text, blank)

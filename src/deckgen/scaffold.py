@@ -66,7 +66,7 @@ def _question_entry(question_id: str, bank: Bank, section: str) -> str:
 def new_topic(bank_dir: Path, topic_id: str, section: str, title: str | None = None) -> Path:
     """Create `<bank>/<section>/<topic-id>.yaml` with one question to fill in."""
     bank = load_bank(bank_dir)
-    if not KEBAB_RE.match(topic_id):
+    if not KEBAB_RE.fullmatch(topic_id):
         raise _error(topic_id, f"topic id '{topic_id}' is not kebab-case: use lowercase letters, digits and single hyphens")
     sections = [s.id for s in bank.deck.sections]
     if section not in sections:

@@ -39,7 +39,7 @@ Schema = dict[str, Any]
 # expected; editors (YAML 1.2) would call them numbers or booleans, so they are allowed too.
 TEXT: Schema = {"type": ["string", "number", "boolean"], "pattern": r"\S"}
 """Text that is not empty or blank (the pattern applies to strings only)."""
-ID: Schema = {"type": "string", "pattern": KEBAB_RE.pattern, "description": "kebab-case, starting with a letter"}
+ID: Schema = {"type": "string", "pattern": f"^{KEBAB_RE.pattern}$", "description": "kebab-case, starting with a letter"}
 URL: Schema = {"type": "string", "pattern": "^https?://", "format": "uri"}
 
 
@@ -129,10 +129,10 @@ def schemas() -> dict[str, Schema]:
             "title": TEXT,
             "url": URL,
             "section": ID,
-            "lang": {"type": "string", "pattern": LANG_RE.pattern},
+            "lang": {"type": "string", "pattern": f"^{LANG_RE.pattern}$"},
             "kind": {"enum": [k.value for k in SourceKind]},
             "authors": _text_list(),
-            "year": {"type": ["string", "integer"], "pattern": YEAR_RE.pattern},
+            "year": {"type": ["string", "integer"], "pattern": f"^{YEAR_RE.pattern}$"},
             "lint": _lint(SOURCE_RULES),
         },
     )

@@ -32,15 +32,27 @@ from deckgen.model import (
     Topic,
 )
 from deckgen.lint import QUESTION_RULES, RULES, SOURCE_RULES, TOPIC_RULES
-from deckgen.render import CLOZE_RE, image_targets, is_plain_url, is_safe_url, link_targets, math_spans
+from deckgen.render import (
+    MarkdownFacts,
+    clozes,
+    image_targets,
+    is_safe_url,
+    markdown_facts,
+    markdown_has_html,
+    to_html,
+    to_sheet_markdown,
+    url_problem,
+)
+from deckgen.svg import svg_problem
+from deckgen.tex import tex_problems
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
 YAML_SUFFIXES = (".yaml", ".yml")
 
-KEBAB_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-YEAR_RE = re.compile(r"^[0-9]{4}$")
-LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
+KEBAB_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+YEAR_RE = re.compile(r"[0-9]{4}")
+LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)*")
 
 DECK_KEYS = (("title", "version", "description", "homepage", "sections"), ())
 SECTION_KEYS = (("id", "title", "heading"), ())
@@ -58,13 +70,33 @@ QUESTION_OPTIONAL = {
     QuestionType.CLOZE: ("type", "extra", "tags", "lint"),
     QuestionType.COMPARE: ("type", "extra", "tags", "lint", "retired_rows"),
 }
-NUMBER_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
-_MATH_OPENER_RE = re.compile(r"\$(?=[A-Za-z\\{(^_|])")
-_CODE_SPAN_RE = re.compile(r"(`+).+?\1", re.DOTALL)
-_ESCAPED_BRACE_RE = re.compile(r"\\[{}]")
+NUMBER_RE = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 ROW_KEYS = (("id", "aspect", "values"), ())
 RETIRED_ROW_KEYS = (("id", "aspect", "values", "reason"), ())
 ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
+
+
+_TEX_START = frozenset("\\{(^_|") | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TEX_SYNTAX = frozenset("\\^_{}")
+
+
+def _unclosed_math(text: str) -> list[int]:
+    """Where a `$` that opened no math was meant to: followed by a letter or TeX, or by anything
+    with TeX syntax after it. A price (`$5`, `$ 10`) is text."""
+    found = []
+    for at, char in enumerate(text):
+        if char != "$" or at + 1 >= len(text):
+            continue
+        after = text[at + 1]
+        if after in _TEX_START or (not after.isspace() and not _TEX_SYNTAX.isdisjoint(text[at + 1 :])):
+            found.append(at)
+    return found
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """A value as a one-line message quotes it: escapes for what does not print, at most `limit` characters."""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _describe(node: Node) -> str:
@@ -85,6 +117,8 @@ class _Checker:
     """Collects diagnostics while reading nodes into typed values."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    unfolded: dict[Location, str] = field(default_factory=dict)
+    """Each folded (`>`) scalar read so far, as a literal scalar would hold it, by where it is written."""
 
     def error(self, location: Location, message: str, rule: str) -> None:
         self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, rule))
@@ -122,6 +156,8 @@ class _Checker:
             if required:
                 self.error(value.location, f"'{key}' is empty", "empty-value")
             return None
+        if value.unfolded is not None:
+            self.unfolded[value.location] = value.unfolded
         return value.value
 
     def text_list(self, node: Mapping, key: str, required: bool = True) -> list[Scalar] | None:
@@ -144,6 +180,8 @@ class _Checker:
             if not isinstance(item, Scalar) or item.is_null:
                 self.error(item.location, f"expected text in '{key}', found {_describe(item)}", "wrong-type")
             else:
+                if item.unfolded is not None:
+                    self.unfolded[item.location] = item.unfolded
                 items.append(item)
         return items
 
@@ -165,13 +203,13 @@ class _Checker:
         value = self.text(node, key)
         if value is None:
             return None
-        if NUMBER_RE.match(value):
+        if NUMBER_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
                 f"{key} {value} is a number; an id is kebab-case text that starts with a letter",
                 "id-format",
             )
-        elif not KEBAB_RE.match(value):
+        elif not KEBAB_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
                 f"{key} '{value}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
@@ -185,45 +223,69 @@ class _Checker:
         return value.location if value is not None else node.location
 
     def markdown(self, text: str, location: Location, context: _Context | None = None) -> None:
-        """Check a Markdown field: links, images, math delimiters and braces."""
-        self.links(text, location)
-        self.math(text, location)
+        """Check a Markdown field as every output will read it: links, images, math, folding and the sheet."""
+        facts = markdown_facts(text)
+        for target in facts.links:
+            if not is_safe_url(target):
+                self.error(location, f"link target '{_clip(target)}' is not an http(s) URL", "link-scheme")
         if context is not None:
-            self.images(text, location, context)
-        elif image_targets(text):
+            self.images(text, facts.images, location, context)
+        elif facts.images:
             self.error(location, "images go in question, answer and extra only", "image")
+        self.math(text, facts, location)
+        unfolded = self.unfolded.get(location)
+        if unfolded is not None:
+            self.folding(facts, markdown_facts(unfolded), location)
+        if "<" in text:
+            self.sheet(text, location)
 
-    def math(self, text: str, location: Location) -> None:
-        if "$" not in text and "{{c" not in text:
-            return  # no math and no cloze: nothing to check
-        prose = _CODE_SPAN_RE.sub(lambda m: " " * len(m.group()), text)
-        prose = prose.replace("\\$", "  ")
-        spans = math_spans(prose)
-        for start, end in spans:
-            body = _ESCAPED_BRACE_RE.sub("", prose[start:end])
+    def math(self, text: str, facts: MarkdownFacts, location: Location) -> None:
+        """Every math span is allowed TeX with balanced braces; every `$` opens math that closes."""
+        for tex, display in facts.math:
+            for problem in tex_problems(tex):
+                self.error(location, problem.message, "math-command")
+            body = tex.replace("\\{", "").replace("\\}", "")
             if body.count("{") != body.count("}"):
-                self.error(location, f"unbalanced braces in math '{prose[start:end]}'", "math")
-        outside = prose
-        for a, b in spans:
-            outside = outside[:a] + " " * (b - a) + outside[b:]
-        if outside.count("$$") % 2:
-            self.error(location, "'$$' opens display math that is never closed", "math")
-        else:
-            for match in _MATH_OPENER_RE.finditer(outside.replace("$$", "  ")):
-                snippet = prose[match.start() : match.start() + 20].split("\n")[0]
+                dollars = "$$" if display else "$"
+                self.error(location, f"unbalanced braces in math '{_clip(dollars + tex + dollars)}'", "math")
+        for stray in facts.stray_dollars:
+            if "$$" in stray:
+                self.error(location, "'$$' opens display math that is never closed", "math")
+                continue
+            for at in _unclosed_math(stray):
+                snippet = stray[at:][:20].split("\n")[0]
+                self.error(location, f"'$' opens math that is never closed, at '{snippet}'; write \\$ for a dollar sign", "math")
+        for cloze in clozes(text):
+            if cloze.text.count("{") > cloze.text.count("}"):
                 self.error(
                     location,
-                    f"'$' opens math that is never closed, at '{snippet}'; write \\$ for a dollar sign",
-                    "math",
-                )
-        for match in CLOZE_RE.finditer(text):
-            deleted = match.group(2)
-            if deleted.count("{") > deleted.count("}"):
-                self.error(
-                    location,
-                    f"cloze deletion '{match.group()}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
+                    f"cloze deletion '{_clip(cloze.written)}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
                     "cloze-deletion",
                 )
+
+    def folding(self, folded: MarkdownFacts, unfolded: MarkdownFacts, location: Location) -> None:
+        """A folded (`>`) scalar must not join the lines of a code block, a list or a table."""
+        if folded.blocks == unfolded.blocks:
+            return
+        kinds = {"fence": "a fenced code block", "code_block": "an indented code block", "list_item_open": "a list", "tr_open": "a table", "table_open": "a table"}
+        lost = sorted({kinds[kind] for kind, _, _ in set(unfolded.blocks) - set(folded.blocks)} or {"a code block, list or table"})
+        self.error(
+            location,
+            f"'>' folds the lines of {' and '.join(lost)} into one: write '|' instead of '>' to keep its lines",
+            "folded-markdown",
+        )
+
+    def sheet(self, text: str, location: Location) -> None:
+        """What the Markdown sheets print of `text` must hold no HTML for a Markdown viewer to run."""
+        for sheet_text in {to_sheet_markdown(text), to_sheet_markdown(text).replace("\n", " ")}:
+            if markdown_has_html(sheet_text):
+                self.error(
+                    location,
+                    "a '<' here would reach the Markdown sheets as HTML (code spans that do not pair up line by line): "
+                    "balance the backticks on each line, or use a fenced code block",
+                    "raw-html",
+                )
+                return
 
     def lint_ignore(self, node: Mapping, scope: dict[str, str], what: str) -> frozenset[str]:
         """The rules silenced by a `lint: {ignore: [...], reason: ...}` entry."""
@@ -249,19 +311,29 @@ class _Checker:
                 ignored.add(rule.value)
         return frozenset(ignored)
 
-    def images(self, text: str, location: Location, context: _Context) -> None:
+    def images(self, text: str, found: tuple[str, ...], location: Location, context: _Context) -> None:
         """Check each image reference and record the file it packs."""
-        for target in image_targets(text):
+        written = image_targets(text)
+        for target in found:
+            if target not in written:
+                self.error(location, f"image '{_clip(target)}' must be written as ![alt](path), with the path in the same text", "image")
+        for target in written:
             packed = _image_problem(target, context)
             if isinstance(packed, str):
                 self.error(location, packed, "image")
             else:
                 context.media[target] = packed
 
-    def links(self, text: str, location: Location) -> None:
-        for target in link_targets(text):
-            if not is_safe_url(target):
-                self.error(location, f"link target '{target}' is not an http(s) URL", "link-scheme")
+    def url(self, node: Mapping, key: str, url: str) -> None:
+        """A link that stands as it is in cards, templates and sheets: a checked http(s) URL."""
+        problem = url_problem(url)
+        if problem is not None:
+            self.error(self.location_of(node, key), f"{key} '{_clip(url)}' {problem}", "invalid-url")
+
+    def deck_name(self, node: Mapping, key: str, title: str) -> None:
+        """A title that becomes part of an Anki deck name, where `::` would nest a deck of its own."""
+        if "::" in title:
+            self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name")
 
     def unique(self, seen: dict[str, Location], value: str, location: Location, what: str, rule: str) -> None:
         first = seen.get(value)
@@ -295,16 +367,22 @@ def _read_deck(checker: _Checker, loaded: LoadedFile) -> tuple[Deck | None, set[
         section_id = checker.ident(entry)
         title = checker.text(entry, "title")
         heading = checker.text(entry, "heading")
+        if title is not None:
+            checker.deck_name(entry, "title", title)
         if section_id is None or title is None or heading is None:
             continue
         checker.unique(seen, section_id, checker.location_of(entry, "id"), "section id", "duplicate-id")
         sections.append(Section(section_id, title, heading, entry.location))
     homepage = checker.text(top, "homepage")
-    if homepage is not None and not is_plain_url(homepage):
-        checker.error(checker.location_of(top, "homepage"), _url_problem("homepage", homepage), "invalid-url")
+    if homepage is not None:
+        checker.url(top, "homepage", homepage)
     title = checker.text(top, "title")
     version = checker.text(top, "version")
     description = checker.text(top, "description")
+    if title is not None:
+        checker.deck_name(top, "title", title)
+    if description is not None:
+        checker.markdown(description, checker.location_of(top, "description"))
     section_ids = {s.id for s in sections}
     if title is None or version is None or description is None or homepage is None:
         return None, section_ids
@@ -332,8 +410,7 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str] |
         if source_id is not None:
             checker.unique(seen_ids, source_id, checker.location_of(entry, "id"), "source id", "duplicate-id")
         if url is not None:
-            if not is_plain_url(url):
-                checker.error(checker.location_of(entry, "url"), _url_problem("url", url), "invalid-url")
+            checker.url(entry, "url", url)
             checker.unique(seen_urls, url, checker.location_of(entry, "url"), "source url", "duplicate-url")
         if section is not None and section_ids is not None and section not in section_ids:
             checker.error(
@@ -350,10 +427,10 @@ def _read_sources(checker: _Checker, loaded: LoadedFile, section_ids: set[str] |
             )
             kind = SourceKind.ARTICLE.value
         lang = checker.text(entry, "lang", required=False)
-        if lang is not None and not LANG_RE.match(lang):
+        if lang is not None and not LANG_RE.fullmatch(lang):
             checker.error(checker.location_of(entry, "lang"), f"lang '{lang}' is not a language code such as 'en' or 'zh'", "invalid-value")
         year = checker.text(entry, "year", required=False)
-        if year is not None and not YEAR_RE.match(year):
+        if year is not None and not YEAR_RE.fullmatch(year):
             checker.error(checker.location_of(entry, "year"), f"year '{year}' is not a four-digit year", "invalid-value")
         authors = checker.text_list(entry, "authors", required=False) or []
         lint_ignore = checker.lint_ignore(entry, SOURCE_RULES, "a source")
@@ -391,15 +468,8 @@ class _Context:
     """Image targets of the current question, as written, to the files they name."""
 
 
-def _url_problem(key: str, url: str) -> str:
-    if not is_safe_url(url):
-        return f"{key} '{url}' is not an http(s) URL"
-    return f"{key} '{url}' has characters to percent-encode (spaces, quotes, brackets, parentheses: ( is %28)"
-
-
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 MAX_IMAGE_BYTES = 1024 * 1024
-_SVG_ACTIVE_RE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|(?:xlink:)?href\s*=\s*[\"'](?!#)", re.IGNORECASE)
 
 
 def _image_problem(target: str, context: _Context) -> Path | str:
@@ -421,8 +491,13 @@ def _image_problem(target: str, context: _Context) -> Path | str:
         return f"image '{target}' cannot be read: {getattr(err, 'strerror', None) or err}"
     if size > MAX_IMAGE_BYTES:
         return f"image '{target}' is {-(-size // 1024)} KiB; at most {MAX_IMAGE_BYTES // 1024} KiB, so it stays quick on phones"
-    if path.suffix.lower() == ".svg" and _SVG_ACTIVE_RE.search(path.read_text(encoding="utf-8", errors="replace")):
-        return f"image '{target}' has scripts, event handlers or external references; use a plain SVG"
+    if path.suffix.lower() == ".svg":
+        try:
+            problem = svg_problem(path.read_bytes())
+        except OSError as err:
+            return f"image '{target}' cannot be read: {err.strerror or err}"
+        if problem is not None:
+            return f"image '{target}': {problem}"
     return path
 
 
@@ -438,6 +513,8 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
             continue
         checker.keys(row, RETIRED_ROW_KEYS if is_retired else ROW_KEYS, what)
         reason = checker.text(row, "reason") if is_retired else None
+        if reason is not None:
+            checker.markdown(reason, checker.location_of(row, "reason"))
         row_id = checker.ident(row)
         aspect = checker.text(row, "aspect")
         values = checker.text_list(row, "values")
@@ -456,6 +533,45 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
             continue
         rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location, reason))
     return rows
+
+
+MAX_CLOZE = 500
+"""The highest cloze number a bank may write: Anki refuses a package past 65,536, and no real card needs more than a few."""
+
+
+def _check_clozes(checker: _Checker, text: str, location: Location) -> None:
+    """A cloze text's deletions as Anki will read them from the card deckgen writes: numbered 1 to
+    MAX_CLOZE, not empty, not nested, and the same after rendering, so that every deletion makes a card."""
+    found = clozes(text)
+    if not found:
+        checker.error(location, "cloze question has no deletion; mark one as {{c1::text}}", "cloze-deletion")
+        return
+    for cloze in found:
+        number = int(cloze.ordinal) if len(cloze.ordinal) <= 6 else MAX_CLOZE + 1
+        if number == 0:
+            checker.error(location, "cloze numbers start at 1: Anki makes no card for {{c0::…}}", "cloze-deletion")
+        elif number > MAX_CLOZE:
+            checker.error(
+                location,
+                f"cloze number {_clip(cloze.ordinal, 20)} is too high: number deletions from 1 to {MAX_CLOZE} (no card needs more)",
+                "cloze-deletion",
+            )
+        if not cloze.text.strip():
+            checker.error(location, f"cloze deletion '{_clip(cloze.written)}' is empty: Anki makes no card for it", "cloze-deletion")
+        if clozes(cloze.text + "}}"):
+            checker.error(
+                location,
+                f"cloze deletion '{_clip(cloze.written)}' holds another deletion: write them side by side, not nested",
+                "cloze-deletion",
+            )
+    rendered = [c.ordinal for c in clozes(to_html(text))]
+    if rendered != [c.ordinal for c in found]:
+        checker.error(
+            location,
+            "the Markdown around a deletion changes it on the card (a '}}' or '::' inside code or a link?): "
+            f"Anki would read deletions {', '.join(rendered) or 'none'} instead of {', '.join(c.ordinal for c in found)}",
+            "cloze-deletion",
+        )
 
 
 def _question_type(checker: _Checker, entry: Mapping) -> QuestionType | None:
@@ -484,6 +600,8 @@ def _read_question(
     what = f"a retired {qtype.value} question" if retired else f"a {qtype.value} question"
     checker.keys(entry, (QUESTION_REQUIRED[qtype] + extra_keys, QUESTION_OPTIONAL[qtype]), what)
     reason = checker.text(entry, "reason") if retired else None
+    if reason is not None:
+        checker.markdown(reason, checker.location_of(entry, "reason"))
     qid = checker.ident(entry)
     if qid is not None:
         checker.unique(context.question_ids, qid, checker.location_of(entry, "id"), "question id", "duplicate-id")
@@ -494,14 +612,8 @@ def _read_question(
     for key, text in (("question", question), ("answer", answer), ("extra", extra)):
         if text:
             checker.markdown(text, checker.location_of(entry, key), context)
-    if qtype is QuestionType.CLOZE and question is not None and re.search(r"\{\{c0+::", question):
-        checker.error(checker.location_of(entry, "question"), "cloze numbers start at 1: Anki makes no card for {{c0::…}}", "cloze-deletion")
-    if qtype is QuestionType.CLOZE and question is not None and not CLOZE_RE.search(question):
-        checker.error(
-            checker.location_of(entry, "question"),
-            "cloze question has no deletion; mark one as {{c1::text}}",
-            "cloze-deletion",
-        )
+    if qtype is QuestionType.CLOZE and question is not None:
+        _check_clozes(checker, question, checker.location_of(entry, "question"))
     sources = checker.text_list(entry, "sources") or []
     for source in sources:
         if context.source_ids is not None and source.value not in context.source_ids:
@@ -556,6 +668,8 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
     topic_id = checker.ident(top)
     title = checker.text(top, "topic")
     section = checker.text(top, "section")
+    if title is not None:
+        checker.deck_name(top, "topic", title)
     if topic_id is not None:
         checker.unique(context.topic_ids, topic_id, checker.location_of(top, "id"), "topic id", "duplicate-id")
     if section is not None and context.section_ids is not None and section not in context.section_ids:
