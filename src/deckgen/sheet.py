@@ -38,13 +38,21 @@ def numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
             yield number, topic, question
 
 
+_MARKDOWN_PUNCTUATION = "\\`*_[]$~|!"
+"""What could make plain text into Markdown syntax inside a line: code, emphasis, links,
+images, math, strikethrough and table cells. Each is written with a backslash."""
+
+
 def _plain(text: str) -> str:
-    """Plain text (a title) for Markdown: raw HTML made inert, as in every other sheet text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Plain text (a title) for Markdown: it reads as the characters written, never as syntax or HTML."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if any(char in text for char in _MARKDOWN_PUNCTUATION):
+        text = "".join("\\" + char if char in _MARKDOWN_PUNCTUATION else char for char in text)
+    return text
 
 
 def _escape_link_text(text: str) -> str:
-    return _plain(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return _plain(text)
 
 
 def _source_link(source: Source) -> str:
