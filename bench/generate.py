@@ -58,7 +58,7 @@ def cloze(n: int) -> str:
         f"  - id: q-{n}\n"
         "    type: cloze\n"
         "    question: >-\n"
-        f"      In {words(n, 3)}, formula {n} divides the logits by $\\sqrt{{ {{{{c1::d_k}} }} }}$ and uses {{{{c2::softmax}}}}.\n"
+        f"      In {words(n, 3)}, formula {n} divides the logits by $\\sqrt{{ {{{{c1::d_k}}}} }}$ and uses {{{{c2::softmax}}}}.\n"
         f"    sources: [source-{n % 20}, source-{(n + 3) % 20}]\n"
         "    tags: [bench]\n"
     )
