@@ -31,6 +31,8 @@ class Scalar:
     """True for a stand-in for something already reported (an alias): checks skip it."""
     unfolded: str | None = None
     """For a folded (`>`) block scalar: the text as a literal (`|`) scalar would hold it."""
+    flawed: bool = False
+    """True for text already reported as unfit (too long, or with a control character): checks of its content skip it."""
 
     @property
     def is_null(self) -> bool:
@@ -199,7 +201,7 @@ class _Builder:
                     "text-size",
                 )
             )
-            scalar.reported = True
+            scalar.flawed = True
         elif event.style == '"' and _ESCAPED_CONTROL.search(event.value):
             self.diagnostics.append(
                 _error(
@@ -210,6 +212,7 @@ class _Builder:
                     "yaml-escape",
                 )
             )
+            scalar.flawed = True
         elif event.style == '"' and (control := _ESCAPED_OTHER.search(event.value)):
             self.diagnostics.append(
                 _error(
@@ -219,6 +222,7 @@ class _Builder:
                     "yaml-escape",
                 )
             )
+            scalar.flawed = True
         elif event.style == ">" and event.start_mark is not None and event.end_mark is not None:
             scalar.unfolded = unfold(self.text[event.start_mark.index : event.end_mark.index])
         return scalar

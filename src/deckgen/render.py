@@ -48,9 +48,14 @@ class Cloze:
     hint: str | None
 
     @property
+    def body(self) -> str:
+        """Everything between `{{cN::` and `}}`: the text and its hint."""
+        return self.text + ("" if self.hint is None else "::" + self.hint)
+
+    @property
     def written(self) -> str:
         """The deletion as written, braces included."""
-        return "{{c" + self.ordinal + "::" + self.text + ("" if self.hint is None else "::" + self.hint) + "}}"
+        return "{{c" + self.ordinal + "::" + self.body + "}}"
 
 
 def clozes(text: str) -> list[Cloze]:
@@ -334,6 +339,10 @@ def markdown_facts(text: str) -> MarkdownFacts:
             blocks.append((token.type, token.info, token.content))
         elif token.type == "math_block":
             math.append((token.content, True))
+        # The inline text as a reader sees it, with an escaped `\\$` as a NUL, so that a stray `$`
+        # can be judged by all that follows it on the line, not just by its own text token.
+        inline: list[str] = []
+        dollar = False
         for child in token.children or ():
             if child.type == "link_open":
                 links.append(str(child.attrGet("href") or ""))
@@ -341,8 +350,15 @@ def markdown_facts(text: str) -> MarkdownFacts:
                 images.append(str(child.attrGet("src") or ""))
             elif child.type in ("math_inline", "math_inline_double"):
                 math.append((child.content, child.type == "math_inline_double"))
-            elif child.type == "text" and "$" in child.content:
-                stray.append(child.content)
+            if child.type == "text":
+                dollar = dollar or "$" in child.content
+                inline.append(child.content)
+            elif child.type == "text_special":
+                inline.append("\x00" if child.content == "$" else child.content)
+            else:
+                inline.append("\n" if child.type in ("softbreak", "hardbreak") else " ")
+        if dollar:
+            stray.append("".join(inline))
     return MarkdownFacts(tuple(links), tuple(images), tuple(math), tuple(stray), tuple(blocks))
 
 

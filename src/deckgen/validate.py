@@ -7,6 +7,7 @@ each located at the node that causes it.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import hashlib
 import json
 import re
@@ -119,6 +120,8 @@ class _Checker:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     unfolded: dict[Location, str] = field(default_factory=dict)
     """Each folded (`>`) scalar read so far, as a literal scalar would hold it, by where it is written."""
+    flawed: set[Location] = field(default_factory=set)
+    """Where text already reported as unfit is written: its content is not checked again."""
 
     def error(self, location: Location, message: str, rule: str) -> None:
         self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, rule))
@@ -156,9 +159,15 @@ class _Checker:
             if required:
                 self.error(value.location, f"'{key}' is empty", "empty-value")
             return None
+        self.note(value)
+        return value.value
+
+    def note(self, value: Scalar) -> None:
+        """Remember what the content checks need to know of a scalar: how it reads unfolded, and whether it is flawed."""
         if value.unfolded is not None:
             self.unfolded[value.location] = value.unfolded
-        return value.value
+        if value.flawed:
+            self.flawed.add(value.location)
 
     def text_list(self, node: Mapping, key: str, required: bool = True) -> list[Scalar] | None:
         value = node.get(key)
@@ -180,8 +189,7 @@ class _Checker:
             if not isinstance(item, Scalar) or item.is_null:
                 self.error(item.location, f"expected text in '{key}', found {_describe(item)}", "wrong-type")
             else:
-                if item.unfolded is not None:
-                    self.unfolded[item.location] = item.unfolded
+                self.note(item)
                 items.append(item)
         return items
 
@@ -206,13 +214,13 @@ class _Checker:
         if NUMBER_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
-                f"{key} {value} is a number; an id is kebab-case text that starts with a letter",
+                f"{key} {_clip(value)} is a number; an id is kebab-case text that starts with a letter",
                 "id-format",
             )
         elif not KEBAB_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
-                f"{key} '{value}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
+                f"{key} '{_clip(value)}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
                 "id-format",
             )
         return value
@@ -224,8 +232,10 @@ class _Checker:
 
     def markdown(self, text: str, location: Location, context: _Context | None = None) -> None:
         """Check a Markdown field as every output will read it: links, images, math, folding and the sheet."""
+        if location in self.flawed:
+            return
         facts = markdown_facts(text)
-        for target in facts.links:
+        for target in dict.fromkeys(facts.links):
             if not is_safe_url(target):
                 self.error(location, f"link target '{_clip(target)}' is not an http(s) URL", "link-scheme")
         if context is not None:
@@ -256,7 +266,7 @@ class _Checker:
                 snippet = stray[at:][:20].split("\n")[0]
                 self.error(location, f"'$' opens math that is never closed, at '{snippet}'; write \\$ for a dollar sign", "math")
         for cloze in clozes(text):
-            if cloze.text.count("{") > cloze.text.count("}"):
+            if cloze.body.count("{") > cloze.body.count("}") and not clozes(cloze.body + "}}"):
                 self.error(
                     location,
                     f"cloze deletion '{_clip(cloze.written)}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
@@ -268,7 +278,7 @@ class _Checker:
         if folded.blocks == unfolded.blocks:
             return
         kinds = {"fence": "a fenced code block", "code_block": "an indented code block", "list_item_open": "a list", "tr_open": "a table", "table_open": "a table"}
-        lost = sorted({kinds[kind] for kind, _, _ in set(unfolded.blocks) - set(folded.blocks)} or {"a code block, list or table"})
+        lost = sorted({kinds[kind] for kind, _, _ in Counter(unfolded.blocks) - Counter(folded.blocks)} or {"a code block, list or table"})
         self.error(
             location,
             f"'>' folds the lines of {' and '.join(lost)} into one: write '|' instead of '>' to keep its lines",
@@ -326,13 +336,15 @@ class _Checker:
 
     def url(self, node: Mapping, key: str, url: str) -> None:
         """A link that stands as it is in cards, templates and sheets: a checked http(s) URL."""
+        if self.location_of(node, key) in self.flawed:
+            return
         problem = url_problem(url)
         if problem is not None:
             self.error(self.location_of(node, key), f"{key} '{_clip(url)}' {problem}", "invalid-url")
 
     def deck_name(self, node: Mapping, key: str, title: str) -> None:
         """A title that becomes part of an Anki deck name, where `::` would nest a deck of its own."""
-        if "::" in title:
+        if "::" in title and self.location_of(node, key) not in self.flawed:
             self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name")
 
     def unique(self, seen: dict[str, Location], value: str, location: Location, what: str, rule: str) -> None:
@@ -558,7 +570,7 @@ def _check_clozes(checker: _Checker, text: str, location: Location) -> None:
             )
         if not cloze.text.strip():
             checker.error(location, f"cloze deletion '{_clip(cloze.written)}' is empty: Anki makes no card for it", "cloze-deletion")
-        if clozes(cloze.text + "}}"):
+        if clozes(cloze.body + "}}"):
             checker.error(
                 location,
                 f"cloze deletion '{_clip(cloze.written)}' holds another deletion: write them side by side, not nested",
@@ -612,7 +624,7 @@ def _read_question(
     for key, text in (("question", question), ("answer", answer), ("extra", extra)):
         if text:
             checker.markdown(text, checker.location_of(entry, key), context)
-    if qtype is QuestionType.CLOZE and question is not None:
+    if qtype is QuestionType.CLOZE and question is not None and checker.location_of(entry, "question") not in checker.flawed:
         _check_clozes(checker, question, checker.location_of(entry, "question"))
     sources = checker.text_list(entry, "sources") or []
     for source in sources:

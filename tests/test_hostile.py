@@ -1,0 +1,402 @@
+"""The hostile battery: what a pull request could put into any field, and what deckgen makes of it.
+
+Each case is either refused by `check` with an exact, located message, or built into a deck
+that the real Anki backend imports and renders, that plays nothing and holds no live link,
+script, math or Anki markup, and into sheets with no live or remote link.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from deckgen.build import build, check
+from deckgen.model import DeckgenError, Severity
+from deckgen.tex import tex_problems
+from tests.hostile import FIELDS, MARKDOWN_FIELDS, PLAIN_FIELDS, TEXT_FIELDS, URL_FIELDS, hostile_bank, quoted
+from tests.test_anki import import_apkg
+from tests.test_safety import assert_inert, assert_inert_page
+
+
+def errors(bank: Path) -> list[str]:
+    """`check`'s errors for a bank, as printed."""
+    _, diagnostics = check(bank)
+    return [str(d) for d in diagnostics if d.severity is Severity.ERROR]
+
+
+def refused(name: str, value: str, message: str, rule: str) -> list[str]:
+    """Check a bank with `value` in field `name`; the one expected error is `message` at that field."""
+    return [f"{FIELDS[name].at()}: error: {message} [{rule}]"]
+
+
+MATH_COMMANDS = [
+    ("$\\href{javascript:alert(1)}{\\text{the paper}}$", ["\\href is not allowed in math"]),
+    ("$$\\style{color:red}{x}$$", ["\\style is not allowed in math"]),
+    ("$\\bbox[background:url(https://example.org/x)]{x}$", ["\\bbox is not allowed in math"]),
+    ("$\\class{dg-answer}{x}$", ["\\class is not allowed in math"]),
+    ("$\\cssId{dg-id}{x}$", ["\\cssId is not allowed in math"]),
+    ("$\\unicode{x41}$", ["\\unicode is not allowed in math"]),
+    ("$\\require{html}$", ["\\require is not allowed in math"]),
+    ("$\\def\\x{y}$", ["\\def is not allowed in math", "\\x is not allowed in math"]),
+    ("$a \\) \\href{javascript:alert(1)}{x} \\($", ["\\) is not allowed in math", "\\href is not allowed in math", "\\( is not allowed in math"]),
+    ("$\\begin{equation}x\\end{equation}$", ["environment 'equation' is not allowed in math"] * 2),
+    ("$\\text{\\href{javascript:alert(1)}{x}}$", ["\\href is not allowed in math"]),
+    ("$x^{\\HREF{javascript:alert(1)}{y}}$", ["\\HREF is not allowed in math"]),
+]
+
+
+@pytest.mark.parametrize("name", MARKDOWN_FIELDS)
+@pytest.mark.parametrize(("tex", "messages"), MATH_COMMANDS)
+def test_math_commands_that_link_style_or_load_are_refused(in_tmp: Path, name: str, tex: str, messages: list[str]) -> None:
+    expected = [f"{FIELDS[name].at()}: error: {m} [math-command]" for m in sorted(messages)]
+    assert errors(hostile_bank(Path("q"), {name: tex})) == expected
+
+
+CONTROL_ESCAPES = [("\\x1f", 0x1F), ("\\x01", 0x01), ("\\x7f", 0x7F), ("\\x9b", 0x9B), ("\\N", 0x85), ("\\L", 0x2028), ("\\P", 0x2029), ("\\uFFFE", 0xFFFE)]
+TEX_LIKE_ESCAPES = ["\\0", "\\e", "\\v"]
+
+
+@pytest.mark.parametrize("name", [*TEXT_FIELDS, *URL_FIELDS])
+@pytest.mark.parametrize(("escape", "code"), CONTROL_ESCAPES)
+def test_escapes_for_control_characters_are_refused_in_every_field(in_tmp: Path, name: str, escape: str, code: int) -> None:
+    message = (
+        f"this double-quoted text has an escape for U+{code:04X}, a control character or noncharacter that no card "
+        "can hold (Anki reads U+001F as the end of a field): remove it"
+    )
+    assert errors(hostile_bank(Path("q"), {}, {name: f'"a{escape}b"'})) == refused(name, "", message, "yaml-escape")
+
+
+@pytest.mark.parametrize("name", [*TEXT_FIELDS, *URL_FIELDS])
+@pytest.mark.parametrize("escape", TEX_LIKE_ESCAPES)
+def test_escapes_that_look_like_tex_get_the_tex_advice(in_tmp: Path, name: str, escape: str) -> None:
+    message = (
+        "this double-quoted text has an escape that YAML turns into a control character (\\t in \\top, \\f in \\frac, "
+        "\\b in \\beta ...): write text with backslashes as a block scalar (>-) or in single quotes"
+    )
+    assert errors(hostile_bank(Path("q"), {}, {name: f'"a{escape}b"'})) == refused(name, "", message, "yaml-escape")
+
+
+@pytest.mark.parametrize("name", [*TEXT_FIELDS, *URL_FIELDS])
+@pytest.mark.parametrize("char", ["\x7f", "\x9b", "\x85", "\u2028"])
+def test_raw_control_characters_are_refused_in_every_field(in_tmp: Path, name: str, char: str) -> None:
+    field = FIELDS[name]
+    what = "line separator" if char in "\x85\u2028" else "control character"
+    expected = [
+        f"q/{field.file}:{field.line}:{field.col + 2}: error: {what} U+{ord(char):04X} is not allowed in a bank; "
+        "use plain text and newlines [encoding]"
+    ]
+    assert errors(hostile_bank(Path("q"), {}, {name: f'"a{char}b"'})) == expected
+
+
+@pytest.mark.parametrize("name", [*TEXT_FIELDS, *URL_FIELDS])
+def test_every_value_has_a_size_limit(in_tmp: Path, name: str) -> None:
+    message = "text of 10,001 characters; a value holds at most 10,000: split it into several cards"
+    assert errors(hostile_bank(Path("q"), {name: "{{c1::a}}" + "x" * 9_992})) == refused(name, "", message, "text-size")
+
+
+CLOZES = [
+    ("{{c65537::softmax}} saturates.", "cloze number 65537 is too high: number deletions from 1 to 500 (no card needs more)"),
+    ("{{c501::softmax}} saturates.", "cloze number 501 is too high: number deletions from 1 to 500 (no card needs more)"),
+    (
+        "{{c" + "9" * 20 + "::softmax}} saturates.",
+        "cloze number 99999999999999999999 is too high: number deletions from 1 to 500 (no card needs more)",
+    ),
+    ("{{c1::}} saturates.", "cloze deletion '{{c1::}}' is empty: Anki makes no card for it"),
+    ("{{c1:: ::hint}} saturates.", "cloze deletion '{{c1:: ::hint}}' is empty: Anki makes no card for it"),
+    ("{{c0::softmax}} saturates.", "cloze numbers start at 1: Anki makes no card for {{c0::…}}"),
+    (
+        "The {{c1::soft {{c2::max}} }} saturates.",
+        "cloze deletion '{{c1::soft {{c2::max}}' holds another deletion: write them side by side, not nested",
+    ),
+    (
+        "[{{c1::softmax}}](https://example.org/{{c2::x}}) saturates.",
+        "the Markdown around a deletion changes it on the card (a '}}' or '::' inside code or a link?): "
+        "Anki would read deletions 1 instead of 1, 2",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CLOZES)
+def test_clozes_that_anki_cannot_import_or_makes_no_card_for_are_refused(in_tmp: Path, text: str, message: str) -> None:
+    assert errors(hostile_bank(Path("q"), {"cloze": text})) == refused("cloze", text, message, "cloze-deletion")
+
+
+def test_a_cloze_with_no_deletion_is_refused(in_tmp: Path) -> None:
+    raw = {"cloze": quoted("The softmax saturates.")}
+    message = "cloze question has no deletion; mark one as {{c1::text}}"
+    assert errors(hostile_bank(Path("q"), {}, raw)) == refused("cloze", "", message, "cloze-deletion")
+
+
+LINKS = [
+    "[the paper](javascript:alert(1))",
+    "[the paper]( JavaScript:alert(1))",
+    "[the paper](<javascript:alert(1)>)",
+    "[the paper](data:text/html;base64,PHNjcmlwdD4=)",
+    "[the paper](vbscript:msgbox(1))",
+    "[the paper](file:///etc/passwd)",
+    "[the paper][p]\n\n[p]: javascript:alert(1)",
+    "See [p].\n\n[p]: javascript:alert(1)",
+    "[unused]: javascript:alert(1)",
+    "<javascript:alert(1)>",
+]
+
+
+@pytest.mark.parametrize("name", MARKDOWN_FIELDS)
+@pytest.mark.parametrize("text", LINKS)
+def test_every_link_in_markdown_is_a_checked_http_url(in_tmp: Path, name: str, text: str) -> None:
+    target = re.search(r"(?:\]\(\s*<?|\]: |<)([^>)]*\)?)", text)
+    assert target is not None
+    shown = target.group(1).strip()
+    if shown.endswith(")") and shown.count("(") < shown.count(")"):
+        shown = shown[:-1]
+    message = f"link target '{shown}' is not an http(s) URL"
+    assert errors(hostile_bank(Path("q"), {name: text})) == refused(name, text, message, "link-scheme")
+
+
+REMOTE_IMAGES = [
+    ("![chart](https://example.org/x.png)", "https://example.org/x.png"),
+    ("![chart](//example.org/x.png)", "//example.org/x.png"),
+    ("![chart][img]\n\n[img]: https://example.org/x.png", "https://example.org/x.png"),
+]
+
+
+@pytest.mark.parametrize("name", MARKDOWN_FIELDS)
+@pytest.mark.parametrize(("text", "target"), REMOTE_IMAGES)
+def test_no_remote_image_reaches_a_card_or_a_sheet(in_tmp: Path, name: str, text: str, target: str) -> None:
+    at = FIELDS[name].at()
+    if name not in ("question", "answer", "extra", "cloze"):
+        expected = [f"{at}: error: images go in question, answer and extra only [image]"]
+    elif "[img]:" in text:
+        expected = [f"{at}: error: image '{target}' must be written as ![alt](path), with the path in the same text [image]"]
+    else:
+        expected = [
+            f"{at}: error: image '{target}' is not a file in the bank folder; a remote image would be fetched on every review [image]"
+        ]
+    assert errors(hostile_bank(Path("q"), {name: text})) == expected
+
+
+@pytest.mark.parametrize("name", MARKDOWN_FIELDS)
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Divide by $1/\\sqrt{d_k}.", "'$' opens math that is never closed, at '$1/\\sqrt{d_k}.'; write \\$ for a dollar sign"),
+        ("Divide by $x, then stop.", "'$' opens math that is never closed, at '$x, then stop.'; write \\$ for a dollar sign"),
+        ("Display $$x", "'$$' opens display math that is never closed"),
+        ("Display $$x^2 and more", "'$$' opens display math that is never closed"),
+    ],
+)
+def test_unclosed_math_is_reported_whatever_follows_the_opener(in_tmp: Path, name: str, text: str, message: str) -> None:
+    assert errors(hostile_bank(Path("q"), {name: text})) == refused(name, text, message, "math")
+
+
+def test_a_price_is_text_not_unclosed_math(in_tmp: Path) -> None:
+    assert errors(hostile_bank(Path("q"), {"extra": "A GPU hour costs $2 and a TPU hour $ 3."})) == []
+
+
+@pytest.mark.parametrize("name", ["deck_title", "section_title", "topic_title"])
+def test_a_title_that_would_nest_a_deck_is_refused(in_tmp: Path, name: str) -> None:
+    key = "topic" if name == "topic_title" else "title"
+    message = f"{key} 'Attention::Extra' holds '::', which Anki reads as a deck inside a deck"
+    assert errors(hostile_bank(Path("q"), {name: "Attention::Extra"})) == refused(name, "", message, "deck-name")
+
+
+URLS = [
+    ("https://example.org/[sound:x.mp3]", "has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: [ is %5B)"),
+    ("https://example.org/x?[latex]a[/latex]", "has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: [ is %5B)"),
+    ("https://example.org/{{Question}}", "has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: { is %7B)"),
+    ("https://example.org/a b", "has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: a space is %20)"),
+    ('https://example.org/"onmouseover=x', "has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: \" is %22)"),
+    ("https://example.org/%zz", "has a '%' that does not start a percent-encoded byte such as %20"),
+    ("javascript:alert(1)", "is not an http(s) URL"),
+    ("https:///path-only", "is not an http(s) URL"),
+    ("deckgen-0123456789abcdef.png", "is not an http(s) URL"),
+]
+
+
+@pytest.mark.parametrize("name", URL_FIELDS)
+@pytest.mark.parametrize(("url", "problem"), URLS)
+def test_urls_are_checked_http_urls_with_nothing_anki_would_read(in_tmp: Path, name: str, url: str, problem: str) -> None:
+    key = "homepage" if name == "homepage" else "url"
+    message = f"{key} '{url}' {problem}"
+    assert errors(hostile_bank(Path("q"), {name: url})) == refused(name, url, message, "invalid-url")
+
+
+FOLDED = {
+    "a fenced code block": "```python\n      import numpy as np\n      x = np.ones(3)\n      ```",
+    "a list": "Two steps:\n\n      - mask the tokens\n      - predict them",
+    "a table": "| a | b |\n      |---|---|\n      | 1 | 2 |",
+}
+
+
+@pytest.mark.parametrize("name", ["question", "answer", "extra"])
+@pytest.mark.parametrize("what", sorted(FOLDED))
+def test_a_folded_scalar_that_destroys_markdown_is_reported(in_tmp: Path, name: str, what: str) -> None:
+    # The topic's fields are indented by four spaces; the block's lines by six.
+    raw = {name: ">-\n      " + FOLDED[what]}
+    message = f"'>' folds the lines of {what} into one: write '|' instead of '>' to keep its lines"
+    assert errors(hostile_bank(Path("q"), {}, raw)) == refused(name, "", message, "folded-markdown")
+    literal = {name: "|-\n      " + FOLDED[what]}
+    assert errors(hostile_bank(Path("q2"), {}, literal)) == []
+
+
+def test_ids_must_be_kebab_case_to_the_end(in_tmp: Path) -> None:
+    bank = hostile_bank(Path("q"), {})
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    (bank / "attention.yaml").write_text(topic.replace("  - id: cloze-q", '  - id: "basic-q\\n"'), encoding="utf-8")
+    assert errors(bank) == [
+        "q/attention.yaml:10:9: error: id 'basic-q\\n' is not kebab-case: use lowercase letters, digits and single "
+        "hyphens, starting with a letter [id-format]"
+    ]
+
+
+# What a bank may write and deckgen must make inert: it builds, and no output runs, plays or links it.
+INERT_MARKDOWN = [
+    "[sound:evil.mp3] and [anki:tts lang=en_US]x[/anki:tts]",
+    "[[type:Answer]]",
+    "[latex]\\input{/etc/passwd}[/latex] [$]x[/$] [$$]y[/$$]",
+    "{{Answer}} {{FrontSide}} {{#Extra}}x{{/Extra}}",
+    "<script>alert(1)</script> <img src=x onerror=alert(2)>",
+    "\\\\(\\href{javascript:alert(3)}{x}\\\\) and \\\\[\\style{color:red}{y}\\\\]",
+    "`\\(\\href{javascript:alert(4)}{x}\\)` in code",
+]
+INERT_PLAIN = [
+    "[sound:evil.mp3] [[type:Answer]] [latex]x[/latex]",
+    "{{Answer}} {{FrontSide}}",
+    "<script>alert(1)</script>",
+    "\\(\\href{javascript:alert(3)}{x}\\) \\[\\style{color:red}{y}\\]",
+    "[a link](javascript:alert(5)) ![img](https://example.org/x.png) $\\href{javascript:alert(6)}{x}$ *b* `c`",
+]
+ANKI_MARKUP = re.compile(r"\[sound:|\[\[type:|\[latex\]|\[\$\]|\[\$\$\]|\[anki:")
+
+
+def inert_bank(root: Path, index: int) -> Path:
+    """Every text field holding the index-th inert payload of its kind."""
+    values = {name: INERT_MARKDOWN[index % len(INERT_MARKDOWN)] for name in MARKDOWN_FIELDS}
+    values.update({name: INERT_PLAIN[index % len(INERT_PLAIN)] for name in PLAIN_FIELDS})
+    return hostile_bank(root, values)
+
+
+def assert_card_inert(html: str) -> None:
+    """A card as Anki renders it: no tag, handler, link or Anki markup that the bank wrote, and no math
+    for MathJax but what passed the TeX allowlist."""
+    body = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
+    assert_inert(body)
+    assert not ANKI_MARKUP.search(body), body
+    assert "<img" not in body, body
+    for opener, closer in (("\\(", "\\)"), ("\\[", "\\]")):
+        for piece in body.split(opener)[1:]:
+            assert closer in piece, body
+            assert tex_problems(unescape(piece.split(closer)[0])) == [], body
+
+
+@pytest.mark.parametrize("index", range(max(len(INERT_MARKDOWN), len(INERT_PLAIN))))
+def test_accepted_hostile_text_imports_into_real_anki_and_stays_inert(
+    in_tmp: Path, epoch: Callable[[int], None], collection: Collection, index: int
+) -> None:
+    epoch(1_700_000_000)
+    result = build(inert_bank(Path("q"), index), Path("out"))
+    import_apkg(collection, result.outputs[0], merge_notetypes=False)
+    cards = [collection.get_card(card_id) for card_id in collection.find_cards("")]
+    # basic, cloze (one card for c1), two compare rows (one live, the retired one's note has one row)
+    assert len(cards) == 4
+    for card in cards:
+        assert card.question_av_tags() == [] and card.answer_av_tags() == []
+        assert_card_inert(card.question())
+        assert_card_inert(card.answer())
+    viewer = MarkdownIt("commonmark", {"html": True})
+    for path in result.outputs:
+        if path.suffix == ".md":
+            html = viewer.render(path.read_text(encoding="utf-8"))
+            assert_inert(html)
+        elif path.suffix == ".html":
+            assert_inert_page(path.read_text(encoding="utf-8"))
+
+
+def test_the_deck_description_is_inert_in_anki(in_tmp: Path, epoch: Callable[[int], None], collection: Collection) -> None:
+    epoch(1_700_000_000)
+    text = "[sound:evil.mp3] <script>alert(1)</script> \\\\(\\href{javascript:alert(2)}{x}\\\\)"
+    result = build(hostile_bank(Path("q"), {"description": text}), Path("out"))
+    import_apkg(collection, result.outputs[0], merge_notetypes=False)
+    roots = [d for d in collection.decks.all_names_and_ids() if "::" not in d.name and d.id != 1]
+    assert len(roots) == 1
+    description = collection.decks.get(roots[0].id)["desc"]  # type: ignore[index]
+    assert_inert(description)
+    assert not ANKI_MARKUP.search(description) and "\\(" not in description, description
+    assert "&lt;script&gt;" in description
+
+
+PATHOLOGICAL = {
+    "unclosed clozes": "{{c1::" * 1_500,
+    "clozes": "{{c1::a}} " * 900,
+    "backticks": "`" * 9_999,
+    "backtick runs of every length": "a".join("`" * n for n in range(1, 140)),
+    "brackets": "[" * 9_999,
+    "image openers": "![" * 4_999,
+    "link openers": "[a](" * 2_499,
+    "dollars": "$" * 9_999,
+    "dollar letters": "$a" * 4_999,
+    "double dollars": "$$ a " * 1_999,
+    "backslashes": "\\" * 9_999,
+    "angle brackets": "<" * 9_999,
+    "angle brackets and backticks": "`<" * 4_999,
+    "emphasis": "*a _" * 2_499,
+    "braces": "{" * 9_999,
+    "math commands": "$" + "\\alpha" * 1_600 + "$",
+    "percent signs": "%" * 9_999,
+}
+HANG_GUARD_SECONDS = 20.0
+"""Far above what any of these takes; only a hang (a regular expression gone super-linear) can reach it."""
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_no_pathological_text_hangs_check_or_build(in_tmp: Path, epoch: Callable[[int], None], text: str) -> None:
+    epoch(1_700_000_000)
+    values = {name: text for name in ("question", "answer", "extra", "cloze", "value", "description")}
+    values.update({"source_title": text, "topic_title": text.replace("::", ":")})
+    bank = hostile_bank(Path("q"), values)
+    start = time.monotonic()
+    _, diagnostics = check(bank)
+    if not any(d.severity is Severity.ERROR for d in diagnostics):
+        build(bank, Path("out"))
+    assert time.monotonic() - start < HANG_GUARD_SECONDS
+
+
+FRAGMENTS = [
+    "a", " ", "\n", "\n\n", "中", "$", "$$", "\\", "`", "```", "[", "]", "(", ")", "<", ">", "{", "}", "{{c1::", "}}", "::",
+    "![x](", "[x](", "javascript:", "https://example.org/", "[sound:x.mp3]", "[[type:Answer]]", "\\(", "\\)", "\\href{",
+    "\\frac{a}{b}", "<script>", "- ", "| a |", "*", "_", "#", "&amp;", "&#91;", "\u200b", "[p]: ", "%", "'", '"',
+]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from([*TEXT_FIELDS, *URL_FIELDS]),
+    pieces=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12),
+)
+def test_any_text_in_any_field_is_refused_or_builds_inert(tmp_path: Path, name: str, pieces: list[str]) -> None:
+    text = "".join(pieces)
+    root = tmp_path / f"bank-{abs(hash((name, text)))}"
+    bank, diagnostics = check(hostile_bank(root, {name: text}))
+    for diagnostic in diagnostics:
+        assert diagnostic.location.line >= 1 and diagnostic.location.col >= 1
+    if bank is None:
+        assert any(d.severity is Severity.ERROR for d in diagnostics)
+        return
+    try:
+        result = build(root, root / "out")
+    except DeckgenError as err:
+        pytest.fail(f"check passed but build refused: {err.diagnostics}")
+    from tests.test_safety import note_fields
+
+    for field in note_fields(result.outputs[0]):
+        assert_inert(field)
+        assert not ANKI_MARKUP.search(field), field
