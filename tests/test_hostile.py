@@ -298,6 +298,7 @@ def assert_card_inert(html: str) -> None:
             assert tex_problems(unescape(piece.split(closer)[0])) == [], body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(max(len(INERT_MARKDOWN), len(INERT_PLAIN))))
 def test_accepted_hostile_text_imports_into_real_anki_and_stays_inert(
     in_tmp: Path, epoch: Callable[[int], None], collection: Collection, index: int
@@ -321,6 +322,7 @@ def test_accepted_hostile_text_imports_into_real_anki_and_stays_inert(
             assert_inert_page(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_the_deck_description_is_inert_in_anki(in_tmp: Path, epoch: Callable[[int], None], collection: Collection) -> None:
     epoch(1_700_000_000)
     text = "[sound:evil.mp3] <script>alert(1)</script> \\\\(\\href{javascript:alert(2)}{x}\\\\)"

@@ -89,6 +89,7 @@ def test_images_are_embedded(tmp_path: Path) -> None:
 needs = [tool for tool in ("pdftotext", "pdfinfo") if shutil.which(tool) is None]
 
 
+@pytest.mark.slow
 def test_a_real_browser_prints_both_sheets(tmp_path: Path, epoch: Callable[[int], None]) -> None:
     assert find_browser() is not None, "Chromium is needed: run scripts/install-system-packages.sh"
     assert not needs, f"poppler-utils is needed for {needs}: run scripts/install-system-packages.sh"
