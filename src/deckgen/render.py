@@ -267,6 +267,14 @@ def _math_display(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     return f'<div class="dg-math">{html}</div>\n' if tokens[idx].block else html
 
 
+def _with_bank_syntax(md: MarkdownIt) -> MarkdownIt:
+    """The Markdown a bank may write, beyond CommonMark: tables, strikethrough and pandoc's `$` math.
+    The renderer and the reader that checks a text share it, so that they parse alike."""
+    md.enable(["table", "strikethrough"])
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    return md
+
+
 @lru_cache(maxsize=1)
 def markdown() -> MarkdownIt:
     """The one MarkdownIt that renders every bank text."""
@@ -274,8 +282,7 @@ def markdown() -> MarkdownIt:
         "commonmark",
         {"html": False, "linkify": False, "typographer": False, "breaks": False, "highlight": highlight_code},
     )
-    md.enable(["table", "strikethrough"])
-    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    _with_bank_syntax(md)
     md.validateLink = is_safe_url  # type: ignore[method-assign]
     default_image = md.renderer.rules["image"]  # type: ignore[attr-defined]
 
@@ -316,9 +323,7 @@ _STRUCTURE_TOKENS = frozenset({"fence", "code_block", "list_item_open", "tr_open
 @lru_cache(maxsize=1)
 def _reader() -> MarkdownIt:
     """The renderer's parser, accepting every link and keeping escapes apart, to see what a text holds."""
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": False})
-    md.enable(["table", "strikethrough"])
-    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md = _with_bank_syntax(MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": False}))
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
     md.disable("text_join")
