@@ -402,3 +402,64 @@ def test_any_text_in_any_field_is_refused_or_builds_inert(tmp_path: Path, name: 
     for field in note_fields(result.outputs[0]):
         assert_inert(field)
         assert not ANKI_MARKUP.search(field), field
+
+
+# Found by an adversarial review: each passed check before its fix.
+
+
+def test_math_braces_are_counted_as_mathjax_counts_them(in_tmp: Path) -> None:
+    # `\\{` is a line break and a brace: MathJax would run past deckgen's `\)` into unchecked text.
+    text = "$a\\\\{$ \\href{javascript:alert(1)}{click} $\\\\}$"
+    at = FIELDS["answer"].at()
+    assert errors(hostile_bank(Path("q"), {"answer": text})) == [
+        f"{at}: error: unbalanced braces in math '$\\\\}}$' [math]",
+        f"{at}: error: unbalanced braces in math '$a\\\\{{$' [math]",
+    ]
+
+
+def test_a_compare_front_renders_each_piece_as_it_was_checked(in_tmp: Path, epoch: Callable[[int], None], collection: Collection) -> None:
+    epoch(1_700_000_000)
+    bank = hostile_bank(Path("q"), {"item": "$5", "aspect": "\\href{javascript:alert(1)}{click}$"})
+    assert errors(bank) == []
+    result = build(bank, Path("out"))
+    import_apkg(collection, result.outputs[0], merge_notetypes=False)
+    (card_id,) = collection.find_cards("ID:compare-q/output")
+    front = collection.get_card(card_id).question()
+    assert_card_inert(front)
+    assert "$5 vs Sigmoid: \\href{javascript:alert(1)}{click}$" in front
+
+
+def test_a_cloze_blank_in_the_sheet_is_never_a_link_or_an_image(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    text = "Pick {{c1::softmax::click}}(javascript:alert(1)) and !{{c2::x::y}}(https://example.org/a.png) now."
+    bank = hostile_bank(Path("q"), {"cloze": text})
+    assert errors(bank) == []
+    build(bank, Path("out"))
+    sheet = Path("out/review-questions.md").read_text(encoding="utf-8")
+    assert "Pick \\[click\\](javascript:alert(1)) and !\\[y\\](https://example.org/a.png) now." in sheet
+    html = MarkdownIt("commonmark", {"html": True}).render(sheet)
+    assert_inert(html)
+    assert "Pick [click](javascript:alert(1)) and ![y](https://example.org/a.png) now." in html
+
+
+def test_a_code_fence_in_a_table_cell_is_inert_in_the_sheets(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    raw = {"value": "|-\n            ~~~\n            <img src=x onerror=alert(1)>\n            ~~~"}
+    bank = hostile_bank(Path("q"), {}, raw)
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    (bank / "attention.yaml").write_text(
+        topic.replace("values: [|-", "values:\n          - |-").replace("~~~, One probability per input]", "~~~\n          - One probability per input"),
+        encoding="utf-8",
+    )
+    assert errors(bank) == []
+    build(bank, Path("out"))
+    viewer = MarkdownIt("commonmark", {"html": True}).enable("table")
+    for name in ("review-sheet.md", "review-questions.md"):
+        html = viewer.render(Path("out", name).read_text(encoding="utf-8"))
+        assert_inert(html)
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_a_url_port_must_be_a_port(in_tmp: Path) -> None:
+    message = "url 'https://example.org:99999/' has a port that is not a number from 0 to 65535"
+    assert errors(hostile_bank(Path("q"), {"source_url": "https://example.org:99999/"})) == refused("source_url", "", message, "invalid-url")

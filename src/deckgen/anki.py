@@ -212,8 +212,8 @@ def compare_table_html(items: tuple[str, ...], values: tuple[str, ...]) -> str:
 
 
 def compare_front(items: tuple[str, ...], row: CompareRow) -> str:
-    """The front of a compare row: "XLNet vs BERT: <aspect>"."""
-    return to_inline_html(" vs ".join(items) + ": " + row.aspect)
+    """The front of a compare row: "XLNet vs BERT: <aspect>", each piece rendered on its own, as it was checked."""
+    return " vs ".join(to_inline_html(item) for item in items) + ": " + to_inline_html(row.aspect)
 
 
 @dataclass(frozen=True)

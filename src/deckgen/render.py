@@ -111,6 +111,10 @@ def url_problem(url: str) -> str | None:
     """Why `url` cannot be a source's or the deck's link, or None if it can."""
     if not is_safe_url(url) or MEDIA_NAME_RE.fullmatch(url.strip()):
         return "is not an http(s) URL"
+    try:
+        urlsplit(url).port
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
     for index, char in enumerate(url):
         if char == "%" and not (len(url) >= index + 3 and set(url[index + 1 : index + 3]) <= _HEX):
             return "has a '%' that does not start a percent-encoded byte such as %20"
@@ -521,6 +525,12 @@ def _sheet_line(line: str) -> str:
     return "".join(out)
 
 
+def to_sheet_cell(text: str) -> str:
+    """Sheet Markdown for one table cell: one line, `|` escaped, and every `<` outside a code span made
+    inert again, since a fence or code block of several lines is only text once joined into a cell."""
+    return _sheet_line(to_sheet_markdown(text).replace("\n", " ")).replace("|", "\\|")
+
+
 def to_sheet_markdown(text: str) -> str:
     """Markdown for the review sheets: as written, with raw HTML made inert."""
     out: list[str] = []
@@ -578,6 +588,7 @@ def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
     def blank(c: Cloze) -> str:
         if _in_math(spans, c.start):
             return math_blank % (c.hint or "?")
-        return f"[{c.hint}]" if c.hint else "[…]"
+        # Escaped brackets: a blank followed by `(…)` must not become a link, nor `!` before it an image.
+        return f"\\[{c.hint}\\]" if c.hint else "\\[…\\]"
 
     return replace_clozes(text, blank)

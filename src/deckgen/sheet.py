@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from deckgen.model import Bank, Question, QuestionType, Source, Topic
-from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_markdown, with_media
+from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_cell, to_sheet_markdown, with_media
 
 MEDIA_FOLDER = "media"
 """Where the sheets' images are copied, beside the sheets."""
@@ -59,17 +59,13 @@ def _source_link(source: Source) -> str:
     return f"[{_escape_link_text(source.title)}]({source.url})"
 
 
-def _cell(text: str) -> str:
-    return to_sheet_markdown(text).replace("\n", " ").replace("|", "\\|")
-
-
 def _compare_table(question: Question, with_values: bool) -> str:
-    header = "| Aspect | " + " | ".join(_cell(item) for item in question.items) + " |"
+    header = "| Aspect | " + " | ".join(to_sheet_cell(item) for item in question.items) + " |"
     rule = "|---" * (len(question.items) + 1) + "|"
     rows = []
     for row in question.live_rows:
-        values = [_cell(v) if with_values else " " for v in row.values]
-        rows.append(f"| {_cell(row.aspect)} | " + " | ".join(values) + " |")
+        values = [to_sheet_cell(v) if with_values else " " for v in row.values]
+        rows.append(f"| {to_sheet_cell(row.aspect)} | " + " | ".join(values) + " |")
     return "\n".join([header, rule, *rows])
 
 

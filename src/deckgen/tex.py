@@ -125,3 +125,26 @@ def _environment(tex: str, j: int, command: str, start: int, problems: list[TexP
         problems.append(TexProblem(start, f"environment '{_shown(name)}' is not allowed in math"))
         return j
     return close + 1
+
+
+def braces_balanced(tex: str) -> bool:
+    """True if every `{` in `tex` is closed by a `}` after it, reading `\\x` as one character as TeX and MathJax do.
+
+    MathJax looks for the end of a formula only outside braces: a formula whose braces do not
+    balance would run on past deckgen's closing delimiter, into text that no check has read.
+    """
+    depth = 0
+    i = 0
+    while i < len(tex):
+        char = tex[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+        i += 1
+    return depth == 0

@@ -35,6 +35,8 @@ from deckgen.model import (
 from deckgen.lint import QUESTION_RULES, RULES, SOURCE_RULES, TOPIC_RULES
 from deckgen.render import (
     MarkdownFacts,
+    cloze_blank,
+    cloze_reveal,
     clozes,
     image_targets,
     is_safe_url,
@@ -45,7 +47,7 @@ from deckgen.render import (
     url_problem,
 )
 from deckgen.svg import svg_problem
-from deckgen.tex import tex_problems
+from deckgen.tex import braces_balanced, tex_problems
 
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
@@ -254,8 +256,7 @@ class _Checker:
         for tex, display in facts.math:
             for problem in tex_problems(tex):
                 self.error(location, problem.message, "math-command")
-            body = tex.replace("\\{", "").replace("\\}", "")
-            if body.count("{") != body.count("}"):
+            if not braces_balanced(tex):
                 dollars = "$$" if display else "$"
                 self.error(location, f"unbalanced braces in math '{_clip(dollars + tex + dollars)}'", "math")
         for stray in facts.stray_dollars:
@@ -576,6 +577,15 @@ def _check_clozes(checker: _Checker, text: str, location: Location) -> None:
                 f"cloze deletion '{_clip(cloze.written)}' holds another deletion: write them side by side, not nested",
                 "cloze-deletion",
             )
+    written = markdown_facts(text)
+    for form in (cloze_blank(text), cloze_reveal(text)):
+        facts = markdown_facts(form)
+        for target in dict.fromkeys(facts.links):
+            if target not in written.links and not is_safe_url(target):
+                checker.error(location, f"the review sheets would turn this cloze into a link to '{_clip(target)}'", "link-scheme")
+        for target in dict.fromkeys(facts.images):
+            if target not in written.images:
+                checker.error(location, f"the review sheets would turn this cloze into an image of '{_clip(target)}'", "image")
     rendered = [c.ordinal for c in clozes(to_html(text))]
     if rendered != [c.ordinal for c in found]:
         checker.error(
