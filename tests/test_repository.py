@@ -67,7 +67,7 @@ def test_workflows_parse_and_call_real_commands(path: Path) -> None:
 
 def test_the_pull_request_workflow_checks_builds_and_summarises() -> None:
     workflow = load(ROOT / ".github" / "workflows" / "pull-request.yml")
-    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["permissions"] == {} and workflow["jobs"]["check"]["permissions"] == {"contents": "read"}
     runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["check"]["steps"])
     assert "python -m deckgen check --strict --format github" in runs
     assert "python -m pytest" in runs and "python -m deckgen build" in runs
