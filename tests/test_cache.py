@@ -57,7 +57,7 @@ def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch:
     assert (tmp_path / "warm" / CACHE_FILE).is_file()
     edit(bank)
     lock = (bank / "deck.lock").read_text(encoding="utf-8")
-    epoch(1_800_000_000)
+    epoch(1_750_000_000)
     warm = build(bank, tmp_path / "warm")
     warm_lock = (bank / "deck.lock").read_text(encoding="utf-8")
     (bank / "deck.lock").write_text(lock, encoding="utf-8")

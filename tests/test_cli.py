@@ -114,7 +114,7 @@ def test_a_failed_build_leaves_the_previous_one_untouched(mini: Path, epoch: Cal
     assert run("build", "mini", "--out", "out")[0] == 0
     before = snapshot(Path("out"))
     (mini / "attention.yaml").write_text("topic: [x\n", encoding="utf-8")
-    epoch(1_800_000_000)
+    epoch(1_750_000_000)
     code, out, err = run("build", "mini", "--out", "out")
     assert (code, out) == (1, "")
     assert err == (

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import sqlite3
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,12 +110,18 @@ def test_the_lock_advances_only_what_changed(mini_bank: Path, tmp_path: Path, ep
     first, _ = read_lock(mini_bank)
     assert first is not None
     assert {n.mtime for n in first.notes.values()} == {1_700_000_000}
-    assert {t.mtime for t in first.note_types.values()} == {1_700_000_000 + NOTE_TYPE_MTIME_OFFSET}
+    # The lock records when the look changed; the package carries that plus the offset.
+    assert {t.mtime for t in first.note_types.values()} == {1_700_000_000}
+    with zipfile.ZipFile(tmp_path / "out" / "mini-deck.apkg") as package:
+        (tmp_path / "c.anki2").write_bytes(package.read("collection.anki2"))
+    with sqlite3.connect(tmp_path / "c.anki2") as db:
+        (models,) = db.execute("select models from col").fetchone()
+    assert {m["mod"] for m in json.loads(models).values()} == {1_700_000_000 + NOTE_TYPE_MTIME_OFFSET}
     release_v2(mini_bank)
-    build_at(mini_bank, tmp_path / "out", epoch, 1_800_000_000)
+    build_at(mini_bank, tmp_path / "out", epoch, 1_750_000_000)
     second, _ = read_lock(mini_bank)
     assert second is not None
-    changed = sorted(nid for nid, n in second.notes.items() if n.mtime == 1_800_000_000)
+    changed = sorted(nid for nid, n in second.notes.items() if n.mtime == 1_750_000_000)
     assert changed == ["hostile", "why-multi-head", "why-scale"]
     assert second.note_types == first.note_types
 
@@ -128,7 +137,7 @@ def test_builds_are_byte_identical(mini_bank: Path, tmp_path: Path, epoch: Calla
     assert len(digests) == 1
     # Once the lock exists, a later build of unchanged banks gives the same bytes.
     before = hashlib.sha256((tmp_path / "a" / "mini-deck.apkg").read_bytes()).hexdigest()
-    epoch(1_900_000_000)
+    epoch(1_760_000_000)
     build(mini_bank, tmp_path / "a")
     assert hashlib.sha256((tmp_path / "a" / "mini-deck.apkg").read_bytes()).hexdigest() == before
 

@@ -23,7 +23,7 @@ from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
 from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
 from deckgen.cache import BuildCache
-from deckgen.lock import Lock, NoteTypeState
+from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock, NoteTypeState
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, media_name
 from deckgen.render import code_css, plain_html, to_html, to_inline_html, with_media
 
@@ -435,7 +435,7 @@ def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) ->
         cursor.executescript(APKG_SCHEMA)
         cursor.executescript(APKG_COL)
         model_json = {
-            str(m.model_id): m.to_json(lock.note_types[key].mtime, root_id) for key, m in models.items()
+            str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
         }
         (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
         decks_json = json.loads(decks_raw)

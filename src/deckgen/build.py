@@ -20,7 +20,7 @@ from pathlib import Path
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
-from deckgen.lock import format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems
+from deckgen.lock import MAX_FUTURE, format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
@@ -94,6 +94,7 @@ def check(
         with phase(timings, "lock"):
             lock, problems = read_lock(bank_dir)
             if lock is not None:
+                problems += time_problems(lock, bank_dir, time.time())
                 problems += released_problems(lock, bank_dir, note_kinds(bank))
                 if not accept_schema_change:
                     problems += schema_problems(lock, bank_dir, note_type_states(bank))
@@ -119,13 +120,28 @@ def checked_bank(
 
 
 def build_time() -> float:
-    """The time stamped on notes: `SOURCE_DATE_EPOCH` when set, otherwise now."""
+    """The time stamped on notes: `SOURCE_DATE_EPOCH` when set, otherwise now; never later than tomorrow."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    now = time.time()
     if not epoch:
-        return time.time()
+        return now
     if not re.fullmatch(r"[0-9]{1,11}", epoch) or int(epoch) >= 253402300800:
         raise DeckgenError(
             [Diagnostic(Location("SOURCE_DATE_EPOCH"), Severity.ERROR, f"expected whole seconds since 1970, found '{epoch}'", "environment")]
+        )
+    if int(epoch) > now + MAX_FUTURE:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(epoch)))
+        raise DeckgenError(
+            [
+                Diagnostic(
+                    Location("SOURCE_DATE_EPOCH"),
+                    Severity.ERROR,
+                    f"{epoch} is {when}, later than tomorrow: notes stamped with it would look newer than every later "
+                    "release, and Anki would replace learners' own edits on every re-import. Use the time of the "
+                    "release's tag or commit",
+                    "environment",
+                )
+            ]
         )
     return float(epoch)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 import deckgen
 from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
+from deckgen.lock import lock_path, repair_lock
 from deckgen.model import DeckgenError, Diagnostic
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
@@ -155,6 +157,27 @@ def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) 
         click.echo(f"diff failed: {summary(err.diagnostics)}", err=True)
         raise SystemExit(1) from None
     click.echo(format_diff(result, markdown=output_format == "markdown"), nl=False)
+
+
+@main.command("repair-lock")
+@BANK_DIR
+def repair_lock_command(bank_dir: Path) -> None:
+    """Set every time in deck.lock that lies in the future back to now.
+
+    A build run with a wrong clock or SOURCE_DATE_EPOCH stamps notes with a future time;
+    check refuses such a lock, since every later release would overwrite learners' edits.
+    """
+    now = int(time.time())
+    try:
+        count = repair_lock(bank_dir, now)
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        raise SystemExit(1) from None
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+    if count == 0:
+        click.echo(f"{lock_path(bank_dir).as_posix()} holds no time later than now: nothing to repair")
+    else:
+        click.echo(f"set {plural(count, 'time')} in {lock_path(bank_dir).as_posix()} back to {when}; commit the lock")
 
 
 @main.command("new")

@@ -15,24 +15,31 @@ the same banks and lock always build the same bytes.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
-from deckgen.model import Diagnostic, Location, Severity
+from deckgen.model import DeckgenError, Diagnostic, Location, Severity
 
 LOCK_FILE = "deck.lock"
-LOCK_FORMAT = 1
+LOCK_FORMAT = 2
+"""Format 2 records a note type's time without the ten-year offset, which deckgen adds when it
+writes a package; format 1 (deckgen 0.1) recorded it with the offset and is read as well."""
 
 NOTE_TYPE_MTIME_OFFSET = 10 * 365 * 24 * 60 * 60
-"""How far in the future a note type's modification time is set when its CSS or templates change.
+"""How far in the future a note type's modification time is set in a package, past the time its CSS or templates changed.
 
 Anki applies an incoming note type's CSS and templates only if it is newer than the
 learner's copy. With "merge note types" on, that copy carries the time of the learner's
 last import, which can be long after the release was built; ten years ahead keeps every
-realistic import order working. See "How releases reach learners" in the README.
+realistic import order working. See "How releases reach learners" in the README. The
+offset is computed, never read: every time the lock holds is a real time, no later than now.
 """
 
+MAX_FUTURE = 24 * 60 * 60
+"""How far past the present a time may be, for clocks that are a little off: a day."""
 
 @dataclass(frozen=True)
 class NoteTypeState:
@@ -80,30 +87,115 @@ def lock_path(bank_dir: Path) -> Path:
     return bank_dir / LOCK_FILE
 
 
+class _LockError(Exception):
+    """What is wrong in a lock, in the lock's own terms, and the key it is under."""
+
+    def __init__(self, key: str | None, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, as a message names it."""
+    if isinstance(value, bool):
+        return "true or false"
+    names = {str: "a string", int: "a whole number", float: "a number with a fraction", list: "a list", dict: "a mapping"}
+    return "nothing" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _field(entry: dict[str, object], key: str | None, name: str, what: str) -> object:
+    if name not in entry:
+        raise _LockError(key, f"'{name}' is missing; it should be {what}")
+    return entry[name]
+
+
+def _text(entry: dict[str, object], key: str | None, name: str) -> str:
+    value = _field(entry, key, name, "text")
+    if not isinstance(value, str):
+        raise _LockError(key, f"'{name}' should be text, found {_kind(value)}")
+    return value
+
+
+def _whole(entry: dict[str, object], key: str | None, name: str, what: str) -> int:
+    value = _field(entry, key, name, what)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        shown = f"{value}" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)
+        raise _LockError(key, f"'{name}' should be {what}, found {shown}")
+    return value
+
+
+def _names(entry: dict[str, object], key: str | None, name: str) -> tuple[str, ...]:
+    value = _field(entry, key, name, "a list of names")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _LockError(key, f"'{name}' should be a list of names, found {_kind(value)}")
+    return tuple(value)
+
+
+def _mapping(value: object, key: str | None, what: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise _LockError(key, f"{what} should be a mapping, found {_kind(value)}")
+    return value
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]]:
+    """The note types and notes of a parsed lock, each field checked; _LockError names what is wrong."""
+    top = _mapping(data, None, "the lock")
+    version = top.get("format")
+    if version not in (1, 2) or isinstance(version, bool):
+        raise _LockError(None, f"'format' is {json.dumps(version)}; this deckgen reads formats 1 and 2 (a newer deckgen wrote it?)")
+    offset = NOTE_TYPE_MTIME_OFFSET if version == 1 else 0
+    seconds = "whole seconds since 1970"
+    note_types = {}
+    for key, raw in _mapping(_field(top, None, "note_types", "a mapping"), None, "'note_types'").items():
+        entry = _mapping(raw, key, f"note type '{key}'")
+        mtime = _whole(entry, key, "mtime", seconds) - offset
+        note_types[key] = NoteTypeState(
+            key,
+            _whole(entry, key, "id", "a note type id"),
+            _text(entry, key, "name"),
+            _names(entry, key, "fields"),
+            _names(entry, key, "templates"),
+            _text(entry, key, "hash"),
+            max(mtime, 0),
+        )
+    notes = {}
+    for key, raw in _mapping(_field(top, None, "notes", "a mapping"), None, "'notes'").items():
+        entry = _mapping(raw, key, f"note '{key}'")
+        kind = _text(entry, key, "type")
+        if kind not in ("basic", "cloze"):
+            raise _LockError(key, f"'type' should be basic or cloze, found '{kind}'")
+        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds))
+    return note_types, notes
+
+
 def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
-    """The bank's lock, None if there is none yet, with located errors if it cannot be read."""
+    """The bank's lock, None if there is none yet, with located errors if it cannot be read.
+
+    The lock is read as hostile input: whatever it holds gives a located error, never a traceback.
+    """
     path = lock_path(bank_dir)
     display = path.as_posix()
     if not path.is_file():
         return None, []
+    rewrite = "; 'deckgen build' writes it"
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
-        note_types = {
-            key: NoteTypeState(
-                key,
-                int(v["id"]),
-                str(v["name"]),
-                tuple(v["fields"]),
-                tuple(v["templates"]),
-                str(v["hash"]),
-                int(v["mtime"]),
-            )
-            for key, v in data["note_types"].items()
-        }
-        notes = {nid: NoteState(str(v["type"]), str(v["hash"]), int(v["mtime"])) for nid, v in data["notes"].items()}
-        if data.get("format") != LOCK_FORMAT:
-            raise ValueError(f"format {data.get('format')!r} is not {LOCK_FORMAT}")
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except OSError as err:
+        return None, [_error(Location(display), f"cannot read {LOCK_FILE}: {err.strerror or err}", "lock")]
+    except UnicodeDecodeError:
+        return None, [_error(Location(display), f"{LOCK_FILE} is not UTF-8 text{rewrite}", "lock")]
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(r'\s*"([^"]+)": \{', line) if '": {' in line else None
+        if match:
+            lines.setdefault(match.group(1), number)
+    try:
+        note_types, notes = _parse(json.loads(text, parse_constant=_refuse_constant))
     except json.JSONDecodeError as err:
         hint = " (a merge conflict?)" if "<<<<<<<" in text else ""
         return None, [
@@ -113,14 +205,65 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
                 "lock",
             )
         ]
-    except (KeyError, TypeError, ValueError, AttributeError, OSError) as err:
-        return None, [_error(Location(display), f"{LOCK_FILE} is not a deckgen lock: {err}; it is written by 'deckgen build'", "lock")]
-    lines: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = re.match(r'\s*"([^"]+)": \{', line)
-        if match:
-            lines.setdefault(match.group(1), number)
+    except RecursionError:
+        return None, [_error(Location(display), f"{LOCK_FILE} is nested too deeply to be a deckgen lock{rewrite}", "lock")]
+    except ValueError as err:
+        return None, [_error(Location(display), f"{LOCK_FILE} is not a deckgen lock: {err}{rewrite}", "lock")]
+    except _LockError as err:
+        where = Location(display, lines.get(err.key, 1), 5) if err.key is not None else Location(display)
+        return None, [_error(where, f"{LOCK_FILE}: {_subject(text, err.key)}{err.message}{rewrite}", "lock")]
     return Lock(note_types, notes, lines), []
+
+
+def _subject(text: str, key: str | None) -> str:
+    """How a message names the entry `key` of a lock: as a note type or as a note."""
+    if key is None:
+        return ""
+    types_at, notes_at = text.find('"note_types"'), text.find('"notes"')
+    at = text.find(json.dumps(key, ensure_ascii=False) + ":")
+    if at == -1:
+        at = text.find(json.dumps(key) + ":")
+    is_type = types_at != -1 and at > types_at and (notes_at == -1 or notes_at < types_at or at < notes_at)
+    return f"note type '{key}': " if is_type else f"note '{key}': "
+
+
+def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
+    """Times in the lock later than tomorrow: a build whose clock or SOURCE_DATE_EPOCH was in the future wrote them.
+
+    Such a time never goes back by itself: every later release would ship that note as newer
+    than the learner's copy and replace the learner's own edits, release after release.
+    """
+    limit = now + MAX_FUTURE
+    problems = []
+    entries = [(f"note type '{k}'", k, t.mtime) for k, t in lock.note_types.items()]
+    entries += [(f"note '{k}'", k, n.mtime) for k, n in lock.notes.items()]
+    for what, key, mtime in sorted(entries, key=lambda e: lock.lines.get(e[1], 0)):
+        if mtime > limit:
+            problems.append(
+                _error(
+                    _where(lock, bank_dir, key),
+                    f"{what} has the time {_date(mtime)}, later than tomorrow: every release would overwrite learners' "
+                    "own edits of it. A build with a wrong clock or SOURCE_DATE_EPOCH wrote it; run 'deckgen repair-lock'",
+                    "lock-time",
+                )
+            )
+    return problems
+
+
+def _date(seconds: int) -> str:
+    """A time as a message shows it: UTC, to the second."""
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} seconds after 1970"
+
+
+def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
+    """The lock with every time later than `now` set to `now`, and how many times that changed."""
+    types = {k: replace(t, mtime=min(t.mtime, now)) for k, t in lock.note_types.items()}
+    notes = {k: replace(n, mtime=min(n.mtime, now)) for k, n in lock.notes.items()}
+    count = sum(t.mtime > now for t in lock.note_types.values()) + sum(n.mtime > now for n in lock.notes.values())
+    return Lock(types, notes, lock.lines), count
 
 
 def format_lock(lock: Lock) -> str:
@@ -215,7 +358,7 @@ def next_lock(
         old = old_types.get(key)
         unchanged = old is not None and old.hash == current.hash and old.schema == current.schema
         # A time never goes back: Anki applies only what is newer than the learner's copy.
-        fresh = now + NOTE_TYPE_MTIME_OFFSET if old is None else max(now + NOTE_TYPE_MTIME_OFFSET, old.mtime + 1)
+        fresh = now if old is None else max(now, old.mtime + 1)
         types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else fresh)
     states = {}
     for nid, (ntype, digest) in notes.items():
@@ -224,3 +367,18 @@ def next_lock(
         fresh_note = now if old_note is None else max(now, old_note.mtime + 1)
         states[nid] = NoteState(ntype, digest, old_note.mtime if old_note is not None and unchanged_note else fresh_note)
     return Lock(types, states, {})
+
+
+def repair_lock(bank_dir: Path, now: int) -> int:
+    """Set every time in the bank's lock that is later than `now` back to `now`, and write the lock
+    again in one replace; how many times changed. DeckgenError if there is no lock or it cannot be read."""
+    lock, problems = read_lock(bank_dir)
+    if lock is None:
+        raise DeckgenError(problems or [_error(Location(lock_path(bank_dir).as_posix()), f"no {LOCK_FILE} to repair", "lock")])
+    fixed, count = repaired(lock, now)
+    if count:
+        path = lock_path(bank_dir)
+        temporary = path.with_name(f".{LOCK_FILE}.repair.tmp")
+        temporary.write_text(format_lock(fixed), encoding="utf-8", newline="\n")
+        os.replace(temporary, path)
+    return count

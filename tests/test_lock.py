@@ -1,0 +1,217 @@
+"""The lock as hostile input, and time that no build can poison: future times, repair, migration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deckgen.build import build, check
+from deckgen.cli import main
+from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
+from deckgen.model import DeckgenError
+from tests.conftest import FIXTURES
+from tests.test_anki import import_apkg
+
+FAR_FUTURE = 99_999_999_999
+"""Year 5138: a SOURCE_DATE_EPOCH that one mistyped digit makes."""
+
+
+@pytest.fixture
+def released(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> Path:
+    """The mini bank with a lock, as a first release at 1,700,000,000 wrote it; run from tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(FIXTURES / "mini", "mini")
+    epoch(1_700_000_000)
+    build(Path("mini"), Path("out"))
+    return Path("mini")
+
+
+def lock_data(bank: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((bank / "deck.lock").read_text(encoding="utf-8"))
+    return data
+
+
+def errors_for(bank: Path, text: str) -> list[str]:
+    (bank / "deck.lock").write_text(text, encoding="utf-8")
+    _, diagnostics = check(bank)
+    return [str(d) for d in diagnostics]
+
+
+def test_a_source_date_epoch_from_the_future_is_refused(released: Path, epoch: Callable[[int], None]) -> None:
+    before = (released / "deck.lock").read_text(encoding="utf-8")
+    epoch(FAR_FUTURE)
+    with pytest.raises(DeckgenError) as err:
+        build(released, Path("out"))
+    assert [str(d) for d in err.value.diagnostics] == [
+        "SOURCE_DATE_EPOCH:1:1: error: 99999999999 is 5138-11-16 09:46:39 UTC, later than tomorrow: notes stamped "
+        "with it would look newer than every later release, and Anki would replace learners' own edits on every "
+        "re-import. Use the time of the release's tag or commit [environment]"
+    ]
+    assert (released / "deck.lock").read_text(encoding="utf-8") == before
+
+
+def test_a_lock_with_a_time_from_the_future_is_refused_and_repaired(released: Path) -> None:
+    text = (released / "deck.lock").read_text(encoding="utf-8")
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith('"formula"'))
+    poisoned = text.replace('"mtime": 1700000000, "type": "cloze"', f'"mtime": {FAR_FUTURE}, "type": "cloze"', 1)
+    assert errors_for(released, poisoned) == [
+        f"mini/deck.lock:{line}:5: error: note 'formula' has the time 5138-11-16 09:46:39 UTC, later than tomorrow: "
+        "every release would overwrite learners' own edits of it. A build with a wrong clock or SOURCE_DATE_EPOCH "
+        "wrote it; run 'deckgen repair-lock' [lock-time]"
+    ]
+    before = time.time()
+    result = CliRunner().invoke(main, ["repair-lock", "mini"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("set 1 time in mini/deck.lock back to ") and result.output.endswith("; commit the lock\n")
+    lock, problems = read_lock(released)
+    assert lock is not None and problems == []
+    assert before - 1 <= lock.notes["formula"].mtime <= time.time() + 1
+    assert {n.mtime for k, n in lock.notes.items() if k != "formula"} == {1_700_000_000}
+    bank, _ = check(released)
+    assert bank is not None
+    again = CliRunner().invoke(main, ["repair-lock", "mini"])
+    assert again.output == "mini/deck.lock holds no time later than now: nothing to repair\n"
+
+
+def test_repair_lock_without_a_lock_says_so(in_tmp: Path) -> None:
+    Path("empty").mkdir()
+    result = CliRunner().invoke(main, ["repair-lock", "empty"])
+    assert (result.exit_code, result.stderr) == (1, "empty/deck.lock:1:1: error: no deck.lock to repair [lock]\n")
+
+
+def test_a_format_1_lock_is_read_and_rewritten_without_changing_a_note(released: Path, epoch: Callable[[int], None]) -> None:
+    package = Path("out/mini-deck.apkg")
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    data = lock_data(released)
+    assert data["format"] == 2
+    old = json.loads(json.dumps(data))
+    old["format"] = 1
+    for entry in old["note_types"].values():
+        entry["mtime"] += NOTE_TYPE_MTIME_OFFSET  # deckgen 0.1 recorded the offset
+    (released / "deck.lock").write_text(json.dumps(old), encoding="utf-8")
+    epoch(1_750_000_000)
+    build(released, Path("out"))
+    assert hashlib.sha256(package.read_bytes()).hexdigest() == digest
+    assert lock_data(released) == data
+
+
+HOSTILE_LOCKS = {
+    "infinity": (
+        '{"format": 2, "note_types": {}, "notes": {"a": {"hash": "x", "mtime": Infinity, "type": "basic"}}}',
+        "mini/deck.lock:1:1: error: deck.lock is not a deckgen lock: Infinity is not a number JSON allows; 'deckgen build' writes it [lock]",
+    ),
+    "nan": (
+        '{"format": 2, "note_types": {}, "notes": {"a": {"hash": "x", "mtime": NaN, "type": "basic"}}}',
+        "mini/deck.lock:1:1: error: deck.lock is not a deckgen lock: NaN is not a number JSON allows; 'deckgen build' writes it [lock]",
+    ),
+    "deep": (
+        "[" * 100_000 + "]" * 100_000,
+        "mini/deck.lock:1:1: error: deck.lock is nested too deeply to be a deckgen lock; 'deckgen build' writes it [lock]",
+    ),
+    "twenty digits": (
+        '{"format": 2, "note_types": {}, "notes": {\n  "a": {"hash": "x", "mtime": 12345678901234567890, "type": "basic"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'mtime' should be whole seconds since 1970, found "
+        "12345678901234567890; 'deckgen build' writes it [lock]",
+    ),
+    "a fraction": (
+        '{"format": 2, "note_types": {}, "notes": {\n  "a": {"hash": "x", "mtime": 1e400, "type": "basic"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'mtime' should be whole seconds since 1970, found inf; "
+        "'deckgen build' writes it [lock]",
+    ),
+    "time as text": (
+        '{"format": 2, "note_types": {}, "notes": {\n  "a": {"hash": "x", "mtime": "1700000000", "type": "basic"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'mtime' should be whole seconds since 1970, found a string; "
+        "'deckgen build' writes it [lock]",
+    ),
+    "fields as text": (
+        '{"format": 2, "note_types": {\n  "basic": {"fields": "I, D, Q", "hash": "x", "id": 1, "mtime": 1, "name": "n", '
+        '"templates": ["R"]}}, "notes": {}}',
+        "mini/deck.lock:2:5: error: deck.lock: note type 'basic': 'fields' should be a list of names, found a string; "
+        "'deckgen build' writes it [lock]",
+    ),
+    "no id": (
+        '{"format": 2, "note_types": {\n  "basic": {"fields": [], "hash": "x", "mtime": 1, "name": "n", "templates": []}}, "notes": {}}',
+        "mini/deck.lock:2:5: error: deck.lock: note type 'basic': 'id' is missing; it should be a note type id; "
+        "'deckgen build' writes it [lock]",
+    ),
+    "unknown note type": (
+        '{"format": 2, "note_types": {}, "notes": {\n  "a": {"hash": "x", "mtime": 1, "type": "image"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'type' should be basic or cloze, found 'image'; 'deckgen build' writes it [lock]",
+    ),
+    "a list": (
+        "[]",
+        "mini/deck.lock:1:1: error: deck.lock: the lock should be a mapping, found a list; 'deckgen build' writes it [lock]",
+    ),
+    "no notes": (
+        '{"format": 2, "note_types": {}}',
+        "mini/deck.lock:1:1: error: deck.lock: 'notes' is missing; it should be a mapping; 'deckgen build' writes it [lock]",
+    ),
+    "a newer format": (
+        '{"format": 3, "note_types": {}, "notes": {}}',
+        "mini/deck.lock:1:1: error: deck.lock: 'format' is 3; this deckgen reads formats 1 and 2 (a newer deckgen wrote it?); "
+        "'deckgen build' writes it [lock]",
+    ),
+    "a merge conflict": (
+        '{\n<<<<<<< HEAD\n  "format": 2,\n=======\n',
+        "mini/deck.lock:2:1: error: deck.lock is not valid JSON (a merge conflict?): take the lock of the branch you merge "
+        "into, then run 'deckgen build' to write it again [lock]",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), HOSTILE_LOCKS.values(), ids=HOSTILE_LOCKS.keys())
+def test_a_malformed_lock_gives_one_located_error(released: Path, text: str, message: str) -> None:
+    assert errors_for(released, text) == [message]
+
+
+def test_a_lock_with_a_byte_order_mark_is_read(released: Path) -> None:
+    text = (released / "deck.lock").read_text(encoding="utf-8")
+    (released / "deck.lock").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    lock, problems = read_lock(released)
+    assert lock is not None and problems == []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.floats(min_value=0, max_value=1), cut=st.integers(min_value=0, max_value=6), insert=st.text(max_size=6))
+def test_any_mutated_lock_is_read_or_gives_located_errors(released: Path, position: float, cut: int, insert: str) -> None:
+    original = (Path(__file__).resolve().parent.parent / "questions" / "deck.lock").read_text(encoding="utf-8")
+    at = int(position * len(original))
+    (released / "deck.lock").write_text(original[:at] + insert + original[at + cut :], encoding="utf-8")
+    lock, problems = read_lock(released)
+    assert lock is not None or problems
+    for problem in problems:
+        assert problem.location.line >= 1 and problem.location.col >= 1
+
+
+def test_a_learners_edit_survives_the_next_release_and_the_future_is_refused(
+    released: Path, epoch: Callable[[int], None], collection: Collection
+) -> None:
+    # The learner imports the first release and edits a note that the next release leaves alone.
+    import_apkg(collection, Path("out/mini-deck.apkg"), merge_notetypes=False)
+    (note_id,) = collection.find_notes("ID:formula")
+    note = collection.get_note(note_id)
+    note["Extra"] = "my own mnemonic"
+    collection.update_note(note)
+    # A release built from the future is refused before it writes anything.
+    epoch(FAR_FUTURE)
+    with pytest.raises(DeckgenError):
+        build(released, Path("out"))
+    # The next real release changes another note; the learner's edit survives its import.
+    attention = released / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("out of saturation", "out of its flat region"), encoding="utf-8")
+    epoch(1_750_000_000)
+    build(released, Path("out"))
+    import_apkg(collection, Path("out/mini-deck.apkg"), merge_notetypes=False)
+    assert collection.get_note(note_id)["Extra"] == "my own mnemonic"
+    (changed,) = collection.find_notes("ID:why-scale")
+    assert "flat region" in collection.get_note(changed)["Answer"]
