@@ -15,6 +15,7 @@ import pytest
 
 from deckgen import anki, printsheet, validate
 from deckgen import cache as cache_module
+from deckgen import build as build_module
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.load import LoadedFile
@@ -141,17 +142,23 @@ def test_a_missing_image_is_found_even_when_its_file_is_unchanged(bank: Path, tm
     assert [d.rule for d in expected if d.severity.value == "error"] == ["image"]
 
 
-def test_a_failed_build_leaves_the_cache_as_it_was(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_a_failed_build_leaves_the_cache_as_it_was(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
     before = (tmp_path / "out" / CACHE_FILE).read_bytes()
     edit(bank)
-    (tmp_path / "out" / "review-sheet.html").unlink()
-    (tmp_path / "out" / "review-sheet.html").mkdir()
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build_module, "write_apkg", disk_full)
     with pytest.raises(DeckgenError):
         build(bank, tmp_path / "out")
     assert (tmp_path / "out" / CACHE_FILE).read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
 
 
 def test_a_first_build_that_fails_makes_no_folder(bank: Path, tmp_path: Path) -> None:
@@ -241,18 +248,21 @@ def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
         assert digests(tmp_path / "out") == digests(tmp_path / f"cold-{edited}")
 
 
-def test_a_cache_that_cannot_be_moved_into_a_new_folder_leaves_nothing_behind(
+def test_a_cache_that_cannot_be_moved_into_the_new_folder_leaves_nothing_behind(
     bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A first build of a large bank starts its cache in the system's temporary folder (the
-    # build folder does not exist yet) and copies it over at the end: here the disk fills up.
+    # The cache is made beside the output folder and renamed into the new one; on another
+    # file system it is copied instead, and here the disk fills up while copying.
+    def other_file_system(source: object, target: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
     def disk_full(source: Path, target: Path) -> None:
         Path(target).write_bytes(Path(source).read_bytes()[:100])
         raise OSError(28, "No space left on device")
 
+    monkeypatch.setattr(cache_module.os, "replace", other_file_system)
     monkeypatch.setattr(cache_module.shutil, "copyfile", disk_full)
-    monkeypatch.setattr(cache_module.tempfile, "tempdir", str(tmp_path / "system-temp"))
-    (tmp_path / "system-temp").mkdir()
     build(bank, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == []
-    assert list((tmp_path / "system-temp").iterdir()) == []
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [".deckgen-output"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]

@@ -98,7 +98,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     )
     assert not Path("strict").exists()
     assert sorted(p.name for p in Path("out").iterdir()) == [
-        ".deckgen-cache.sqlite", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
+        ".deckgen-cache.sqlite", ".deckgen-output", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
     ]
 
 
@@ -130,7 +130,7 @@ def test_an_unwritable_output_is_an_error_not_a_traceback(mini: Path, epoch: Cal
     code, out, err = run("build", "mini", "--out", "out")
     assert (code, out) == (1, "")
     assert err == (
-        "out:1:1: error: the output folder is a file; pick another --out [io]\n"
+        "out:1:1: error: the output folder is a file or a link; pick another --out [output]\n"
         "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
     )
     Path("out").unlink()
@@ -138,7 +138,11 @@ def test_an_unwritable_output_is_an_error_not_a_traceback(mini: Path, epoch: Cal
     Path("out/mini-deck.apkg").mkdir()
     code, out, err = run("build", "mini", "--out", "out")
     assert (code, out) == (1, "")
-    assert err.startswith("out/mini-deck.apkg:1:1: error: cannot write the output: Is a directory [io]\n")
+    assert err == (
+        "out:1:1: error: the output folder holds files deckgen did not write (mini-deck.apkg); deckgen replaces its "
+        "output folder whole, so pick an empty or new --out [output]\n"
+        "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    )
     assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg"]
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from deckgen import anki
 from deckgen.anki import NoteSpec
+from deckgen import build as build_module
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
@@ -40,20 +41,25 @@ def digests(folder: Path) -> dict[str, str]:
     return {p.as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_build_that_fails_while_renaming_puts_every_old_output_back(mini: Path, epoch: Callable[[int], None]) -> None:
+def test_a_build_that_fails_while_writing_changes_no_output_and_not_the_lock(
+    mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
     epoch(1_700_000_000)
     build(mini, Path("out"))
-    Path("out/review-sheet.html").unlink()
-    Path("out/review-sheet.html").mkdir()
     before = digests(Path("out")) | digests(mini)
     attention = mini / "attention.yaml"
     attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build_module, "write_apkg", disk_full)
     code, _, err = run("build", "mini", "--out", "out")
     assert code == 1
-    assert err.startswith("out/review-sheet.html:1:1: error: cannot write the output: Is a directory [io]\n")
+    assert err.startswith("out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\n")
     after = digests(Path("out")) | digests(mini)
     assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
-    assert sorted(p.name for p in Path("out").iterdir() if p.name.startswith(".") and p.name != CACHE_FILE) == []
+    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
 
 
 @pytest.mark.parametrize("value", ["²", "99999999999999999999", "-5", "1.5"])

@@ -1,8 +1,9 @@
 """The pipeline as named steps: load and validate, select, render, write atomically.
 
-Nothing is written until every step before writing has succeeded, and every output
-goes to a temporary file beside its target before it is renamed into place, so a
-failed build leaves the previous outputs as they were.
+Nothing is written until every step before writing has succeeded. The outputs are written
+into a new folder beside `--out`, which then takes the place of `--out` in one step
+(deckgen.outdir), and the lock is written in one replace: however a build ends, `--out`
+holds the old outputs or the new ones, and the lock is whole.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
+from deckgen.outdir import Output, Staging, held_output
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
 from deckgen.render import parse_once
@@ -184,67 +186,40 @@ def _write_error(target: Path, err: OSError) -> DeckgenError:
     return DeckgenError([Diagnostic(Location(target.as_posix()), Severity.ERROR, f"cannot write the output: {reason}", "io")])
 
 
-def write_atomically(writers: dict[Path, Writer]) -> None:
-    """Write every output to a temporary file beside it, then rename them all into place.
+def write_outputs(writers: dict[Path, Writer], staging: Staging) -> None:
+    """Write every output into the staging folder, where `--out` will take them from all at once.
 
     Raises DeckgenError, naming the output, when the file system refuses.
     """
-    staged: list[tuple[Path, Path]] = []
-    target = Path()
+    for target, write in writers.items():
+        path = staging.path(target)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+            os.chmod(path, 0o644)
+        except OSError as err:
+            raise _write_error(target, err) from err
+
+
+def write_lock(path: Path, text: str) -> None:
+    """Write the lock in one replace: it is never missing or half-written, however a build ends.
+    A temporary file a killed build left is removed first."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        for target, write in writers.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            os.close(fd)
-            staged.append((Path(tmp), target))
-            write(Path(tmp))
-            os.chmod(tmp, 0o644)
-        _swap_in(staged)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.chmod(name, 0o644)
+        os.replace(name, path)
     except OSError as err:
-        named = {str(tmp): final for tmp, final in staged} | {str(final): final for _, final in staged}
-        failed = named.get(str(err.filename2 or ""), named.get(str(err.filename or ""), target))
-        raise _write_error(failed, err) from err
-    finally:
-        for tmp_path, _ in staged:
-            tmp_path.unlink(missing_ok=True)
-
-
-def _swap_in(staged: list[tuple[Path, Path]]) -> None:
-    """Rename every staged file into place, or none: each old output is set aside first and
-    put back if any rename fails."""
-    done: list[tuple[Path, Path | None]] = []
-    try:
-        for tmp_path, target in staged:
-            backup = None
-            if target.exists() or target.is_symlink():
-                if target.is_dir():
-                    raise IsADirectoryError(21, "Is a directory", str(target))
-                backup = target.with_name(f".{target.name}.previous")
-                os.replace(target, backup)
-            done.append((target, backup))
-            os.replace(tmp_path, target)
-    except OSError:
-        for target, backup in reversed(done):
-            if backup is not None:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    for _, backup in done:
-        if backup is not None:
-            backup.unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
+        raise _write_error(path, err) from err
 
 
 def _copy_writer(source: Path) -> Writer:
     def write(path: Path) -> None:
         path.write_bytes(source.read_bytes())
-
-    return write
-
-
-def _text_writer(text: str) -> Writer:
-    def write(path: Path) -> None:
-        path.write_text(text, encoding="utf-8", newline="\n")
 
     return write
 
@@ -272,54 +247,64 @@ def build(
 ) -> BuildResult:
     """Check, render and write the deck and both sheets, and bring the lock up to date.
 
-    The lock always describes the whole bank, so a subset build (any filter) reads it
-    but never writes it.
+    The outputs replace `out_dir` all at once, or not at all. The lock always describes the
+    whole bank, so a subset build (any filter) reads it but never writes it.
     """
-    args = (bank_dir, out_dir, selection, strict, accept_schema_change, timings)
-    try:
-        chosen, writers, warnings = _build(*args, BuildCache(out_dir))
-    except DeckgenError:
-        raise
-    except Exception:
-        # Every cached value is checked as it is read, but a cache edited by hand could still
-        # hold something no check foresaw. A cache must never fail a build: build once more
-        # without it (the new cache then replaces it); a fault of deckgen's own fails again.
-        if not (out_dir / CACHE_FILE).is_file():
+    with held_output(out_dir) as output:
+        args = (bank_dir, output, selection, strict, accept_schema_change, pdf, timings)
+        try:
+            return _build(*args, BuildCache(out_dir))
+        except DeckgenError:
             raise
-        chosen, writers, warnings = _build(*args, BuildCache(out_dir, read_old=False))
-    outputs = list(writers)
-    problems: list[Diagnostic] = []
-    if pdf:
-        # Everything else is written first: a missing browser costs only the PDFs.
-        for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
-            try:
-                print_to_pdf(html, html.with_suffix(".pdf"))
-                outputs.append(html.with_suffix(".pdf"))
-            except DeckgenError as err:
-                problems += err.diagnostics
-    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
+        except Exception:
+            # Every cached value is checked as it is read, but a cache edited by hand could still
+            # hold something no check foresaw. A cache must never fail a build: build once more
+            # without it (the new cache then replaces it); a fault of deckgen's own fails again.
+            if not (out_dir / CACHE_FILE).is_file():
+                raise
+            return _build(*args, BuildCache(out_dir, read_old=False))
 
 
 def _build(
     bank_dir: Path,
-    out_dir: Path,
+    output: Output,
     selection: Selection,
     strict: bool,
     accept_schema_change: bool,
+    pdf: bool,
     timings: Timings | None,
     cache: BuildCache,
-) -> tuple[Bank, dict[Path, Writer], list[Diagnostic]]:
-    """Render and write everything with `cache`; the bank, what was written and the warnings."""
+) -> BuildResult:
+    """Render and write everything with `cache`, into a new folder that then replaces the output folder."""
+    out_dir = output.out
     with fewer_collections():
         try:
-            chosen, writers, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
-            with phase(timings, "write"):
-                write_atomically(writers)
-            with phase(timings, "cache"):
-                cache.save()
+            chosen, writers, lock_text, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
+            outputs = list(writers)
+            pdfs: list[Path] = []
+            problems: list[Diagnostic] = []
+            with output.staging() as staging:
+                with phase(timings, "write"):
+                    write_outputs(writers, staging)
+                if pdf:
+                    # Everything else is written first: a missing browser costs only the PDFs.
+                    for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
+                        target = html.with_suffix(".pdf")
+                        try:
+                            print_to_pdf(staging.path(html), staging.path(target))
+                            pdfs.append(target)
+                        except DeckgenError as err:
+                            problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
+                with phase(timings, "cache"):
+                    cache.save(staging.path(out_dir / CACHE_FILE))
+                if lock_text is not None:
+                    write_lock(lock_path(bank_dir), lock_text)
+                    outputs.append(lock_path(bank_dir))
+                staging.switch()
+            outputs += pdfs
         finally:
             cache.close()
-    return chosen, writers, warnings
+    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
 
 
 def _render(
@@ -330,14 +315,11 @@ def _render(
     accept_schema_change: bool,
     cache: BuildCache,
     timings: Timings | None,
-) -> tuple[Bank, dict[Path, Writer], list[Diagnostic]]:
-    """Check the bank and render every output, to be written all at once."""
+) -> tuple[Bank, dict[Path, Writer], str | None, list[Diagnostic]]:
+    """Check the bank and render every output, to be written all at once, and the lock's new text
+    (None when it is unchanged, or for a subset build, which never writes it)."""
     bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache, timings)
     timestamp = int(build_time())
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DeckgenError(
-            [Diagnostic(Location(out_dir.as_posix()), Severity.ERROR, "the output folder is a file; pick another --out", "io")]
-        )
     old_lock, _ = read_lock(bank_dir)
     with phase(timings, "render"), parse_once():
         all_notes = deck_notes(bank, cache)
@@ -357,8 +339,8 @@ def _render(
         }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
-    lock_text = format_lock(lock)
+    lock_text: str | None = format_lock(lock)
     path = lock_path(bank_dir)
-    if not selection and (not path.is_file() or path.read_text(encoding="utf-8") != lock_text):
-        writers[path] = _text_writer(lock_text)
-    return chosen, writers, warnings
+    if selection or (path.is_file() and path.read_bytes() == (lock_text or "").encode("utf-8")):
+        lock_text = None
+    return chosen, writers, lock_text, warnings

@@ -95,8 +95,11 @@ class BuildCache:
             try:
                 # Beside the old cache when the build folder exists; a build must not make
                 # its folder before it knows it will write there.
-                folder = self.path.parent if self.path.parent.is_dir() else None
-                fd, name = tempfile.mkstemp(prefix=f"{CACHE_FILE}.", suffix=".tmp", dir=folder)
+                # Beside the output folder, named as deckgen.outdir's leftovers are: a killed
+                # build's file is removed by the next build, and never lies in the live folder.
+                out = self.path.parent
+                folder = out.absolute().parent if out.absolute().parent.is_dir() else None
+                fd, name = tempfile.mkstemp(prefix=f".{out.name}.new-cache-", suffix=".tmp", dir=folder)
                 os.close(fd)
                 self._new_path = Path(name)
                 self._temporary.append(self._new_path)
@@ -141,9 +144,10 @@ class BuildCache:
         except sqlite3.Error:
             self._discard()
 
-    def save(self) -> None:
-        """Keep the entries this build used or made, and drop the rest; best effort, as a cache
-        must never fail a build."""
+    def save(self, target: Path | None = None) -> None:
+        """Keep the entries this build used or made, and drop the rest, in `target` (by default
+        where the cache was read from); best effort, as a cache must never fail a build."""
+        target = self.path if target is None else target
         self.put("salt", self.salt)
         self._flush()
         db = self._new
@@ -162,15 +166,17 @@ class BuildCache:
             db.execute("COMMIT")
             db.close()
             self._new = None
-            if self._new_path.parent.resolve() != self.path.parent.resolve():
-                moved = self.path.with_name(self._new_path.name)
-                self._temporary.append(moved)
-                shutil.copyfile(self._new_path, moved)
-                self._new_path = moved
-            os.replace(self._new_path, self.path)
+            try:
+                os.replace(self._new_path, target)
+            except OSError:
+                try:
+                    shutil.copyfile(self._new_path, target)  # another file system; the target is not live yet
+                except OSError:
+                    target.unlink(missing_ok=True)  # a half-copied cache would only be read again to be refused
+                    raise
+                self._new_path.unlink(missing_ok=True)
             self._temporary.remove(self._new_path)
             self._new_path = None
-            (self.path.parent / ".deckgen-cache.json").unlink(missing_ok=True)  # deckgen 0.1's cache
         except (OSError, sqlite3.Error):
             pass
         finally:
