@@ -10,6 +10,7 @@ import difflib
 from collections import Counter
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -717,23 +718,64 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
     return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), lint_ignore, tuple(retired))
 
 
-def topic_files(root: Path) -> list[Path]:
-    """Every topic bank under `root`: YAML files other than deck and sources, hidden ones skipped."""
-    found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if path.suffix not in YAML_SUFFIXES or not path.is_file():
+def _outside(root: Path, path: Path) -> bool:
+    """True if `path` (a link, say) leads to a place outside the bank folder `root`."""
+    try:
+        return not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links leads nowhere inside
+        return True
+
+
+def topic_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Every topic bank under `root` (YAML files other than deck and sources, hidden ones skipped),
+    and what stopped a file or folder from being read: nothing outside the bank is ever read."""
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+
+    def problem(path: Path, message: str) -> None:
+        problems.append(Diagnostic(Location(_display(root, path)), Severity.ERROR, message, "bank-file"))
+
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            problem(folder, f"cannot read this folder: {err.strerror or err}")
             continue
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if len(rel.parts) == 1 and path.stem in (DECK_FILE, SOURCES_FILE):
-            continue
-        found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith(".") or (folder == root and path.stem in (DECK_FILE, SOURCES_FILE)):
+                continue  # deck and sources are read, and checked, on their own
+            is_yaml = path.suffix in YAML_SUFFIXES
+            if entry.is_symlink():
+                if is_yaml and _outside(root, path):
+                    problem(path, "is a link that leads outside the bank folder; deckgen reads only files inside it")
+                    continue
+                if path.is_dir():
+                    problem(path, "is a link to a folder; deckgen does not follow links to folders: move the files into the bank")
+                    continue
+                if is_yaml and not path.exists():
+                    problem(path, "is a link to a file that does not exist")
+                    continue
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+                continue
+            if is_yaml and path.is_file():
+                found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix()), problems
 
 
 def _load_one(checker: _Checker, root: Path, stem: str) -> LoadedFile | None:
     candidates = _find(root, stem)
+    for candidate in candidates:
+        if _outside(root, candidate):
+            checker.error(
+                Location(_display(root, candidate)),
+                "is a link that leads outside the bank folder; deckgen reads only files inside it",
+                "bank-file",
+            )
+            return None
     if not candidates:
         checker.error(
             Location((root / f"{stem}.yaml").as_posix()),
@@ -810,7 +852,8 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         sources = _read_sources(checker, sources_file, section_ids)
         source_ids = {s.id for s in sources}
     context = _Context(section_ids, source_ids, root=root)
-    paths = topic_files(root)
+    paths, unreadable = topic_files(root)
+    checker.diagnostics.extend(unreadable)
     if not paths:
         checker.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
     topics: list[Topic] = []

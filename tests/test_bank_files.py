@@ -1,0 +1,95 @@
+"""The bank's borders: nothing outside the bank folder is read, and nothing unreadable is skipped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deckgen.build import check
+from deckgen.cli import main
+from tests.bankfiles import TOPIC, write_bank
+
+SECRET = "root:x:0:0:root:/root:/bin/bash\n"
+
+
+def errors(bank: Path) -> list[str]:
+    _, diagnostics = check(bank)
+    return [str(d) for d in diagnostics if d.severity.value == "error"]
+
+
+@pytest.fixture
+def outside(in_tmp: Path) -> Path:
+    """A folder beside the bank, with a secret and a valid topic file in it."""
+    folder = Path("outside")
+    folder.mkdir()
+    (folder / "passwd").write_text(SECRET, encoding="utf-8")
+    (folder / "topic.yaml").write_text(TOPIC.replace("id: attention", "id: smuggled").replace("why-scale", "smuggled-q"), encoding="utf-8")
+    return folder.absolute()
+
+
+def test_a_topic_that_links_outside_the_bank_is_refused_and_never_printed(outside: Path) -> None:
+    bank = write_bank(Path("q"))
+    (bank / "passwd.yaml").symlink_to(outside / "passwd")
+    (bank / "smuggled.yaml").symlink_to(outside / "topic.yaml")
+    message = "is a link that leads outside the bank folder; deckgen reads only files inside it [bank-file]"
+    assert errors(bank) == [f"q/passwd.yaml:1:1: error: {message}", f"q/smuggled.yaml:1:1: error: {message}"]
+    result = CliRunner().invoke(main, ["check", "q", "--format", "github"])
+    assert result.exit_code == 1 and "root:x" not in result.output and "smuggled-q" not in result.output
+
+
+def test_deck_and_sources_that_link_outside_are_refused(outside: Path) -> None:
+    bank = write_bank(Path("q"))
+    (bank / "deck.yaml").unlink()
+    (bank / "deck.yaml").symlink_to(outside / "passwd")
+    assert errors(bank) == ["q/deck.yaml:1:1: error: is a link that leads outside the bank folder; deckgen reads only files inside it [bank-file]"]
+
+
+def test_links_to_folders_and_to_nothing_are_reported(outside: Path) -> None:
+    bank = write_bank(Path("q"))
+    (bank / "more").symlink_to(outside, target_is_directory=True)
+    (bank / "gone.yaml").symlink_to(bank.absolute() / "missing.yaml")
+    assert errors(bank) == [
+        "q/gone.yaml:1:1: error: is a link to a file that does not exist [bank-file]",
+        "q/more:1:1: error: is a link to a folder; deckgen does not follow links to folders: move the files into the bank [bank-file]",
+    ]
+
+
+def test_a_link_to_a_topic_inside_the_bank_is_read(in_tmp: Path) -> None:
+    bank = write_bank(Path("q"), {"topics/attention.yaml": TOPIC})
+    (bank / "attention.yaml").unlink()
+    (bank / "alias.yaml").symlink_to(Path("topics/attention.yaml"))
+    assert errors(bank) == [
+        "q/topics/attention.yaml:2:5: error: duplicate topic id 'attention' (first at q/alias.yaml:2:5) [duplicate-id]",
+        "q/topics/attention.yaml:5:9: error: duplicate question id 'why-scale' (first at q/alias.yaml:5:9) [duplicate-id]",
+    ]
+
+
+def test_an_unreadable_folder_is_an_error_not_skipped(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bank = write_bank(Path("q"), {"locked/more.yaml": TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q")})
+    real = os.scandir
+
+    def scandir(path: os.PathLike[str] | str) -> Iterator[os.DirEntry[str]]:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert errors(bank) == ["q/locked:1:1: error: cannot read this folder: Permission denied [bank-file]"]
+
+
+def test_an_unreadable_file_is_an_error(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root reads a mode-000 file, so the refusal is injected where deckgen reads.
+    bank = write_bank(Path("q"), {"secret.yaml": TOPIC.replace("id: attention", "id: other")})
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "secret.yaml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert errors(bank) == ["q/secret.yaml:1:1: error: cannot read file: Permission denied [io]"]
