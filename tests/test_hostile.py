@@ -463,3 +463,34 @@ def test_a_code_fence_in_a_table_cell_is_inert_in_the_sheets(in_tmp: Path, epoch
 def test_a_url_port_must_be_a_port(in_tmp: Path) -> None:
     message = "url 'https://example.org:99999/' has a port that is not a number from 0 to 65535"
     assert errors(hostile_bank(Path("q"), {"source_url": "https://example.org:99999/"})) == refused("source_url", "", message, "invalid-url")
+
+
+def test_no_value_starts_a_line_of_text_output(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    from click.testing import CliRunner
+
+    from deckgen.cli import main
+
+    epoch(1_700_000_000)
+    command = "\n::error file=README.md::pwned\n"
+    bank = hostile_bank(Path("q"), {"topic_title": "Attention" + command})
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    (bank / "attention.yaml").write_text(topic + f"{quoted('x' + command)}: 1\n", encoding="utf-8")
+    checked = CliRunner().invoke(main, ["check", "q"])
+    assert checked.exit_code == 1
+    shown = "\\n::error file=README.md::pwned\\n"
+    assert checked.stderr.splitlines() == [
+        f"q/attention.yaml:1:8: error: topic 'Attention{shown}' holds '::', which Anki reads as a deck inside a deck [deck-name]",
+        f"q/attention.yaml:1:8: error: topic 'Attention{shown}' holds a line break or tab; a deck name is one line [deck-name]",
+        f"q/attention.yaml:29:1: error: unknown key 'x{shown}' in a topic file [unknown-key]",
+        "3 errors, 0 warnings in 1 file",
+    ]
+    # A valid bank whose values hold line breaks: stats and build print each on one line.
+    hostile_bank(Path("ok"), {"source_title": "A paper" + command})
+    source = Path("ok/sources.yaml").read_text(encoding="utf-8")
+    Path("ok/sources.yaml").write_text(source + "  - {id: other, title: " + quoted("Other" + command) + ", url: https://example.org/o, section: transformer}\n", encoding="utf-8")
+    stats = CliRunner().invoke(main, ["stats", "ok"])
+    built = CliRunner().invoke(main, ["build", "ok", "--out", "out" + command.rstrip()])
+    for output in (stats.stdout, built.stdout):
+        assert not any(line.startswith("::") for line in output.splitlines()), output
+    assert "  other  Other\\n::error file=README.md::pwned\\n" in stats.stdout
+    assert "  out\\n::error file=README.md::pwned/test-deck.apkg\n" in built.stdout, built.stdout

@@ -12,7 +12,7 @@ import deckgen
 from deckgen.build import Selection, build, check
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
-from deckgen.model import DeckgenError, Diagnostic
+from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text
@@ -82,7 +82,7 @@ def build_command(
     cards = sum(q.card_count for q in result.bank.questions)
     click.echo(f"built {plural(cards, 'card')} from {plural(len(result.bank.topics), 'topic')}:")
     for path in result.outputs:
-        click.echo(f"  {path.as_posix()}")
+        click.echo(f"  {one_line(path.as_posix())}")
     if result.pdf_problems:
         _report(result.pdf_problems)
         click.echo(f"PDF failed: {summary(result.pdf_problems)}; everything else was written", err=True)

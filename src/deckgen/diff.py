@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from deckgen.anki import RETIRED_TAG
-from deckgen.model import DeckgenError, Diagnostic, Location, Severity
+from deckgen.model import DeckgenError, Diagnostic, Location, Severity, one_line
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,7 @@ class DeckDiff:
         return len(self.removed) + len(self.guid_changed) + len(self.schema_changes)
 
 
-def _shown(text: str) -> str:
-    """`text` on one line: control and other unprintable characters as Python escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+_shown = one_line
 
 
 def _fail(where: str, message: str) -> DeckgenError:

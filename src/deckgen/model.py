@@ -30,6 +30,16 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
+def one_line(text: str) -> str:
+    """`text` as one line of output: a line break, tab or other unprintable character as its escape.
+
+    What deckgen prints comes partly from banks, locks and packages: no value may start a line
+    of its own, where a CI log would read it as a command (GitHub's `::error …`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem found in the banks, at the node that causes it."""
@@ -40,7 +50,7 @@ class Diagnostic:
     rule: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity.value}: {self.message} [{self.rule}]"
+        return one_line(f"{self.location}: {self.severity.value}: {self.message} [{self.rule}]")
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         """Order diagnostics by file, then position, then text."""

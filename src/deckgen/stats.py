@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deckgen.model import Bank, Source
+from deckgen.model import Bank, Source, one_line
 
 
 @dataclass(frozen=True)
@@ -57,4 +57,4 @@ def format_stats(bank: Bank, stats: Stats) -> str:
         lines.extend(f"  {s.id}  {s.title}" for s in stats.uncited)
     else:
         lines.append(f"every one of the {len(bank.sources)} sources is cited")
-    return "\n".join(lines) + "\n"
+    return "\n".join(one_line(line) for line in lines) + "\n"

@@ -346,8 +346,12 @@ class _Checker:
 
     def deck_name(self, node: Mapping, key: str, title: str) -> None:
         """A title that becomes part of an Anki deck name, where `::` would nest a deck of its own."""
-        if "::" in title and self.location_of(node, key) not in self.flawed:
+        if self.location_of(node, key) in self.flawed:
+            return
+        if "::" in title:
             self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name")
+        if not title.isprintable():
+            self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds a line break or tab; a deck name is one line", "deck-name")
 
     def unique(self, seen: dict[str, Location], value: str, location: Location, what: str, rule: str) -> None:
         first = seen.get(value)
