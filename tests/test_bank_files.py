@@ -49,12 +49,24 @@ def test_deck_and_sources_that_link_outside_are_refused(outside: Path) -> None:
 
 
 def test_links_to_folders_and_to_nothing_are_reported(outside: Path) -> None:
-    bank = write_bank(Path("q"))
-    (bank / "more").symlink_to(outside, target_is_directory=True)
+    bank = write_bank(Path("q"), {"topics/more.yaml": TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q")})
+    (bank / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (bank / "again").symlink_to(bank.absolute() / "topics", target_is_directory=True)
     (bank / "gone.yaml").symlink_to(bank.absolute() / "missing.yaml")
+    (bank / "loop.yaml").symlink_to(bank.absolute() / "loop.yaml")
     assert errors(bank) == [
+        "q/again:1:1: error: is a link to a folder; deckgen does not follow links to folders: move the files into the bank [bank-file]",
+        "q/elsewhere:1:1: error: is a link that leads outside the bank folder; deckgen reads only files inside it [bank-file]",
         "q/gone.yaml:1:1: error: is a link to a file that does not exist [bank-file]",
-        "q/more:1:1: error: is a link to a folder; deckgen does not follow links to folders: move the files into the bank [bank-file]",
+        "q/loop.yaml:1:1: error: is a link that leads nowhere (a loop of links) [bank-file]",
+    ]
+
+
+def test_a_topic_that_is_a_pipe_is_reported_not_read(in_tmp: Path) -> None:
+    bank = write_bank(Path("q"))
+    os.mkfifo(bank / "pipe.yaml")
+    assert errors(bank) == [
+        "q/pipe.yaml:1:1: error: is not a regular file (a pipe, socket or device?); a topic file is a plain YAML file [bank-file]"
     ]
 
 

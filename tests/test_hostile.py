@@ -494,3 +494,19 @@ def test_no_value_starts_a_line_of_text_output(in_tmp: Path, epoch: Callable[[in
         assert not any(line.startswith("::") for line in output.splitlines()), output
     assert "  other  Other\\n::error file=README.md::pwned\\n" in stats.stdout
     assert "  out\\n::error file=README.md::pwned/test-deck.apkg\n" in built.stdout, built.stdout
+
+
+def test_the_diff_summary_shows_package_text_as_text(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.diff import diff, format_diff
+
+    epoch(1_700_000_000)
+    old = build(hostile_bank(Path("a"), {}), Path("a-out")).outputs[0]
+    epoch(1_700_000_100)
+    # A new compare row whose text, shown literally on the card, is Markdown syntax.
+    bank = hostile_bank(Path("b"), {"aspect": "\\[click\\](https://example.org/x) \\`code\\` \\*this\\* <b>"})
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    (bank / "attention.yaml").write_text(topic.replace("- id: output", "- id: output-two"), encoding="utf-8")
+    new = build(bank, Path("b-out")).outputs[0]
+    summary = format_diff(diff(str(old), str(new), Path("b")), markdown=True)
+    added = "- `compare-q/output-two`: Softmax vs Sigmoid: \\[click\\](https://example.org/x) \\`code\\` \\*this\\* \\<b\\>"
+    assert added in summary.splitlines(), summary

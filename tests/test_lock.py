@@ -215,3 +215,30 @@ def test_a_learners_edit_survives_the_next_release_and_the_future_is_refused(
     assert collection.get_note(note_id)["Extra"] == "my own mnemonic"
     (changed,) = collection.find_notes("ID:why-scale")
     assert "flat region" in collection.get_note(changed)["Answer"]
+
+
+def test_repair_lock_writes_through_no_link_a_pull_request_left(released: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (released / ".deck.lock.repair.tmp").symlink_to(victim)
+    (released / ".deck.lock.abcd1234.tmp").symlink_to(victim)
+    text = (released / "deck.lock").read_text(encoding="utf-8")
+    (released / "deck.lock").write_text(text.replace('"mtime": 1700000000, "type": "cloze"', f'"mtime": {FAR_FUTURE}, "type": "cloze"', 1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["repair-lock", "mini"])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert not (released / "deck.lock").is_symlink()
+    assert not (released / ".deck.lock.abcd1234.tmp").is_symlink()
+
+
+def test_a_lock_that_is_a_link_or_a_folder_is_refused(released: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.lock"
+    shutil.copy(released / "deck.lock", outside)
+    (released / "deck.lock").unlink()
+    (released / "deck.lock").symlink_to(outside)
+    _, linked = check(released)
+    assert [str(d) for d in linked] == ["mini/deck.lock:1:1: error: deck.lock is a link; deckgen reads and writes only the lock file itself [lock]"]
+    (released / "deck.lock").unlink()
+    (released / "deck.lock").mkdir()
+    _, folder = check(released)
+    assert [str(d) for d in folder] == ["mini/deck.lock:1:1: error: deck.lock is not a file; 'deckgen build' writes it [lock]"]

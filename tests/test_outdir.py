@@ -205,15 +205,55 @@ def test_no_output_folder_nests_in_another(tmp_path: Path, epoch: Callable[[int]
     ]
 
 
-def test_the_next_build_removes_what_killed_builds_left(tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_the_next_build_removes_what_killed_builds_left_and_nothing_else(tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(OLD_EPOCH)
     shutil.copytree(FIXTURES / "mini", tmp_path / "bank")
-    (tmp_path / ".out.new-abc123").mkdir()
-    (tmp_path / ".out.new-abc123" / "mini-deck.apkg").write_bytes(b"x" * 1000)
-    (tmp_path / ".out.old-def456").mkdir()
-    (tmp_path / ".out.new-cache-xyz.tmp").write_bytes(b"x")
-    (tmp_path / "bank" / ".deck.lock.k1.tmp").write_text("{", encoding="utf-8")
-    (tmp_path / ".other.new-keep").mkdir()
+    # deckgen's own leftovers: a new folder (with its marker), an old one killed before it was
+    # emptied, an empty new one, the cache's working file, and a lock's temporary file.
+    (tmp_path / ".out.new-abcd1234").mkdir()
+    (tmp_path / ".out.new-abcd1234" / MARKER).write_text("", encoding="utf-8")
+    (tmp_path / ".out.new-abcd1234" / "mini-deck.apkg").write_bytes(b"x" * 1000)
+    (tmp_path / ".out.old-efgh_678").mkdir()
+    (tmp_path / ".out.new-cache-ijkl9012.tmp").write_bytes(b"x")
+    (tmp_path / "bank" / ".deck.lock.k1x2c3v4.tmp").write_text("{", encoding="utf-8")
+    # What only looks like them is the user's, and stays.
+    kept = [".other.new-abcd1234", ".out.new-thesis", ".out.new-mnop3456", ".out.backup.old-2023", ".out.old-notes.txt"]
+    for name in kept[:4]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "chapter1.tex").write_text("years of work", encoding="utf-8")
+    (tmp_path / kept[4]).write_text("notes", encoding="utf-8")
+    (tmp_path / "bank" / ".deck.lock.folder.tmp").mkdir()  # not a file: left alone, and no traceback
     build(tmp_path / "bank", tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".other.new-keep", ".out.deckgen-lock"]
-    assert not list((tmp_path / "bank").glob(".deck.lock.*"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted([*kept, ".out.deckgen-lock"])
+    assert [p.name for p in (tmp_path / "bank").glob(".deck.lock.*")] == [".deck.lock.folder.tmp"]
+
+
+def test_a_folder_of_other_decks_is_never_taken_for_an_older_deckgens(tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(OLD_EPOCH)
+    decks = tmp_path / "decks"
+    (decks / "media").mkdir(parents=True)
+    for name in ("Japanese-Core2k.apkg", ".session.tmp", "review-sheet.pdf", "media/deckgen-notes.txt"):
+        (decks / name).write_text("mine", encoding="utf-8")
+    with pytest.raises(DeckgenError) as err:
+        build(FIXTURES / "mini", decks)
+    assert "the output folder holds files deckgen did not write (.session.tmp, Japanese-Core2k.apkg, media, …)" in str(err.value.diagnostics[0])
+    assert (decks / "Japanese-Core2k.apkg").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_mount_point_or_the_current_folder_is_refused(tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    epoch(OLD_EPOCH)
+    (tmp_path / "volume").mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: str(path).endswith("volume") or real(path))
+    with pytest.raises(DeckgenError) as mount:
+        build(FIXTURES / "mini", tmp_path / "volume")
+    assert str(mount.value.diagnostics[0]).endswith(
+        "volume:1:1: error: the output folder is a mount point, which deckgen cannot replace whole; pick a folder inside it [output]"
+    )
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with pytest.raises(DeckgenError) as here:
+        build(FIXTURES / "mini", Path("."))
+    assert [str(d) for d in here.value.diagnostics] == [
+        ".:1:1: error: the output folder is the current folder, which deckgen cannot replace whole; pick a folder inside it [output]"
+    ]

@@ -21,7 +21,7 @@ from pathlib import Path
 from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
-from deckgen.lock import MAX_FUTURE, format_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
+from deckgen.lock import MAX_FUTURE, format_lock, write_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.pdf import print_to_pdf
@@ -201,22 +201,6 @@ def write_outputs(writers: dict[Path, Writer], staging: Staging) -> None:
             raise _write_error(target, err) from err
 
 
-def write_lock(path: Path, text: str) -> None:
-    """Write the lock in one replace: it is never missing or half-written, however a build ends.
-    A temporary file a killed build left is removed first."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        leftover.unlink(missing_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.chmod(name, 0o644)
-        os.replace(name, path)
-    except OSError as err:
-        Path(name).unlink(missing_ok=True)
-        raise _write_error(path, err) from err
-
-
 def _copy_writer(source: Path) -> Writer:
     def write(path: Path) -> None:
         path.write_bytes(source.read_bytes())
@@ -297,10 +281,13 @@ def _build(
                             problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
                 with phase(timings, "cache"):
                     cache.save(staging.path(out_dir / CACHE_FILE))
-                if lock_text is not None:
-                    write_lock(lock_path(bank_dir), lock_text)
-                    outputs.append(lock_path(bank_dir))
                 staging.switch()
+            if lock_text is not None:
+                try:
+                    write_lock(lock_path(bank_dir), lock_text)
+                except OSError as err:
+                    raise _write_error(lock_path(bank_dir), err) from err
+                outputs.append(lock_path(bank_dir))
             outputs += pdfs
         finally:
             cache.close()

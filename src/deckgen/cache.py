@@ -97,8 +97,8 @@ class BuildCache:
                 # its folder before it knows it will write there.
                 # Beside the output folder, named as deckgen.outdir's leftovers are: a killed
                 # build's file is removed by the next build, and never lies in the live folder.
-                out = self.path.parent
-                folder = out.absolute().parent if out.absolute().parent.is_dir() else None
+                out = Path(os.path.abspath(self.path.parent))
+                folder = out.parent if out.parent.is_dir() else None
                 fd, name = tempfile.mkstemp(prefix=f".{out.name}.new-cache-", suffix=".tmp", dir=folder)
                 os.close(fd)
                 self._new_path = Path(name)

@@ -175,9 +175,9 @@ def repair_lock_command(bank_dir: Path) -> None:
         raise SystemExit(1) from None
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     if count == 0:
-        click.echo(f"{lock_path(bank_dir).as_posix()} holds no time later than now: nothing to repair")
+        click.echo(one_line(f"{lock_path(bank_dir).as_posix()} holds no time later than now: nothing to repair"))
     else:
-        click.echo(f"set {plural(count, 'time')} in {lock_path(bank_dir).as_posix()} back to {when}; commit the lock")
+        click.echo(one_line(f"set {plural(count, 'time')} in {lock_path(bank_dir).as_posix()} back to {when}; commit the lock"))
 
 
 @main.command("new")
@@ -197,12 +197,12 @@ def new_command(topic_id: str | None, section: str | None, title: str | None, qu
             if topic_id is not None:
                 raise click.UsageError("give either TOPIC_ID or --question, not both")
             question_id = new_question(bank_dir, question_file)
-            click.echo(f"added question '{question_id}' to {question_file.as_posix()}: replace its TODOs")
+            click.echo(one_line(f"added question '{question_id}' to {question_file.as_posix()}: replace its TODOs"))
             return
         if topic_id is None or section is None:
             raise click.UsageError("a new topic needs TOPIC_ID and --section (or use --question FILE)")
         path = new_topic(bank_dir, topic_id, section, title)
-        click.echo(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'")
+        click.echo(one_line(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'"))
     except DeckgenError as err:
         _report(err.diagnostics)
         raise SystemExit(1) from None
@@ -215,4 +215,4 @@ def schema_command(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for kind, name in SCHEMA_FILES.items():
         (out_dir / name).write_text(schema_text(kind), encoding="utf-8", newline="\n")
-        click.echo(f"  {(out_dir / name).as_posix()}")
+        click.echo(one_line(f"  {(out_dir / name).as_posix()}"))

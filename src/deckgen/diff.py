@@ -20,7 +20,6 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -365,6 +364,17 @@ def _first_line(note: PackageNote) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
+def _code(text: str) -> str:
+    """`text` as a Markdown code span that no backtick in it can end."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if fence != "`" else f"`{text}`"
+
+
+def _markdown_text(text: str) -> str:
+    """Text from a package as Markdown that shows it as written: no link, image, emphasis or HTML."""
+    return "".join("\\" + c if c in "\\`*_[]<>!#|~$&" else c for c in text)
+
+
 def format_diff(diff: DeckDiff, markdown: bool = False) -> str:
     """The diff as plain text, or as Markdown for a pull request or release notes."""
     counts = (
@@ -379,7 +389,8 @@ def format_diff(diff: DeckDiff, markdown: bool = False) -> str:
         lines.extend(["", f"### {title}", ""] if markdown else ["", f"{title}:"])
         lines.extend(items)
 
-    code = (lambda s: f"`{s}`") if markdown else (lambda s: s)
+    code = _code if markdown else (lambda s: s)
+    text = _markdown_text if markdown else (lambda s: s)
     bullet = "- " if markdown else "  "
     section(
         "Problems",
@@ -387,7 +398,7 @@ def format_diff(diff: DeckDiff, markdown: bool = False) -> str:
         + [f"{bullet}GUID changed for {code(key)} ({old} -> {new}): learners get a duplicate and lose its history" for key, old, new in diff.guid_changed]
         + [f"{bullet}{change}" for change in diff.schema_changes],
     )
-    section(f"Added ({len(diff.added)})", [f"{bullet}{code(n.key)}: {_first_line(n)}" for n in diff.added])
+    section(f"Added ({len(diff.added)})", [f"{bullet}{code(n.key)}: {text(_first_line(n))}" for n in diff.added])
     changed: list[str] = []
     for note, fields in diff.changed:
         if markdown:
@@ -399,11 +410,11 @@ def format_diff(diff: DeckDiff, markdown: bool = False) -> str:
             for name, before, after in fields:
                 changed += [f"    {name}:", f"      - {before}", f"      + {after}"]
     section(f"Changed ({len(diff.changed)})", changed)
-    section(f"Retired ({len(diff.retired)})", [f"{bullet}{code(n.key)}: {_first_line(n)}" for n in diff.retired])
+    section(f"Retired ({len(diff.retired)})", [f"{bullet}{code(n.key)}: {text(_first_line(n))}" for n in diff.retired])
     section("Note types", [f"{bullet}{change}" for change in diff.note_type_changes])
     # Field text, keys and GUIDs come from the package: a control character in them must not
     # reach the terminal (an escape sequence could rewrite what the reader sees).
-    return "\n".join("".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in line) for line in lines) + "\n"
+    return "\n".join(one_line(line) for line in lines) + "\n"
 
 
 def _git_message(err: subprocess.CalledProcessError) -> str:

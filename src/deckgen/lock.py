@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -180,8 +181,12 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
     """
     path = lock_path(bank_dir)
     display = path.as_posix()
-    if not path.is_file():
+    if path.is_symlink():
+        return None, [_error(Location(display), f"{LOCK_FILE} is a link; deckgen reads and writes only the lock file itself", "lock")]
+    if not path.exists():
         return None, []
+    if not path.is_file():
+        return None, [_error(Location(display), f"{LOCK_FILE} is not a file; 'deckgen build' writes it", "lock")]
     rewrite = "; 'deckgen build' writes it"
     try:
         text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
@@ -369,16 +374,38 @@ def next_lock(
     return Lock(types, states, {})
 
 
+def write_lock(path: Path, text: str) -> None:
+    """Write the lock in one replace, through a new file that nothing else can have made: it is
+    never missing or half-written, however a build ends, and no link in the bank redirects it.
+    OSError when the file system refuses."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if leftover.is_symlink() or leftover.is_file():
+                leftover.unlink()  # a killed build's, or a link: removing a link never touches its target
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # O_EXCL: a fresh file
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except OSError:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 def repair_lock(bank_dir: Path, now: int) -> int:
     """Set every time in the bank's lock that is later than `now` back to `now`, and write the lock
     again in one replace; how many times changed. DeckgenError if there is no lock or it cannot be read."""
     lock, problems = read_lock(bank_dir)
+    path = lock_path(bank_dir)
     if lock is None:
-        raise DeckgenError(problems or [_error(Location(lock_path(bank_dir).as_posix()), f"no {LOCK_FILE} to repair", "lock")])
+        raise DeckgenError(problems or [_error(Location(path.as_posix()), f"no {LOCK_FILE} to repair", "lock")])
     fixed, count = repaired(lock, now)
     if count:
-        path = lock_path(bank_dir)
-        temporary = path.with_name(f".{LOCK_FILE}.repair.tmp")
-        temporary.write_text(format_lock(fixed), encoding="utf-8", newline="\n")
-        os.replace(temporary, path)
+        try:
+            write_lock(path, format_lock(fixed))
+        except OSError as err:
+            raise DeckgenError([_error(Location(path.as_posix()), f"cannot write {LOCK_FILE}: {err.strerror or err}", "lock")]) from err
     return count

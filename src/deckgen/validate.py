@@ -722,12 +722,19 @@ def _read_topic(checker: _Checker, loaded: LoadedFile, context: _Context) -> Top
     return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), lint_ignore, tuple(retired))
 
 
-def _outside(root: Path, path: Path) -> bool:
-    """True if `path` (a link, say) leads to a place outside the bank folder `root`."""
+def _link_problem(root: Path, path: Path) -> str | None:
+    """Why deckgen does not read the link `path`, or None for a link to a file inside the bank."""
     try:
-        return not path.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a loop of links leads nowhere inside
-        return True
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "is a link to a file that does not exist"
+    except (OSError, RuntimeError):
+        return "is a link that leads nowhere (a loop of links)"
+    if not target.is_relative_to(root.resolve()):
+        return "is a link that leads outside the bank folder; deckgen reads only files inside it"
+    if target.is_dir():
+        return "is a link to a folder; deckgen does not follow links to folders: move the files into the bank"
+    return None
 
 
 def topic_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
@@ -753,32 +760,28 @@ def topic_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
                 continue  # deck and sources are read, and checked, on their own
             is_yaml = path.suffix in YAML_SUFFIXES
             if entry.is_symlink():
-                if is_yaml and _outside(root, path):
-                    problem(path, "is a link that leads outside the bank folder; deckgen reads only files inside it")
-                    continue
-                if path.is_dir():
-                    problem(path, "is a link to a folder; deckgen does not follow links to folders: move the files into the bank")
-                    continue
-                if is_yaml and not path.exists():
-                    problem(path, "is a link to a file that does not exist")
+                link = _link_problem(root, path)
+                if link is not None and (is_yaml or path.is_dir()):
+                    problem(path, link)
                     continue
             elif entry.is_dir(follow_symlinks=False):
                 folders.append(path)
                 continue
-            if is_yaml and path.is_file():
+            if not is_yaml:
+                continue
+            if path.is_file():
                 found.append(path)
+            else:
+                problem(path, "is not a regular file (a pipe, socket or device?); a topic file is a plain YAML file")
     return sorted(found, key=lambda p: p.relative_to(root).as_posix()), problems
 
 
 def _load_one(checker: _Checker, root: Path, stem: str) -> LoadedFile | None:
     candidates = _find(root, stem)
     for candidate in candidates:
-        if _outside(root, candidate):
-            checker.error(
-                Location(_display(root, candidate)),
-                "is a link that leads outside the bank folder; deckgen reads only files inside it",
-                "bank-file",
-            )
+        link = _link_problem(root, candidate) if candidate.is_symlink() else None
+        if link is not None:
+            checker.error(Location(_display(root, candidate)), link, "bank-file")
             return None
     if not candidates:
         checker.error(
