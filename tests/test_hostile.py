@@ -61,7 +61,7 @@ def test_math_commands_that_link_style_or_load_are_refused(in_tmp: Path, name: s
     assert errors(hostile_bank(Path("q"), {name: tex})) == expected
 
 
-CONTROL_ESCAPES = [("\\x1f", 0x1F), ("\\x01", 0x01), ("\\x7f", 0x7F), ("\\x9b", 0x9B), ("\\N", 0x85), ("\\L", 0x2028), ("\\P", 0x2029), ("\\uFFFE", 0xFFFE)]
+CONTROL_ESCAPES = [("\\x1f", 0x1F), ("\\x01", 0x01), ("\\x7f", 0x7F), ("\\x9b", 0x9B), ("\\N", 0x85), ("\\L", 0x2028), ("\\P", 0x2029), ("\\uFFFE", 0xFFFE), ("\\u202E", 0x202E), ("\\u2066", 0x2066)]
 TEX_LIKE_ESCAPES = ["\\0", "\\e", "\\v"]
 
 
@@ -86,7 +86,7 @@ def test_escapes_that_look_like_tex_get_the_tex_advice(in_tmp: Path, name: str, 
 
 
 @pytest.mark.parametrize("name", [*TEXT_FIELDS, *URL_FIELDS])
-@pytest.mark.parametrize("char", ["\x7f", "\x9b", "\x85", "\u2028"])
+@pytest.mark.parametrize("char", ["\x7f", "\x9b", "\x85", "\u2028", "\u202e", "\u2067"])
 def test_raw_control_characters_are_refused_in_every_field(in_tmp: Path, name: str, char: str) -> None:
     field = FIELDS[name]
     what = "line separator" if char in "\x85\u2028" else "control character"

@@ -143,7 +143,7 @@ def _syntax_error(err: yaml.MarkedYAMLError, text: str, display: str) -> Diagnos
 
 _MAX_DEPTH = 32
 _ESCAPED_CONTROL = re.compile("[\x00\x07\x08\t\x0b\x0c\r\x1b]")
-_ESCAPED_OTHER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff\ud800-\udfff]")
+_ESCAPED_OTHER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
 """What else a double-quoted escape can make that no card can hold: C0 and C1 controls (Anki
 separates fields with U+001F), line separators, noncharacters and lone surrogates."""
 
@@ -308,7 +308,10 @@ _LINE_SEPARATORS = "\x85\u2028\u2029"
 _NONCHARACTERS = "\ufffe\uffff"
 # Control characters, and the line breaks that YAML counts but editors do not (which
 # would shift every line number after them).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _LINE_SEPARATORS + _NONCHARACTERS + "]")
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+"""Embeddings, overrides and isolates, which reorder how text shows: a reviewer would read one
+thing in a pull request and learners another ("Trojan Source")."""
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _LINE_SEPARATORS + _NONCHARACTERS + _BIDI_CONTROLS + "]")
 
 DEFAULT_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it; the messages do not depend on the choice."""
