@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from anki.collection import Collection
 
+from deckgen.anki import note_kinds
 from deckgen.build import build
 from tests.anki_reviewer import CardView, ReviewerInput, SideView, collection_cards, render_cards
 from tests.conftest import ROOT
@@ -63,7 +64,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
         )
     finally:
         col.close()
-    yield Shipped(inputs, labels, views, card_count, notes, sum(q.card_count for q in result.bank.questions))
+    yield Shipped(inputs, labels, views, card_count, notes, len(note_kinds(result.bank)))
 
 
 def sides(shipped: Shipped) -> Iterator[tuple[str, str, SideView]]:
