@@ -194,14 +194,19 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
     result = build(bank, tmp_path / "out")
     assert len(parsed) > 1000
     # A text is parsed once for its card and its sheets: again only where the bank writes
-    # it again, and for a compare item, which a card shows inline. The deck's description
+    # it again, for a compare item, which a card shows inline, and for a cloze, whose card
+    # check renders to compare the deletions Anki will read with the ones written. The deck's description
     # is rendered apart from the questions, once for the package and once for the sheets.
     written: Counter[str] = Counter({result.bank.deck.description: 2})
     for question in result.bank.questions:
         written.update([question.question, question.answer, question.extra, *question.items, *question.items])
         written.update(text for row in question.rows for text in (row.aspect, *row.values))
+        # A row's own extra is shown with the question's on its card, and after its aspect in the sheets.
+        written.update("\n\n".join(t for t in (question.extra, row.extra) if t) for row in question.rows if row.extra)
+        written.update(f"**{row.aspect}:** {row.extra}" for row in question.live_rows if row.extra)
         if question.type is QuestionType.CLOZE:
             written.update([" · ".join(cloze_answers(question.question))])  # the answer key's line
+            written.update([question.question])  # check renders a cloze once more, to see the deletions the card shows
     assert {text: times for text, times in parsed.items() if times > max(1, written[text])} == {}
 
 

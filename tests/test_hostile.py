@@ -510,3 +510,32 @@ def test_the_diff_summary_shows_package_text_as_text(in_tmp: Path, epoch: Callab
     summary = format_diff(diff(str(old), str(new), Path("b")), markdown=True)
     added = "- `compare-q/output-two`: Softmax vs Sigmoid: \\[click\\](https://example.org/x) \\`code\\` \\*this\\* \\<b\\>"
     assert added in summary.splitlines(), summary
+
+
+def test_a_compare_row_can_carry_its_own_extra(in_tmp: Path, epoch: Callable[[int], None], collection: Collection) -> None:
+    epoch(1_700_000_000)
+    bank = hostile_bank(Path("q"), {})
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    (bank / "attention.yaml").write_text(
+        topic.replace(
+            "        values: [\"A distribution over positions\", One probability per input]\n",
+            "        values: [\"A distribution over positions\", One probability per input]\n"
+            "        extra: \"Only the softmax's outputs sum to one, [see](javascript:alert(1)).\"\n",
+        ),
+        encoding="utf-8",
+    )
+    assert errors(bank) == [
+        "q/attention.yaml:22:16: error: link target 'javascript:alert(1)' is not an http(s) URL [link-scheme]"
+    ]
+    (bank / "attention.yaml").write_text(topic.replace(
+        "        values: [\"A distribution over positions\", One probability per input]\n",
+        "        values: [\"A distribution over positions\", One probability per input]\n"
+        "        extra: \"Only the softmax's outputs sum to *one*.\"\n",
+    ), encoding="utf-8")
+    result = build(bank, Path("out"))
+    import_apkg(collection, result.outputs[0], merge_notetypes=False)
+    (note_id,) = collection.find_notes("ID:compare-q/output")
+    assert collection.get_note(note_id)["Extra"] == "<p>Only the softmax's outputs sum to <em>one</em>.</p>"
+    sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
+    assert "> **Output:** Only the softmax's outputs sum to *one*.\n" in sheet
+    assert "<strong>Output:</strong> Only the softmax's outputs sum to <em>one</em>." in Path("out/review-sheet.html").read_text(encoding="utf-8")

@@ -275,7 +275,7 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
                 note_id_field(question.id, row.id),
                 compare_front(question.items, row),
                 compare_table_html(question.items, row.values),
-                extra,
+                to_html(with_media("\n\n".join(t for t in (question.extra, row.extra) if t), media)) if row.extra else extra,
                 sources,
                 topic_label,
             )

@@ -255,7 +255,7 @@ def _question_json(q: Question) -> dict[str, Any]:
         "sources": list(q.sources),
         "tags": list(q.tags),
         "items": list(q.items),
-        "rows": [[r.id, r.aspect, list(r.values), _location(r.location), r.retired] for r in q.rows],
+        "rows": [[r.id, r.aspect, list(r.values), _location(r.location), r.retired, r.extra] for r in q.rows],
         "lint_ignore": sorted(q.lint_ignore),
         "field_locations": [[name, _location(loc)] for name, loc in q.field_locations],
         "retired": q.retired,
@@ -297,7 +297,9 @@ def _question(d: dict[str, Any]) -> Question:
         sources=_texts(d["sources"]),
         tags=_texts(d["tags"]),
         items=_texts(d["items"]),
-        rows=tuple(CompareRow(_text(i), _text(a), _texts(v), _where(loc), _maybe_text(r)) for i, a, v, loc, r in d["rows"]),
+        rows=tuple(
+            CompareRow(_text(i), _text(a), _texts(v), _where(loc), _maybe_text(r), _text(x)) for i, a, v, loc, r, x in d["rows"]
+        ),
         lint_ignore=frozenset(_texts(d["lint_ignore"])),
         field_locations=tuple((_text(name), _where(loc)) for name, loc in d["field_locations"]),
         retired=_maybe_text(d["retired"]),

@@ -150,6 +150,8 @@ class CompareRow:
     location: Location
     retired: str | None = None
     """Why the row was retired, for a row in `retired_rows`; None for a live row."""
+    extra: str = ""
+    """What this row's card shows after the answer, besides the question's own extra."""
 
 
 @dataclass(frozen=True)

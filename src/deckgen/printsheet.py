@@ -139,6 +139,9 @@ def _question_html(bank: Bank, number: int, question: Question, with_answers: bo
     if with_answers:
         if question.extra:
             parts.append(f'<div class="extra">{_md(question.extra, question)}</div>')
+        for row in question.live_rows if question.type is QuestionType.COMPARE else ():
+            if row.extra:
+                parts.append(f'<div class="extra">{_md(f"**{row.aspect}:** {row.extra}", question)}</div>')
         parts.append(_refs(bank, question))
     parts.append("</div></article>")
     return "".join(parts)

@@ -75,7 +75,7 @@ def _object(keys: tuple[tuple[str, ...], tuple[str, ...]], properties: Schema, d
 
 
 def _row(retired: bool) -> Schema:
-    properties = {"id": ID, "aspect": TEXT, "values": _text_list(1), "reason": TEXT}
+    properties = {"id": ID, "aspect": TEXT, "values": _text_list(1), "reason": TEXT, "extra": TEXT}
     return _object(RETIRED_ROW_KEYS if retired else ROW_KEYS, properties)
 
 

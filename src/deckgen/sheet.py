@@ -136,6 +136,9 @@ def _body(bank: Bank, with_answers: bool) -> list[str]:
         if with_answers:
             if question.extra:
                 lines += [_quote(with_media(question.extra, media)), ""]
+            for row in question.live_rows if question.type is QuestionType.COMPARE else ():
+                if row.extra:
+                    lines += [_quote(f"**{row.aspect}:** {row.extra}"), ""]
             links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
             lines += [f"*Sources:* {links}", ""]
     return lines

@@ -75,8 +75,8 @@ QUESTION_OPTIONAL = {
     QuestionType.COMPARE: ("type", "extra", "tags", "lint", "retired_rows"),
 }
 NUMBER_RE = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-ROW_KEYS = (("id", "aspect", "values"), ())
-RETIRED_ROW_KEYS = (("id", "aspect", "values", "reason"), ())
+ROW_KEYS = (("id", "aspect", "values"), ("extra",))
+RETIRED_ROW_KEYS = (("id", "aspect", "values", "reason"), ("extra",))
 ALL_QUESTION_KEYS = tuple(sorted({k for keys in (*QUESTION_REQUIRED.values(), *QUESTION_OPTIONAL.values()) for k in keys}))
 
 
@@ -536,6 +536,9 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
         row_id = checker.ident(row)
         aspect = checker.text(row, "aspect")
         values = checker.text_list(row, "values")
+        extra = checker.text(row, "extra", required=False) or ""
+        if extra:
+            checker.markdown(extra, checker.location_of(row, "extra"))
         if row_id is not None:
             checker.unique(seen, row_id, checker.location_of(row, "id"), "row id", "duplicate-id")
         if values is not None and item_count and len(values) != item_count:
@@ -549,7 +552,7 @@ def _read_rows(checker: _Checker, entry: Mapping, item_count: int) -> list[Compa
                 checker.markdown(text, loc)
         if row_id is None or aspect is None or values is None or (is_retired and reason is None):
             continue
-        rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location, reason))
+        rows.append(CompareRow(row_id, aspect, tuple(v.value for v in values), row.location, reason, extra))
     return rows
 
 
