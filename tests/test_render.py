@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deckgen.render import (
+    MarkdownFacts,
     cloze_answers,
     cloze_blank,
     cloze_reveal,
     code_css,
     highlight_code,
     markdown,
+    markdown_facts,
     parse_once,
     to_html,
     to_inline_html,
@@ -124,3 +128,12 @@ def test_a_text_is_parsed_once_for_the_card_and_the_printed_sheet(monkeypatch: p
     to_print_html.cache_clear()
     assert to_print_html(text) == expected_print
     assert parses == [text, text]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("ab *_`!()#|-~:/\\\n&;{}0123456789.") + ["http", "javascript", "\n\n", "```", "    "])).map("".join))
+def test_a_text_without_brackets_angles_or_dollars_has_no_facts(text: str) -> None:
+    # The shortcut that skips parsing such a text gives what a full parse finds.
+    full = markdown_facts(text, structure=True)
+    assert markdown_facts(text) == MarkdownFacts((), (), (), (), ())
+    assert (full.links, full.images, full.math, full.stray_dollars) == ((), (), (), ())

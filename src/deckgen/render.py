@@ -334,8 +334,17 @@ def _reader() -> MarkdownIt:
     return md
 
 
-def markdown_facts(text: str) -> MarkdownFacts:
-    """Parse `text` once and list its links, images, math and block structure."""
+_NO_FACTS = MarkdownFacts((), (), (), (), ())
+_FACT_MARKS = ("[", "<", "$")
+"""Every link, image or reference starts at a `[` or `<`, and all math at a `$`."""
+
+
+def markdown_facts(text: str, structure: bool = False) -> MarkdownFacts:
+    """Parse `text` once and list its links, images, math and (asked for with `structure`, or when
+    the text is parsed anyway) its block structure. A text with no `[`, `<` or `$` has no links,
+    images or math, and is not parsed for them: most texts of a bank."""
+    if not structure and not any(mark in text for mark in _FACT_MARKS):
+        return _NO_FACTS
     env: dict[str, Any] = {}
     tokens = _reader().parse(text, env)
     links: list[str] = [str(ref.get("href", "")) for ref in env.get("references", {}).values()]

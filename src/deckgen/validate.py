@@ -237,7 +237,8 @@ class _Checker:
         """Check a Markdown field as every output will read it: links, images, math, folding and the sheet."""
         if location in self.flawed:
             return
-        facts = markdown_facts(text)
+        unfolded = self.unfolded.get(location)
+        facts = markdown_facts(text, structure=unfolded is not None)
         for target in dict.fromkeys(facts.links):
             if not is_safe_url(target):
                 self.error(location, f"link target '{_clip(target)}' is not an http(s) URL", "link-scheme")
@@ -246,9 +247,8 @@ class _Checker:
         elif facts.images:
             self.error(location, "images go in question, answer and extra only", "image")
         self.math(text, facts, location)
-        unfolded = self.unfolded.get(location)
         if unfolded is not None:
-            self.folding(facts, markdown_facts(unfolded), location)
+            self.folding(facts, markdown_facts(unfolded, structure=True), location)
         if "<" in text:
             self.sheet(text, location)
 
