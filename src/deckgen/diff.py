@@ -83,12 +83,9 @@ class DeckDiff:
         return len(self.removed) + len(self.guid_changed) + len(self.schema_changes)
 
 
-_shown = one_line
-
-
 def _fail(where: str, message: str) -> DeckgenError:
     # A location is a path or a revision the user typed: it, too, must print on one line.
-    return DeckgenError([Diagnostic(Location(_shown(where)), Severity.ERROR, message, "diff")])
+    return DeckgenError([Diagnostic(Location(one_line(where)), Severity.ERROR, message, "diff")])
 
 
 MiB = 1024 * 1024
@@ -147,7 +144,7 @@ def _collection_chunks(path: Path) -> Iterator[bytes]:
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, ValueError, OSError) as err:
         # NotImplementedError: a zip version the zip module does not read; ValueError and
         # OSError: its answers to some impossible offsets and names.
-        raise _not_package(path, f"not a readable zip: {_shown(str(err))}") from err
+        raise _not_package(path, f"not a readable zip: {one_line(str(err))}") from err
 
 
 def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
@@ -268,7 +265,7 @@ def read_package(path: Path) -> Package:
             # SQLite look for a journal beside it.
             connection = sqlite3.connect(f"{db_path.as_uri()}?mode=ro&immutable=1", uri=True)
         except sqlite3.Error as err:
-            raise _not_package(path, f"its {COLLECTION} is not a readable SQLite database: {_shown(str(err))}") from err
+            raise _not_package(path, f"its {COLLECTION} is not a readable SQLite database: {one_line(str(err))}") from err
         try:
             # Every text arrives as bytes, so that text that is not UTF-8 is reported, not raised.
             connection.text_factory = bytes
@@ -282,7 +279,7 @@ def read_package(path: Path) -> Package:
             note_types = _note_types(path, connection)
             notes = _notes(path, connection, note_types)
         except sqlite3.Error as err:
-            raise _not_package(path, f"its {COLLECTION} is not a readable SQLite database: {_shown(str(err))}") from err
+            raise _not_package(path, f"its {COLLECTION} is not a readable SQLite database: {one_line(str(err))}") from err
         except UnicodeDecodeError as err:
             # SQLite's message itself was not UTF-8 (it quotes a damaged schema): Python
             # raises this instead of the sqlite3.Error.
@@ -420,12 +417,12 @@ def format_diff(diff: DeckDiff, markdown: bool = False) -> str:
 def _git_message(err: subprocess.CalledProcessError) -> str:
     """The first line git wrote to standard error, without its `fatal: `."""
     lines = (err.stderr or b"").decode(errors="replace").strip().splitlines()
-    return _shown(lines[0].removeprefix("fatal: ")) if lines else f"git exited with status {err.returncode}"
+    return one_line(lines[0].removeprefix("fatal: ")) if lines else f"git exited with status {err.returncode}"
 
 
 def resolve_revision(revision: str, top: str) -> str:
     """The full SHA of the commit that `revision` names in the repository at `top`."""
-    shown = _shown(revision)
+    shown = one_line(revision)
     try:
         # --end-of-options: a revision such as `--output=FILE` is a name to look up, never
         # an option; ^{commit} refuses trees, blobs and ranges.
@@ -447,7 +444,7 @@ def resolve_revision(revision: str, top: str) -> str:
 
 def _export_revision(revision: str, bank_dir: Path, target: Path) -> Path:
     """Extract the bank folder as it is at a git revision into `target`; return the extracted bank."""
-    shown = _shown(revision)
+    shown = one_line(revision)
     try:
         top = os.fsdecode(subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, check=True).stdout).strip()
     except subprocess.CalledProcessError as err:
@@ -457,7 +454,7 @@ def _export_revision(revision: str, bank_dir: Path, target: Path) -> Path:
     try:
         rel = bank_dir.resolve().relative_to(Path(top).resolve()).as_posix()
     except ValueError as err:
-        raise _fail(shown, f"cannot read the banks at git revision '{shown}': {_shown(bank_dir.as_posix())} is outside the repository {_shown(top)}") from err
+        raise _fail(shown, f"cannot read the banks at git revision '{shown}': {one_line(bank_dir.as_posix())} is outside the repository {one_line(top)}") from err
     sha = resolve_revision(revision, top)
     try:
         # Only the SHA reaches git archive, and the path comes after `--`; `-C top`, as a
@@ -471,7 +468,7 @@ def _export_revision(revision: str, bank_dir: Path, target: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(target, filter="data")
     except tarfile.TarError as err:  # e.g. a symlink out of the bank, which the data filter refuses
-        raise _fail(shown, f"cannot read the banks at git revision '{shown}': {_shown(str(err))}") from err
+        raise _fail(shown, f"cannot read the banks at git revision '{shown}': {one_line(str(err))}") from err
     return target / rel
 
 

@@ -30,6 +30,12 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
+def clipped(text: str, limit: int = 60) -> str:
+    """A value as a one-line message quotes it: on one line (see `one_line`), at most `limit` characters."""
+    shown = one_line(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def one_line(text: str) -> str:
     """`text` as one line of output: a line break, tab or other unprintable character as its escape.
 

@@ -88,8 +88,6 @@ def replace_clozes(text: str, replace: Callable[[Cloze], str]) -> str:
         last = cloze.end
     return "".join(parts) + text[last:]
 
-_LINK_TARGET_RE = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)")
-_IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(\s*<?)([^)\s>]*)")
 MEDIA_NAME_RE = re.compile(r"(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)")
 """An image deckgen packed itself, under its content-hash name."""
 _SAFE_SCHEMES = ("http://", "https://")
@@ -100,11 +98,6 @@ _SAFE_SCHEMES = ("http://", "https://")
 # braces (template fields). Everything else is percent-encoded; non-ASCII letters may stand.
 _URL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/?#@!$&*+,;=%")
 _HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def is_plain_url(url: str) -> bool:
-    """An http(s) URL that can stand in Markdown, HTML and card templates as it is."""
-    return url_problem(url) is None
 
 
 def url_problem(url: str) -> str | None:
@@ -137,19 +130,53 @@ def is_safe_url(url: str) -> bool:
         return False
 
 
-def link_targets(text: str) -> list[str]:
-    """The targets of the Markdown links `[text](target)` written in `text` (images excluded)."""
-    return _LINK_TARGET_RE.findall(text)
+def _image_target_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the target of every inline image `![alt](target)` written in `text`.
+
+    One pass: each `![` looks for the first `]` after it, which is the same `]` for every `![`
+    before it, so the search for it never goes back.
+    """
+    spans: list[tuple[int, int]] = []
+    length = len(text)
+    close = -1
+    start = text.find("![")
+    while start != -1:
+        if close < start + 2:
+            close = text.find("]", start + 2)
+            if close == -1:
+                break
+        if not text.startswith("(", close + 1):
+            start = text.find("![", start + 1)
+            continue
+        begin = close + 2
+        while begin < length and text[begin].isspace():
+            begin += 1
+        if begin < length and text[begin] == "<":
+            begin += 1
+        end = begin
+        while end < length and text[end] not in ")>" and not text[end].isspace():
+            end += 1
+        spans.append((begin, end))
+        start = text.find("![", end)
+    return spans
 
 
 def image_targets(text: str) -> list[str]:
     """The targets of the Markdown images `![alt](target)` written in `text`."""
-    return [m.group(2) for m in _IMAGE_RE.finditer(text)]
+    return [text[begin:end] for begin, end in _image_target_spans(text)]
 
 
 def with_media(text: str, media: dict[str, str]) -> str:
     """Point each image at its packed name (`media` maps the target as written to the new one)."""
-    return _IMAGE_RE.sub(lambda m: m.group(1) + media.get(m.group(2), m.group(2)), text)
+    if "![" not in text:
+        return text
+    parts: list[str] = []
+    last = 0
+    for begin, end in _image_target_spans(text):
+        target = text[begin:end]
+        parts += [text[last:begin], media.get(target, target)]
+        last = end
+    return "".join(parts) + text[last:]
 
 
 @lru_cache(maxsize=64)
@@ -339,6 +366,7 @@ _FACT_MARKS = ("[", "<", "$")
 """Every link, image or reference starts at a `[` or `<`, and all math at a `$`."""
 
 
+@lru_cache(maxsize=256)  # a cloze's text is read again, right after, for its deletions
 def markdown_facts(text: str, structure: bool = False) -> MarkdownFacts:
     """Parse `text` once and list its links, images, math and (asked for with `structure`, or when
     the text is parsed anyway) its block structure. A text with no `[`, `<` or `$` has no links,

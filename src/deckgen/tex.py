@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deckgen.model import clipped
+
 _GREEK = (
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa varkappa lambda mu nu xi "
     "omicron pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
@@ -79,9 +81,8 @@ class TexProblem:
 
 
 def _shown(name: str) -> str:
-    """A command name as a message shows it: printable, never longer than 40 characters."""
-    text = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= 40 else text[:39] + "…"
+    """A command name as a message shows it: on one line, never longer than 40 characters."""
+    return clipped(name, 40)
 
 
 def tex_problems(tex: str) -> list[TexProblem]:

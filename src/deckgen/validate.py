@@ -19,6 +19,7 @@ from pathlib import Path
 from deckgen.cache import BuildCache, topic_from_json, topic_json
 from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file, read_bank_file
 from deckgen.model import (
+    clipped,
     Bank,
     CompareRow,
     Deck,
@@ -44,6 +45,7 @@ from deckgen.render import (
     markdown_facts,
     markdown_has_html,
     to_html,
+    to_sheet_cell,
     to_sheet_markdown,
     url_problem,
 )
@@ -97,10 +99,6 @@ def _unclosed_math(text: str) -> list[int]:
     return found
 
 
-def _clip(text: str, limit: int = 60) -> str:
-    """A value as a one-line message quotes it: escapes for what does not print, at most `limit` characters."""
-    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _describe(node: Node) -> str:
@@ -217,13 +215,13 @@ class _Checker:
         if NUMBER_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
-                f"{key} {_clip(value)} is a number; an id is kebab-case text that starts with a letter",
+                f"{key} {clipped(value)} is a number; an id is kebab-case text that starts with a letter",
                 "id-format",
             )
         elif not KEBAB_RE.fullmatch(value):
             self.error(
                 self.location_of(node, key),
-                f"{key} '{_clip(value)}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
+                f"{key} '{clipped(value)}' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter",
                 "id-format",
             )
         return value
@@ -241,7 +239,7 @@ class _Checker:
         facts = markdown_facts(text, structure=unfolded is not None)
         for target in dict.fromkeys(facts.links):
             if not is_safe_url(target):
-                self.error(location, f"link target '{_clip(target)}' is not an http(s) URL", "link-scheme")
+                self.error(location, f"link target '{clipped(target)}' is not an http(s) URL", "link-scheme")
         if context is not None:
             self.images(text, facts.images, location, context)
         elif facts.images:
@@ -259,7 +257,7 @@ class _Checker:
                 self.error(location, problem.message, "math-command")
             if not braces_balanced(tex):
                 dollars = "$$" if display else "$"
-                self.error(location, f"unbalanced braces in math '{_clip(dollars + tex + dollars)}'", "math")
+                self.error(location, f"unbalanced braces in math '{clipped(dollars + tex + dollars)}'", "math")
         for stray in facts.stray_dollars:
             if "$$" in stray:
                 self.error(location, "'$$' opens display math that is never closed", "math")
@@ -271,7 +269,7 @@ class _Checker:
             if cloze.body.count("{") > cloze.body.count("}") and not clozes(cloze.body + "}}"):
                 self.error(
                     location,
-                    f"cloze deletion '{_clip(cloze.written)}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
+                    f"cloze deletion '{clipped(cloze.written)}' ends at the first '}}}}': inside math, write '}} }}' instead of '}}}}'",
                     "cloze-deletion",
                 )
 
@@ -289,7 +287,7 @@ class _Checker:
 
     def sheet(self, text: str, location: Location) -> None:
         """What the Markdown sheets print of `text` must hold no HTML for a Markdown viewer to run."""
-        for sheet_text in {to_sheet_markdown(text), to_sheet_markdown(text).replace("\n", " ")}:
+        for sheet_text in (to_sheet_markdown(text), to_sheet_cell(text)):  # a compare cell is printed as one line
             if markdown_has_html(sheet_text):
                 self.error(
                     location,
@@ -328,7 +326,7 @@ class _Checker:
         written = image_targets(text)
         for target in found:
             if target not in written:
-                self.error(location, f"image '{_clip(target)}' must be written as ![alt](path), with the path in the same text", "image")
+                self.error(location, f"image '{clipped(target)}' must be written as ![alt](path), with the path in the same text", "image")
         for target in written:
             packed = _image_problem(target, context)
             if isinstance(packed, str):
@@ -342,16 +340,16 @@ class _Checker:
             return
         problem = url_problem(url)
         if problem is not None:
-            self.error(self.location_of(node, key), f"{key} '{_clip(url)}' {problem}", "invalid-url")
+            self.error(self.location_of(node, key), f"{key} '{clipped(url)}' {problem}", "invalid-url")
 
     def deck_name(self, node: Mapping, key: str, title: str) -> None:
         """A title that becomes part of an Anki deck name, where `::` would nest a deck of its own."""
         if self.location_of(node, key) in self.flawed:
             return
         if "::" in title:
-            self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name")
+            self.error(self.location_of(node, key), f"{key} '{clipped(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name")
         if not title.isprintable():
-            self.error(self.location_of(node, key), f"{key} '{_clip(title)}' holds a line break or tab; a deck name is one line", "deck-name")
+            self.error(self.location_of(node, key), f"{key} '{clipped(title)}' holds a line break or tab; a deck name is one line", "deck-name")
 
     def unique(self, seen: dict[str, Location], value: str, location: Location, what: str, rule: str) -> None:
         first = seen.get(value)
@@ -574,15 +572,15 @@ def _check_clozes(checker: _Checker, text: str, location: Location) -> None:
         elif number > MAX_CLOZE:
             checker.error(
                 location,
-                f"cloze number {_clip(cloze.ordinal, 20)} is too high: number deletions from 1 to {MAX_CLOZE} (no card needs more)",
+                f"cloze number {clipped(cloze.ordinal, 20)} is too high: number deletions from 1 to {MAX_CLOZE} (no card needs more)",
                 "cloze-deletion",
             )
         if not cloze.text.strip():
-            checker.error(location, f"cloze deletion '{_clip(cloze.written)}' is empty: Anki makes no card for it", "cloze-deletion")
+            checker.error(location, f"cloze deletion '{clipped(cloze.written)}' is empty: Anki makes no card for it", "cloze-deletion")
         if clozes(cloze.body + "}}"):
             checker.error(
                 location,
-                f"cloze deletion '{_clip(cloze.written)}' holds another deletion: write them side by side, not nested",
+                f"cloze deletion '{clipped(cloze.written)}' holds another deletion: write them side by side, not nested",
                 "cloze-deletion",
             )
     written = markdown_facts(text)
@@ -590,10 +588,10 @@ def _check_clozes(checker: _Checker, text: str, location: Location) -> None:
         facts = markdown_facts(form)
         for target in dict.fromkeys(facts.links):
             if target not in written.links and not is_safe_url(target):
-                checker.error(location, f"the review sheets would turn this cloze into a link to '{_clip(target)}'", "link-scheme")
+                checker.error(location, f"the review sheets would turn this cloze into a link to '{clipped(target)}'", "link-scheme")
         for target in dict.fromkeys(facts.images):
             if target not in written.images:
-                checker.error(location, f"the review sheets would turn this cloze into an image of '{_clip(target)}'", "image")
+                checker.error(location, f"the review sheets would turn this cloze into an image of '{clipped(target)}'", "image")
     rendered = [c.ordinal for c in clozes(to_html(text))]
     if rendered != [c.ordinal for c in found]:
         checker.error(
