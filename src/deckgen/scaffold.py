@@ -16,7 +16,8 @@ from deckgen.load import parse_text
 from deckgen.lock import read_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
-from deckgen.validate import KEBAB_RE, load_bank
+from deckgen.spec import KEBAB_RE
+from deckgen.validate import load_bank
 
 PLACEHOLDER = "TODO"
 

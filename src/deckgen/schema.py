@@ -1,9 +1,11 @@
-"""JSON Schemas for editors, generated from the key tables that `deckgen check` validates with.
+"""JSON Schemas for editors, generated from the bank spec that `deckgen check` reads files by.
 
 Editors with a YAML language server (VS Code's YAML extension, and others) read the
 `# yaml-language-server: $schema=…` comment at the top of each bank file and offer
-completion and inline errors. `deckgen check` stays the authority: it also checks ids
-across files, sources, math and the lint, which a schema cannot.
+completion and inline errors. A file's shape (keys, types, empty values, ids, URLs, tags,
+years, choices, list sizes) is judged the same by the schema and by `check`, field by
+field; `check` also does what a schema cannot: ids across files, sources, Markdown, math
+and the lint.
 """
 
 from __future__ import annotations
@@ -11,22 +13,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deckgen.lint import QUESTION_RULES, SOURCE_RULES, TOPIC_RULES
-from deckgen.model import QuestionType, SourceKind
-from deckgen.validate import (
-    DECK_KEYS,
+from deckgen.spec import (
+    CARD_MARKDOWN,
+    CHOICE,
+    FILES,
+    ID,
     KEBAB_RE,
+    LANG,
     LANG_RE,
-    LINT_KEYS,
-    QUESTION_OPTIONAL,
-    QUESTION_REQUIRED,
-    RETIRED_ROW_KEYS,
-    ROW_KEYS,
-    SECTION_KEYS,
-    SOURCE_KEYS,
-    SOURCES_KEYS,
-    TOPIC_KEYS,
-    YEAR_RE,
+    MARKDOWN,
+    RECORD,
+    RECORDS,
+    REFERENCE,
+    RULE,
+    TAG,
+    TEXT,
+    TITLE,
+    URL,
+    VARIANTS,
+    YEAR,
+    Field,
+    Kind,
+    Record,
 )
 
 SCHEMA_DIR = "schema"
@@ -36,124 +44,85 @@ BASE_URI = "https://deckgen.invalid/schema/"
 Schema = dict[str, Any]
 
 # deckgen reads every scalar as the text written, so `3.10` or `No` are fine where text is
-# expected; editors (YAML 1.2) would call them numbers or booleans, so they are allowed too.
-TEXT: Schema = {"type": ["string", "number", "boolean"], "pattern": r"\S"}
-"""Text that is not empty or blank (the pattern applies to strings only)."""
-ID: Schema = {"type": "string", "pattern": f"^{KEBAB_RE.pattern}$", "description": "kebab-case, starting with a letter"}
-URL: Schema = {"type": "string", "pattern": "^https?://", "format": "uri"}
+# expected; editors (YAML 1.2) read them as numbers or booleans, so those are allowed too.
+_SCALAR = ["string", "number", "boolean"]
+_NOT_BLANK = r"\S"
+_ID = f"^{KEBAB_RE.pattern}$"
+# What deckgen.render.url_problem accepts: http(s), a host, a port from 0 to 65535, only
+# characters that need no escaping (or non-ASCII letters), and `%` only before two hex digits.
+_PORT = "(?:[0-9]{0,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_URL = (
+    r"^(?=[A-Za-z0-9\-._~:/?#@!$&*+,;=%\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff\ue000-\uffff]*$)"
+    r"(?!.*%(?![0-9A-Fa-f]{2}))"
+    r"[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#@]*@)?[^/?#:@]+(?::0*" + _PORT + r")?(?:[/?#].*)?$"
+)
+_TITLE = r"^(?!.*::)[^\t\n\r]*\S[^\t\n\r]*$"
 
 
-def _text_list(min_items: int = 0) -> Schema:
-    return {"type": "array", "items": TEXT, "minItems": min_items}
+def _value(spec: Field) -> Schema:
+    """The schema of one value of a field (one item, for a list)."""
+    kind: Kind = spec.kind
+    schema: Schema
+    if kind in (TEXT, MARKDOWN, CARD_MARKDOWN):
+        schema = {"type": _SCALAR, "pattern": _NOT_BLANK}
+    elif kind is TITLE:
+        schema = {"type": _SCALAR, "pattern": _TITLE}
+    elif kind in (ID, REFERENCE):
+        schema = {"type": "string", "pattern": _ID}
+    elif kind is URL:
+        schema = {"type": "string", "pattern": _URL, "format": "uri"}
+    elif kind is TAG:
+        schema = {"type": _SCALAR, "pattern": r"^\S+$"}
+    elif kind is LANG:
+        schema = {"type": "string", "pattern": f"^{LANG_RE.pattern}$"}
+    elif kind is YEAR:
+        # An editor reads a plain 2019 as a number, which loses a leading zero: as a
+        # number a year is 1000 to 9999, as text four digits.
+        schema = {"anyOf": [{"type": "string", "pattern": "^[0-9]{4}$"}, {"type": "integer", "minimum": 1000, "maximum": 9999}]}
+    elif kind in (CHOICE, RULE):
+        schema = {"enum": list(spec.choices)}
+    elif spec.record in VARIANTS:
+        schema = {"oneOf": [_record(r) for r in VARIANTS[spec.record].values()]}
+    else:
+        schema = _record(RECORDS[spec.record])
+    return schema
 
 
-def _lint(rules: dict[str, str]) -> Schema:
-    return _object(
-        LINT_KEYS,
-        {
-            "ignore": {"type": "array", "items": {"enum": sorted(rules)}, "minItems": 1},
-            "reason": {**TEXT, "description": "why this case is fine"},
-        },
-        "Silence lint rules for this entry only, with a reason.",
-    )
+def _field(spec: Field) -> Schema:
+    """The schema of a field's value: a list of values, or one value (which may be left empty when optional)."""
+    value = _value(spec)
+    schema: Schema = value
+    if spec.many:
+        schema = {"type": "array", "items": value}
+        if spec.min_items:
+            schema["minItems"] = spec.min_items
+    if spec.required or spec.kind is RECORD:
+        return {**schema, "description": spec.description}
+    # check reads an optional text or list that is left empty as not given at all.
+    empty: list[Schema] = [{"type": "null"}] if spec.many else [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]
+    return {"anyOf": [schema, *empty], "description": spec.description}
 
 
-def _object(keys: tuple[tuple[str, ...], tuple[str, ...]], properties: Schema, description: str = "") -> Schema:
-    required, optional = keys
-    missing = [k for k in (*required, *optional) if k not in properties]
-    if missing:
-        raise KeyError(f"no schema for keys {missing}")
-    schema: Schema = {
+def _record(record: Record) -> Schema:
+    required, _ = record.keys
+    return {
         "type": "object",
-        "properties": {k: properties[k] for k in (*required, *optional)},
+        "description": record.description,
+        "properties": {spec.name: _field(spec) for spec in record.fields},
         "required": list(required),
         "additionalProperties": False,
     }
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def _row(retired: bool) -> Schema:
-    properties = {"id": ID, "aspect": TEXT, "values": _text_list(1), "reason": TEXT, "extra": TEXT}
-    return _object(RETIRED_ROW_KEYS if retired else ROW_KEYS, properties)
-
-
-def _question(qtype: QuestionType, retired: bool) -> Schema:
-    properties: Schema = {
-        "id": ID,
-        "type": {"const": qtype.value} if qtype is not QuestionType.BASIC else {"const": "basic"},
-        "question": TEXT,
-        "answer": {**TEXT, "description": "a phrase or one sentence (about 25 words at most)"},
-        "extra": TEXT,
-        "sources": {"type": "array", "items": ID, "minItems": 1, "description": "source ids from sources.yaml"},
-        "tags": {"type": "array", "items": {"type": "string", "pattern": r"^\S+$"}},
-        "items": _text_list(2),
-        "rows": {"type": "array", "items": _row(False), "minItems": 1},
-        "retired_rows": {"type": "array", "items": _row(True), "minItems": 1},
-        "lint": _lint(QUESTION_RULES),
-        "reason": {**TEXT, "description": "why the question was retired"},
-    }
-    required = QUESTION_REQUIRED[qtype] + (("reason",) if retired else ())
-    schema = _object((required, QUESTION_OPTIONAL[qtype]), properties, f"A {qtype.value} question.")
-    if qtype is not QuestionType.BASIC:
-        schema["required"] = [*schema["required"], "type"]
-    return schema
-
-
-def _questions(retired: bool) -> Schema:
-    return {"oneOf": [_question(t, retired) for t in QuestionType]}
 
 
 def schemas() -> dict[str, Schema]:
     """The three schemas, by file kind: deck, sources and topic."""
-    deck = _object(
-        DECK_KEYS,
-        {
-            "title": TEXT,
-            "version": TEXT,
-            "description": TEXT,
-            "homepage": URL,
-            "sections": {
-                "type": "array",
-                "minItems": 1,
-                "items": _object(SECTION_KEYS, {"id": ID, "title": TEXT, "heading": TEXT}),
-            },
-        },
-        "questions/deck.yaml: the deck as a whole.",
-    )
-    source = _object(
-        SOURCE_KEYS,
-        {
-            "id": ID,
-            "title": TEXT,
-            "url": URL,
-            "section": ID,
-            "lang": {"type": "string", "pattern": f"^{LANG_RE.pattern}$"},
-            "kind": {"enum": [k.value for k in SourceKind]},
-            "authors": _text_list(),
-            "year": {"type": ["string", "integer"], "pattern": f"^{YEAR_RE.pattern}$"},
-            "lint": _lint(SOURCE_RULES),
-        },
-    )
-    sources = _object(SOURCES_KEYS, {"sources": {"type": "array", "minItems": 1, "items": source}}, "questions/sources.yaml.")
-    topic = _object(
-        TOPIC_KEYS,
-        {
-            "topic": TEXT,
-            "id": ID,
-            "section": ID,
-            "questions": {"type": "array", "minItems": 1, "items": _questions(False)},
-            "retired": {"type": "array", "minItems": 1, "items": _questions(True)},
-            "lint": _lint(TOPIC_RULES),
-        },
-        "A topic bank: one YAML file of questions.",
-    )
-    result = {"deck": deck, "sources": sources, "topic": topic}
-    for kind, schema in result.items():
+    result = {}
+    for kind, record in FILES.items():
+        schema = _record(record)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = BASE_URI + SCHEMA_FILES[kind]
         schema["title"] = f"deckgen {kind} file"
+        result[kind] = schema
     return result
 
 
