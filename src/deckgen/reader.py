@@ -41,6 +41,8 @@ from deckgen.spec import (
 
 NUMBER_RE = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _PATTERNS = {LANG: LANG_RE, YEAR: YEAR_RE}
+_YAML_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+"""A plain scalar that YAML 1.2, as editors read it, takes for an integer."""
 
 
 def describe(node: Node) -> str:
@@ -149,6 +151,8 @@ class Reader:
                 continue
             if not isinstance(item, Scalar) or item.is_null:
                 self.error(item.location, f"expected text in '{key}', found {describe(item)}", "wrong-type")
+            elif not item.value.strip():
+                self.error(item.location, f"empty text in '{key}'", "empty-value")
             else:
                 self._note(item)
                 items.append(item)
@@ -194,19 +198,32 @@ class Reader:
             elif spec.many:
                 items = self.text_list(node, spec.name, spec.required)
                 for item in items or []:
-                    self.check(record, spec, item.value, item.location)
+                    self.check(record, spec, item.value, item.location, item.plain)
                 values[spec.name] = items
             else:
                 text = self.text(node, spec.name, spec.required)
                 if text is not None:
-                    text = self.check(record, spec, text, location_of(node, spec.name))
+                    written = node.get(spec.name)
+                    plain = isinstance(written, Scalar) and written.plain
+                    text = self.check(record, spec, text, location_of(node, spec.name), plain)
                 values[spec.name] = text
         return values
 
-    def check(self, record: Record, spec: Field, value: str, location: Location) -> str | None:
-        """Check one value of a field by its kind; the value to keep, or None when it is unusable."""
+    def check(self, record: Record, spec: Field, value: str, location: Location, plain: bool = False) -> str | None:
+        """Check one value of a field by its kind; the value to keep, or None when it is unusable.
+
+        `plain` says the value was written unquoted, where YAML editors read `true` as a
+        boolean and `0999` as the number 999: check reads such values as they do.
+        """
         kind = spec.kind
-        if kind is ID:
+        if kind is YEAR and plain and _YAML_INT.fullmatch(value):
+            year = int(value, 0) if value.startswith(("0o", "0x")) else int(value)
+            if not 1000 <= year <= 9999:
+                self.error(location, f"{spec.name} '{value}' is not {kind.description}", "invalid-value")
+            return str(year)
+        if kind is ID and plain and value in ("true", "false"):
+            self.error(location, f"{spec.name} {value} is read as true or false; an id is kebab-case text that starts with a letter", "id-format")
+        elif kind is ID:
             self.ident(spec.name, value, location)
         elif kind is REFERENCE:
             problem = self.known.reference_problem(spec.refers_to, value)
