@@ -87,7 +87,7 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
     assert len(added) <= 8
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
-    assert any("They are the same:" in q["answer"] for q in edited["questions"])
+    assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
 
 def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

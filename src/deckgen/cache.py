@@ -25,9 +25,11 @@ import sqlite3
 import sys
 import tempfile
 import unicodedata
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Source, Topic, media_name
 
@@ -235,75 +237,61 @@ _ROW_CONTENT = tuple(f.name for f in fields(CompareRow) if f.name not in _UNREND
 _SOURCE_CONTENT = tuple(f.name for f in fields(Source) if f.name not in _UNRENDERED)
 
 
-# Validated topics, stored per file. Locations are kept: a cached file's diagnostics and
-# the cards' "where is this written" must point at the same lines as a fresh read would.
-
-def _location(loc: Location) -> list[Any]:
-    return [loc.path, loc.line, loc.col]
-
-
-def _question_json(q: Question) -> dict[str, Any]:
-    return {
-        "id": q.id,
-        "type": q.type.value,
-        "question": q.question,
-        "location": _location(q.location),
-        "topic": q.topic,
-        "section": q.section,
-        "answer": q.answer,
-        "extra": q.extra,
-        "sources": list(q.sources),
-        "tags": list(q.tags),
-        "items": list(q.items),
-        "rows": [[r.id, r.aspect, list(r.values), _location(r.location), r.retired, r.extra] for r in q.rows],
-        "lint_ignore": sorted(q.lint_ignore),
-        "field_locations": [[name, _location(loc)] for name, loc in q.field_locations],
-        "retired": q.retired,
-    }
+# Validated topics, stored per file, as JSON that follows the model's own fields and types:
+# a field added to the model is stored without a change here. Locations are kept: a cached
+# file's diagnostics and the cards' "where is this written" must point at the same lines
+# as a fresh read would.
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("not a text")
+def _to_json(value: Any) -> Any:
+    """A model value as JSON: dataclasses as objects, tuples and sets as lists, enums as their value."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, Path):
+        raise TypeError("a path is not stored")
     return value
 
 
-def _texts(values: Any) -> tuple[str, ...]:
-    if not isinstance(values, list):
-        raise TypeError("not a list")
-    return tuple(_text(v) for v in values)
-
-
-def _maybe_text(value: Any) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _where(value: Any) -> Location:
-    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[1], int) and isinstance(value[2], int)):
-        raise TypeError("not a location")
-    return Location(_text(value[0]), value[1], value[2])
-
-
-def _question(d: dict[str, Any]) -> Question:
-    return Question(
-        id=_text(d["id"]),
-        type=QuestionType(d["type"]),
-        question=_text(d["question"]),
-        location=_where(d["location"]),
-        topic=_text(d["topic"]),
-        section=_text(d["section"]),
-        answer=_text(d["answer"]),
-        extra=_text(d["extra"]),
-        sources=_texts(d["sources"]),
-        tags=_texts(d["tags"]),
-        items=_texts(d["items"]),
-        rows=tuple(
-            CompareRow(_text(i), _text(a), _texts(v), _where(loc), _maybe_text(r), _text(x)) for i, a, v, loc, r, x in d["rows"]
-        ),
-        lint_ignore=frozenset(_texts(d["lint_ignore"])),
-        field_locations=tuple((_text(name), _where(loc)) for name, loc in d["field_locations"]),
-        retired=_maybe_text(d["retired"]),
-    )
+def _from_json(hint: Any, value: Any) -> Any:
+    """`value` read back as the type `hint`, or TypeError/ValueError when it is not what `_to_json` writes."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is str or hint is int:
+        if type(value) is not hint:
+            raise TypeError(f"not a {hint.__name__}")
+        return value
+    if origin in (Union, UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _from_json(inner, value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if hint is Location:
+        if not isinstance(value, list) or len(value) != 3:
+            raise TypeError("not a location")
+        return Location(_from_json(str, value[0]), _from_json(int, value[1]), _from_json(int, value[2]))
+    if origin in (tuple, frozenset):
+        if not isinstance(value, list):
+            raise TypeError("not a list")
+        if origin is frozenset:
+            return frozenset(_from_json(args[0], v) for v in value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(args[0], v) for v in value)
+        if len(value) != len(args):
+            raise TypeError("not a pair")
+        return tuple(_from_json(a, v) for a, v in zip(args, value))
+    if is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, dict):
+            raise TypeError("not an object")
+        hints = get_type_hints(hint)
+        return hint(**{f.name: _from_json(hints[f.name], value[f.name]) for f in fields(hint) if f.init})
+    raise TypeError(f"no JSON form for {hint!r}")
 
 
 def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) -> dict[str, Any] | None:
@@ -311,30 +299,19 @@ def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) 
     None if it cannot be cached (a question shows an image, whose file may change on its own)."""
     if any(q.images for q in (*topic.questions, *topic.retired)):
         return None
-    return {
-        "id": topic.id,
-        "title": topic.title,
-        "section": topic.section,
-        "location": _location(topic.location),
-        "id_location": _location(id_location),
-        "questions": [_question_json(q) for q in topic.questions],
-        "retired": [_question_json(q) for q in topic.retired],
-        "lint_ignore": sorted(topic.lint_ignore),
-        "warnings": [[_location(d.location), d.message, d.rule] for d in warnings],
-    }
+    stored = {f.name: _to_json(getattr(topic, f.name)) for f in fields(Topic) if f.name != "path"}
+    return {"topic": stored, "id_location": _to_json(id_location), "warnings": [_to_json(d) for d in warnings]}
 
 
 def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, list[Diagnostic]]:
     """The topic, where its id is written, and its warnings, as `topic_json` stored them."""
-    topic = Topic(
-        id=_text(data["id"]),
-        title=_text(data["title"]),
-        section=_text(data["section"]),
-        path=path,
-        location=_where(data["location"]),
-        questions=tuple(_question(q) for q in data["questions"]),
-        lint_ignore=frozenset(_texts(data["lint_ignore"])),
-        retired=tuple(_question(q) for q in data["retired"]),
-    )
-    warnings = [Diagnostic(_where(loc), Severity.WARNING, _text(message), _text(rule)) for loc, message, rule in data["warnings"]]
-    return topic, _where(data["id_location"]), warnings
+    stored = data["topic"]
+    if not isinstance(stored, dict):
+        raise TypeError("not an object")
+    hints = get_type_hints(Topic)
+    values: dict[str, Any] = {f.name: path if f.name == "path" else _from_json(hints[f.name], stored[f.name]) for f in fields(Topic)}
+    topic = Topic(**values)
+    warnings = [_from_json(Diagnostic, d) for d in data["warnings"]]
+    if any(d.severity is not Severity.WARNING for d in warnings):
+        raise ValueError("only warnings are stored")
+    return topic, _from_json(Location, data["id_location"]), warnings
