@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -242,7 +242,6 @@ class Bank:
     deck: Deck
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
-    diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     def section(self, section_id: str) -> Section:
         """The section with this id."""

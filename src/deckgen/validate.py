@@ -312,8 +312,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     diagnostics = sorted(reader.diagnostics, key=Diagnostic.sort_key)
     if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
-    bank = Bank(root, deck, tuple(sources), tuple(topics), tuple(diagnostics))
-    return bank, diagnostics
+    return Bank(root, deck, tuple(sources), tuple(topics)), diagnostics
 
 
 def load_bank(root: Path) -> Bank:
