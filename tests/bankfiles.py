@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 DECK = """\
@@ -46,3 +47,17 @@ def write_bank(root: Path, files: dict[str, str | bytes] | None = None) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+def lay_over(case: Path, bank: Path) -> None:
+    """Copy a bad-bank case's files over `bank`, and delete the files its DELETE file names."""
+    for path in sorted(case.rglob("*")):
+        rel = path.relative_to(case)
+        if path.is_dir() or rel.name == "expected.txt":
+            continue
+        if rel.name == "DELETE":
+            for name in path.read_text(encoding="utf-8").split():
+                (bank / name).unlink()
+            continue
+        (bank / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, bank / rel)

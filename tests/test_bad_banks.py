@@ -8,30 +8,16 @@ the exact diagnostics. After a deliberate change to a message, regenerate with
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from deckgen.cli import main
-from tests.bankfiles import write_bank
+from tests.bankfiles import lay_over, write_bank
 from tests.conftest import FIXTURES, check_golden
 
 CASES = sorted(p for p in (FIXTURES / "bad").iterdir() if p.is_dir())
-
-
-def lay_over(case: Path, bank: Path) -> None:
-    for path in sorted(case.rglob("*")):
-        rel = path.relative_to(case)
-        if path.is_dir() or rel.name == "expected.txt":
-            continue
-        if rel.name == "DELETE":
-            for name in path.read_text(encoding="utf-8").split():
-                (bank / name).unlink()
-            continue
-        (bank / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, bank / rel)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -13,7 +13,7 @@ from deckgen.load import Mapping, Node, Scalar, Sequence, load_file
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text, schemas
 from deckgen.scaffold import repo_root_of, schema_comment
 from deckgen.validate import validate_bank
-from tests.bankfiles import write_bank
+from tests.bankfiles import lay_over, write_bank
 from tests.conftest import FIXTURES, ROOT
 
 BANK = ROOT / "questions"
@@ -71,8 +71,6 @@ CASES = sorted(p for p in (FIXTURES / "bad").iterdir() if p.is_dir())
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_schema_and_check_agree_on_the_structure_of_every_fixture(case: Path, tmp_path: Path) -> None:
-    from tests.test_bad_banks import lay_over
-
     bank = write_bank(tmp_path / "questions")
     lay_over(case, bank)
     _, diagnostics = validate_bank(bank)
