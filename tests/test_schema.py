@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from deckgen.load import Mapping, Node, Scalar, Sequence, load_file
-from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text, schemas
+from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text, schemas
 from deckgen.scaffold import repo_root_of, schema_comment
 from deckgen.validate import validate_bank
 from tests.bankfiles import lay_over, write_bank
@@ -42,6 +42,10 @@ def bank_files(bank: Path) -> list[Path]:
 def test_committed_schemas_are_generated(kind: str) -> None:
     assert (ROOT / SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8") == schema_text(kind)
     jsonschema.Draft202012Validator.check_schema(schemas()[kind])
+
+
+def test_the_committed_reference_is_generated() -> None:
+    assert (ROOT / SCHEMA_DIR / REFERENCE_FILE).read_text(encoding="utf-8") == reference_text()
 
 
 def test_every_shipped_bank_file_satisfies_its_schema_and_names_it() -> None:

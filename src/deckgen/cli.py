@@ -15,7 +15,7 @@ from deckgen.lock import lock_path, repair_lock
 from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
-from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES, schema_text
+from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
 from deckgen.stats import bank_stats, format_stats
 from deckgen.timing import Timings, phase
 from deckgen.validate import load_bank
@@ -211,8 +211,10 @@ def new_command(topic_id: str | None, section: str | None, title: str | None, qu
 @main.command("schema")
 @click.option("--out", "out_dir", default=SCHEMA_DIR, show_default=True, type=click.Path(path_type=Path), help="Folder for the schema files.")
 def schema_command(out_dir: Path) -> None:
-    """Write the JSON Schemas that editors use for completion and inline errors."""
+    """Write the JSON Schemas that editors use for completion and inline errors, and the keys' reference."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for kind, name in SCHEMA_FILES.items():
         (out_dir / name).write_text(schema_text(kind), encoding="utf-8", newline="\n")
         click.echo(one_line(f"  {(out_dir / name).as_posix()}"))
+    (out_dir / REFERENCE_FILE).write_text(reference_text(), encoding="utf-8", newline="\n")
+    click.echo(one_line(f"  {(out_dir / REFERENCE_FILE).as_posix()}"))

@@ -29,8 +29,8 @@ class Kind:
 
 TEXT = Kind("text", "plain text, shown as written")
 TITLE = Kind("title", "plain text on one line without '::' (it names an Anki deck)")
-MARKDOWN = Kind("markdown", "Markdown with $math$, `code` and http(s) links")
-CARD_MARKDOWN = Kind("card-markdown", "Markdown with $math$, `code`, http(s) links and images from the bank folder")
+MARKDOWN = Kind("markdown", "Markdown with math, code and http(s) links")
+CARD_MARKDOWN = Kind("card-markdown", "Markdown with math, code, http(s) links and images from the bank folder")
 ID = Kind("id", "kebab-case, starting with a letter")
 REFERENCE = Kind("reference", "the id of an entry of another file")
 URL = Kind("url", "an http(s) URL whose characters need no escaping")
@@ -186,6 +186,11 @@ ROW = _row(False)
 RETIRED_ROW = _row(True)
 
 _ANSWER_WORDS = "a phrase or one sentence (about 25 words at most)"
+_PROMPTS = {
+    QuestionType.BASIC: "the prompt",
+    QuestionType.CLOZE: "the text, with its deletions written {{c1::text}} or {{c1::text::hint}}",
+    QuestionType.COMPARE: "what the table answers, shown above it on the sheets",
+}
 
 
 def _question(qtype: QuestionType, retired: bool) -> Record:
@@ -194,7 +199,7 @@ def _question(qtype: QuestionType, retired: bool) -> Record:
     fields = [
         Field("id", ID, "the question's id: stable forever, it keeps the learners' review history"),
         Field("type", CHOICE, "basic (when absent), cloze or compare", required=qtype is not QuestionType.BASIC, choices=(qtype.value,)),
-        Field("question", CARD_MARKDOWN, "the question; for a cloze, the text with {{c1::deletions}}"),
+        Field("question", CARD_MARKDOWN, _PROMPTS[qtype]),
     ]
     if qtype is QuestionType.BASIC:
         fields.append(Field("answer", CARD_MARKDOWN, _ANSWER_WORDS))
@@ -217,7 +222,8 @@ def _question(qtype: QuestionType, retired: bool) -> Record:
             )
         )
     what = f"a retired {qtype.value} question" if retired else f"a {qtype.value} question"
-    return Record(f"{'retired-' if retired else ''}{qtype.value}-question", what, f"A {qtype.value} question.", tuple(fields))
+    description = f"A retired {qtype.value} question: kept in the deck behind a banner, never in the sheets." if retired else f"A {qtype.value} question."
+    return Record(f"{'retired-' if retired else ''}{qtype.value}-question", what, description, tuple(fields))
 
 
 QUESTIONS = {qtype: _question(qtype, False) for qtype in QuestionType}
