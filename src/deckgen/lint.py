@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from deckgen.model import Bank, Diagnostic, Location, Question, QuestionType, Severity
-from deckgen.render import code_spans, cloze_reveal, clozes, math_spans, replace_clozes
+from deckgen.cloze import cloze_reveal, clozes, replace_clozes
+from deckgen.render import code_spans, math_spans
 
 MAX_ANSWER_WORDS = 25
 MAX_LIST_ITEMS = 5
