@@ -21,7 +21,8 @@ from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
-from deckgen.render import cloze_answers, markdown
+from deckgen.cloze import cloze_answers
+from deckgen.render import markdown
 from tests.conftest import ROOT
 
 

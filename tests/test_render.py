@@ -8,9 +8,6 @@ from hypothesis import strategies as st
 
 from deckgen.render import (
     MarkdownFacts,
-    cloze_answers,
-    cloze_blank,
-    cloze_reveal,
     code_css,
     highlight_code,
     markdown,
@@ -102,13 +99,6 @@ def test_code_is_highlighted_with_scoped_night_styles() -> None:
 )
 def test_sheet_markdown_makes_html_inert(markdown: str, sheet: str) -> None:
     assert to_sheet_markdown(markdown) == sheet
-
-
-def test_cloze_helpers_know_math_from_text() -> None:
-    text = r"Use $\frac{1}{ {{c1::\sqrt{d} }} }$ with {{c2::softmax}} and {{c3::GELU::activation}}; it costs $5."
-    assert cloze_reveal(text) == r"Use $\frac{1}{ \boxed{\sqrt{d} } }$ with **softmax** and **GELU**; it costs $5."
-    assert cloze_blank(text) == r"Use $\frac{1}{ \boxed{\text{?}} }$ with \[…\] and \[activation\]; it costs $5."
-    assert cloze_answers(text) == [r"$\sqrt{d}$", "softmax", "GELU"]
 
 
 def test_a_text_is_parsed_once_for_the_card_and_the_printed_sheet(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,8 @@ from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 from deckgen.cache import BuildCache
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock, NoteTypeState
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, media_name
-from deckgen.render import code_css, plain_html, to_html, to_inline_html, with_media
+from deckgen.links import with_media
+from deckgen.render import code_css, plain_html, to_html, to_inline_html
 
 GUID_NAMESPACE = "deckgen"
 

@@ -13,20 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deckgen.model import clipped
-from deckgen.render import (
-    MarkdownFacts,
-    cloze_blank,
-    cloze_reveal,
-    clozes,
-    image_targets,
-    is_safe_url,
-    markdown_facts,
-    markdown_has_html,
-    to_html,
-    to_sheet_cell,
-    to_sheet_markdown,
-    url_problem,
-)
+from deckgen.cloze import cloze_blank, cloze_reveal, clozes
+from deckgen.links import image_targets, is_safe_url, url_problem
+from deckgen.render import MarkdownFacts, markdown_facts, markdown_has_html, to_html, to_sheet_cell, to_sheet_markdown
 from deckgen.tex import braces_balanced, tex_problems
 
 Problem = tuple[str, str]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from deckgen.cache import BuildCache
 from deckgen.model import Bank, Question, QuestionType, media_name
-from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, code_css, to_print_html, with_media
+from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
+from deckgen.links import with_media
+from deckgen.render import code_css, to_print_html
 from deckgen.sheet import numbered
 
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a

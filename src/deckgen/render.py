@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -29,154 +27,13 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from deckgen.links import MEDIA_NAME_RE, is_safe_url
+from deckgen.mathml import mathml
+
 CODE_CLASS = "dg-code"
 LIGHT_CODE_STYLE = "default"
 DARK_CODE_STYLE = "monokai"
 NIGHT_SELECTORS = (".nightMode", ".night_mode")
-
-
-
-@dataclass(frozen=True)
-class Cloze:
-    """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
-
-    start: int
-    end: int
-    ordinal: str
-    """The number as written (digits only; it may have any length)."""
-    text: str
-    hint: str | None
-
-    @property
-    def body(self) -> str:
-        """Everything between `{{cN::` and `}}`: the text and its hint."""
-        return self.text + ("" if self.hint is None else "::" + self.hint)
-
-    @property
-    def written(self) -> str:
-        """The deletion as written, braces included."""
-        return "{{c" + self.ordinal + "::" + self.body + "}}"
-
-
-def clozes(text: str) -> list[Cloze]:
-    """Every cloze deletion in `text`, in order; one pass, no regular expression."""
-    found: list[Cloze] = []
-    pos = text.find("{{c")
-    while pos != -1:
-        digits_end = pos + 3
-        while digits_end < len(text) and text[digits_end].isascii() and text[digits_end].isdigit():
-            digits_end += 1
-        if digits_end == pos + 3 or not text.startswith("::", digits_end):
-            pos = text.find("{{c", pos + 1)
-            continue
-        close = text.find("}}", digits_end + 2)
-        if close == -1:
-            break  # no later deletion can close either
-        body = text[digits_end + 2 : close]
-        deleted, separator, hint = body.partition("::")
-        found.append(Cloze(pos, close + 2, text[pos + 3 : digits_end], deleted, hint if separator else None))
-        pos = text.find("{{c", close + 2)
-    return found
-
-
-def replace_clozes(text: str, replace: Callable[[Cloze], str]) -> str:
-    """`text` with every cloze deletion replaced by what `replace` makes of it."""
-    parts: list[str] = []
-    last = 0
-    for cloze in clozes(text):
-        parts += [text[last : cloze.start], replace(cloze)]
-        last = cloze.end
-    return "".join(parts) + text[last:]
-
-MEDIA_NAME_RE = re.compile(r"(?:media/)?deckgen-[0-9a-f]{16}\.(?:png|jpe?g|gif|svg|webp)")
-"""An image deckgen packed itself, under its content-hash name."""
-_SAFE_SCHEMES = ("http://", "https://")
-
-
-# What RFC 3986 lets a URL hold as it is, less the characters that would end or change it in
-# Markdown, HTML or an Anki template: quotes, parentheses, brackets (Anki's `[sound:…]`) and
-# braces (template fields). Everything else is percent-encoded; non-ASCII letters may stand.
-_URL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/?#@!$&*+,;=%")
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be a source's or the deck's link, or None if it can."""
-    if not is_safe_url(url) or MEDIA_NAME_RE.fullmatch(url.strip()):
-        return "is not an http(s) URL"
-    try:
-        urlsplit(url).port
-    except ValueError:
-        return "has a port that is not a number from 0 to 65535"
-    for index, char in enumerate(url):
-        if char == "%" and not (len(url) >= index + 3 and set(url[index + 1 : index + 3]) <= _HEX):
-            return "has a '%' that does not start a percent-encoded byte such as %20"
-        if char in _URL_CHARACTERS or (not char.isascii() and char.isprintable() and not char.isspace()):
-            continue
-        shown = "a space" if char == " " else char if char.isprintable() else f"U+{ord(char):04X}"
-        return f"has characters to percent-encode (spaces, quotes, brackets, braces, parentheses: {shown} is {quote(char, safe='')})"
-    return None
-
-
-def is_safe_url(url: str) -> bool:
-    """True for the only links a card may hold: absolute http(s) URLs with a host, or media deckgen packed."""
-    if MEDIA_NAME_RE.fullmatch(url.strip()):
-        return True
-    if not url.strip().lower().startswith(_SAFE_SCHEMES):
-        return False
-    try:
-        return bool(urlsplit(url.strip()).hostname)
-    except ValueError:
-        return False
-
-
-def _image_target_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the target of every inline image `![alt](target)` written in `text`.
-
-    One pass: each `![` looks for the first `]` after it, which is the same `]` for every `![`
-    before it, so the search for it never goes back.
-    """
-    spans: list[tuple[int, int]] = []
-    length = len(text)
-    close = -1
-    start = text.find("![")
-    while start != -1:
-        if close < start + 2:
-            close = text.find("]", start + 2)
-            if close == -1:
-                break
-        if not text.startswith("(", close + 1):
-            start = text.find("![", start + 1)
-            continue
-        begin = close + 2
-        while begin < length and text[begin].isspace():
-            begin += 1
-        if begin < length and text[begin] == "<":
-            begin += 1
-        end = begin
-        while end < length and text[end] not in ")>" and not text[end].isspace():
-            end += 1
-        spans.append((begin, end))
-        start = text.find("![", end)
-    return spans
-
-
-def image_targets(text: str) -> list[str]:
-    """The targets of the Markdown images `![alt](target)` written in `text`."""
-    return [text[begin:end] for begin, end in _image_target_spans(text)]
-
-
-def with_media(text: str, media: dict[str, str]) -> str:
-    """Point each image at its packed name (`media` maps the target as written to the new one)."""
-    if "![" not in text:
-        return text
-    parts: list[str] = []
-    last = 0
-    for begin, end in _image_target_spans(text):
-        target = text[begin:end]
-        parts += [text[last:begin], media.get(target, target)]
-        last = end
-    return "".join(parts) + text[last:]
 
 
 @lru_cache(maxsize=64)
@@ -215,73 +72,6 @@ def code_css() -> str:
 
 MATHML = "mathml"
 """The render env value that asks for math as MathML (printable sheets) instead of MathJax delimiters (Anki)."""
-
-
-_MATHML_ELEMENTS = frozenset(
-    "math mrow mi mn mo ms mtext mspace msub msup msubsup munder mover munderover mfrac msqrt mroot "
-    "mtable mtr mtd mstyle mpadded mphantom menclose merror mmultiscripts mprescripts none semantics".split()
-)
-_MATHML_ATTRIBUTES = frozenset(
-    "xmlns display mathvariant mathcolor mathsize stretchy fence separator lspace rspace accent accentunder "
-    "movablelimits largeop symmetric form minsize maxsize linethickness scriptlevel displaystyle notation "
-    "columnalign rowalign columnspacing rowspacing columnlines rowlines frame width height depth voffset".split()
-)
-
-
-class _MathMLFilter(HTMLParser):
-    """Rebuild MathML keeping only presentation elements and inert attributes, all text escaped.
-
-    latex2mathml copies \\text{…} verbatim and passes \\href and \\style through, so its
-    output is never trusted as it is.
-    """
-
-    def __init__(self) -> None:
-        # Character references stay references: the MathML stays ASCII, which keeps the
-        # sheets (and the memory they take while being built) small.
-        super().__init__(convert_charrefs=False)
-        self.out: list[str] = []
-
-    def handle_charref(self, name: str) -> None:
-        if re.fullmatch(r"x[0-9a-fA-F]+|[0-9]+", name):
-            self.out.append(f"&#{name};")
-
-    def handle_entityref(self, name: str) -> None:
-        if name.isalnum():
-            self.out.append(f"&{name};")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _MATHML_ELEMENTS:
-            kept = "".join(
-                f' {name}="{escape(value or "")}"'
-                for name, value in attrs
-                if name in _MATHML_ATTRIBUTES and not re.search(r"[(:]", value or "") or (name == "xmlns" and value == MATHML_NS)
-            )
-            self.out.append(f"<{tag}{kept}>")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _MATHML_ELEMENTS:
-            self.out.append(f"</{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.out.append(escape(data, quote=False))
-
-
-MATHML_NS = "http://www.w3.org/1998/Math/MathML"
-
-
-@lru_cache(maxsize=4096)
-def mathml(latex: str, display: bool) -> str:
-    """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
-    import latex2mathml.converter  # only builds print math: `deckgen check` starts without it
-
-    try:
-        raw = str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
-    except Exception:  # latex2mathml raises many kinds; the source is then shown as code
-        return f'<code class="math-source">{escape(latex)}</code>'
-    cleaned = _MathMLFilter()
-    cleaned.feed(raw)
-    cleaned.close()
-    return "".join(cleaned.out)
 
 
 def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
@@ -598,34 +388,3 @@ _MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\.|[^$\\])*?(?<=\S)\$(?!\d)
 def math_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every `$…$` and `$$…$$` span, by the same pandoc rules as the renderer."""
     return [(m.start(), m.end()) for m in _MATH_SPAN_RE.finditer(text.replace("\\$", "\x00\x00"))]
-
-
-def _in_math(spans: list[tuple[int, int]], index: int) -> bool:
-    """True if `index` lies inside one of the math `spans` (sorted, as `math_spans` gives them)."""
-    at = bisect.bisect_left(spans, (index, index))
-    return at > 0 and spans[at - 1][0] < index < spans[at - 1][1]
-
-
-def cloze_answers(text: str) -> list[str]:
-    """The deleted texts of a cloze, in order; a deletion inside math keeps its `$` around it."""
-    spans = math_spans(text)
-    return [f"${c.text.strip()}$" if _in_math(spans, c.start) else c.text for c in clozes(text)]
-
-
-def cloze_reveal(text: str, math_mark: str = "\\boxed{%s}") -> str:
-    """A cloze with every deletion shown, in bold (inside math, marked with `math_mark`), for the sheets."""
-    spans = math_spans(text)
-    return replace_clozes(text, lambda c: math_mark % c.text if _in_math(spans, c.start) else f"**{c.text}**")
-
-
-def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
-    """A cloze with every deletion blanked (showing its hint, if any), for self-testing."""
-    spans = math_spans(text)
-
-    def blank(c: Cloze) -> str:
-        if _in_math(spans, c.start):
-            return math_blank % (c.hint or "?")
-        # Escaped brackets: a blank followed by `(…)` must not become a link, nor `!` before it an image.
-        return f"\\[{c.hint}\\]" if c.hint else "\\[…\\]"
-
-    return replace_clozes(text, blank)

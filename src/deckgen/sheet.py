@@ -10,7 +10,9 @@ import re
 from collections.abc import Iterator
 
 from deckgen.model import Bank, Question, QuestionType, Source, Topic
-from deckgen.render import cloze_answers, cloze_blank, cloze_reveal, to_sheet_cell, to_sheet_markdown, with_media
+from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
+from deckgen.links import with_media
+from deckgen.render import to_sheet_cell, to_sheet_markdown
 
 MEDIA_FOLDER = "media"
 """Where the sheets' images are copied, beside the sheets."""

@@ -1,0 +1,93 @@
+"""Cloze deletions as Anki reads them, and the forms a sheet shows them in: revealed, blanked, answered."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deckgen.render import math_spans
+
+
+@dataclass(frozen=True)
+class Cloze:
+    """A cloze deletion as Anki reads it: `{{cN::text}}` or `{{cN::text::hint}}`, ending at the first `}}`."""
+
+    start: int
+    end: int
+    ordinal: str
+    """The number as written (digits only; it may have any length)."""
+    text: str
+    hint: str | None
+
+    @property
+    def body(self) -> str:
+        """Everything between `{{cN::` and `}}`: the text and its hint."""
+        return self.text + ("" if self.hint is None else "::" + self.hint)
+
+    @property
+    def written(self) -> str:
+        """The deletion as written, braces included."""
+        return "{{c" + self.ordinal + "::" + self.body + "}}"
+
+
+def clozes(text: str) -> list[Cloze]:
+    """Every cloze deletion in `text`, in order; one pass, no regular expression."""
+    found: list[Cloze] = []
+    pos = text.find("{{c")
+    while pos != -1:
+        digits_end = pos + 3
+        while digits_end < len(text) and text[digits_end].isascii() and text[digits_end].isdigit():
+            digits_end += 1
+        if digits_end == pos + 3 or not text.startswith("::", digits_end):
+            pos = text.find("{{c", pos + 1)
+            continue
+        close = text.find("}}", digits_end + 2)
+        if close == -1:
+            break  # no later deletion can close either
+        body = text[digits_end + 2 : close]
+        deleted, separator, hint = body.partition("::")
+        found.append(Cloze(pos, close + 2, text[pos + 3 : digits_end], deleted, hint if separator else None))
+        pos = text.find("{{c", close + 2)
+    return found
+
+
+def replace_clozes(text: str, replace: Callable[[Cloze], str]) -> str:
+    """`text` with every cloze deletion replaced by what `replace` makes of it."""
+    parts: list[str] = []
+    last = 0
+    for cloze in clozes(text):
+        parts += [text[last : cloze.start], replace(cloze)]
+        last = cloze.end
+    return "".join(parts) + text[last:]
+
+
+def _in_math(spans: list[tuple[int, int]], index: int) -> bool:
+    """True if `index` lies inside one of the math `spans` (sorted, as `math_spans` gives them)."""
+    at = bisect.bisect_left(spans, (index, index))
+    return at > 0 and spans[at - 1][0] < index < spans[at - 1][1]
+
+
+def cloze_answers(text: str) -> list[str]:
+    """The deleted texts of a cloze, in order; a deletion inside math keeps its `$` around it."""
+    spans = math_spans(text)
+    return [f"${c.text.strip()}$" if _in_math(spans, c.start) else c.text for c in clozes(text)]
+
+
+def cloze_reveal(text: str, math_mark: str = "\\boxed{%s}") -> str:
+    """A cloze with every deletion shown, in bold (inside math, marked with `math_mark`), for the sheets."""
+    spans = math_spans(text)
+    return replace_clozes(text, lambda c: math_mark % c.text if _in_math(spans, c.start) else f"**{c.text}**")
+
+
+def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
+    """A cloze with every deletion blanked (showing its hint, if any), for self-testing."""
+    spans = math_spans(text)
+
+    def blank(c: Cloze) -> str:
+        if _in_math(spans, c.start):
+            return math_blank % (c.hint or "?")
+        # Escaped brackets: a blank followed by `(…)` must not become a link, nor `!` before it an image.
+        return f"\\[{c.hint}\\]" if c.hint else "\\[…\\]"
+
+    return replace_clozes(text, blank)

@@ -1,0 +1,95 @@
+"""Rules on one question at a time: how it asks, how long it answers, what it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from deckgen.lint.registry import Context, Finding, Scope, rule
+from deckgen.lint.words import first_word, word_count
+from deckgen.model import Question, QuestionType
+
+MAX_ANSWER_WORDS = 25
+MAX_LIST_ITEMS = 5
+
+_YES_NO_OPENERS = frozenset(
+    "is are was were does do did can could should would will has have had may might must shall".split()
+)
+_LIST_RE = re.compile(r"^(list|enumerate)\b|\b(list|name|give|state) (all|every|each)\b|\bwhat are all\b", re.IGNORECASE)
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.MULTILINE)
+_TODO_RE = re.compile(r"\bTODO\b")
+
+
+@rule(
+    "answer-length",
+    Scope.QUESTION,
+    f"an answer longer than about {MAX_ANSWER_WORDS} words (a math or code span counts as one; `extra` is exempt)",
+)
+def answer_length(question: Question, context: Context) -> Iterator[Finding]:
+    """A basic card's answer should be its core, recalled in one go."""
+    if question.type is not QuestionType.BASIC:
+        return
+    words = word_count(question.answer)
+    if words > MAX_ANSWER_WORDS:
+        yield Finding(
+            question.location_of("answer"),
+            f"answer has {words} words (at most about {MAX_ANSWER_WORDS}): keep the core, move reasoning to 'extra'",
+        )
+
+
+@rule("yes-no-question", Scope.QUESTION, 'a question that can be answered yes or no ("Is RoPE relative?")')
+def yes_no_question(question: Question, context: Context) -> Iterator[Finding]:
+    """A yes or no is a coin toss, not a recall; "Is it A or B?" is fine."""
+    first = first_word(question.question)
+    if question.type is not QuestionType.CLOZE and first.lower() in _YES_NO_OPENERS and " or " not in question.question:
+        yield Finding(
+            question.location_of("question"),
+            f"yes/no question (starts with '{first}'): ask what, why or how, so that it has one informative answer",
+        )
+
+
+@rule("vague-start", Scope.QUESTION, 'a question that starts with "It" or "This"')
+def vague_start(question: Question, context: Context) -> Iterator[Finding]:
+    """A card is reviewed alone, long after the one before it: "it" has nothing to point at."""
+    first = first_word(question.question)
+    if first in ("It", "This"):
+        yield Finding(
+            question.location_of("question"), f"starts with '{first}': name the model, paper or setting so the card stands alone"
+        )
+
+
+@rule("list-question", Scope.QUESTION, "a question that asks to list, enumerate or name all of a set")
+def list_question(question: Question, context: Context) -> Iterator[Finding]:
+    """Sets are hard to recall whole and easy to forget a part of."""
+    if question.type is not QuestionType.CLOZE and _LIST_RE.search(question.question):
+        yield Finding(question.location_of("question"), "asks for a whole set: split it into one card per item, or use a compare")
+
+
+@rule("answer-list", Scope.QUESTION, f"an answer with more than {MAX_LIST_ITEMS} list items")
+def answer_list(question: Question, context: Context) -> Iterator[Finding]:
+    """A long list in an answer is a set question in disguise."""
+    if question.type is not QuestionType.BASIC:
+        return
+    items = len(_LIST_ITEM_RE.findall(question.answer))
+    if items > MAX_LIST_ITEMS:
+        yield Finding(
+            question.location_of("answer"), f"answer lists {items} items (at most {MAX_LIST_ITEMS}): split it into several cards"
+        )
+
+
+@rule("no-article", Scope.QUESTION, "a question that cites only papers or code, no reading-list article")
+def no_article(question: Question, context: Context) -> Iterator[Finding]:
+    """The reading list is what learners read next to the deck, so every card points into it."""
+    if not context.reading_list.intersection(question.sources):
+        yield Finding(
+            question.location_of("sources"),
+            "cites no reading-list article: add the article that covers this card, beside the paper",
+        )
+
+
+@rule("placeholder", Scope.QUESTION, "text that still says TODO, as `deckgen new` writes it")
+def placeholder(question: Question, context: Context) -> Iterator[Finding]:
+    """`deckgen new` writes TODO where text is still to come; none of it should reach learners."""
+    for key, value in (("question", question.question), ("answer", question.answer), ("extra", question.extra)):
+        if "TODO" in value and _TODO_RE.search(value):
+            yield Finding(question.location_of(key), f"'{key}' still says TODO: write it, or delete it if optional")
