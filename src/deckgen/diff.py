@@ -28,7 +28,7 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-from deckgen.anki import RETIRED_TAG
+from deckgen.anki.notes import RETIRED_TAG
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity, one_line
 
 
