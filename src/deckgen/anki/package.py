@@ -71,16 +71,29 @@ def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) ->
 
 
 def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, did: int, due: int, mtime: int) -> None:
-    note = genanki.Note(model=model, fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid)
+    """A note and its cards, new (usn -1) and unscheduled, with the ids derived from its GUID."""
     nid = note_id(spec.guid)
     cursor.execute(
-        "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-        (nid, spec.guid, model.model_id, mtime, -1, note._format_tags(), note._format_fields(), note.sort_field, 0, 0, ""),
+        "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
+        " VALUES (:id, :guid, :mid, :mod, -1, :tags, :flds, :sfld, 0, 0, '')",
+        {
+            "id": nid,
+            "guid": spec.guid,
+            "mid": model.model_id,
+            "mod": mtime,
+            # A space at each end, as Anki and genanki write tags, so that a search for
+            # ' tag ' matches the first and the last tag too.
+            "tags": " " + " ".join(spec.tags) + " ",
+            "flds": "\x1f".join(spec.fields),
+            "sfld": spec.fields[model.sort_field_index],
+        },
     )
-    for card in note.cards:
+    # genanki decides which cards a note has: one per template, or one per cloze number.
+    for card in genanki.Note(model=model, fields=list(spec.fields), guid=spec.guid).cards:
         cursor.execute(
-            "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (card_id(spec.guid, card.ord), nid, did, card.ord, mtime, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""),
+            "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data)"
+            " VALUES (:id, :nid, :did, :ord, :mod, -1, 0, 0, :due, 0, 0, 0, 0, 0, 0, 0, 0, '')",
+            {"id": card_id(spec.guid, card.ord), "nid": nid, "did": did, "ord": card.ord, "mod": mtime, "due": due},
         )
 
 
