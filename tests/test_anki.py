@@ -1,4 +1,7 @@
-"""The .apkg against the real Anki backend: import, render, review, re-import."""
+"""The whole Anki export (deckgen.anki) against the real Anki backend: import, render, review, re-import.
+
+Each module has its own tests too: test_anki_ids, test_anki_notetypes, test_anki_notes, test_anki_package.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,8 @@ import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from anki.scheduler.v3 import CardAnswer
 
-from deckgen.anki.ids import card_id, content_hash, deck_id, note_guid, note_id
+from deckgen.anki.ids import note_guid
 from deckgen.anki.notes import note_kinds
-from deckgen.anki.notetypes import BASIC_MODEL_ID, CLOZE_MODEL_ID, basic_model, cloze_model
 from deckgen.build import build
 from tests.conftest import ROOT
 
@@ -34,41 +36,6 @@ def import_apkg(col: Collection, apkg: Path, merge_notetypes: bool) -> object:
 
 def strip_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
-
-
-def test_model_ids_fields_and_templates_are_pinned() -> None:
-    # Learners' review history depends on these. Changing any of them makes Anki add a
-    # copy of the note type on re-import and stop updating existing notes.
-    assert BASIC_MODEL_ID == 1691839207
-    assert CLOZE_MODEL_ID == 1691839208
-    basic = basic_model("https://github.com/deckgen/deckgen")
-    cloze = cloze_model("https://github.com/deckgen/deckgen")
-    assert [f["name"] for f in basic.fields] == ["ID", "Question", "Answer", "Extra", "Sources", "Topic"]
-    assert [f["name"] for f in cloze.fields] == ["ID", "Text", "Extra", "Sources", "Topic"]
-    assert [t["name"] for t in basic.templates] == ["Recall"]
-    assert [t["name"] for t in cloze.templates] == ["Cloze"]
-    assert basic.sort_field_index == 1 and cloze.sort_field_index == 1
-
-
-def test_guids_derive_from_ids_only() -> None:
-    # Pinned values: a GUID that changes orphans the learner's history of that note.
-    assert note_guid("qk-separate-projections-why") == "n3}LNHoBTj"
-    assert note_guid("lora-adapter", "where") == "e{C<|WC(.w"
-    assert note_guid("lora-adapter", "latency") == "AD6qM7eCbj"
-
-
-def test_deck_ids_are_derived_from_slugs() -> None:
-    # Pinned values: a deck id that changes moves learners' cards into a new deck.
-    assert deck_id("nlp-pretraining") == 652563184934680
-    assert deck_id("nlp-pretraining", "transformer") == 8531736888959458
-    assert deck_id("nlp-pretraining", "transformer", "why-separate-qk") == 2591701738097225
-
-
-def test_note_and_card_ids_and_hashes_are_pinned() -> None:
-    # The same ids in every build, and the lock's hashes stay valid across releases.
-    assert note_id("n3}LNHoBTj") == 163512095300897
-    assert [card_id("n3}LNHoBTj", ordinal) for ordinal in (0, 1)] == [126335449358496, 181305594503789]
-    assert content_hash("a", "b") == "f04cdced9736a69d"
 
 
 @pytest.mark.parametrize("merge_notetypes", [False, True])
