@@ -1,4 +1,7 @@
-"""`deckgen diff`: what a release changes, from two packages or two git revisions."""
+"""`deckgen diff`: what a release changes, from two packages or two git revisions.
+
+Packages are read by deckgen.anki.read: its refusals are tested here, as `deckgen diff` prints them.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deckgen.anki import ids
+from deckgen.anki.read import COLLECTION_LIMIT, NOTE_LIMIT, MiB, field_text, read_package
 from deckgen.build import build
 from deckgen.cli import main
-from deckgen.diff import COLLECTION_LIMIT, NOTE_LIMIT, MiB, diff, diff_packages, field_text, format_diff, read_package
+from deckgen.diff import diff, diff_packages, format_diff
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES, GOLDEN, check_golden
 from tests.test_release import new_look, release_v2
@@ -189,7 +193,8 @@ def test_revisions_outside_a_repository_and_a_missing_bank(real_package: Path, m
 
 
 # Malformed packages: each is made from a real one that deckgen builds, by editing its
-# collection or its zip, and each is refused with one located line.
+# collection or its zip, and each is refused by deckgen.anki.read with one located line,
+# which `deckgen diff` prints.
 
 
 @pytest.fixture

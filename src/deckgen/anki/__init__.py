@@ -5,6 +5,7 @@
   state for the lock.
 - `notes`: what each question becomes, field by field: a pure function of the bank.
 - `package`: the collection.anki2 SQLite database and the .apkg zip around it.
+- `read`: an .apkg read back, untrusted, for `deckgen diff`.
 
 Nothing is imported here, so that reading the notes (as `deckgen check` does) never loads
 the SQLite and zip writer: import from the module itself.
