@@ -96,7 +96,8 @@ def retired_banner(reason: str) -> str:
 def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values: dict[str, str], retired: str | None) -> NoteSpec:
     """The note of the question (or of one of its rows), its fields in the layout's order."""
     row_id = None if row is None else row.id
-    fields = [note_id_field(question.id, row_id), *(values[name] for name in layout.fields[1:])]
+    by_name = {**values, "ID": note_id_field(question.id, row_id)}
+    fields = [by_name[name] for name in layout.fields]
     tags = question_tags(question)
     if retired is not None:
         front = layout.fields.index(layout.front)
