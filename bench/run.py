@@ -93,11 +93,12 @@ def genanki_size(bank: Path, work: Path) -> int:
     import genanki
 
     sys.path.insert(0, str(HERE.parent / "src"))
-    from deckgen.anki import basic_model, cloze_model, deck_notes
+    from deckgen.anki.notes import deck_notes
+    from deckgen.anki.notetypes import note_models
     from deckgen.validate import load_bank
 
     loaded = load_bank(bank)
-    models = {"basic": basic_model(loaded.deck.homepage), "cloze": cloze_model(loaded.deck.homepage)}
+    models = note_models(loaded.deck.homepage)
     deck = genanki.Deck(1, "bench")
     for spec in deck_notes(loaded).notes:
         deck.add_note(genanki.Note(model=models[spec.model], fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid))

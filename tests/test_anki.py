@@ -1,4 +1,7 @@
-"""The .apkg against the real Anki backend: import, render, review, re-import."""
+"""The whole Anki export (deckgen.anki) against the real Anki backend: import, render, review, re-import.
+
+Each module has its own tests too: test_anki_ids, test_anki_notetypes, test_anki_notes, test_anki_package.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from anki.scheduler.v3 import CardAnswer
 
-from deckgen import anki as deck_anki
+from deckgen.anki.ids import note_guid
+from deckgen.anki.notes import note_kinds
 from deckgen.build import build
 from tests.conftest import ROOT
 
@@ -32,33 +36,6 @@ def import_apkg(col: Collection, apkg: Path, merge_notetypes: bool) -> object:
 
 def strip_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
-
-
-def test_model_ids_fields_and_templates_are_pinned() -> None:
-    # Learners' review history depends on these. Changing any of them makes Anki add a
-    # copy of the note type on re-import and stop updating existing notes.
-    assert deck_anki.BASIC_MODEL_ID == 1691839207
-    assert deck_anki.CLOZE_MODEL_ID == 1691839208
-    basic = deck_anki.basic_model("https://github.com/deckgen/deckgen")
-    cloze = deck_anki.cloze_model("https://github.com/deckgen/deckgen")
-    assert [f["name"] for f in basic.fields] == ["ID", "Question", "Answer", "Extra", "Sources", "Topic"]
-    assert [f["name"] for f in cloze.fields] == ["ID", "Text", "Extra", "Sources", "Topic"]
-    assert [t["name"] for t in basic.templates] == ["Recall"]
-    assert [t["name"] for t in cloze.templates] == ["Cloze"]
-    assert basic.sort_field_index == 1 and cloze.sort_field_index == 1
-
-
-def test_guids_derive_from_ids_only() -> None:
-    # Pinned values: a GUID that changes orphans the learner's history of that note.
-    assert deck_anki.note_guid("qk-separate-projections-why") == "n3}LNHoBTj"
-    assert deck_anki.note_guid("lora-adapter", "where") == "e{C<|WC(.w"
-    assert deck_anki.note_guid("lora-adapter", "where") != deck_anki.note_guid("lora-adapter", "latency")
-
-
-def test_deck_ids_are_derived_from_slugs() -> None:
-    assert deck_anki.deck_id("nlp-pretraining") == deck_anki.deck_id("nlp-pretraining")
-    assert deck_anki.deck_id("nlp-pretraining") != deck_anki.deck_id("nlp-pretraining", "transformer")
-    assert 0 < deck_anki.deck_id("nlp-pretraining", "transformer", "why-separate-qk") < 2**53
 
 
 @pytest.mark.parametrize("merge_notetypes", [False, True])
@@ -122,7 +99,7 @@ def test_compare_rows_become_notes_with_a_table(
         '<table class="dg-compare"><tr><th>LoRA</th><th>Adapter</th></tr>'
         "<tr><td><p>No</p></td><td><p>Yes</p></td></tr></table>"
     )
-    assert note.guid == deck_anki.note_guid("lora-adapter", "latency")
+    assert note.guid == note_guid("lora-adapter", "latency")
 
 
 def test_hostile_text_stays_text_in_anki(
@@ -189,7 +166,7 @@ def test_the_shipped_bank_imports_and_renders(tmp_path: Path, collection: Collec
     bank = tmp_path / "questions"
     shutil.copytree(ROOT / "questions", bank)
     result = build(bank, tmp_path / "out")
-    notes = len(deck_anki.note_kinds(result.bank))  # every live and retired note
+    notes = len(note_kinds(result.bank))  # every live and retired note
     log = import_apkg(collection, result.outputs[0], merge_notetypes=False)
     assert len(log.new) == collection.note_count() == notes
     for card_id in collection.find_cards(""):

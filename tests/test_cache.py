@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import anki, printsheet, validate
+from deckgen import printsheet, validate
+from deckgen.anki import notes as anki_notes
+from deckgen.anki import package as anki_package
 from deckgen import cache as cache_module
 from deckgen import build as build_module
 from deckgen.validate import validate_bank
@@ -184,7 +186,7 @@ def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Cal
 def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Without the small in-memory caches, which a bank of 10,000 cards overflows: the build
     # itself must never render a text twice.
-    for module in (anki, printsheet):
+    for module in (anki_notes, anki_package, printsheet):
         for name in ("to_html", "to_print_html"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, getattr(module, name).__wrapped__)

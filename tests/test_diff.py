@@ -1,4 +1,7 @@
-"""`deckgen diff`: what a release changes, from two packages or two git revisions."""
+"""`deckgen diff`: what a release changes, from two packages or two git revisions.
+
+Packages are read by deckgen.anki.read: its refusals are tested here, as `deckgen diff` prints them.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +21,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deckgen import anki as deck_anki
+from deckgen.anki import ids
+from deckgen.anki.read import COLLECTION_LIMIT, NOTE_LIMIT, MiB, field_text, read_package
 from deckgen.build import build
 from deckgen.cli import main
-from deckgen.diff import COLLECTION_LIMIT, NOTE_LIMIT, MiB, diff, diff_packages, field_text, format_diff, read_package
+from deckgen.diff import diff, diff_packages, format_diff
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES, GOLDEN, check_golden
-from tests.test_release import release_v2
+from tests.test_release import new_look, release_v2
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def two_releases(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], 
     v1 = tmp_path / "v1.apkg"
     shutil.copy(build(mini_bank, tmp_path / "out").outputs[0], v1)
     release_v2(mini_bank)
-    monkeypatch.setattr(deck_anki, "CARD_CSS", deck_anki.CARD_CSS + "/* v2 look */\n")
+    new_look(monkeypatch)
     epoch(1_750_000_000)
     v2 = tmp_path / "v2.apkg"
     shutil.copy(build(mini_bank, tmp_path / "out").outputs[0], v2)
@@ -65,7 +69,7 @@ def test_diff_flags_changed_guids_and_removed_notes(
     lora = mini_bank / "extra" / "lora.yml"
     text = lora.read_text(encoding="utf-8")
     lora.write_text(text[: text.index("  - id: lora-code")], encoding="utf-8")
-    monkeypatch.setattr(deck_anki, "GUID_NAMESPACE", "not-deckgen")
+    monkeypatch.setattr(ids, "GUID_NAMESPACE", "not-deckgen")
     v2 = build(mini_bank, tmp_path / "out2").outputs[0]
     result = diff_packages(read_package(v1), read_package(v2))
     assert [note.key for note in result.removed] == ["lora-code"]
@@ -189,7 +193,8 @@ def test_revisions_outside_a_repository_and_a_missing_bank(real_package: Path, m
 
 
 # Malformed packages: each is made from a real one that deckgen builds, by editing its
-# collection or its zip, and each is refused with one located line.
+# collection or its zip, and each is refused by deckgen.anki.read with one located line,
+# which `deckgen diff` prints.
 
 
 @pytest.fixture

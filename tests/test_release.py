@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from anki.collection import Collection
 
-from deckgen import anki as deck_anki
+from deckgen.anki import notetypes
 from deckgen.build import build, check
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
 from tests.test_anki import import_apkg, review_first_card
@@ -42,6 +42,12 @@ def release_v2(bank: Path) -> None:
     attention.write_text(text, encoding="utf-8")
 
 
+def new_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restyle the cards, as a release that edits anki/card.css does."""
+    css = notetypes.card_css()
+    monkeypatch.setattr(notetypes, "card_css", lambda: css + "/* v2 look */\n")
+
+
 def build_at(bank: Path, out: Path, epoch: Callable[[int], None], seconds: int) -> Path:
     epoch(seconds)
     return build(bank, out).outputs[0]
@@ -67,7 +73,7 @@ def test_upgrading_keeps_history_and_applies_exactly_the_changes(
     v1 = tmp_path / "v1.apkg"
     shutil.copy(build_at(mini_bank, tmp_path / "out1", epoch, NOW - 60 * DAY), v1)
     release_v2(mini_bank)
-    monkeypatch.setattr(deck_anki, "CARD_CSS", deck_anki.CARD_CSS + "/* v2 look */\n")
+    new_look(monkeypatch)
     v2_time = NOW - 30 * DAY if order == "v1-imported-after-v2-was-built" else NOW + DAY
     v2 = build_at(mini_bank, tmp_path / "out2", epoch, v2_time)
 
@@ -176,7 +182,7 @@ def test_a_note_type_schema_change_fails_the_build_until_accepted(
 ) -> None:
     shutil.copytree(mini_bank, "bank")
     build_at(Path("bank"), Path("out"), epoch, 1_700_000_000)
-    monkeypatch.setattr(deck_anki, "BASIC_FIELDS", (*deck_anki.BASIC_FIELDS, "Hint"))
+    monkeypatch.setattr(notetypes, "BASIC_FIELDS", (*notetypes.BASIC_FIELDS, "Hint"))
     bank, diagnostics = check(Path("bank"))
     assert [str(d) for d in diagnostics] == [
         "bank/deck.lock:4:5: error: note type 'basic' changed (released: id 1691839207, fields ID, Question, Answer, "

@@ -11,7 +11,7 @@ import click
 import pytest
 import yaml
 
-from deckgen.anki import REPORT_FORM
+from deckgen.anki.notetypes import REPORT_FORM
 from deckgen.cli import main
 from tests.conftest import ROOT
 

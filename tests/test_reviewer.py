@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from anki.collection import Collection
 
-from deckgen.anki import note_kinds
+from deckgen.anki.notes import note_kinds
 from deckgen.build import build
 from tests.anki_reviewer import CardView, ReviewerInput, SideView, collection_cards, render_cards
 from tests.conftest import ROOT

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from deckgen import anki
-from deckgen.anki import NoteSpec
+from deckgen.anki import notes as anki_notes
+from deckgen.anki.notes import NoteSpec
 from deckgen import build as build_module
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
@@ -185,19 +185,19 @@ def test_a_cache_that_fails_in_a_way_no_check_foresaw_is_built_again_without(
     epoch(1_700_000_000)
     assert run("build", "mini", "--out", "out")[0] == 0
     expected = {name: digest for name, digest in digests(Path("out")).items() if CACHE_FILE not in name}
-    real = anki._note_specs
+    real = anki_notes._note_specs
 
     def surprising(value: object, question: Question) -> list[NoteSpec] | None:
         if value is not None:
             raise RuntimeError("something about this cache that no check foresaw")
         return real(value, question)
 
-    monkeypatch.setattr(anki, "_note_specs", surprising)
+    monkeypatch.setattr(anki_notes, "_note_specs", surprising)
     assert run("build", "mini", "--out", "out")[0] == 0
     assert {name: digest for name, digest in digests(Path("out")).items() if CACHE_FILE not in name} == expected
     # Without a cache to blame, deckgen's own fault is not hidden.
     (Path("out") / CACHE_FILE).unlink()
-    monkeypatch.setattr(anki, "question_notes", lambda *args: 1 / 0)
+    monkeypatch.setattr(anki_notes, "question_notes", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         build(mini, Path("out"))
 

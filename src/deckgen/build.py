@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki import bank_media, deck_notes, note_hash, note_kinds, note_type_states, write_apkg
+from deckgen.anki.notes import deck_notes, note_hash, note_kinds
+from deckgen.anki.notetypes import note_type_states
+from deckgen.anki.package import bank_media, write_apkg
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, format_lock, write_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems

@@ -42,9 +42,15 @@ def _salt() -> str:
     renderer invalidates the cache even before a version bump)."""
     from importlib.metadata import PackageNotFoundError, version
 
+    # Every module and stylesheet, in subpackages too, each with its name: a change to
+    # anki/card.css or anki/notes.py changes what a cached entry would hold.
+    root = Path(__file__).parent
     code = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        code.update(source.read_bytes())
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in (".py", ".css") and p.is_file())
+    for name in names:
+        data = (root / name).read_bytes()
+        code.update(f"{name}\0{len(data)}\0".encode())
+        code.update(data)
     # Python's version too: markdown-it reads Unicode character classes from `unicodedata`.
     parts = [f"code={code.hexdigest()[:16]}", f"python={sys.version_info[0]}.{sys.version_info[1]}", f"unicode={unicodedata.unidata_version}"]
     for package in ("deckgen", "markdown-it-py", "mdit-py-plugins", "pygments", "latex2mathml", "genanki", "pyyaml"):

@@ -1,0 +1,221 @@
+"""The notes of the deck: what each question becomes in Anki, field by field, with its tags.
+
+A pure function of the bank (cached per question by the build): no genanki, no SQLite.
+`note_layout` is the one place that decides a question's note type and fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING
+
+from deckgen.anki.ids import content_hash, note_guid, note_id_field
+from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
+from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic
+from deckgen.links import with_media
+from deckgen.render import plain_html, to_html, to_inline_html
+
+if TYPE_CHECKING:
+    from deckgen.cache import BuildCache
+
+RETIRED_TAG = "deckgen::retired"
+
+
+@dataclass(frozen=True)
+class NoteLayout:
+    """The note type a question is written as, and its fields."""
+
+    model: str
+    """The note type's key: "basic" or "cloze"."""
+    fields: tuple[str, ...]
+    """The note type's field names, in order."""
+    front: str
+    """The field the card's front shows, which a retired note's banner goes above."""
+
+
+def note_layout(question: Question) -> NoteLayout:
+    """A cloze is a cloze note; a basic question, and each row of a compare, a basic note."""
+    if question.type is QuestionType.CLOZE:
+        return NoteLayout("cloze", CLOZE_FIELDS, "Text")
+    return NoteLayout("basic", BASIC_FIELDS, "Question")
+
+
+@dataclass(frozen=True)
+class NoteSpec:
+    """One note as deckgen writes it: which model, its GUID, its fields and tags."""
+
+    guid: str
+    model: str
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+def deck_name(bank: Bank, topic: Topic) -> str:
+    """`Root::Section title::Topic title`; `::` inside a title would nest further, so it is replaced."""
+    parts = (bank.deck.title, bank.section(topic.section).title, topic.title)
+    return "::".join(p.replace("::", ":") for p in parts)
+
+
+def sources_html(bank: Bank, source_ids: tuple[str, ...]) -> str:
+    """The Sources field: each cited source as a link with its site."""
+    items = []
+    for source_id in source_ids:
+        source = bank.source(source_id)
+        items.append(
+            f'<li><a href="{escape(source.url)}">{plain_html(source.title)}</a> '
+            f'<span class="dg-site">({plain_html(source.site)})</span></li>'
+        )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def compare_table_html(items: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """The back of a compare row: the items and their values side by side."""
+    head = "".join(f"<th>{to_inline_html(item)}</th>" for item in items)
+    cells = "".join(f"<td>{to_html(value)}</td>" for value in values)
+    return f'<table class="dg-compare"><tr>{head}</tr><tr>{cells}</tr></table>'
+
+
+def compare_front(items: tuple[str, ...], row: CompareRow) -> str:
+    """The front of a compare row: "XLNet vs BERT: <aspect>", each piece rendered on its own, as it was checked."""
+    return " vs ".join(to_inline_html(item) for item in items) + ": " + to_inline_html(row.aspect)
+
+
+def question_tags(question: Question) -> tuple[str, ...]:
+    """`deckgen::<section>::<topic>` and the question's own tags."""
+    return (f"deckgen::{question.section}::{question.topic}", *question.tags)
+
+
+def retired_banner(reason: str) -> str:
+    """The banner a retired note carries above its old text."""
+    return (
+        '<div class="dg-retired"><strong>Retired: delete this card.</strong> '
+        f"{to_inline_html(reason)} (Browse, search <code>tag:{RETIRED_TAG}</code>, select all, delete.)</div>"
+    )
+
+
+def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values: dict[str, str], retired: str | None) -> NoteSpec:
+    """The note of the question (or of one of its rows), its fields in the layout's order."""
+    row_id = None if row is None else row.id
+    by_name = {**values, "ID": note_id_field(question.id, row_id)}
+    fields = [by_name[name] for name in layout.fields]
+    tags = question_tags(question)
+    if retired is not None:
+        front = layout.fields.index(layout.front)
+        fields[front] = retired_banner(retired) + fields[front]
+        tags = (*tags, RETIRED_TAG)
+    return NoteSpec(note_guid(question.id, row_id), layout.model, tuple(fields), tags)
+
+
+def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpec]:
+    """The notes one question becomes: one, or one per compare row; retired ones carry a banner."""
+    layout = note_layout(question)
+    media = question.media()
+    shared = {
+        "Extra": to_html(with_media(question.extra, media)),
+        "Sources": sources_html(bank, question.sources),
+        "Topic": plain_html(topic.title),
+    }
+    if question.type is not QuestionType.COMPARE:
+        values = {**shared, layout.front: to_html(with_media(question.question, media))}
+        if "Answer" in layout.fields:
+            values["Answer"] = to_html(with_media(question.answer, media))
+        return [_note(layout, question, None, values, question.retired)]
+    notes = []
+    for row in question.rows:
+        values = {**shared, layout.front: compare_front(question.items, row), "Answer": compare_table_html(question.items, row.values)}
+        if row.extra:
+            # A row's own extra follows the question's, on that row's card only.
+            values["Extra"] = to_html(with_media("\n\n".join(t for t in (question.extra, row.extra) if t), media))
+        # A retired question retires every row, with its reason; else a row may be retired on its own.
+        notes.append(_note(layout, question, row, values, question.retired if question.retired is not None else row.retired))
+    return notes
+
+
+@dataclass(frozen=True)
+class DeckNotes:
+    """Every note of the deck, by the deck it goes to, in deck order."""
+
+    decks: tuple[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]], ...]
+    """(deck id path, deck name, notes) for the root, each section and each topic."""
+
+    @property
+    def notes(self) -> tuple[NoteSpec, ...]:
+        """All notes, in order."""
+        return tuple(n for _, _, notes in self.decks for n in notes)
+
+
+def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
+    """The question's notes as the cache stored them, or None unless the value is exactly what
+    deckgen stores for it: its note type, its ids and GUIDs, and a text for every field."""
+
+    def texts(items: object) -> tuple[str, ...] | None:
+        return tuple(items) if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
+
+    layout = note_layout(question)
+    rows: list[str | None] = [r.id for r in question.rows] if question.type is QuestionType.COMPARE else [None]
+    if not isinstance(value, list) or len(value) != len(rows):
+        return None
+    specs = []
+    for entry, row in zip(value, rows):
+        if not (isinstance(entry, list) and len(entry) == 4):
+            return None
+        fields, tags = texts(entry[2]), texts(entry[3])
+        if (
+            fields is None
+            or tags is None
+            or entry[0] != note_guid(question.id, row)
+            or entry[1] != layout.model
+            or len(fields) != len(layout.fields)
+            or fields[0] != note_id_field(question.id, row)
+        ):
+            return None
+        specs.append(NoteSpec(entry[0], layout.model, fields, tags))
+    return specs
+
+
+def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
+    """The question's notes from `cache` if it holds them, else rendered (and stored there)."""
+    if cache is None:
+        return question_notes(bank, topic, question)
+    key = "notes:" + cache.question_key(bank, topic, question)
+    cached = _note_specs(cache.get(key), question)
+    if cached is not None:
+        return cached
+    specs = question_notes(bank, topic, question)
+    cache.put(key, [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs])
+    return specs
+
+
+def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
+    """Render every note of the bank, live and retired, into its deck (from `cache` where it can)."""
+    slug = bank.deck.slug
+    decks: list[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]]] = [((slug,), bank.deck.title, ())]
+    for section in bank.deck.sections:
+        topics = [t for t in bank.ordered_topics() if t.section == section.id]
+        if not topics:
+            continue
+        decks.append(((slug, section.id), "::".join(p.replace("::", ":") for p in (bank.deck.title, section.title)), ()))
+        for topic in topics:
+            notes = [spec for q in (*topic.questions, *topic.retired) for spec in _cached_notes(bank, topic, q, cache)]
+            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
+    return DeckNotes(tuple(decks))
+
+
+def note_kinds(bank: Bank) -> dict[str, tuple[str, Location]]:
+    """Every note id in the banks (live and retired) with its note type and where it is written; no rendering."""
+    kinds: dict[str, tuple[str, Location]] = {}
+    for topic in bank.topics:
+        for question in (*topic.questions, *topic.retired):
+            model = note_layout(question).model
+            if question.type is QuestionType.COMPARE:
+                for row in question.rows:
+                    kinds[note_id_field(question.id, row.id)] = (model, row.location)
+            else:
+                kinds[question.id] = (model, question.location_of("type"))
+    return kinds
+
+
+def note_hash(spec: NoteSpec) -> str:
+    """A hash of everything Anki stores for a note: its type, fields and tags."""
+    return content_hash(spec.model, *spec.fields, " ".join(spec.tags))

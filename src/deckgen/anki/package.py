@@ -1,0 +1,141 @@
+"""The .apkg: the collection.anki2 SQLite database and the zip around it, the same bytes for the same inputs.
+
+The only module that writes Anki's database; genanki gives the schema, the note types'
+and decks' JSON and each note's cards, deckgen every id and every time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import zipfile
+from html import escape
+from pathlib import Path
+
+import genanki  # type: ignore[import-untyped]
+from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
+from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
+
+from deckgen.anki.ids import card_id, deck_id, note_id
+from deckgen.anki.notes import DeckNotes, NoteSpec
+from deckgen.anki.notetypes import changelog_url, note_models
+from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
+from deckgen.model import Bank, media_name
+from deckgen.render import plain_html, to_html
+
+
+def deck_description_html(bank: Bank) -> str:
+    """The root deck's description: the deck's own text, its version and homepage."""
+    deck = bank.deck
+    return (
+        f"{to_html(deck.description)}\n"
+        f"<p>Version {plain_html(deck.version)} · "
+        f'<a href="{changelog_url(deck.homepage)}">what changed</a> · '
+        f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a></p>'
+    )
+
+
+def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
+    """Write the package's `collection.anki2` SQLite database to `db_path` (a new file), the
+    same bytes for the same inputs.
+
+    Note and card ids derive from GUIDs, each note carries the time its content last
+    changed, and note types the time their look last changed, all from the lock.
+    """
+    models = note_models(bank.deck.homepage)
+    root_id = deck_id(*notes.decks[0][0])
+    connection = sqlite3.connect(db_path)
+    try:
+        cursor = connection.cursor()
+        cursor.executescript(APKG_SCHEMA)
+        cursor.executescript(APKG_COL)
+        model_json = {
+            str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
+        }
+        (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
+        decks_json = json.loads(decks_raw)
+        position = 0
+        for path, name, specs in notes.decks:
+            did = deck_id(*path)
+            description = deck_description_html(bank) if len(path) == 1 else ""
+            decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
+            for spec in specs:
+                position += 1
+                _insert_note(cursor, models[spec.model], spec, did, position, lock.notes[spec.fields[0]].mtime)
+        cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, did: int, due: int, mtime: int) -> None:
+    """A note and its cards, new (usn -1) and unscheduled, with the ids derived from its GUID."""
+    nid = note_id(spec.guid)
+    cursor.execute(
+        "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
+        " VALUES (:id, :guid, :mid, :mod, -1, :tags, :flds, :sfld, 0, 0, '')",
+        {
+            "id": nid,
+            "guid": spec.guid,
+            "mid": model.model_id,
+            "mod": mtime,
+            # A space at each end, as Anki and genanki write tags, so that a search for
+            # ' tag ' matches the first and the last tag too.
+            "tags": " " + " ".join(spec.tags) + " ",
+            "flds": "\x1f".join(spec.fields),
+            "sfld": spec.fields[model.sort_field_index],
+        },
+    )
+    # genanki decides which cards a note has: one per template, or one per cloze number.
+    for card in genanki.Note(model=model, fields=list(spec.fields), guid=spec.guid).cards:
+        cursor.execute(
+            "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data)"
+            " VALUES (:id, :nid, :did, :ord, :mod, -1, 0, 0, :due, 0, 0, 0, 0, 0, 0, 0, 0, '')",
+            {"id": card_id(spec.guid, card.ord), "nid": nid, "did": did, "ord": card.ord, "mod": mtime, "due": due},
+        )
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""Zip entry times: fixed, the earliest a zip can hold, so the package depends only on its content."""
+
+
+def write_package(path: Path, collection: Path, media: dict[str, Path]) -> None:
+    """Write an .apkg: the collection, the media map and the media files, in a fixed order
+    with fixed metadata. Each file is streamed into the package, never held whole in memory."""
+    names = sorted(media)
+    entries: list[tuple[str, Path | bytes]] = [
+        ("collection.anki2", collection),
+        ("media", json.dumps({str(i): n for i, n in enumerate(names)}).encode()),
+    ]
+    entries += [(str(i), media[name]) for i, name in enumerate(names)]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            if isinstance(data, bytes):
+                package.writestr(info, data)
+            else:
+                with data.open("rb") as source, package.open(info, "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+
+
+def bank_media(bank: Bank) -> dict[str, Path]:
+    """Every image the bank's notes use, by packed name."""
+    return {
+        media_name(path): path
+        for topic in bank.topics
+        for question in (*topic.questions, *topic.retired)
+        for _, path in question.images
+    }
+
+
+def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock) -> None:
+    """Write the bank as an Anki package, with its images and the times recorded in `lock`."""
+    with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
+        collection = Path(tmp) / "collection.anki2"
+        write_collection(bank, notes, lock, collection)
+        write_package(path, collection, bank_media(bank))

@@ -1,0 +1,62 @@
+"""deckgen.anki.package: the collection it writes, against genanki's own writer and the real Anki backend."""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import genanki  # type: ignore[import-untyped]
+from anki.collection import Collection
+
+from deckgen.anki.notes import deck_notes
+from deckgen.anki.notetypes import note_models
+from deckgen.build import build
+from tests.test_anki import import_apkg
+
+NOTES = "SELECT guid, mid, tags, flds, sfld, (SELECT group_concat(ord) FROM (SELECT ord FROM cards WHERE nid = notes.id ORDER BY ord)) FROM notes"
+"""Each note's GUID, note type, tags, fields and sort field, and the ordinals of its cards."""
+
+
+def _notes_written(apkg: Path, folder: Path) -> dict[str, tuple[object, ...]]:
+    """The notes table of the package as written, by GUID."""
+    folder.mkdir()
+    with zipfile.ZipFile(apkg) as archive:
+        (folder / "collection.anki2").write_bytes(archive.read("collection.anki2"))
+    with closing(sqlite3.connect(folder / "collection.anki2")) as db:
+        return {row[0]: row[1:] for row in db.execute(NOTES)}
+
+
+def _notes_imported(apkg: Path, folder: Path) -> dict[str, tuple[object, ...]]:
+    """The notes table of a fresh Anki collection after importing the package, by GUID."""
+    folder.mkdir()
+    col = Collection(str(folder / "collection.anki2"))
+    try:
+        import_apkg(col, apkg, merge_notetypes=False)
+        return {row[0]: tuple(row[1:]) for row in col.db.all(NOTES)}
+    finally:
+        col.close()
+
+
+def test_notes_are_written_as_genanki_writes_them(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    result = build(mini_bank, tmp_path / "out")
+    ours = result.outputs[0]
+    # The same notes through genanki's public API: its Note decides tags, fields, sort field and cards.
+    models = note_models(result.bank.deck.homepage)
+    deck = genanki.Deck(1, "genanki")
+    for spec in deck_notes(result.bank).notes:
+        deck.add_note(genanki.Note(model=models[spec.model], fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid))
+    theirs = tmp_path / "genanki.apkg"
+    genanki.Package(deck).write_to_file(str(theirs))
+
+    written = _notes_written(ours, tmp_path / "ours")
+    assert len(written) == 6
+    assert written == _notes_written(theirs, tmp_path / "theirs")
+    assert written["e{C<|WC(.w"][1] == " deckgen::peft::lora-vs-adapter peft "
+    # And Anki reads both alike.
+    imported = _notes_imported(ours, tmp_path / "anki-ours")
+    assert imported.keys() == written.keys()
+    assert imported == _notes_imported(theirs, tmp_path / "anki-theirs")
