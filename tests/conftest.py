@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from anki.scheduler.v3 import CardAnswer
+
+from deckgen.anki import notetypes
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -55,3 +58,56 @@ def collection(tmp_path: Path) -> Iterator[Collection]:
     col = Collection(str(folder / "collection.anki2"))
     yield col
     col.close()
+
+
+IF_NEWER = 0  # ImportAnkiPackageUpdateCondition.IF_NEWER, Anki's default
+
+
+def import_apkg(col: Collection, apkg: Path, merge_notetypes: bool) -> object:
+    """Import as the desktop importer does with its default options, merge toggled explicitly."""
+    options = ImportAnkiPackageOptions(
+        merge_notetypes=merge_notetypes,
+        update_notes=IF_NEWER,
+        update_notetypes=IF_NEWER,
+        with_scheduling=False,
+        with_deck_configs=False,
+    )
+    return col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options)).log
+
+
+def review_first_card(col: Collection) -> int:
+    """Answer the first queued card Good through the v3 scheduler; return its card id."""
+    queued = col.sched.get_queued_cards()
+    card = col.get_card(queued.cards[0].card.id)
+    card.start_timer()
+    states = col._backend.get_scheduling_states(card.id)
+    col.sched.answer_card(col.sched.build_answer(card=card, states=states, rating=CardAnswer.GOOD))
+    return card.id
+
+
+# A second release of the mini bank, for the release and diff tests.
+NEW_QUESTION = """\
+  - id: why-multi-head
+    question: Why does a Transformer use several attention heads instead of one?
+    answer: Each head can attend to a different representation subspace.
+    sources: [paper]
+"""
+
+
+def release_v2(bank: Path) -> None:
+    """Edit one answer, add a question and retire another."""
+    attention = bank / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    text = text.replace("out of saturation", "out of its flat region")
+    hostile_start = text.index("  - id: hostile")
+    hostile = text[hostile_start:]
+    text = text[:hostile_start] + NEW_QUESTION + "retired:\n" + hostile.replace(
+        "    sources: [zh-article]", '    reason: "Superseded by the safety tests."\n    sources: [zh-article]'
+    )
+    attention.write_text(text, encoding="utf-8")
+
+
+def new_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restyle the cards, as a release that edits anki/card.css does."""
+    css = notetypes.card_css()
+    monkeypatch.setattr(notetypes, "card_css", lambda: css + "/* v2 look */\n")

@@ -137,3 +137,28 @@ def hostile_bank(root: Path, values: dict[str, str], raw: dict[str, str] | None 
     for name, template in (("deck.yaml", DECK), ("sources.yaml", SOURCES), ("attention.yaml", TOPIC)):
         (root / name).write_text(template.format(**fields), encoding="utf-8")
     return root
+
+
+INERT_MARKDOWN = [
+    "[sound:evil.mp3] and [anki:tts lang=en_US]x[/anki:tts]",
+    "[[type:Answer]]",
+    "[latex]\\input{/etc/passwd}[/latex] [$]x[/$] [$$]y[/$$]",
+    "{{Answer}} {{FrontSide}} {{#Extra}}x{{/Extra}}",
+    "<script>alert(1)</script> <img src=x onerror=alert(2)>",
+    "\\\\(\\href{javascript:alert(3)}{x}\\\\) and \\\\[\\style{color:red}{y}\\\\]",
+    "`\\(\\href{javascript:alert(4)}{x}\\)` in code",
+]
+INERT_PLAIN = [
+    "[sound:evil.mp3] [[type:Answer]] [latex]x[/latex]",
+    "{{Answer}} {{FrontSide}}",
+    "<script>alert(1)</script>",
+    "\\(\\href{javascript:alert(3)}{x}\\) \\[\\style{color:red}{y}\\]",
+    "[a link](javascript:alert(5)) ![img](https://example.org/x.png) $\\href{javascript:alert(6)}{x}$ *b* `c`",
+]
+
+
+def inert_bank(root: Path, index: int) -> Path:
+    """Every text field holding the index-th inert payload of its kind."""
+    values = {name: INERT_MARKDOWN[index % len(INERT_MARKDOWN)] for name in MARKDOWN_FIELDS}
+    values.update({name: INERT_PLAIN[index % len(INERT_PLAIN)] for name in PLAIN_FIELDS})
+    return hostile_bank(root, values)

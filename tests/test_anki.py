@@ -11,28 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
-from anki.scheduler.v3 import CardAnswer
+from anki.collection import Collection
 
 from deckgen.anki.ids import note_guid
 from deckgen.anki.notes import note_kinds
 from deckgen.build import build
-from tests.conftest import ROOT
-
-IF_NEWER = 0  # ImportAnkiPackageUpdateCondition.IF_NEWER, Anki's default
-
-
-def import_apkg(col: Collection, apkg: Path, merge_notetypes: bool) -> object:
-    """Import as the desktop importer does with its default options, merge toggled explicitly."""
-    options = ImportAnkiPackageOptions(
-        merge_notetypes=merge_notetypes,
-        update_notes=IF_NEWER,
-        update_notetypes=IF_NEWER,
-        with_scheduling=False,
-        with_deck_configs=False,
-    )
-    return col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options)).log
-
+from tests.conftest import ROOT, import_apkg, review_first_card
 
 def strip_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
@@ -116,16 +100,6 @@ def test_hostile_text_stays_text_in_anki(
     )
     answer = collection.get_note(collection.find_notes("ID:hostile")[0]).cards()[0].answer()
     assert "[sound:" not in answer and "<script" not in answer and "<img" not in answer
-
-
-def review_first_card(col: Collection) -> int:
-    """Answer the first queued card Good through the v3 scheduler; return its card id."""
-    queued = col.sched.get_queued_cards()
-    card = col.get_card(queued.cards[0].card.id)
-    card.start_timer()
-    states = col._backend.get_scheduling_states(card.id)
-    col.sched.answer_card(col.sched.build_answer(card=card, states=states, rating=CardAnswer.GOOD))
-    return card.id
 
 
 @pytest.mark.parametrize("merge_notetypes", [False, True])

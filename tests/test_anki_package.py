@@ -14,7 +14,7 @@ from anki.collection import Collection
 from deckgen.anki.notes import deck_notes
 from deckgen.anki.notetypes import note_models
 from deckgen.build import build
-from tests.test_anki import import_apkg
+from tests.conftest import import_apkg
 
 NOTES = "SELECT guid, mid, tags, flds, sfld, (SELECT group_concat(ord) FROM (SELECT ord FROM cards WHERE nid = notes.id ORDER BY ord)) FROM notes"
 """Each note's GUID, note type, tags, fields and sort field, and the ordinals of its cards."""

@@ -28,7 +28,7 @@ from deckgen.cli import main
 from deckgen.diff import diff, diff_packages, format_diff
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES, GOLDEN, check_golden
-from tests.test_release import new_look, release_v2
+from tests.conftest import new_look, release_v2
 
 
 @pytest.fixture

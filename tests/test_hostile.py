@@ -22,9 +22,9 @@ from markdown_it import MarkdownIt
 from deckgen.build import build, check
 from deckgen.model import DeckgenError, Severity
 from deckgen.tex import tex_problems
-from tests.hostile import FIELDS, MARKDOWN_FIELDS, PLAIN_FIELDS, TEXT_FIELDS, URL_FIELDS, hostile_bank, quoted
-from tests.test_anki import import_apkg
-from tests.test_safety import assert_inert, assert_inert_page
+from tests.hostile import FIELDS, INERT_MARKDOWN, INERT_PLAIN, MARKDOWN_FIELDS, TEXT_FIELDS, URL_FIELDS, hostile_bank, inert_bank, quoted
+from tests.conftest import import_apkg
+from tests.inert import assert_inert, assert_inert_page, note_fields
 
 
 def errors(bank: Path) -> list[str]:
@@ -259,30 +259,7 @@ def test_ids_must_be_kebab_case_to_the_end(in_tmp: Path) -> None:
 
 
 # What a bank may write and deckgen must make inert: it builds, and no output runs, plays or links it.
-INERT_MARKDOWN = [
-    "[sound:evil.mp3] and [anki:tts lang=en_US]x[/anki:tts]",
-    "[[type:Answer]]",
-    "[latex]\\input{/etc/passwd}[/latex] [$]x[/$] [$$]y[/$$]",
-    "{{Answer}} {{FrontSide}} {{#Extra}}x{{/Extra}}",
-    "<script>alert(1)</script> <img src=x onerror=alert(2)>",
-    "\\\\(\\href{javascript:alert(3)}{x}\\\\) and \\\\[\\style{color:red}{y}\\\\]",
-    "`\\(\\href{javascript:alert(4)}{x}\\)` in code",
-]
-INERT_PLAIN = [
-    "[sound:evil.mp3] [[type:Answer]] [latex]x[/latex]",
-    "{{Answer}} {{FrontSide}}",
-    "<script>alert(1)</script>",
-    "\\(\\href{javascript:alert(3)}{x}\\) \\[\\style{color:red}{y}\\]",
-    "[a link](javascript:alert(5)) ![img](https://example.org/x.png) $\\href{javascript:alert(6)}{x}$ *b* `c`",
-]
 ANKI_MARKUP = re.compile(r"\[sound:|\[\[type:|\[latex\]|\[\$\]|\[\$\$\]|\[anki:")
-
-
-def inert_bank(root: Path, index: int) -> Path:
-    """Every text field holding the index-th inert payload of its kind."""
-    values = {name: INERT_MARKDOWN[index % len(INERT_MARKDOWN)] for name in MARKDOWN_FIELDS}
-    values.update({name: INERT_PLAIN[index % len(INERT_PLAIN)] for name in PLAIN_FIELDS})
-    return hostile_bank(root, values)
 
 
 def assert_card_inert(html: str) -> None:
@@ -397,7 +374,6 @@ def test_any_text_in_any_field_is_refused_or_builds_inert(tmp_path: Path, name: 
         result = build(root, root / "out")
     except DeckgenError as err:
         pytest.fail(f"check passed but build refused: {err.diagnostics}")
-    from tests.test_safety import note_fields
 
     for field in note_fields(result.outputs[0]):
         assert_inert(field)

@@ -20,7 +20,7 @@ from deckgen.cli import main
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES
-from tests.test_anki import import_apkg
+from tests.conftest import import_apkg
 
 FAR_FUTURE = 99_999_999_999
 """Year 5138: a SOURCE_DATE_EPOCH that one mistyped digit makes."""

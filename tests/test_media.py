@@ -13,7 +13,7 @@ from anki.collection import Collection
 from deckgen.build import build, check
 from tests.bankfiles import TOPIC, write_bank
 from tests.conftest import ROOT
-from tests.test_anki import import_apkg
+from tests.conftest import import_apkg
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

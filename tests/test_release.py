@@ -17,37 +17,10 @@ from anki.collection import Collection
 from deckgen.anki import notetypes
 from deckgen.build import build, check
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
-from tests.test_anki import import_apkg, review_first_card
+from tests.conftest import import_apkg, new_look, release_v2, review_first_card
 
 DAY = 24 * 60 * 60
 NOW = int(time.time())
-NEW_QUESTION = """\
-  - id: why-multi-head
-    question: Why does a Transformer use several attention heads instead of one?
-    answer: Each head can attend to a different representation subspace.
-    sources: [paper]
-"""
-
-
-def release_v2(bank: Path) -> None:
-    """Edit one answer, add a question and retire another."""
-    attention = bank / "attention.yaml"
-    text = attention.read_text(encoding="utf-8")
-    text = text.replace("out of saturation", "out of its flat region")
-    hostile_start = text.index("  - id: hostile")
-    hostile = text[hostile_start:]
-    text = text[:hostile_start] + NEW_QUESTION + "retired:\n" + hostile.replace(
-        "    sources: [zh-article]", '    reason: "Superseded by the safety tests."\n    sources: [zh-article]'
-    )
-    attention.write_text(text, encoding="utf-8")
-
-
-def new_look(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Restyle the cards, as a release that edits anki/card.css does."""
-    css = notetypes.card_css()
-    monkeypatch.setattr(notetypes, "card_css", lambda: css + "/* v2 look */\n")
-
-
 def build_at(bank: Path, out: Path, epoch: Callable[[int], None], seconds: int) -> Path:
     epoch(seconds)
     return build(bank, out).outputs[0]

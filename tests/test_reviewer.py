@@ -20,7 +20,7 @@ from deckgen.anki.notes import note_kinds
 from deckgen.build import build
 from tests.anki_reviewer import CardView, ReviewerInput, SideView, collection_cards, render_cards
 from tests.conftest import ROOT
-from tests.test_anki import import_apkg
+from tests.conftest import import_apkg
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +185,7 @@ def test_night_mode_uses_the_reviewer_classes() -> None:
 
 def test_accepted_hostile_text_stays_inert_in_the_real_reviewer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every kind of hostile text that check accepts, in every field: the reviewer shows it as text.
-    from tests.test_hostile import INERT_MARKDOWN, INERT_PLAIN, inert_bank
+    from tests.hostile import INERT_MARKDOWN, INERT_PLAIN, inert_bank
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     inputs: list[ReviewerInput] = []

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from html.parser import HTMLParser
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from deckgen.build import build, check
 from deckgen.load import MAX_FILE_BYTES, parse_text
 from deckgen.model import DeckgenError
 from tests.bankfiles import DECK, SOURCES, TOPIC, write_bank
+from tests.inert import assert_inert, assert_inert_page, note_fields
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -34,57 +32,6 @@ PAYLOADS = [
     "$\\text{<svg/onload=alert(1)>}$",
 ]
 ANKI_MARKUP = re.compile(r"\[(sound:|latex\]|\$\]|\$\$\]|anki:)")
-SAFE_TAGS = {
-    "p", "em", "strong", "code", "pre", "span", "a", "ul", "ol", "li", "div", "table", "thead", "tbody",
-    "tr", "th", "td", "br", "hr", "s", "del", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-}
-
-
-class _Tags(HTMLParser):
-    """Every start tag and attribute in a piece of HTML, as a browser would see them."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-
-
-MATHML_TAGS = {
-    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "munder", "mover",
-    "munderover", "mfrac", "msqrt", "mroot", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose",
-}
-PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "nav", "section", "article", "h1", "h2", "h3", "ol", "li", "a", "p", "div", "span", "table", "tr", "th", "td", "em", "strong", "code", "pre", "ul", "blockquote", "img", "br", "hr", "s", "del"}
-
-
-def assert_inert_page(html: str) -> None:
-    """A printable sheet: only page, text and MathML elements, no handlers, links only to http(s) or #."""
-    parser = _Tags()
-    parser.feed(html)
-    for tag, attrs in parser.tags:
-        assert tag in PAGE_TAGS | MATHML_TAGS, tag
-        for name, value in attrs:
-            assert not name.startswith("on") and name != "style", (tag, name)
-            if name == "href":
-                assert (value or "").startswith(("https://", "http://", "#")), value
-            if name == "src":
-                assert (value or "").startswith("data:image/"), value
-    style = html[html.index("<style>") : html.index("</style>")]
-    assert "</" not in style[len("<style>"):]
-
-
-def assert_inert(html: str) -> None:
-    parser = _Tags()
-    parser.feed(html)
-    for tag, attrs in parser.tags:
-        assert tag in SAFE_TAGS, (tag, html)
-        for name, value in attrs:
-            assert not name.startswith("on") and name != "style", (name, html)
-            if name in ("href", "src"):
-                assert (value or "").startswith(("https://", "http://", "#")), (value, html)
-
-
 def hostile_topic() -> str:
     lines = ["topic: Hostile", "id: hostile", "section: transformer", "questions:"]
     for i, payload in enumerate(PAYLOADS):
@@ -98,16 +45,6 @@ def hostile_topic() -> str:
             '    lint: {ignore: [answer-length, near-duplicate], reason: "Safety fixture."}',
         ]
     return "\n".join(lines) + "\n"
-
-
-def note_fields(apkg: Path) -> list[str]:
-    with zipfile.ZipFile(apkg) as package:
-        data = package.read("collection.anki2")
-    path = apkg.with_suffix(".anki2")
-    path.write_bytes(data)
-    with sqlite3.connect(path) as db:
-        rows = [r[0] for r in db.execute("select flds from notes")]
-    return [field for row in rows for field in row.split("\x1f")]
 
 
 def test_hostile_text_is_inert_in_the_deck_and_in_sheets(in_tmp: Path, epoch: Callable[[int], None]) -> None:
