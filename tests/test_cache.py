@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import printsheet, validate
+from deckgen import validate
 from deckgen.anki import notes as anki_notes
 from deckgen.anki import package as anki_package
 from deckgen import cache as cache_module
@@ -24,7 +24,7 @@ from deckgen.cache import CACHE_FILE
 from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.cloze import cloze_answers
-from deckgen.render import markdown
+from deckgen.render import forget_rendered, markdown
 from tests.conftest import ROOT
 
 
@@ -184,12 +184,9 @@ def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Cal
 
 
 def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without the small in-memory caches, which a bank of 10,000 cards overflows: the build
-    # itself must never render a text twice.
-    for module in (anki_notes, anki_package, printsheet):
-        for name in ("to_html", "to_print_html"):
-            if hasattr(module, name):
-                monkeypatch.setattr(module, name, getattr(module, name).__wrapped__)
+    # Through the build's own memo of rendered texts, which it empties when it ends: the
+    # build itself must never render a text twice, however large the bank.
+    forget_rendered()
     md = markdown()
     parsed: Counter[str] = Counter()
     real_parse = md.parse

@@ -28,7 +28,8 @@ from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Se
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
-from deckgen.render import parse_once
+from deckgen.outline import outline
+from deckgen.render import forget_rendered
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet_lines, review_sheet_lines
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
@@ -249,6 +250,8 @@ def build(
             if not (out_dir / CACHE_FILE).is_file():
                 raise
             return _build(*args, BuildCache(out_dir, read_old=False))
+        finally:
+            forget_rendered()
 
 
 def _build(
@@ -310,19 +313,20 @@ def _render(
     bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache, timings)
     timestamp = int(build_time())
     old_lock, _ = read_lock(bank_dir)
-    with phase(timings, "render"), parse_once():
+    with phase(timings, "render"):
         all_notes = deck_notes(bank, cache)
         chosen = select(bank, selection)
+        shape = outline(chosen)
         notes = deck_notes(chosen, cache) if selection else all_notes
-        review_page, questions_page = print_pages(chosen, cache)
+        review_page, questions_page = print_pages(shape, cache)
     with phase(timings, "update lock"):
         lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
     apkg = out_dir / f"{bank.deck.slug}.apkg"
     with phase(timings, "sheets"):
         writers: dict[Path, Writer] = {
             apkg: lambda path: write_apkg(chosen, path, notes, lock),
-            out_dir / REVIEW_SHEET: _lines_writer(review_sheet_lines(chosen)),
-            out_dir / QUESTIONS_SHEET: _lines_writer(questions_sheet_lines(chosen)),
+            out_dir / REVIEW_SHEET: _lines_writer(review_sheet_lines(shape)),
+            out_dir / QUESTIONS_SHEET: _lines_writer(questions_sheet_lines(shape)),
             out_dir / REVIEW_HTML: _lines_writer(review_page),
             out_dir / QUESTIONS_HTML: _lines_writer(questions_page),
         }
