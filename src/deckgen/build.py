@@ -18,16 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki.notes import deck_notes, note_hash, note_kinds
-from deckgen.anki.notetypes import note_type_states
+from deckgen.anki.notes import deck_notes
 from deckgen.anki.package import bank_media, write_apkg
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
-from deckgen.lock import MAX_FUTURE, format_lock, write_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
+from deckgen.lock import MAX_FUTURE, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import print_pages
+from deckgen.release import Release, read_release
 from deckgen.outline import outline
 from deckgen.render import forget_rendered
 from deckgen.sheet import MEDIA_FOLDER, questions_sheet_lines, review_sheet_lines
@@ -84,12 +84,16 @@ class BuildResult:
 
 
 def check(
-    bank_dir: Path, accept_schema_change: bool = False, cache: BuildCache | None = None, timings: Timings | None = None
+    bank_dir: Path,
+    accept_schema_change: bool = False,
+    cache: BuildCache | None = None,
+    timings: Timings | None = None,
+    release: Release | None = None,
 ) -> tuple[Bank | None, list[Diagnostic]]:
     """Validate the bank, check it against what was released (the lock), then lint it.
 
-    The bank is None when any error was found. A build passes its cache, so that files
-    unchanged since the last build are not read again.
+    The bank is None when any error was found. A build passes the release it read and its
+    cache, so that the lock is read once and files unchanged since the last build are not read again.
     """
     with fewer_collections():
         with phase(timings, "validate"):
@@ -97,12 +101,7 @@ def check(
         if bank is None:
             return None, diagnostics
         with phase(timings, "lock"):
-            lock, problems = read_lock(bank_dir)
-            if lock is not None:
-                problems += time_problems(lock, bank_dir, time.time())
-                problems += released_problems(lock, bank_dir, note_kinds(bank))
-                if not accept_schema_change:
-                    problems += schema_problems(lock, bank_dir, note_type_states(bank))
+            problems = (release or read_release(bank_dir)).bank_problems(bank, accept_schema_change, time.time())
         if problems:
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
         with phase(timings, "lint"):
@@ -112,13 +111,14 @@ def check(
 
 def checked_bank(
     bank_dir: Path,
+    release: Release,
     strict: bool = False,
     accept_schema_change: bool = False,
     cache: BuildCache | None = None,
     timings: Timings | None = None,
 ) -> tuple[Bank, list[Diagnostic]]:
     """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(bank_dir, accept_schema_change, cache, timings)
+    bank, diagnostics = check(bank_dir, accept_schema_change, cache, timings, release)
     if bank is None or (strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics
@@ -268,7 +268,8 @@ def _build(
     out_dir = output.out
     with fewer_collections():
         try:
-            chosen, writers, lock_text, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
+            release = read_release(bank_dir)
+            chosen, writers, lock_text, warnings = _render(release, out_dir, selection, strict, accept_schema_change, cache, timings)
             outputs = list(writers)
             pdfs: list[Path] = []
             problems: list[Diagnostic] = []
@@ -289,10 +290,10 @@ def _build(
                 staging.switch()
             if lock_text is not None:
                 try:
-                    write_lock(lock_path(bank_dir), lock_text)
+                    write_lock(release.path, lock_text)
                 except OSError as err:
-                    raise _write_error(lock_path(bank_dir), err) from err
-                outputs.append(lock_path(bank_dir))
+                    raise _write_error(release.path, err) from err
+                outputs.append(release.path)
             outputs += pdfs
         finally:
             cache.close()
@@ -300,7 +301,7 @@ def _build(
 
 
 def _render(
-    bank_dir: Path,
+    release: Release,
     out_dir: Path,
     selection: Selection,
     strict: bool,
@@ -310,9 +311,8 @@ def _render(
 ) -> tuple[Bank, dict[Path, Writer], str | None, list[Diagnostic]]:
     """Check the bank and render every output, to be written all at once, and the lock's new text
     (None when it is unchanged, or for a subset build, which never writes it)."""
-    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache, timings)
+    bank, warnings = checked_bank(release.bank_dir, release, strict, accept_schema_change, cache, timings)
     timestamp = int(build_time())
-    old_lock, _ = read_lock(bank_dir)
     with phase(timings, "render"):
         all_notes = deck_notes(bank, cache)
         chosen = select(bank, selection)
@@ -320,7 +320,7 @@ def _render(
         notes = deck_notes(chosen, cache) if selection else all_notes
         review_page, questions_page = print_pages(shape, cache)
     with phase(timings, "update lock"):
-        lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
+        lock = release.next_lock(bank, all_notes, timestamp)
     apkg = out_dir / f"{bank.deck.slug}.apkg"
     with phase(timings, "sheets"):
         writers: dict[Path, Writer] = {
@@ -332,8 +332,5 @@ def _render(
         }
     for name, source in sorted(bank_media(chosen).items()):
         writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
-    lock_text: str | None = format_lock(lock)
-    path = lock_path(bank_dir)
-    if selection or (path.is_file() and path.read_bytes() == (lock_text or "").encode("utf-8")):
-        lock_text = None
+    lock_text = None if selection else release.changed_text(lock)
     return chosen, writers, lock_text, warnings
