@@ -111,6 +111,34 @@ def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(bank: Path, tmp_path: Pa
         assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
 
 
+HAND_EDITS = ["not json", '{"cut off": ', "42", '"text"', "[]", "{}", '{"x": 1}', '[["a", "b", "c", "d"]]', "[[1, 2, 3, 4]]", '{"id": 7}', "[" * 5000]
+
+
+@pytest.mark.parametrize("value", HAND_EDITS)
+def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], value: str) -> None:
+    # Every cached value is checked as it is read: one that is not what deckgen stores is a
+    # miss, never a failed build nor a different output.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print"}
+        db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
+    build(mini_bank, tmp_path / "out")
+    assert digests(tmp_path / "out") == expected
+
+
+def test_a_truncated_cache_builds_what_a_cold_build_builds(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    whole = (tmp_path / "out" / CACHE_FILE).read_bytes()
+    for size in (len(whole) // 2, 4096, 100):
+        (tmp_path / "out" / CACHE_FILE).write_bytes(whole[:size])
+        build(mini_bank, tmp_path / "out")
+        assert digests(tmp_path / "out") == expected
+
+
 def test_a_cached_topic_that_no_longer_fits_its_bank_is_read_again(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")

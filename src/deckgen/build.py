@@ -238,18 +238,8 @@ def build(
     whole bank, so a subset build (any filter) reads it but never writes it.
     """
     with held_output(out_dir) as output:
-        args = (bank_dir, output, selection, strict, accept_schema_change, pdf, timings)
         try:
-            return _build(*args, BuildCache(out_dir))
-        except DeckgenError:
-            raise
-        except Exception:
-            # Every cached value is checked as it is read, but a cache edited by hand could still
-            # hold something no check foresaw. A cache must never fail a build: build once more
-            # without it (the new cache then replaces it); a fault of deckgen's own fails again.
-            if not (out_dir / CACHE_FILE).is_file():
-                raise
-            return _build(*args, BuildCache(out_dir, read_old=False))
+            return _build(bank_dir, output, selection, strict, accept_schema_change, pdf, timings, BuildCache(out_dir))
         finally:
             forget_rendered()
 

@@ -75,7 +75,7 @@ def _open(path: Path) -> sqlite3.Connection:
 class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
-    def __init__(self, out_dir: Path, read_old: bool = True) -> None:
+    def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
         self.keys: dict[tuple[str, str], str] = {}
@@ -90,7 +90,7 @@ class BuildCache:
         self._pending: dict[str, str] = {}
         self._failed = False
         try:
-            if read_old and self.path.is_file():
+            if self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
