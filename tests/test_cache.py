@@ -17,7 +17,7 @@ from deckgen import validate
 from deckgen.anki import notes as anki_notes
 from deckgen.anki import package as anki_package
 from deckgen import cache as cache_module
-from deckgen import build as build_module
+from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
@@ -186,7 +186,7 @@ def test_a_failed_build_leaves_the_cache_as_it_was(
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(build_module, "write_apkg", disk_full)
+    monkeypatch.setattr(apkg_output, "write_apkg", disk_full)
     with pytest.raises(DeckgenError):
         build(bank, tmp_path / "out")
     assert (tmp_path / "out" / CACHE_FILE).read_bytes() == before

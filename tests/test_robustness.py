@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from deckgen.anki import notes as anki_notes
-from deckgen import build as build_module
+from deckgen.outputs import apkg as apkg_output
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
@@ -52,7 +52,7 @@ def test_a_build_that_fails_while_writing_changes_no_output_and_not_the_lock(
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(build_module, "write_apkg", disk_full)
+    monkeypatch.setattr(apkg_output, "write_apkg", disk_full)
     code, _, err = run("build", "mini", "--out", "out")
     assert code == 1
     assert err.startswith("out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 import deckgen
-from deckgen.build import Selection, build, check
+from deckgen.build import BuildOptions, Selection, build_deck, check
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
 from deckgen.model import DeckgenError, Diagnostic, one_line
@@ -69,9 +69,10 @@ def build_command(
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     clock = Timings() if timings else None
+    options = BuildOptions(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
     try:
         with phase(clock, "total"):
-            result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
+            result = build_deck(options)
     except DeckgenError as err:
         _report(err.diagnostics)
         click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
