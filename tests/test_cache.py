@@ -56,6 +56,15 @@ def edit(bank: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("They are equal:", "They are the same:"), encoding="utf-8")
 
 
+MINI_FILE = Path("attention.yaml")
+"""A topic file of the mini bank (tests/fixtures/mini), for the tests that need no large bank."""
+
+
+def edit_mini(bank: Path) -> None:
+    path = bank / MINI_FILE
+    path.write_text(path.read_text(encoding="utf-8").replace("out of saturation", "out of its flat region"), encoding="utf-8")
+
+
 def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "warm")
@@ -93,21 +102,21 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
 
-def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     cache_file = tmp_path / "out" / CACHE_FILE
     with sqlite3.connect(cache_file) as db:
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'notes:%'", (json.dumps([["poison"] * 4]),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'print:%'", (json.dumps("poison"),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'topic:%'", (json.dumps({"id": "poison"}),))
         db.execute("UPDATE entries SET value = ? WHERE key = 'salt'", (json.dumps(cache_module._salt() + "-older"),))
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     assert "poison" not in (tmp_path / "out" / "review-sheet.html").read_text(encoding="utf-8")
     assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
     for content in (b"", b"not a database at all", b"SQLite format 3\x00" + b"\xff" * 200):
         cache_file.write_bytes(content)
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
         assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
 
 
@@ -176,39 +185,39 @@ def test_a_missing_image_is_found_even_when_its_file_is_unchanged(bank: Path, tm
 
 
 def test_a_failed_build_leaves_the_cache_as_it_was(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     before = (tmp_path / "out" / CACHE_FILE).read_bytes()
-    edit(bank)
+    edit_mini(mini_bank)
 
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(apkg_output, "write_apkg", disk_full)
     with pytest.raises(DeckgenError):
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
     assert (tmp_path / "out" / CACHE_FILE).read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
 
 
-def test_a_first_build_that_fails_makes_no_folder(bank: Path, tmp_path: Path) -> None:
-    (bank / QK_FILE).write_text("topic: [", encoding="utf-8")
+def test_a_first_build_that_fails_makes_no_folder(mini_bank: Path, tmp_path: Path) -> None:
+    (mini_bank / MINI_FILE).write_text("topic: [", encoding="utf-8")
     with pytest.raises(DeckgenError):
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
-def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_a_cached_file_keeps_its_warnings(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    path = bank / QK_FILE
+    path = mini_bank / MINI_FILE
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    first = build(bank, tmp_path / "out").warnings
-    again = build(bank, tmp_path / "out").warnings
+    first = build(mini_bank, tmp_path / "out").warnings
+    again = build(mini_bank, tmp_path / "out").warnings
     assert [str(d) for d in again if d.rule == "bom"] == [f"{path.as_posix()}:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]"]
-    assert again == first == tuple(check(bank)[1])
+    assert again == first == tuple(check(mini_bank)[1])
 
 
 def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,26 +269,26 @@ def test_what_a_card_shows_from_elsewhere_invalidates_it(
 
 
 def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
-    path = bank / QK_FILE
+    path = mini_bank / MINI_FILE
     before = path.read_text(encoding="utf-8")
     real_load = validate.load_file
 
     def load_while_an_editor_saves(file: Path, display: str, data: bytes | None = None) -> LoadedFile:
         if file == path:
-            path.write_text(before.replace("They are equal:", "They are the same:"), encoding="utf-8")
+            path.write_text(before.replace("out of saturation", "out of its flat region"), encoding="utf-8")
         return real_load(file, display, data)
 
     monkeypatch.setattr(validate, "load_file", load_while_an_editor_saves)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     monkeypatch.setattr(validate, "load_file", real_load)
     for edited in (True, False):
-        text = before.replace("They are equal:", "They are the same:") if edited else before
+        text = before.replace("out of saturation", "out of its flat region") if edited else before
         path.write_text(text, encoding="utf-8")
-        build(bank, tmp_path / "out")
-        build(bank, tmp_path / f"cold-{edited}")
+        build(mini_bank, tmp_path / "out")
+        build(mini_bank, tmp_path / f"cold-{edited}")
         assert digests(tmp_path / "out") == digests(tmp_path / f"cold-{edited}")
 
 
