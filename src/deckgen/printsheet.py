@@ -17,7 +17,7 @@ from pathlib import Path
 from deckgen.cache import BuildCache
 from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
 from deckgen.links import with_media
-from deckgen.model import Bank, Question, QuestionType, Topic, media_name
+from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic, media_name
 from deckgen.outline import Outline, outline
 from deckgen.render import code_css, to_print_html
 
@@ -87,15 +87,28 @@ def _embed(html: str, question: Question) -> str:
     return html
 
 
+def _shown(question: Question, with_answers: bool) -> str:
+    """The question's text as a page shows it: a cloze revealed on the review page, blanked on the other."""
+    if question.type is not QuestionType.CLOZE:
+        return question.question
+    return cloze_reveal(question.question, PRINT_MATH_MARK) if with_answers else cloze_blank(question.question, PRINT_MATH_BLANK)
+
+
+def _row_extra(row: CompareRow) -> str:
+    return f"**{row.aspect}:** {row.extra}"
+
+
+def _key_line(question: Question) -> str:
+    """A cloze's line in the answer key: its answers."""
+    return " · ".join(cloze_answers(question.question))
+
+
 def _texts_of(question: Question) -> list[str]:
-    """Every text of the question that either page prints: the question (a cloze revealed and
-    blanked), the answer, the extra, a compare table's cells and rows' extras, the answer key's line."""
-    texts = []
+    """Every text of the question that either page prints: the question as each page shows it,
+    the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line."""
+    texts = [_shown(question, True), _shown(question, False)]
     if question.type is QuestionType.CLOZE:
-        text = question.question
-        texts += [cloze_reveal(text, PRINT_MATH_MARK), cloze_blank(text, PRINT_MATH_BLANK), " · ".join(cloze_answers(text))]
-    else:
-        texts.append(question.question)
+        texts.append(_key_line(question))
     if question.type is QuestionType.BASIC:
         texts.append(question.answer)
     if question.extra:
@@ -105,7 +118,7 @@ def _texts_of(question: Question) -> list[str]:
         for row in question.live_rows:
             texts += [row.aspect, *row.values]
             if row.extra:
-                texts.append(f"**{row.aspect}:** {row.extra}")
+                texts.append(_row_extra(row))
     return texts
 
 
@@ -153,10 +166,8 @@ def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
 
 
 def _question_html(bank: Bank, number: int, question: Question, texts: dict[str, str], with_answers: bool) -> str:
-    text = question.question
-    if question.type is QuestionType.CLOZE:
-        text = cloze_reveal(text, PRINT_MATH_MARK) if with_answers else cloze_blank(text, PRINT_MATH_BLANK)
-    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{texts[text]}</div>']
+    shown = texts[_shown(question, with_answers)]
+    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
     if question.type is QuestionType.COMPARE:
         parts.append(_table(question, texts, with_values=with_answers))
     elif question.type is QuestionType.BASIC and with_answers:
@@ -166,7 +177,7 @@ def _question_html(bank: Bank, number: int, question: Question, texts: dict[str,
             parts.append(f'<div class="extra">{texts[question.extra]}</div>')
         for row in question.live_rows if question.type is QuestionType.COMPARE else ():
             if row.extra:
-                parts.append(f'<div class="extra">{texts[f"**{row.aspect}:** {row.extra}"]}</div>')
+                parts.append(f'<div class="extra">{texts[_row_extra(row)]}</div>')
         parts.append(_refs(bank, question))
     parts.append("</div></article>")
     return "".join(parts)
@@ -176,7 +187,7 @@ def _answer_html(number: int, question: Question, texts: dict[str, str]) -> str:
     if question.type is QuestionType.BASIC:
         body = texts[question.answer]
     elif question.type is QuestionType.CLOZE:
-        body = texts[" · ".join(cloze_answers(question.question))]
+        body = texts[_key_line(question)]
     else:
         body = _table(question, texts, with_values=True)
     return f'<div class="qa"><span class="num">{number}.</span><div class="body">{body}</div></div>'
