@@ -184,8 +184,8 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
 
 
 def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes | None]:
-    """`read_lock`, and the file's bytes as read (None if there is no file to read), so that a
-    build can tell whether the lock it writes is the one it read without reading it again."""
+    """`read_lock`, and the file's bytes as read (None unless they hold a lock), so that a build
+    can tell whether the lock it writes is the one it read without reading it again."""
     path = lock_path(bank_dir)
     display = path.as_posix()
     if path.is_symlink():
