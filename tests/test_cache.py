@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import printsheet, validate
+from deckgen import validate
 from deckgen.anki import notes as anki_notes
 from deckgen.anki import package as anki_package
 from deckgen import cache as cache_module
-from deckgen import build as build_module
+from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.cloze import cloze_answers
-from deckgen.render import markdown
+from deckgen.render import forget_rendered, markdown
 from tests.conftest import ROOT
 
 
@@ -54,6 +54,15 @@ QK_FILE = Path("transformer") / "why-separate-qk.yaml"
 def edit(bank: Path) -> None:
     path = bank / QK_FILE
     path.write_text(path.read_text(encoding="utf-8").replace("They are equal:", "They are the same:"), encoding="utf-8")
+
+
+MINI_FILE = Path("attention.yaml")
+"""A topic file of the mini bank (tests/fixtures/mini), for the tests that need no large bank."""
+
+
+def edit_mini(bank: Path) -> None:
+    path = bank / MINI_FILE
+    path.write_text(path.read_text(encoding="utf-8").replace("out of saturation", "out of its flat region"), encoding="utf-8")
 
 
 def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
@@ -93,22 +102,50 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
 
-def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     cache_file = tmp_path / "out" / CACHE_FILE
     with sqlite3.connect(cache_file) as db:
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'notes:%'", (json.dumps([["poison"] * 4]),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'print:%'", (json.dumps("poison"),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'topic:%'", (json.dumps({"id": "poison"}),))
         db.execute("UPDATE entries SET value = ? WHERE key = 'salt'", (json.dumps(cache_module._salt() + "-older"),))
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     assert "poison" not in (tmp_path / "out" / "review-sheet.html").read_text(encoding="utf-8")
     assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
     for content in (b"", b"not a database at all", b"SQLite format 3\x00" + b"\xff" * 200):
         cache_file.write_bytes(content)
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
         assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
+
+
+HAND_EDITS = ["not json", '{"cut off": ', "42", '"text"', "[]", "{}", '{"x": 1}', '[["a", "b", "c", "d"]]', "[[1, 2, 3, 4]]", '{"id": 7}', "[" * 5000]
+
+
+@pytest.mark.parametrize("value", HAND_EDITS)
+def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], value: str) -> None:
+    # Every cached value is checked as it is read: one that is not what deckgen stores is a
+    # miss, never a failed build nor a different output.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print"}
+        db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
+    build(mini_bank, tmp_path / "out")
+    assert digests(tmp_path / "out") == expected
+
+
+def test_a_truncated_cache_builds_what_a_cold_build_builds(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    whole = (tmp_path / "out" / CACHE_FILE).read_bytes()
+    for size in (len(whole) // 2, 4096, 100):
+        (tmp_path / "out" / CACHE_FILE).write_bytes(whole[:size])
+        build(mini_bank, tmp_path / "out")
+        assert digests(tmp_path / "out") == expected
 
 
 def test_a_cached_topic_that_no_longer_fits_its_bank_is_read_again(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
@@ -148,48 +185,45 @@ def test_a_missing_image_is_found_even_when_its_file_is_unchanged(bank: Path, tm
 
 
 def test_a_failed_build_leaves_the_cache_as_it_was(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     before = (tmp_path / "out" / CACHE_FILE).read_bytes()
-    edit(bank)
+    edit_mini(mini_bank)
 
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(build_module, "write_apkg", disk_full)
+    monkeypatch.setattr(apkg_output, "write_apkg", disk_full)
     with pytest.raises(DeckgenError):
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
     assert (tmp_path / "out" / CACHE_FILE).read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
 
 
-def test_a_first_build_that_fails_makes_no_folder(bank: Path, tmp_path: Path) -> None:
-    (bank / QK_FILE).write_text("topic: [", encoding="utf-8")
+def test_a_first_build_that_fails_makes_no_folder(mini_bank: Path, tmp_path: Path) -> None:
+    (mini_bank / MINI_FILE).write_text("topic: [", encoding="utf-8")
     with pytest.raises(DeckgenError):
-        build(bank, tmp_path / "out")
+        build(mini_bank, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
-def test_a_cached_file_keeps_its_warnings(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def test_a_cached_file_keeps_its_warnings(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
-    path = bank / QK_FILE
+    path = mini_bank / MINI_FILE
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    first = build(bank, tmp_path / "out").warnings
-    again = build(bank, tmp_path / "out").warnings
+    first = build(mini_bank, tmp_path / "out").warnings
+    again = build(mini_bank, tmp_path / "out").warnings
     assert [str(d) for d in again if d.rule == "bom"] == [f"{path.as_posix()}:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]"]
-    assert again == first == tuple(check(bank)[1])
+    assert again == first == tuple(check(mini_bank)[1])
 
 
 def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without the small in-memory caches, which a bank of 10,000 cards overflows: the build
-    # itself must never render a text twice.
-    for module in (anki_notes, anki_package, printsheet):
-        for name in ("to_html", "to_print_html"):
-            if hasattr(module, name):
-                monkeypatch.setattr(module, name, getattr(module, name).__wrapped__)
+    # Through the build's own memo of rendered texts, which it empties when it ends: the
+    # build itself must never render a text twice, however large the bank.
+    forget_rendered()
     md = markdown()
     parsed: Counter[str] = Counter()
     real_parse = md.parse
@@ -235,26 +269,26 @@ def test_what_a_card_shows_from_elsewhere_invalidates_it(
 
 
 def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
-    path = bank / QK_FILE
+    path = mini_bank / MINI_FILE
     before = path.read_text(encoding="utf-8")
     real_load = validate.load_file
 
     def load_while_an_editor_saves(file: Path, display: str, data: bytes | None = None) -> LoadedFile:
         if file == path:
-            path.write_text(before.replace("They are equal:", "They are the same:"), encoding="utf-8")
+            path.write_text(before.replace("out of saturation", "out of its flat region"), encoding="utf-8")
         return real_load(file, display, data)
 
     monkeypatch.setattr(validate, "load_file", load_while_an_editor_saves)
-    build(bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
     monkeypatch.setattr(validate, "load_file", real_load)
     for edited in (True, False):
-        text = before.replace("They are equal:", "They are the same:") if edited else before
+        text = before.replace("out of saturation", "out of its flat region") if edited else before
         path.write_text(text, encoding="utf-8")
-        build(bank, tmp_path / "out")
-        build(bank, tmp_path / f"cold-{edited}")
+        build(mini_bank, tmp_path / "out")
+        build(mini_bank, tmp_path / f"cold-{edited}")
         assert digests(tmp_path / "out") == digests(tmp_path / f"cold-{edited}")
 
 

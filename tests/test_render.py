@@ -7,12 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deckgen.render import (
+    MATHML,
     MarkdownFacts,
     code_css,
     highlight_code,
     markdown,
     markdown_facts,
-    parse_once,
+    forget_rendered,
+    render_text,
     to_html,
     to_inline_html,
     to_print_html,
@@ -104,20 +106,21 @@ def test_sheet_markdown_makes_html_inert(markdown: str, sheet: str) -> None:
 def test_a_text_is_parsed_once_for_the_card_and_the_printed_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "Scores: $q^\\top k$ over a table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```"
     expected_card, expected_print = to_html(text), to_print_html(text)
-    to_html.cache_clear()
-    to_print_html.cache_clear()
+    forget_rendered()
     md = markdown()
     parses: list[str] = []
     real_parse = md.parse
     monkeypatch.setattr(md, "parse", lambda src, env=None: parses.append(src) or real_parse(src, env))
-    with parse_once():
-        assert to_html(text) == expected_card
-        assert to_print_html(text) == expected_print
+    assert to_html(text) == expected_card
+    assert to_print_html(text) == expected_print
+    assert render_text(text) == (expected_card, expected_print)
     assert parses == [text]
-    # Outside a build's block nothing is kept back: printing parses again.
-    to_print_html.cache_clear()
+    # A build empties the memo when it ends: printing then parses again.
+    forget_rendered()
     assert to_print_html(text) == expected_print
     assert parses == [text, text]
+    # The print half is what the text renders to with MathML when parsed on its own.
+    assert expected_print == str(markdown().render(text, {"math": MATHML})).strip()
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,9 +1,9 @@
 """The pipeline as named steps: load and validate, select, render, write atomically.
 
-Nothing is written until every step before writing has succeeded. The outputs are written
-into a new folder beside `--out`, which then takes the place of `--out` in one step
-(deckgen.outdir), and the lock is written in one replace: however a build ends, `--out`
-holds the old outputs or the new ones, and the lock is whole.
+Nothing is written until every step before writing has succeeded. The outputs (the plug-ins
+of `deckgen.outputs`) are written into a new folder beside `--out`, which then takes the
+place of `--out` in one step (deckgen.outdir), and the lock is written in one replace:
+however a build ends, `--out` holds the old outputs or the new ones, and the lock is whole.
 """
 
 from __future__ import annotations
@@ -11,52 +11,43 @@ from __future__ import annotations
 import gc
 import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki.notes import deck_notes, note_hash, note_kinds
-from deckgen.anki.notetypes import note_type_states
-from deckgen.anki.package import bank_media, write_apkg
+from deckgen.anki.notes import deck_notes
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.lint import lint_bank
-from deckgen.lock import MAX_FUTURE, format_lock, write_lock, lock_path, next_lock, read_lock, released_problems, schema_problems, time_problems
-from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity
+from deckgen.lock import MAX_FUTURE, write_lock
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.outdir import Output, Staging, held_output
-from deckgen.pdf import print_to_pdf
-from deckgen.printsheet import print_pages
-from deckgen.render import parse_once
-from deckgen.sheet import MEDIA_FOLDER, questions_sheet_lines, review_sheet_lines
+from deckgen.outline import outline
+from deckgen.outputs import FORMATS, RenderContext, Writer
+from deckgen.release import Release, read_release
+from deckgen.render import forget_rendered
+from deckgen.selection import Selection, select
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
-REVIEW_SHEET = "review-sheet.md"
-QUESTIONS_SHEET = "review-questions.md"
-REVIEW_HTML = "review-sheet.html"
-QUESTIONS_HTML = "review-questions.html"
+__all__ = ["BuildOptions", "BuildResult", "Selection", "build", "build_deck", "build_time", "check", "checked_bank", "select"]
 
 
 @dataclass(frozen=True)
-class Selection:
-    """Which part of the bank to build: a question is kept if it matches every filter given."""
+class BuildOptions:
+    """Everything a build is asked to do: which bank, where, which part of it, and how strictly."""
 
-    topics: tuple[str, ...] = ()
-    sections: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.topics or self.sections or self.tags)
-
-    def keeps(self, question: Question) -> bool:
-        """True if the question passes every filter."""
-        return (
-            (not self.topics or question.topic in self.topics)
-            and (not self.sections or question.section in self.sections)
-            and (not self.tags or any(tag in self.tags for tag in question.tags))
-        )
+    bank_dir: Path
+    out_dir: Path
+    selection: Selection = Selection()
+    strict: bool = False
+    """Fail on any warning, as on an error."""
+    accept_schema_change: bool = False
+    """Release note types whose fields or templates changed."""
+    pdf: bool = False
+    timings: Timings | None = None
+    """Where to record the seconds each step takes, if anywhere."""
 
 
 @contextmanager
@@ -83,12 +74,17 @@ class BuildResult:
 
 
 def check(
-    bank_dir: Path, accept_schema_change: bool = False, cache: BuildCache | None = None, timings: Timings | None = None
+    bank_dir: Path,
+    *,
+    accept_schema_change: bool = False,
+    release: Release | None = None,
+    cache: BuildCache | None = None,
+    timings: Timings | None = None,
 ) -> tuple[Bank | None, list[Diagnostic]]:
     """Validate the bank, check it against what was released (the lock), then lint it.
 
-    The bank is None when any error was found. A build passes its cache, so that files
-    unchanged since the last build are not read again.
+    The bank is None when any error was found. A build passes the release it read and its
+    cache, so that the lock is read once and files unchanged since the last build are not read again.
     """
     with fewer_collections():
         with phase(timings, "validate"):
@@ -96,12 +92,7 @@ def check(
         if bank is None:
             return None, diagnostics
         with phase(timings, "lock"):
-            lock, problems = read_lock(bank_dir)
-            if lock is not None:
-                problems += time_problems(lock, bank_dir, time.time())
-                problems += released_problems(lock, bank_dir, note_kinds(bank))
-                if not accept_schema_change:
-                    problems += schema_problems(lock, bank_dir, note_type_states(bank))
+            problems = (release or read_release(bank_dir)).bank_problems(bank, accept_schema_change, time.time())
         if problems:
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
         with phase(timings, "lint"):
@@ -109,16 +100,12 @@ def check(
         return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
 
 
-def checked_bank(
-    bank_dir: Path,
-    strict: bool = False,
-    accept_schema_change: bool = False,
-    cache: BuildCache | None = None,
-    timings: Timings | None = None,
-) -> tuple[Bank, list[Diagnostic]]:
+def checked_bank(options: BuildOptions, release: Release, cache: BuildCache | None = None) -> tuple[Bank, list[Diagnostic]]:
     """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(bank_dir, accept_schema_change, cache, timings)
-    if bank is None or (strict and diagnostics):
+    bank, diagnostics = check(
+        options.bank_dir, accept_schema_change=options.accept_schema_change, release=release, cache=cache, timings=options.timings
+    )
+    if bank is None or (options.strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics
 
@@ -150,39 +137,6 @@ def build_time() -> float:
     return float(epoch)
 
 
-def select(bank: Bank, selection: Selection) -> Bank:
-    """The bank narrowed to the selection; unknown filter values are errors, as is an empty result."""
-    problems = []
-    known = {
-        "topic": (selection.topics, {t.id for t in bank.topics}),
-        "section": (selection.sections, {s.id for s in bank.deck.sections}),
-        "tag": (selection.tags, {tag for q in bank.questions for tag in q.tags}),
-    }
-    for kind, (wanted, available) in known.items():
-        for value in wanted:
-            if value not in available:
-                problems.append(
-                    Diagnostic(Location(bank.root.as_posix()), Severity.ERROR, f"no {kind} '{value}' in this bank", "unknown-filter")
-                )
-    if problems:
-        raise DeckgenError(problems)
-    if not selection:
-        return bank
-    topics = []
-    for topic in bank.topics:
-        kept = tuple(q for q in topic.questions if selection.keeps(q))
-        if kept:
-            topics.append(replace(topic, questions=kept))
-    if not topics:
-        raise DeckgenError(
-            [Diagnostic(Location(bank.root.as_posix()), Severity.ERROR, "the filters select no question", "unknown-filter")]
-        )
-    return replace(bank, topics=tuple(topics))
-
-
-Writer = Callable[[Path], None]
-
-
 def _write_error(target: Path, err: OSError) -> DeckgenError:
     reason = err.strerror or str(err)
     return DeckgenError([Diagnostic(Location(target.as_posix()), Severity.ERROR, f"cannot write the output: {reason}", "io")])
@@ -203,133 +157,86 @@ def write_outputs(writers: dict[Path, Writer], staging: Staging) -> None:
             raise _write_error(target, err) from err
 
 
-def _copy_writer(source: Path) -> Writer:
-    def write(path: Path) -> None:
-        path.write_bytes(source.read_bytes())
-
-    return write
-
-
-def _lines_writer(lines: list[str]) -> Writer:
-    """Write each line followed by a newline, without joining them in memory first."""
-
-    def write(path: Path) -> None:
-        with path.open("w", encoding="utf-8", newline="\n") as out:
-            for line in lines:
-                out.write(line)
-                out.write("\n")
-
-    return write
-
-
 def build(
     bank_dir: Path,
     out_dir: Path,
+    *,
     selection: Selection = Selection(),
     strict: bool = False,
     accept_schema_change: bool = False,
     pdf: bool = False,
     timings: Timings | None = None,
 ) -> BuildResult:
-    """Check, render and write the deck and both sheets, and bring the lock up to date.
+    """`build_deck` with these options: check, render and write every output, and bring the lock up to date."""
+    return build_deck(BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, timings))
+
+
+def build_deck(options: BuildOptions) -> BuildResult:
+    """Check, render and write every output, and bring the lock up to date.
 
     The outputs replace `out_dir` all at once, or not at all. The lock always describes the
     whole bank, so a subset build (any filter) reads it but never writes it.
     """
-    with held_output(out_dir) as output:
-        args = (bank_dir, output, selection, strict, accept_schema_change, pdf, timings)
+    with held_output(options.out_dir) as output, fewer_collections():
+        cache = BuildCache(options.out_dir)
         try:
-            return _build(*args, BuildCache(out_dir))
-        except DeckgenError:
-            raise
-        except Exception:
-            # Every cached value is checked as it is read, but a cache edited by hand could still
-            # hold something no check foresaw. A cache must never fail a build: build once more
-            # without it (the new cache then replaces it); a fault of deckgen's own fails again.
-            if not (out_dir / CACHE_FILE).is_file():
-                raise
-            return _build(*args, BuildCache(out_dir, read_old=False))
-
-
-def _build(
-    bank_dir: Path,
-    output: Output,
-    selection: Selection,
-    strict: bool,
-    accept_schema_change: bool,
-    pdf: bool,
-    timings: Timings | None,
-    cache: BuildCache,
-) -> BuildResult:
-    """Render and write everything with `cache`, into a new folder that then replaces the output folder."""
-    out_dir = output.out
-    with fewer_collections():
-        try:
-            chosen, writers, lock_text, warnings = _render(bank_dir, out_dir, selection, strict, accept_schema_change, cache, timings)
-            outputs = list(writers)
-            pdfs: list[Path] = []
-            problems: list[Diagnostic] = []
-            with output.staging() as staging:
-                with phase(timings, "write"):
-                    write_outputs(writers, staging)
-                if pdf:
-                    # Everything else is written first: a missing browser costs only the PDFs.
-                    for html in (out_dir / REVIEW_HTML, out_dir / QUESTIONS_HTML):
-                        target = html.with_suffix(".pdf")
-                        try:
-                            print_to_pdf(staging.path(html), staging.path(target))
-                            pdfs.append(target)
-                        except DeckgenError as err:
-                            problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
-                with phase(timings, "cache"):
-                    cache.save(staging.path(out_dir / CACHE_FILE))
-                staging.switch()
-            if lock_text is not None:
-                try:
-                    write_lock(lock_path(bank_dir), lock_text)
-                except OSError as err:
-                    raise _write_error(lock_path(bank_dir), err) from err
-                outputs.append(lock_path(bank_dir))
-            outputs += pdfs
+            return _build(options, output, cache)
         finally:
             cache.close()
-    return BuildResult(chosen, tuple(outputs), tuple(warnings), tuple(problems))
+            forget_rendered()
 
 
-def _render(
-    bank_dir: Path,
-    out_dir: Path,
-    selection: Selection,
-    strict: bool,
-    accept_schema_change: bool,
-    cache: BuildCache,
-    timings: Timings | None,
-) -> tuple[Bank, dict[Path, Writer], str | None, list[Diagnostic]]:
-    """Check the bank and render every output, to be written all at once, and the lock's new text
-    (None when it is unchanged, or for a subset build, which never writes it)."""
-    bank, warnings = checked_bank(bank_dir, strict, accept_schema_change, cache, timings)
-    timestamp = int(build_time())
-    old_lock, _ = read_lock(bank_dir)
-    with phase(timings, "render"), parse_once():
-        all_notes = deck_notes(bank, cache)
-        chosen = select(bank, selection)
-        notes = deck_notes(chosen, cache) if selection else all_notes
-        review_page, questions_page = print_pages(chosen, cache)
-    with phase(timings, "update lock"):
-        lock = next_lock(old_lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in all_notes.notes}, timestamp)
-    apkg = out_dir / f"{bank.deck.slug}.apkg"
+def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildResult:
+    """Render every output with `cache` and write them into a new folder that then replaces the output folder."""
+    timings = options.timings
+    context, warnings = _render(options, cache)
+    writers: dict[Path, Writer] = {}
+    late: dict[Path, Writer] = {}
     with phase(timings, "sheets"):
-        writers: dict[Path, Writer] = {
-            apkg: lambda path: write_apkg(chosen, path, notes, lock),
-            out_dir / REVIEW_SHEET: _lines_writer(review_sheet_lines(chosen)),
-            out_dir / QUESTIONS_SHEET: _lines_writer(questions_sheet_lines(chosen)),
-            out_dir / REVIEW_HTML: _lines_writer(review_page),
-            out_dir / QUESTIONS_HTML: _lines_writer(questions_page),
-        }
-    for name, source in sorted(bank_media(chosen).items()):
-        writers[out_dir / MEDIA_FOLDER / name] = _copy_writer(source)
-    lock_text: str | None = format_lock(lock)
-    path = lock_path(bank_dir)
-    if selection or (path.is_file() and path.read_bytes() == (lock_text or "").encode("utf-8")):
-        lock_text = None
-    return chosen, writers, lock_text, warnings
+        for kind in FORMATS:
+            (late if kind.late else writers).update(kind.files(context))
+    written_late: list[Path] = []
+    problems: list[Diagnostic] = []
+    with output.staging() as staging:
+        with phase(timings, "write"):
+            write_outputs(writers, staging)
+        # Everything else is written first: a missing browser costs only the PDFs.
+        for target, write in late.items():
+            try:
+                write(staging.path(target))
+                written_late.append(target)
+            except DeckgenError as err:
+                problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
+        with phase(timings, "cache"):
+            cache.save(staging.path(options.out_dir / CACHE_FILE))
+        staging.switch()
+    outputs = [*writers, *_write_lock(options, context), *written_late]
+    return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems))
+
+
+def _write_lock(options: BuildOptions, context: RenderContext) -> list[Path]:
+    """Write the lock if this build changed it, and never for a subset build; the lock written, if any."""
+    release = context.release
+    text = None if options.selection else release.changed_text(context.lock)
+    if text is None:
+        return []
+    try:
+        write_lock(release.path, text)
+    except OSError as err:
+        raise _write_error(release.path, err) from err
+    return [release.path]
+
+
+def _render(options: BuildOptions, cache: BuildCache) -> tuple[RenderContext, list[Diagnostic]]:
+    """Check the bank, render every note (the lock describes them all), and bring the lock up to date."""
+    release = read_release(options.bank_dir)
+    bank, warnings = checked_bank(options, release, cache)
+    timestamp = int(build_time())
+    with phase(options.timings, "render"):
+        notes = deck_notes(bank, cache)
+        chosen = select(bank, options.selection)
+        shape = outline(chosen)
+    with phase(options.timings, "update lock"):
+        lock = release.next_lock(bank, notes, timestamp)
+    context = RenderContext(options.out_dir, chosen, shape, options.selection, bank, notes, release, lock, cache, options.pdf)
+    return context, warnings

@@ -25,13 +25,16 @@ import sqlite3
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Source, Topic, media_name
+
+T = TypeVar("T")
 
 CACHE_FILE = ".deckgen-cache.sqlite"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -72,7 +75,7 @@ def _open(path: Path) -> sqlite3.Connection:
 class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
-    def __init__(self, out_dir: Path, read_old: bool = True) -> None:
+    def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
         self.keys: dict[tuple[str, str], str] = {}
@@ -87,7 +90,7 @@ class BuildCache:
         self._pending: dict[str, str] = {}
         self._failed = False
         try:
-            if read_old and self.path.is_file():
+            if self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
@@ -131,6 +134,22 @@ class BuildCache:
             return None
         if value is not None and db is self._old:
             self._used.add(key)
+        return value
+
+    def memo(self, key: str, compute: Callable[[], T], decode: Callable[[Any], T | None], encode: Callable[[T], Any] | None = None) -> T:
+        """The value cached under `key` as `decode` reads it, or else `compute()`, which is then
+        cached (as `encode` writes it, by default as it is). Whatever the cache holds, a value that
+        cannot be read or that `decode` refuses (None, or an error) is a miss, never a failed build."""
+        cached = self.get(key)
+        if cached is not None:
+            try:
+                value = decode(cached)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):
+                value = None
+            if value is not None:
+                return value
+        value = compute()
+        self.put(key, value if encode is None else encode(value))
         return value
 
     def put(self, key: str, value: Any) -> None:

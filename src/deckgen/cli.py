@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 import deckgen
-from deckgen.build import Selection, build, check
+from deckgen.build import BuildOptions, Selection, build_deck, check
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
 from deckgen.model import DeckgenError, Diagnostic, one_line
@@ -28,6 +29,19 @@ TIMINGS = click.option("--timings", is_flag=True, help="Also print the seconds e
 def _report(diagnostics: Sequence[Diagnostic]) -> None:
     for diagnostic in diagnostics:
         click.echo(str(diagnostic), err=True)
+
+
+@contextmanager
+def _failing(summary_line: str | None = "{}") -> Iterator[None]:
+    """Turn a DeckgenError into its diagnostics, then `summary_line` (its `{}` the summary; None
+    for none), on standard error, and exit status 1."""
+    try:
+        yield
+    except DeckgenError as err:
+        _report(err.diagnostics)
+        if summary_line is not None:
+            click.echo(summary_line.format(summary(err.diagnostics)), err=True)
+        raise SystemExit(1) from None
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -69,13 +83,9 @@ def build_command(
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     clock = Timings() if timings else None
-    try:
-        with phase(clock, "total"):
-            result = build(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
-    except DeckgenError as err:
-        _report(err.diagnostics)
-        click.echo(f"build failed: {summary(err.diagnostics)}; nothing was written", err=True)
-        raise SystemExit(1) from None
+    options = BuildOptions(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
+    with _failing("build failed: {}; nothing was written"), phase(clock, "total"):
+        result = build_deck(options)
     if clock is not None:
         click.echo(clock.format(), err=True)
     _report(result.warnings)
@@ -129,12 +139,8 @@ def check_command(bank_dir: Path, strict: bool, output_format: str, timings: boo
 @BANK_DIR
 def stats_command(bank_dir: Path) -> None:
     """Count cards per section and topic, and list the sources no card cites."""
-    try:
+    with _failing():
         bank = load_bank(bank_dir)
-    except DeckgenError as err:
-        _report(err.diagnostics)
-        click.echo(summary(err.diagnostics), err=True)
-        raise SystemExit(1) from None
     click.echo(format_stats(bank, bank_stats(bank)), nl=False)
 
 
@@ -150,12 +156,8 @@ def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) 
     they are now. Lists notes added, changed (field by field) and retired, and anything
     that would cost learners their history.
     """
-    try:
+    with _failing("diff failed: {}"):
         result = diff(old, new, bank_dir)
-    except DeckgenError as err:
-        _report(err.diagnostics)
-        click.echo(f"diff failed: {summary(err.diagnostics)}", err=True)
-        raise SystemExit(1) from None
     click.echo(format_diff(result, markdown=output_format == "markdown"), nl=False)
 
 
@@ -168,11 +170,8 @@ def repair_lock_command(bank_dir: Path) -> None:
     check refuses such a lock, since every later release would overwrite learners' edits.
     """
     now = int(time.time())
-    try:
+    with _failing(None):
         count = repair_lock(bank_dir, now)
-    except DeckgenError as err:
-        _report(err.diagnostics)
-        raise SystemExit(1) from None
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     if count == 0:
         click.echo(one_line(f"{lock_path(bank_dir).as_posix()} holds no time later than now: nothing to repair"))
@@ -192,7 +191,7 @@ def new_command(topic_id: str | None, section: str | None, title: str | None, qu
     The entry has a fresh id and the section's sources to pick from; its texts say TODO
     until you write them.
     """
-    try:
+    with _failing(None):
         if question_file is not None:
             if topic_id is not None:
                 raise click.UsageError("give either TOPIC_ID or --question, not both")
@@ -203,9 +202,6 @@ def new_command(topic_id: str | None, section: str | None, title: str | None, qu
             raise click.UsageError("a new topic needs TOPIC_ID and --section (or use --question FILE)")
         path = new_topic(bank_dir, topic_id, section, title)
         click.echo(one_line(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'"))
-    except DeckgenError as err:
-        _report(err.diagnostics)
-        raise SystemExit(1) from None
 
 
 @main.command("schema")

@@ -179,21 +179,29 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
 
     The lock is read as hostile input: whatever it holds gives a located error, never a traceback.
     """
+    lock, problems, _ = read_lock_file(bank_dir)
+    return lock, problems
+
+
+def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes | None]:
+    """`read_lock`, and the file's bytes as read (None unless they hold a lock), so that a build
+    can tell whether the lock it writes is the one it read without reading it again."""
     path = lock_path(bank_dir)
     display = path.as_posix()
     if path.is_symlink():
-        return None, [_error(Location(display), f"{LOCK_FILE} is a link; deckgen reads and writes only the lock file itself", "lock")]
+        return None, [_error(Location(display), f"{LOCK_FILE} is a link; deckgen reads and writes only the lock file itself", "lock")], None
     if not path.exists():
-        return None, []
+        return None, [], None
     if not path.is_file():
-        return None, [_error(Location(display), f"{LOCK_FILE} is not a file; 'deckgen build' writes it", "lock")]
+        return None, [_error(Location(display), f"{LOCK_FILE} is not a file; 'deckgen build' writes it", "lock")], None
     rewrite = "; 'deckgen build' writes it"
     try:
-        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        data = path.read_bytes()
+        text = data.decode("utf-8").removeprefix("\ufeff")
     except OSError as err:
-        return None, [_error(Location(display), f"cannot read {LOCK_FILE}: {err.strerror or err}", "lock")]
+        return None, [_error(Location(display), f"cannot read {LOCK_FILE}: {err.strerror or err}", "lock")], None
     except UnicodeDecodeError:
-        return None, [_error(Location(display), f"{LOCK_FILE} is not UTF-8 text{rewrite}", "lock")]
+        return None, [_error(Location(display), f"{LOCK_FILE} is not UTF-8 text{rewrite}", "lock")], None
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         match = re.match(r'\s*"([^"]+)": \{', line) if '": {' in line else None
@@ -209,15 +217,15 @@ def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
                 f"{LOCK_FILE} is not valid JSON{hint}: take the lock of the branch you merge into, then run 'deckgen build' to write it again",
                 "lock",
             )
-        ]
+        ], None
     except RecursionError:
-        return None, [_error(Location(display), f"{LOCK_FILE} is nested too deeply to be a deckgen lock{rewrite}", "lock")]
+        return None, [_error(Location(display), f"{LOCK_FILE} is nested too deeply to be a deckgen lock{rewrite}", "lock")], None
     except ValueError as err:
-        return None, [_error(Location(display), f"{LOCK_FILE} is not a deckgen lock: {err}{rewrite}", "lock")]
+        return None, [_error(Location(display), f"{LOCK_FILE} is not a deckgen lock: {err}{rewrite}", "lock")], None
     except _LockError as err:
         where = Location(display, lines.get(err.key, 1), 5) if err.key is not None else Location(display)
-        return None, [_error(where, f"{LOCK_FILE}: {_subject(text, err.key)}{err.message}{rewrite}", "lock")]
-    return Lock(note_types, notes, lines), []
+        return None, [_error(where, f"{LOCK_FILE}: {_subject(text, err.key)}{err.message}{rewrite}", "lock")], None
+    return Lock(note_types, notes, lines), [], data
 
 
 def _subject(text: str, key: str | None) -> str:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
 from deckgen.cache import BuildCache
-from deckgen.model import Bank, Question, QuestionType, media_name
 from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
 from deckgen.links import with_media
+from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic, media_name
+from deckgen.outline import Outline, outline
 from deckgen.render import code_css, to_print_html
-from deckgen.sheet import numbered
 
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
 # square do.
@@ -86,28 +87,65 @@ def _embed(html: str, question: Question) -> str:
     return html
 
 
-# Both pages show the same texts (the answer key repeats the answers). They are made in
-# one pass, question by question, and each question's printed texts are one cache entry:
-# `_texts` holds the current question's, while it is being printed.
-_texts: dict[str, str] = {}
-_texts_changed = False
+def _shown(question: Question, with_answers: bool) -> str:
+    """The question's text as a page shows it: a cloze revealed on the review page, blanked on the other."""
+    if question.type is not QuestionType.CLOZE:
+        return question.question
+    return cloze_reveal(question.question, PRINT_MATH_MARK) if with_answers else cloze_blank(question.question, PRINT_MATH_BLANK)
 
 
-def _md(text: str, question: Question) -> str:
-    """A question's text as printable HTML."""
-    global _texts_changed
-    html = _texts.get(text)
-    if html is None:
-        html = _texts[text] = _embed(to_print_html(with_media(text, question.media())), question)
-        _texts_changed = True
-    return html
+def _row_extra(row: CompareRow) -> str:
+    return f"**{row.aspect}:** {row.extra}"
 
 
-def _cached_texts(value: object) -> dict[str, str]:
-    """A question's printed texts as the cache stored them; empty if the value is not that."""
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return value
-    return {}
+def _key_line(question: Question) -> str:
+    """A cloze's line in the answer key: its answers."""
+    return " · ".join(cloze_answers(question.question))
+
+
+def _texts_of(question: Question) -> list[str]:
+    """Every text of the question that either page prints: the question as each page shows it,
+    the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line."""
+    texts = [_shown(question, True), _shown(question, False)]
+    if question.type is QuestionType.CLOZE:
+        texts.append(_key_line(question))
+    if question.type is QuestionType.BASIC:
+        texts.append(question.answer)
+    if question.extra:
+        texts.append(question.extra)
+    if question.type is QuestionType.COMPARE:
+        texts += question.items
+        for row in question.live_rows:
+            texts += [row.aspect, *row.values]
+            if row.extra:
+                texts.append(_row_extra(row))
+    return texts
+
+
+def printed_texts(question: Question) -> dict[str, str]:
+    """Each text the pages print of the question, as printable HTML with its images embedded."""
+    media = question.media()
+    return {text: _embed(to_print_html(with_media(text, media)), question) for text in _texts_of(question)}
+
+
+def _cached_texts(value: object, question: Question) -> dict[str, str] | None:
+    """A question's printed texts as the cache stored them; None unless it is text for text, and
+    holds every text the pages print."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return value if all(text in value for text in _texts_of(question)) else None
+
+
+def _question_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], dict[str, str]]:
+    """How the pages get a question's printed texts: rendered, or from `cache` where it can."""
+    if cache is None:
+        return lambda topic, question: printed_texts(question)
+
+    def texts(topic: Topic, question: Question) -> dict[str, str]:
+        key = "print:" + cache.question_key(bank, topic, question)
+        return cache.memo(key, lambda: printed_texts(question), lambda value: _cached_texts(value, question))
+
+    return texts
 
 
 def _refs(bank: Bank, question: Question) -> str:
@@ -118,50 +156,45 @@ def _refs(bank: Bank, question: Question) -> str:
     return f'<ol class="refs">{"".join(items)}</ol>'
 
 
-def _table(question: Question, with_values: bool) -> str:
-    head = "".join(f"<th>{_md(item, question).removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
+def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
+    head = "".join(f"<th>{texts[item].removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
     rows = []
     for row in question.live_rows:
-        cells = "".join(
-            f"<td>{_md(v, question)}</td>" if with_values else '<td class="blank"></td>' for v in row.values
-        )
-        rows.append(f"<tr><th>{_md(row.aspect, question)}</th>{cells}</tr>")
+        cells = "".join(f"<td>{texts[v]}</td>" if with_values else '<td class="blank"></td>' for v in row.values)
+        rows.append(f"<tr><th>{texts[row.aspect]}</th>{cells}</tr>")
     return f'<table><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def _question_html(bank: Bank, number: int, question: Question, with_answers: bool) -> str:
-    text = question.question
-    if question.type is QuestionType.CLOZE:
-        text = cloze_reveal(text, PRINT_MATH_MARK) if with_answers else cloze_blank(text, PRINT_MATH_BLANK)
-    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{_md(text, question)}</div>']
+def _question_html(bank: Bank, number: int, question: Question, texts: dict[str, str], with_answers: bool) -> str:
+    shown = texts[_shown(question, with_answers)]
+    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
     if question.type is QuestionType.COMPARE:
-        parts.append(_table(question, with_values=with_answers))
+        parts.append(_table(question, texts, with_values=with_answers))
     elif question.type is QuestionType.BASIC and with_answers:
-        parts.append(f'<div class="a">{_md(question.answer, question)}</div>')
+        parts.append(f'<div class="a">{texts[question.answer]}</div>')
     if with_answers:
         if question.extra:
-            parts.append(f'<div class="extra">{_md(question.extra, question)}</div>')
+            parts.append(f'<div class="extra">{texts[question.extra]}</div>')
         for row in question.live_rows if question.type is QuestionType.COMPARE else ():
             if row.extra:
-                parts.append(f'<div class="extra">{_md(f"**{row.aspect}:** {row.extra}", question)}</div>')
+                parts.append(f'<div class="extra">{texts[_row_extra(row)]}</div>')
         parts.append(_refs(bank, question))
     parts.append("</div></article>")
     return "".join(parts)
 
 
-def _answer_html(number: int, question: Question) -> str:
+def _answer_html(number: int, question: Question, texts: dict[str, str]) -> str:
     if question.type is QuestionType.BASIC:
-        body = _md(question.answer, question)
+        body = texts[question.answer]
     elif question.type is QuestionType.CLOZE:
-        body = _md(" · ".join(cloze_answers(question.question)), question)
+        body = texts[_key_line(question)]
     else:
-        body = _table(question, with_values=True)
+        body = _table(question, texts, with_values=True)
     return f'<div class="qa"><span class="num">{number}.</span><div class="body">{body}</div></div>'
 
 
-def _head(bank: Bank, subtitle: str, with_answers: bool, description: str) -> list[str]:
-    deck = bank.deck
-    cards = sum(q.card_count for q in bank.questions)
+def _head(outline: Outline, subtitle: str, with_answers: bool, description: str) -> list[str]:
+    deck = outline.deck
     running = _css_string(f"{deck.title} · {subtitle} · version {deck.version}")
     out = [
         "<!doctype html>",
@@ -174,65 +207,51 @@ def _head(bank: Bank, subtitle: str, with_answers: bool, description: str) -> li
         "</head>",
         "<body>",
         f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
-        f'<p class="meta">Version {escape(deck.version)} · {len(bank.questions)} questions, {cards} cards · {escape(deck.homepage)}</p>',
+        f'<p class="meta">Version {escape(deck.version)} · {outline.question_count} questions, {outline.card_count} cards · {escape(deck.homepage)}</p>',
         description,
         "</header>",
         '<nav class="toc"><h2>Contents</h2><ol>',
     ]
-    topics = bank.ordered_topics()
-    for section in deck.sections:
-        in_section = [t for t in topics if t.section == section.id]
-        if in_section:
-            links = "".join(f'<li><a href="#t-{t.id}">{escape(t.title)}</a></li>' for t in in_section)
-            out.append(f'<li><a href="#s-{section.id}">{escape(section.title)}</a><ol>{links}</ol></li>')
+    for section in outline.sections:
+        links = "".join(f'<li><a href="#t-{t.topic.id}">{escape(t.topic.title)}</a></li>' for t in section.topics)
+        out.append(f'<li><a href="#s-{section.section.id}">{escape(section.section.title)}</a><ol>{links}</ol></li>')
     if not with_answers:
         out.append('<li><a href="#answer-key">Answer key</a></li>')
     out.append("</ol></nav>")
     return out
 
 
-def _pages(bank: Bank, cache: BuildCache | None, review: bool = True, questions: bool = True) -> tuple[list[str], list[str]]:
-    """The lines of both pages (review, questions), made in one pass over the questions;
-    each question's printed texts come from `cache` where they can."""
-    global _texts, _texts_changed
+def _pages(outline: Outline, cache: BuildCache | None, review: bool = True, questions: bool = True) -> tuple[list[str], list[str]]:
+    """The lines of both pages (review, questions), made in one pass over the questions, whose
+    printed texts come from `cache` where they can."""
+    bank = outline.bank
+    texts_of = _question_texts(bank, cache)
     description = to_print_html(bank.deck.description)
-    review_out = _head(bank, "review sheet", True, description) if review else []
-    questions_out = _head(bank, "questions", False, description) if questions else []
+    review_out = _head(outline, "review sheet", True, description) if review else []
+    questions_out = _head(outline, "questions", False, description) if questions else []
     key_out: list[str] = []
-    keys = {q.id: cache.question_key(bank, t, q) for t in bank.topics for q in t.questions} if cache is not None else {}
-    current_section = current_topic = ""
-    try:
-        for number, topic, question in numbered(bank):
-            opening = []
-            if topic.section != current_section:
-                if current_section:
-                    opening.append("</section></section>")
-                    current_topic = ""
-                current_section = topic.section
-                title = bank.section(topic.section).title
-                opening.append(f'<section class="section" id="s-{topic.section}"><h2>{escape(title)}</h2>')
-            if topic.id != current_topic:
-                if current_topic:
-                    opening.append("</section>")
-                current_topic = topic.id
-                opening.append(f'<section class="topic" id="t-{topic.id}"><h3>{escape(topic.title)}</h3>')
-            key = "print:" + keys[question.id] if question.id in keys else None
-            _texts = _cached_texts(cache.get(key)) if cache is not None and key is not None else {}
-            _texts_changed = False
-            if review:
-                review_out += opening
-                review_out.append(_question_html(bank, number, question, with_answers=True))
-            if questions:
-                questions_out += opening
-                questions_out.append(_question_html(bank, number, question, with_answers=False))
-                key_out.append(_answer_html(number, question))
-            if _texts_changed and cache is not None and key is not None:
-                cache.put(key, _texts)
-    finally:
-        _texts, _texts_changed = {}, False
-    for out in (review_out, questions_out):
-        if out and current_section:
-            out.append("</section></section>")
+    for section in outline.sections:
+        if not section.has_questions:
+            continue
+        opening = [f'<section class="section" id="s-{section.section.id}"><h2>{escape(section.section.title)}</h2>']
+        for topic in (t for t in section.topics if t.questions):
+            opening.append(f'<section class="topic" id="t-{topic.topic.id}"><h3>{escape(topic.topic.title)}</h3>')
+            for numbered in topic.questions:
+                number, question = numbered.number, numbered.question
+                texts = texts_of(topic.topic, question)
+                if review:
+                    review_out += opening
+                    review_out.append(_question_html(bank, number, question, texts, with_answers=True))
+                if questions:
+                    questions_out += opening
+                    questions_out.append(_question_html(bank, number, question, texts, with_answers=False))
+                    key_out.append(_answer_html(number, question, texts))
+                opening = []
+            opening.append("</section>")
+        opening[-1] = "</section></section>"
+        for out in (review_out, questions_out):
+            if out:
+                out += opening
     if questions:
         questions_out.append('<section class="section key" id="answer-key"><h2>Answer key</h2>')
         questions_out += key_out
@@ -245,15 +264,15 @@ def _pages(bank: Bank, cache: BuildCache | None, review: bool = True, questions:
 
 def review_html(bank: Bank) -> str:
     """Every question with its answer, extra and sources, as one printable page."""
-    return "\n".join(_pages(bank, None, questions=False)[0]) + "\n"
+    return "\n".join(_pages(outline(bank), None, questions=False)[0]) + "\n"
 
 
 def questions_html(bank: Bank) -> str:
     """The questions only, then an answer key at the end, as one printable page."""
-    return "\n".join(_pages(bank, None, review=False)[1]) + "\n"
+    return "\n".join(_pages(outline(bank), None, review=False)[1]) + "\n"
 
 
-def print_pages(bank: Bank, cache: BuildCache) -> tuple[list[str], list[str]]:
-    """The lines of both pages (review, questions), rendering each text at most once, from
+def print_pages(outline: Outline, cache: BuildCache) -> tuple[list[str], list[str]]:
+    """The lines of both pages (review, questions), each text rendered at most once, from
     `cache` where it can. Each page is its lines, each followed by a newline."""
-    return _pages(bank, cache)
+    return _pages(outline, cache)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -232,33 +231,30 @@ def _inert_anki_markup(html: str) -> str:
     return html
 
 
-# A build shows most texts twice, on a card and on the printable sheet. Within
-# `parse_once()`, rendering a text for Anki also renders it for print from the same
-# tokens and keeps that until the sheet asks for it, so each text is parsed once.
-_print_ahead: dict[str, str] | None = None
+@lru_cache(maxsize=None)
+def render_text(text: str) -> tuple[str, str]:
+    """A text as HTML for an Anki field and as HTML for the printable sheets, from one parse.
 
-
-@contextmanager
-def parse_once() -> Iterator[None]:
-    """Within this block, `to_html` also renders each text for print, for `to_print_html` to take."""
-    global _print_ahead
-    _print_ahead = {}
-    try:
-        yield
-    finally:
-        _print_ahead = None
-
-
-@lru_cache(maxsize=4096)
-def to_html(text: str) -> str:
-    """Render Markdown to HTML for an Anki field; empty text gives an empty field."""
+    A build shows most texts twice, on a card and on the printable sheet, and renders all
+    cards before any sheet: the memo keeps every text of a build, and the build empties it
+    (`forget_rendered`) when it ends, so that a long-lived process does not grow with it.
+    """
     if not text.strip():
-        return ""
+        return "", ""
     md = markdown()
     tokens = md.parse(text)
-    if _print_ahead is not None:
-        _print_ahead[text] = str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
-    return _inert_anki_markup(md.renderer.render(tokens, md.options, {})).strip()
+    card = _inert_anki_markup(md.renderer.render(tokens, md.options, {})).strip()
+    return card, str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
+
+
+def forget_rendered() -> None:
+    """Empty `render_text`'s memo: a build calls it when it ends."""
+    render_text.cache_clear()
+
+
+def to_html(text: str) -> str:
+    """Render Markdown to HTML for an Anki field; empty text gives an empty field."""
+    return render_text(text)[0]
 
 
 def to_inline_html(text: str) -> str:
@@ -268,14 +264,9 @@ def to_inline_html(text: str) -> str:
     return _inert_anki_markup(markdown().renderInline(text)).strip()
 
 
-@lru_cache(maxsize=4096)
 def to_print_html(text: str) -> str:
     """Render Markdown to HTML for the printable sheets: math as MathML, no Anki-specific escaping."""
-    if not text.strip():
-        return ""
-    if _print_ahead is not None and text in _print_ahead:
-        return _print_ahead.pop(text)
-    return str(markdown().render(text, {"math": MATHML})).strip()
+    return render_text(text)[1]
 
 
 def plain_html(text: str) -> str:

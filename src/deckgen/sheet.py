@@ -1,17 +1,19 @@
 """The printable review sheets, as pure functions of the bank: Bank -> Markdown text.
 
 `review_sheet` has every question with its answer; `questions_sheet` has the questions
-only, for self-testing, and an answer key at the end. Numbers match between the two.
+only, for self-testing, and an answer key at the end. Both are written from the bank's
+outline (deckgen.outline), so numbers match between them and the HTML sheets.
 """
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Iterator
 
-from deckgen.model import Bank, Question, QuestionType, Source, Topic
 from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
 from deckgen.links import with_media
+from deckgen.model import Bank, Question, QuestionType, Source
+from deckgen.outline import Outline, outline
 from deckgen.render import to_sheet_cell, to_sheet_markdown
 
 MEDIA_FOLDER = "media"
@@ -31,15 +33,6 @@ class _Slugger:
         return base if count == 0 else f"{base}-{count}"
 
 
-def numbered(bank: Bank) -> Iterator[tuple[int, Topic, Question]]:
-    """Every live question with its number in the sheets, in deck order."""
-    number = 0
-    for topic in bank.ordered_topics():
-        for question in topic.questions:
-            number += 1
-            yield number, topic, question
-
-
 _MARKDOWN_PUNCTUATION = "\\`*_[]$~|!"
 """What could make plain text into Markdown syntax inside a line: code, emphasis, links,
 images, math, strikethrough and table cells. Each is written with a backslash."""
@@ -47,18 +40,14 @@ images, math, strikethrough and table cells. Each is written with a backslash.""
 
 def _plain(text: str) -> str:
     """Plain text (a title) for Markdown: it reads as the characters written, never as syntax or HTML."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = html.escape(text, quote=False)
     if any(char in text for char in _MARKDOWN_PUNCTUATION):
         text = "".join("\\" + char if char in _MARKDOWN_PUNCTUATION else char for char in text)
     return text
 
 
-def _escape_link_text(text: str) -> str:
-    return _plain(text)
-
-
 def _source_link(source: Source) -> str:
-    return f"[{_escape_link_text(source.title)}]({source.url})"
+    return f"[{_plain(source.title)}]({source.url})"
 
 
 def _compare_table(question: Question, with_values: bool) -> str:
@@ -83,16 +72,14 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in to_sheet_markdown(text).split("\n"))
 
 
-def _header(bank: Bank, subtitle: str, slugger: _Slugger, extra_headings: tuple[str, ...]) -> list[str]:
-    deck = bank.deck
-    questions = bank.questions
-    cards = sum(q.card_count for q in questions)
+def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: tuple[str, ...]) -> list[str]:
+    deck = outline.deck
     title = f"{deck.title}: {subtitle}"
     slugger.slug(title)
     lines = [
         f"# {_plain(title)}",
         "",
-        f"Version {_plain(deck.version)} · {len(questions)} questions, {cards} cards · <{deck.homepage}>",
+        f"Version {_plain(deck.version)} · {outline.question_count} questions, {outline.card_count} cards · <{deck.homepage}>",
         "",
         to_sheet_markdown(deck.description),
         "",
@@ -101,55 +88,55 @@ def _header(bank: Bank, subtitle: str, slugger: _Slugger, extra_headings: tuple[
     ]
     slugger.slug("Contents")
     toc: list[str] = []
-    for section in bank.deck.sections:
-        topics = [t for t in bank.ordered_topics() if t.section == section.id]
-        if not topics:
-            continue
-        toc.append(f"- [{_escape_link_text(section.title)}](#{slugger.slug(section.title)})")
-        for topic in topics:
-            toc.append(f"  - [{_escape_link_text(topic.title)}](#{slugger.slug(topic.title)})")
+    for section in outline.sections:
+        toc.append(f"- [{_plain(section.section.title)}](#{slugger.slug(section.section.title)})")
+        for topic in section.topics:
+            toc.append(f"  - [{_plain(topic.topic.title)}](#{slugger.slug(topic.topic.title)})")
     for heading in extra_headings:
         toc.append(f"- [{heading}](#{slugger.slug(heading)})")
     return lines + toc + [""]
 
 
-def _body(bank: Bank, with_answers: bool) -> list[str]:
+def _body(outline: Outline, with_answers: bool) -> list[str]:
     lines: list[str] = []
-    current_section = ""
-    current_topic = ""
-    for number, topic, question in numbered(bank):
-        if topic.section != current_section:
-            current_section = topic.section
-            lines += [f"## {_plain(bank.section(topic.section).title)}", ""]
-        if topic.id != current_topic:
-            current_topic = topic.id
-            lines += [f"### {_plain(topic.title)}", ""]
-        label = f"**Q{number}.**"
-        media = question.media(MEDIA_FOLDER + "/")
-        if question.type is QuestionType.CLOZE:
-            text = cloze_reveal(question.question) if with_answers else cloze_blank(question.question)
-            lines += [_labelled(label, with_media(text, media)), ""]
-        else:
-            lines += [_labelled(label, with_media(question.question, media)), ""]
-        if question.type is QuestionType.COMPARE:
-            lines += [_compare_table(question, with_values=with_answers), ""]
-        elif question.type is QuestionType.BASIC and with_answers:
-            lines += [_labelled("**A.**", with_media(question.answer, media)), ""]
-        if with_answers:
-            if question.extra:
-                lines += [_quote(with_media(question.extra, media)), ""]
-            for row in question.live_rows if question.type is QuestionType.COMPARE else ():
-                if row.extra:
-                    lines += [_quote(f"**{row.aspect}:** {row.extra}"), ""]
-            links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
-            lines += [f"*Sources:* {links}", ""]
+    for section in outline.sections:
+        if section.has_questions:
+            lines += [f"## {_plain(section.section.title)}", ""]
+        for topic in section.topics:
+            if topic.questions:
+                lines += [f"### {_plain(topic.topic.title)}", ""]
+            for numbered in topic.questions:
+                lines += _question(outline.bank, numbered.number, numbered.question, with_answers)
     return lines
 
 
-def _answer_key(bank: Bank) -> list[str]:
+def _question(bank: Bank, number: int, question: Question, with_answers: bool) -> list[str]:
+    label = f"**Q{number}.**"
+    media = question.media(MEDIA_FOLDER + "/")
+    if question.type is QuestionType.CLOZE:
+        text = cloze_reveal(question.question) if with_answers else cloze_blank(question.question)
+        lines = [_labelled(label, with_media(text, media)), ""]
+    else:
+        lines = [_labelled(label, with_media(question.question, media)), ""]
+    if question.type is QuestionType.COMPARE:
+        lines += [_compare_table(question, with_values=with_answers), ""]
+    elif question.type is QuestionType.BASIC and with_answers:
+        lines += [_labelled("**A.**", with_media(question.answer, media)), ""]
+    if with_answers:
+        if question.extra:
+            lines += [_quote(with_media(question.extra, media)), ""]
+        for row in question.live_rows if question.type is QuestionType.COMPARE else ():
+            if row.extra:
+                lines += [_quote(f"**{row.aspect}:** {row.extra}"), ""]
+        links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
+        lines += [f"*Sources:* {links}", ""]
+    return lines
+
+
+def _answer_key(outline: Outline) -> list[str]:
     lines = ["## Answer key", ""]
-    for number, _, question in numbered(bank):
-        label = f"**Q{number}.**"
+    for numbered in outline.answer_key:
+        label, question = f"**Q{numbered.number}.**", numbered.question
         if question.type is QuestionType.BASIC:
             lines += [_labelled(label, with_media(question.answer, question.media(MEDIA_FOLDER + "/"))), ""]
         elif question.type is QuestionType.CLOZE:
@@ -168,23 +155,22 @@ def _trimmed(lines: list[str]) -> list[str]:
     return lines
 
 
-def review_sheet_lines(bank: Bank) -> list[str]:
+def review_sheet_lines(outline: Outline) -> list[str]:
     """The review sheet's lines, each to be followed by a newline."""
-    slugger = _Slugger()
-    return _trimmed(_header(bank, "review sheet", slugger, ()) + _body(bank, with_answers=True))
+    return _trimmed(_header(outline, "review sheet", _Slugger(), ()) + _body(outline, with_answers=True))
 
 
-def questions_sheet_lines(bank: Bank) -> list[str]:
+def questions_sheet_lines(outline: Outline) -> list[str]:
     """The questions sheet's lines, each to be followed by a newline."""
-    slugger = _Slugger()
-    return _trimmed(_header(bank, "questions", slugger, ("Answer key",)) + _body(bank, with_answers=False) + _answer_key(bank))
+    head = _header(outline, "questions", _Slugger(), ("Answer key",))
+    return _trimmed(head + _body(outline, with_answers=False) + _answer_key(outline))
 
 
 def review_sheet(bank: Bank) -> str:
     """Every question with its answer, extra and sources, by section and topic."""
-    return "".join(line + "\n" for line in review_sheet_lines(bank))
+    return "".join(line + "\n" for line in review_sheet_lines(outline(bank)))
 
 
 def questions_sheet(bank: Bank) -> str:
     """The questions only, for self-testing, with the answer key at the end."""
-    return "".join(line + "\n" for line in questions_sheet_lines(bank))
+    return "".join(line + "\n" for line in questions_sheet_lines(outline(bank)))

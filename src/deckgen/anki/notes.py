@@ -178,13 +178,12 @@ def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCach
     """The question's notes from `cache` if it holds them, else rendered (and stored there)."""
     if cache is None:
         return question_notes(bank, topic, question)
-    key = "notes:" + cache.question_key(bank, topic, question)
-    cached = _note_specs(cache.get(key), question)
-    if cached is not None:
-        return cached
-    specs = question_notes(bank, topic, question)
-    cache.put(key, [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs])
-    return specs
+    return cache.memo(
+        "notes:" + cache.question_key(bank, topic, question),
+        lambda: question_notes(bank, topic, question),
+        lambda value: _note_specs(value, question),
+        lambda specs: [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs],
+    )
 
 
 def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:

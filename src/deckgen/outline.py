@@ -1,0 +1,79 @@
+"""The outline every sheet is written from: the deck's title data and counts, its sections,
+their topics, and the live questions numbered in deck order, then the answer key.
+
+Every output that lists the questions (the Markdown sheets, the printable HTML, a website
+one day) renders this one outline, so that numbers, order and contents agree everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deckgen.model import Bank, Deck, Question, Section, Topic
+
+
+@dataclass(frozen=True)
+class NumberedQuestion:
+    """A live question with its number, the same in every sheet."""
+
+    number: int
+    question: Question
+
+
+@dataclass(frozen=True)
+class TopicOutline:
+    """A topic and its numbered questions (none when every question of it is retired)."""
+
+    topic: Topic
+    questions: tuple[NumberedQuestion, ...]
+
+
+@dataclass(frozen=True)
+class SectionOutline:
+    """A section of `deck.yaml` and its topics, in deck order."""
+
+    section: Section
+    topics: tuple[TopicOutline, ...]
+
+    @property
+    def has_questions(self) -> bool:
+        """True if any topic of the section has a live question: the sheets' body shows only those."""
+        return any(t.questions for t in self.topics)
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What every sheet shows, in order; sections without topics are left out."""
+
+    bank: Bank
+    """The bank outlined, for what a sheet looks up: its sources."""
+    question_count: int
+    card_count: int
+    sections: tuple[SectionOutline, ...]
+    answer_key: tuple[NumberedQuestion, ...]
+    """Every numbered question again, in order, for the answer key of the questions sheets."""
+
+    @property
+    def deck(self) -> Deck:
+        """The deck's title, version, homepage and description."""
+        return self.bank.deck
+
+
+def outline(bank: Bank) -> Outline:
+    """The bank's outline: topics in the order of their sections, then by file name; questions numbered from 1."""
+    ordered = bank.ordered_topics()
+    number = 0
+    numbered: dict[str, TopicOutline] = {}
+    for topic in ordered:
+        questions = []
+        for question in topic.questions:
+            number += 1
+            questions.append(NumberedQuestion(number, question))
+        numbered[topic.id] = TopicOutline(topic, tuple(questions))
+    sections = []
+    for section in bank.deck.sections:
+        topics = tuple(numbered[t.id] for t in ordered if t.section == section.id)
+        if topics:
+            sections.append(SectionOutline(section, topics))
+    key = tuple(n for t in numbered.values() for n in t.questions)
+    return Outline(bank, len(key), sum(n.question.card_count for n in key), tuple(sections), key)

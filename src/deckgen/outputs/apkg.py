@@ -1,0 +1,23 @@
+"""The Anki package: every note of the selection, with the lock's times, as `<slug>.apkg`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deckgen.anki.notes import deck_notes
+from deckgen.anki.package import write_apkg
+from deckgen.outputs.base import RenderContext, Writer
+
+
+class AnkiPackage:
+    """The deck as an `.apkg` file, for Anki to import."""
+
+    name = "apkg"
+    late = False
+
+    def files(self, context: RenderContext) -> dict[Path, Writer]:
+        """The package, named after the deck's slug."""
+        chosen, lock = context.bank, context.lock
+        # Without filters the selection is the whole bank, whose notes are already rendered.
+        notes = deck_notes(chosen, context.cache) if context.selection else context.notes
+        return {context.out_dir / f"{chosen.deck.slug}.apkg": lambda path: write_apkg(chosen, path, notes, lock)}

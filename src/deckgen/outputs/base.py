@@ -1,0 +1,75 @@
+"""What every output is: a name, and the files it writes given the build's render context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from deckgen.anki.notes import DeckNotes
+from deckgen.cache import BuildCache
+from deckgen.lock import Lock
+from deckgen.model import Bank
+from deckgen.outline import Outline
+from deckgen.release import Release
+from deckgen.selection import Selection
+
+Writer = Callable[[Path], None]
+"""Writes one output file at the path it is given (in the staging folder, beside `--out`)."""
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Everything an output renders from, made once per build."""
+
+    out_dir: Path
+    bank: Bank
+    """The selected part of the bank: what the outputs show."""
+    outline: Outline
+    """The outline of `bank`, which every sheet renders."""
+    selection: Selection
+    whole: Bank
+    """The whole bank, which the lock always describes."""
+    notes: DeckNotes
+    """Every note of the whole bank, as the lock was brought up to date from."""
+    release: Release
+    lock: Lock
+    """The lock after this build."""
+    cache: BuildCache
+    pdf: bool
+    """Whether PDFs were asked for."""
+
+
+class Format(Protocol):
+    """An output of the build: one module, and one line in `deckgen.outputs.FORMATS`."""
+
+    name: str
+    late: bool
+    """True for an output written after every other one is staged, from them (the PDFs print the
+    staged HTML); its failure costs only its own files, reported as its problems."""
+
+    def files(self, context: RenderContext) -> dict[Path, Writer]:
+        """The files this output writes, by their path inside `--out`, each with its writer."""
+        ...
+
+
+def lines_writer(lines: list[str]) -> Writer:
+    """Write each line followed by a newline, without joining them in memory first."""
+
+    def write(path: Path) -> None:
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            for line in lines:
+                out.write(line)
+                out.write("\n")
+
+    return write
+
+
+def copy_writer(source: Path) -> Writer:
+    """Write a copy of the file `source`."""
+
+    def write(path: Path) -> None:
+        path.write_bytes(source.read_bytes())
+
+    return write

@@ -1,0 +1,23 @@
+"""The printable HTML sheets: self-contained pages, made in one pass over the questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deckgen.outputs.base import RenderContext, Writer, lines_writer
+from deckgen.printsheet import print_pages
+
+REVIEW_HTML = "review-sheet.html"
+QUESTIONS_HTML = "review-questions.html"
+
+
+class PrintSheets:
+    """`review-sheet.html` with the answers and `review-questions.html` with an answer key."""
+
+    name = "html"
+    late = False
+
+    def files(self, context: RenderContext) -> dict[Path, Writer]:
+        """Both pages, each question's printed texts from the cache where it can."""
+        review, questions = print_pages(context.outline, context.cache)
+        return {context.out_dir / REVIEW_HTML: lines_writer(review), context.out_dir / QUESTIONS_HTML: lines_writer(questions)}
