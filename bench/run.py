@@ -95,7 +95,7 @@ def genanki_size(bank: Path, work: Path) -> int:
     sys.path.insert(0, str(HERE.parent / "src"))
     from deckgen.anki.notes import deck_notes
     from deckgen.anki.notetypes import note_models
-    from deckgen.validate import load_bank
+    from deckgen.load import load_bank
 
     loaded = load_bank(bank)
     models = note_models(loaded.deck.homepage)

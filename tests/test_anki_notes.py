@@ -9,7 +9,7 @@ import sys
 from deckgen.anki.notes import deck_notes, note_kinds, note_layout, question_notes
 from deckgen.anki.notetypes import note_models
 from deckgen.model import QuestionType
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 from tests.conftest import FIXTURES, ROOT
 
 

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from deckgen import validate
-from deckgen.anki import notes as anki_notes
-from deckgen.anki import package as anki_package
 from deckgen import cache as cache_module
 from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank

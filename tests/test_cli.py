@@ -213,8 +213,6 @@ def test_every_command_is_documented_in_the_readme() -> None:
 
 @pytest.mark.parametrize(("output_format", "golden"), [("github", "check-github.txt"), ("json", "check.json")])
 def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: str) -> None:
-    import os
-
     from tests.conftest import GOLDEN, check_golden
 
     topic = (

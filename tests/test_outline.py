@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deckgen.outline import outline
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 from tests.conftest import FIXTURES, ROOT
 
 

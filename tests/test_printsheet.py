@@ -15,7 +15,7 @@ from deckgen.build import build
 from deckgen.pdf import find_browser
 from deckgen.printsheet import questions_html, review_html
 from deckgen.render import code_css
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 from tests.conftest import FIXTURES, GOLDEN, ROOT, check_golden
 
 

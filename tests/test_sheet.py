@@ -14,7 +14,7 @@ import pytest
 
 from deckgen.model import Bank
 from deckgen.sheet import questions_sheet, review_sheet
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 from tests.conftest import FIXTURES, GOLDEN, check_golden
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 from tests.conftest import ROOT
 
 READING_LIST = ROOT / "docs" / "reading-list.md"

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, QuestionType, Severity, Source, Topic, media_name
+from deckgen.model import Bank, CompareRow, Diagnostic, Location, Question, Severity, Source, Topic, media_name
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
 from deckgen.stats import bank_stats, format_stats
 from deckgen.timing import Timings, phase
-from deckgen.validate import load_bank
+from deckgen.load import load_bank
 
 BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
 STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import yaml
 
-from deckgen.model import Diagnostic, Location, Severity
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
@@ -378,3 +378,14 @@ def load_file(path: Path, display: str, data: bytes | None = None) -> LoadedFile
         return LoadedFile(path, display, None, diagnostics)
     root, more = parse_text(text, display)
     return LoadedFile(path, display, root, diagnostics + more)
+
+
+def load_bank(root: Path) -> Bank:
+    """The validated bank at `root`, or DeckgenError with every problem found: the library's way in."""
+    # deckgen.validate reads each file with this module, so it is imported when first needed.
+    from deckgen.validate import validate_bank
+
+    bank, diagnostics = validate_bank(root)
+    if bank is None:
+        raise DeckgenError(diagnostics)
+    return bank

@@ -12,12 +12,11 @@ import os
 import re
 from pathlib import Path
 
-from deckgen.load import parse_text
+from deckgen.load import load_bank, parse_text
 from deckgen.lock import read_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
 from deckgen.spec import KEBAB_RE
-from deckgen.validate import load_bank
 
 PLACEHOLDER = "TODO"
 

@@ -20,7 +20,6 @@ from deckgen.model import (
     Bank,
     CompareRow,
     Deck,
-    DeckgenError,
     Diagnostic,
     Location,
     Question,
@@ -313,11 +312,3 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     return Bank(root, deck, tuple(sources), tuple(topics)), diagnostics
-
-
-def load_bank(root: Path) -> Bank:
-    """The validated bank at `root`, or DeckgenError with every problem found."""
-    bank, diagnostics = validate_bank(root)
-    if bank is None:
-        raise DeckgenError(diagnostics)
-    return bank
