@@ -10,6 +10,9 @@ The lock is machine-written JSON, committed with the banks. It records:
 A note's modification time advances only when its content changes, so a release updates
 exactly the notes that changed, a learner's own edits to the others survive re-import, and
 the same banks and lock always build the same bytes.
+
+This module reads, writes, advances and repairs the lock; deckgen.release checks a bank
+against it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity
@@ -240,37 +242,6 @@ def _subject(text: str, key: str | None) -> str:
     return f"note type '{key}': " if is_type else f"note '{key}': "
 
 
-def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
-    """Times in the lock later than tomorrow: a build whose clock or SOURCE_DATE_EPOCH was in the future wrote them.
-
-    Such a time never goes back by itself: every later release would ship that note as newer
-    than the learner's copy and replace the learner's own edits, release after release.
-    """
-    limit = now + MAX_FUTURE
-    problems = []
-    entries = [(f"note type '{k}'", k, t.mtime) for k, t in lock.note_types.items()]
-    entries += [(f"note '{k}'", k, n.mtime) for k, n in lock.notes.items()]
-    for what, key, mtime in sorted(entries, key=lambda e: lock.lines.get(e[1], 0)):
-        if mtime > limit:
-            problems.append(
-                _error(
-                    _where(lock, bank_dir, key),
-                    f"{what} has the time {_date(mtime)}, later than tomorrow: every release would overwrite learners' "
-                    "own edits of it. A build with a wrong clock or SOURCE_DATE_EPOCH wrote it; run 'deckgen repair-lock'",
-                    "lock-time",
-                )
-            )
-    return problems
-
-
-def _date(seconds: int) -> str:
-    """A time as a message shows it: UTC, to the second."""
-    try:
-        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"{seconds} seconds after 1970"
-
-
 def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
     """The lock with every time later than `now` set to `now`, and how many times that changed."""
     types = {k: replace(t, mtime=min(t.mtime, now)) for k, t in lock.note_types.items()}
@@ -298,60 +269,6 @@ def format_lock(lock: Lock) -> str:
         out.append(f"    {json.dumps(nid, ensure_ascii=False)}: {body}" + ("," if i < len(ids) - 1 else ""))
     out += ["  }", "}"]
     return "\n".join(out) + "\n"
-
-
-def _where(lock: Lock, bank_dir: Path, key: str) -> Location:
-    return Location(lock_path(bank_dir).as_posix(), lock.lines.get(key, 1), 5)
-
-
-def released_problems(lock: Lock, bank_dir: Path, notes: dict[str, tuple[str, Location]]) -> list[Diagnostic]:
-    """Released notes that vanished without being retired, or whose note type changed.
-
-    `notes` maps every note id in the banks (live and retired) to its note type and location.
-    """
-    problems = []
-    for nid, state in sorted(lock.notes.items()):
-        current = notes.get(nid)
-        if current is None:
-            problems.append(
-                _error(
-                    _where(lock, bank_dir, nid),
-                    f"note '{nid}' was released but is no longer in the banks: learners still have it. "
-                    "Move its question (or compare row) to a 'retired' list with a reason instead of deleting it",
-                    "released-id",
-                )
-            )
-        elif current[0] != state.type:
-            problems.append(
-                _error(
-                    current[1],
-                    f"note '{nid}' was released as a {state.type} note and is now {current[0]}: Anki would never update "
-                    "it again. Keep its type, or retire this id and add the question under a new id",
-                    "released-type",
-                )
-            )
-    return problems
-
-
-def schema_problems(lock: Lock, bank_dir: Path, note_types: dict[str, NoteTypeState]) -> list[Diagnostic]:
-    """Note types whose id, fields or templates differ from the released ones."""
-    problems = []
-    for key, released in sorted(lock.note_types.items()):
-        current = note_types.get(key)
-        if current is not None and current.schema == released.schema:
-            continue
-        now = "gone" if current is None else f"id {current.id}, fields {', '.join(current.fields)}, templates {', '.join(current.templates)}"
-        problems.append(
-            _error(
-                _where(lock, bank_dir, key),
-                f"note type '{key}' changed (released: id {released.id}, fields {', '.join(released.fields)}, "
-                f"templates {', '.join(released.templates)}; now: {now}). Anki would add it as a copy and stop updating "
-                "every existing note, unless the learner ticks 'Merge note types'. If this is deliberate, build with "
-                "--accept-schema-change and say so in the release notes",
-                "note-type-schema",
-            )
-        )
-    return problems
 
 
 def next_lock(

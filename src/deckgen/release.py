@@ -1,15 +1,18 @@
 """What was released, read once per build: the bank's lock, what is wrong with it, and what a
-build of the bank as it is now would change in it. Check and build share one `Release`."""
+build of the bank as it is now would change in it. Check and build share one `Release`.
+
+The checks of a bank against its lock live here too: what a release must not do to learners."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from deckgen.anki.notes import DeckNotes, note_hash, note_kinds
 from deckgen.anki.notetypes import note_type_states
-from deckgen.lock import Lock, format_lock, lock_path, next_lock, read_lock_file, released_problems, schema_problems, time_problems
-from deckgen.model import Bank, Diagnostic
+from deckgen.lock import MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock_file
+from deckgen.model import Bank, Diagnostic, Location, Severity
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,93 @@ def read_release(bank_dir: Path) -> Release:
     """The bank's release as its lock records it, read once."""
     lock, problems, data = read_lock_file(bank_dir)
     return Release(bank_dir, lock, tuple(problems), data)
+
+
+def _error(location: Location, message: str, rule: str) -> Diagnostic:
+    return Diagnostic(location, Severity.ERROR, message, rule)
+
+
+def _where(lock: Lock, bank_dir: Path, key: str) -> Location:
+    """Where the lock records `key`: its line in deck.lock."""
+    return Location(lock_path(bank_dir).as_posix(), lock.lines.get(key, 1), 5)
+
+
+def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
+    """Times in the lock later than tomorrow: a build whose clock or SOURCE_DATE_EPOCH was in the future wrote them.
+
+    Such a time never goes back by itself: every later release would ship that note as newer
+    than the learner's copy and replace the learner's own edits, release after release.
+    """
+    limit = now + MAX_FUTURE
+    problems = []
+    entries = [(f"note type '{k}'", k, t.mtime) for k, t in lock.note_types.items()]
+    entries += [(f"note '{k}'", k, n.mtime) for k, n in lock.notes.items()]
+    for what, key, mtime in sorted(entries, key=lambda e: lock.lines.get(e[1], 0)):
+        if mtime > limit:
+            problems.append(
+                _error(
+                    _where(lock, bank_dir, key),
+                    f"{what} has the time {_date(mtime)}, later than tomorrow: every release would overwrite learners' "
+                    "own edits of it. A build with a wrong clock or SOURCE_DATE_EPOCH wrote it; run 'deckgen repair-lock'",
+                    "lock-time",
+                )
+            )
+    return problems
+
+
+def _date(seconds: int) -> str:
+    """A time as a message shows it: UTC, to the second."""
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} seconds after 1970"
+
+
+def released_problems(lock: Lock, bank_dir: Path, notes: dict[str, tuple[str, Location]]) -> list[Diagnostic]:
+    """Released notes that vanished without being retired, or whose note type changed.
+
+    `notes` maps every note id in the banks (live and retired) to its note type and location.
+    """
+    problems = []
+    for nid, state in sorted(lock.notes.items()):
+        current = notes.get(nid)
+        if current is None:
+            problems.append(
+                _error(
+                    _where(lock, bank_dir, nid),
+                    f"note '{nid}' was released but is no longer in the banks: learners still have it. "
+                    "Move its question (or compare row) to a 'retired' list with a reason instead of deleting it",
+                    "released-id",
+                )
+            )
+        elif current[0] != state.type:
+            problems.append(
+                _error(
+                    current[1],
+                    f"note '{nid}' was released as a {state.type} note and is now {current[0]}: Anki would never update "
+                    "it again. Keep its type, or retire this id and add the question under a new id",
+                    "released-type",
+                )
+            )
+    return problems
+
+
+def schema_problems(lock: Lock, bank_dir: Path, note_types: dict[str, NoteTypeState]) -> list[Diagnostic]:
+    """Note types whose id, fields or templates differ from the released ones."""
+    problems = []
+    for key, released in sorted(lock.note_types.items()):
+        current = note_types.get(key)
+        if current is not None and current.schema == released.schema:
+            continue
+        now = "gone" if current is None else f"id {current.id}, fields {', '.join(current.fields)}, templates {', '.join(current.templates)}"
+        problems.append(
+            _error(
+                _where(lock, bank_dir, key),
+                f"note type '{key}' changed (released: id {released.id}, fields {', '.join(released.fields)}, "
+                f"templates {', '.join(released.templates)}; now: {now}). Anki would add it as a copy and stop updating "
+                "every existing note, unless the learner ticks 'Merge note types'. If this is deliberate, build with "
+                "--accept-schema-change and say so in the release notes",
+                "note-type-schema",
+            )
+        )
+    return problems
