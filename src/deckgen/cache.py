@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -283,39 +284,83 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(hint: Any, value: Any) -> Any:
-    """`value` read back as the type `hint`, or TypeError/ValueError when it is not what `_to_json` writes."""
+Decode = Callable[[Any], Any]
+
+
+def _exactly(kind: type) -> Decode:
+    def decode(value: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"not a {kind.__name__}")
+        return value
+
+    return decode
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return value
+
+
+@lru_cache(maxsize=None)
+def _field_decoders(cls: type) -> tuple[tuple[str, Decode], ...]:
+    """A dataclass's stored fields (all but a path, which the reader supplies), each with its decoder."""
+    hints = get_type_hints(cls)
+    return tuple((f.name, _decoder(hints[f.name])) for f in fields(cls) if f.init and hints[f.name] is not Path)
+
+
+@lru_cache(maxsize=None)
+def _decoder(hint: Any) -> Decode:
+    """How to read a value of the type `hint` back from what `_to_json` wrote: made once per type,
+    and raising TypeError or ValueError for anything else."""
     origin, args = get_origin(hint), get_args(hint)
     if hint is str or hint is int:
-        if type(value) is not hint:
-            raise TypeError(f"not a {hint.__name__}")
-        return value
+        return _exactly(hint)
     if origin in (Union, UnionType):
-        if value is None and type(None) in args:
-            return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _from_json(inner, value)
+        decode_inner = _decoder(inner)
+        return lambda value: None if value is None else decode_inner(value)
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
+        return hint
     if hint is Location:
-        if not isinstance(value, list) or len(value) != 3:
-            raise TypeError("not a location")
-        return Location(_from_json(str, value[0]), _from_json(int, value[1]), _from_json(int, value[2]))
-    if origin in (tuple, frozenset):
-        if not isinstance(value, list):
-            raise TypeError("not a list")
-        if origin is frozenset:
-            return frozenset(_from_json(args[0], v) for v in value)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_from_json(args[0], v) for v in value)
-        if len(value) != len(args):
-            raise TypeError("not a pair")
-        return tuple(_from_json(a, v) for a, v in zip(args, value))
+        text, number = _exactly(str), _exactly(int)
+
+        def location(value: Any) -> Location:
+            if len(_list(value)) != 3:
+                raise TypeError("not a location")
+            return Location(text(value[0]), number(value[1]), number(value[2]))
+
+        return location
+    if origin is frozenset:
+        item = _decoder(args[0])
+        return lambda value: frozenset(item(v) for v in _list(value))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _decoder(args[0])
+        return lambda value: tuple(item(v) for v in _list(value))
+    if origin is tuple:
+        items = tuple(_decoder(a) for a in args)
+
+        def fixed(value: Any) -> tuple[Any, ...]:
+            if len(_list(value)) != len(items):
+                raise TypeError("not a pair")
+            return tuple(decode(v) for decode, v in zip(items, value))
+
+        return fixed
     if is_dataclass(hint) and isinstance(hint, type):
-        if not isinstance(value, dict):
-            raise TypeError("not an object")
-        hints = get_type_hints(hint)
-        return hint(**{f.name: _from_json(hints[f.name], value[f.name]) for f in fields(hint) if f.init})
+        decoders = _field_decoders(hint)
+        cls = hint
+
+        def record(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError("not an object")
+            return cls(**{name: decode(value[name]) for name, decode in decoders})
+
+        return record
+    if hint is Path:
+        def no_path(value: Any) -> Any:
+            raise TypeError("a path is not stored")
+
+        return no_path
     raise TypeError(f"no JSON form for {hint!r}")
 
 
@@ -333,10 +378,8 @@ def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, 
     stored = data["topic"]
     if not isinstance(stored, dict):
         raise TypeError("not an object")
-    hints = get_type_hints(Topic)
-    values: dict[str, Any] = {f.name: path if f.name == "path" else _from_json(hints[f.name], stored[f.name]) for f in fields(Topic)}
-    topic = Topic(**values)
-    warnings = [_from_json(Diagnostic, d) for d in data["warnings"]]
+    topic = Topic(path=path, **{name: decode(stored[name]) for name, decode in _field_decoders(Topic)})
+    warnings = [_decoder(Diagnostic)(d) for d in _list(data["warnings"])]
     if any(d.severity is not Severity.WARNING for d in warnings):
         raise ValueError("only warnings are stored")
-    return topic, _from_json(Location, data["id_location"]), warnings
+    return topic, _decoder(Location)(data["id_location"]), warnings
