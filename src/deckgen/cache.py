@@ -269,25 +269,56 @@ _SOURCE_CONTENT = tuple(f.name for f in fields(Source) if f.name not in _UNRENDE
 # as a fresh read would.
 
 
-def _to_json(value: Any) -> Any:
-    """A model value as JSON: dataclasses as objects, tuples and sets as lists, enums as their value."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, frozenset):
-        return sorted(value)
-    if isinstance(value, Path):
-        raise TypeError("a path is not stored")
-    return value
+Code = Callable[[Any], Any]
+"""Turns a value of one type into JSON, or JSON back into a value of that type."""
 
 
-Decode = Callable[[Any], Any]
+@lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's stored fields with their types: all but a path, which the reader supplies."""
+    hints = get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in fields(cls) if f.init and hints[f.name] is not Path)
 
 
-def _exactly(kind: type) -> Decode:
+def _no_path(value: Any) -> Any:
+    """A file's path is not stored: a topic whose questions show images is not cached, as the files may change."""
+    raise TypeError("a path is not stored")
+
+
+@lru_cache(maxsize=None)
+def _encoder(hint: Any) -> Code:
+    """How to write a value of the type `hint` as JSON, made once per type: dataclasses as
+    objects, tuples and sets as lists, enums as their value."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is str or hint is int:
+        return lambda value: value
+    if origin in (Union, UnionType):
+        (inner,) = [a for a in args if a is not type(None)]
+        encode_inner = _encoder(inner)
+        return lambda value: None if value is None else encode_inner(value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return lambda value: value.value
+    if hint is Location:
+        return list
+    if origin is frozenset:
+        return sorted
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _encoder(args[0])
+        return lambda value: [item(v) for v in value]
+    if origin is tuple:
+        items = tuple(_encoder(a) for a in args)
+        return lambda value: [encode(v) for encode, v in zip(items, value)]
+    if is_dataclass(hint) and isinstance(hint, type):
+        encoders = tuple((name, _encoder(field_hint)) for name, field_hint in _fields(hint))
+        return lambda value: {name: encode(getattr(value, name)) for name, encode in encoders}
+    if hint is Path:
+        return _no_path
+    raise TypeError(f"no JSON form for {hint!r}")
+
+
+
+
+def _exactly(kind: type) -> Code:
     def decode(value: Any) -> Any:
         if type(value) is not kind:
             raise TypeError(f"not a {kind.__name__}")
@@ -303,14 +334,13 @@ def _list(value: Any) -> list[Any]:
 
 
 @lru_cache(maxsize=None)
-def _field_decoders(cls: type) -> tuple[tuple[str, Decode], ...]:
-    """A dataclass's stored fields (all but a path, which the reader supplies), each with its decoder."""
-    hints = get_type_hints(cls)
-    return tuple((f.name, _decoder(hints[f.name])) for f in fields(cls) if f.init and hints[f.name] is not Path)
+def _field_decoders(cls: type) -> tuple[tuple[str, Code], ...]:
+    """A dataclass's stored fields, each with its decoder."""
+    return tuple((name, _decoder(hint)) for name, hint in _fields(cls))
 
 
 @lru_cache(maxsize=None)
-def _decoder(hint: Any) -> Decode:
+def _decoder(hint: Any) -> Code:
     """How to read a value of the type `hint` back from what `_to_json` wrote: made once per type,
     and raising TypeError or ValueError for anything else."""
     origin, args = get_origin(hint), get_args(hint)
@@ -357,10 +387,7 @@ def _decoder(hint: Any) -> Decode:
 
         return record
     if hint is Path:
-        def no_path(value: Any) -> Any:
-            raise TypeError("a path is not stored")
-
-        return no_path
+        return _no_path
     raise TypeError(f"no JSON form for {hint!r}")
 
 
@@ -369,8 +396,8 @@ def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) 
     None if it cannot be cached (a question shows an image, whose file may change on its own)."""
     if any(q.images for q in (*topic.questions, *topic.retired)):
         return None
-    stored = {f.name: _to_json(getattr(topic, f.name)) for f in fields(Topic) if f.name != "path"}
-    return {"topic": stored, "id_location": _to_json(id_location), "warnings": [_to_json(d) for d in warnings]}
+    diagnostic = _encoder(Diagnostic)
+    return {"topic": _encoder(Topic)(topic), "id_location": list(id_location), "warnings": [diagnostic(d) for d in warnings]}
 
 
 def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, list[Diagnostic]]:
