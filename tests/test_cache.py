@@ -245,6 +245,27 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
     assert {text: times for text, times in parsed.items() if times > max(1, written[text])} == {}
 
 
+def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every card and every printed text comes from the cache: none is rendered again.
+    build(bank, tmp_path / "out")
+    forget_rendered()
+    md = markdown()
+    parsed: list[str] = []
+    real_parse = md.parse
+    monkeypatch.setattr(md, "parse", lambda src, env=None: parsed.append(src) or real_parse(src, env))
+    real_render = md.render
+    monkeypatch.setattr(md, "render", lambda src, env=None: parsed.append(src) or real_render(src, env))
+    result = build(bank, tmp_path / "out")
+    # The deck's description is rendered apart from the questions, for the package and the
+    # sheets; a topic file whose questions show an image is checked afresh (its files may
+    # change on their own), and check renders a cloze to compare the deletions a card shows.
+    checked_again = {
+        q.question for t in result.bank.topics if any(q.images for q in t.questions) for q in t.questions if q.type is QuestionType.CLOZE
+    }
+    assert set(parsed) == {result.bank.deck.description} | checked_again
+    assert len(checked_again) == 1
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new"),
     [

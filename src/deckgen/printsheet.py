@@ -19,7 +19,7 @@ from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
 from deckgen.links import with_media
 from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic, media_name
 from deckgen.outline import Outline, outline
-from deckgen.render import code_css, to_print_html
+from deckgen.render import code_css, print_only_html, to_print_html
 
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
 # square do.
@@ -103,29 +103,34 @@ def _key_line(question: Question) -> str:
     return " · ".join(cloze_answers(question.question))
 
 
-def _texts_of(question: Question) -> list[str]:
+def _texts_of(question: Question) -> list[tuple[str, bool]]:
     """Every text of the question that either page prints: the question as each page shows it,
-    the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line."""
-    texts = [_shown(question, True), _shown(question, False)]
-    if question.type is QuestionType.CLOZE:
-        texts.append(_key_line(question))
+    the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line;
+    each with whether a card shows it too (its printed form then comes from the card's parse)."""
+    cloze = question.type is QuestionType.CLOZE
+    texts = [(_shown(question, True), not cloze), (_shown(question, False), not cloze)]
+    if cloze:
+        texts.append((_key_line(question), False))
     if question.type is QuestionType.BASIC:
-        texts.append(question.answer)
+        texts.append((question.answer, True))
     if question.extra:
-        texts.append(question.extra)
+        texts.append((question.extra, True))
     if question.type is QuestionType.COMPARE:
-        texts += question.items
+        texts += [(item, False) for item in question.items]  # a card shows items and aspects inline
         for row in question.live_rows:
-            texts += [row.aspect, *row.values]
+            texts += [(row.aspect, False), *((value, True) for value in row.values)]
             if row.extra:
-                texts.append(_row_extra(row))
+                texts.append((_row_extra(row), False))
     return texts
 
 
 def printed_texts(question: Question) -> dict[str, str]:
     """Each text the pages print of the question, as printable HTML with its images embedded."""
     media = question.media()
-    return {text: _embed(to_print_html(with_media(text, media)), question) for text in _texts_of(question)}
+    return {
+        text: _embed((to_print_html if on_card else print_only_html)(with_media(text, media)), question)
+        for text, on_card in _texts_of(question)
+    }
 
 
 def _cached_texts(value: object, question: Question) -> dict[str, str] | None:
@@ -133,7 +138,7 @@ def _cached_texts(value: object, question: Question) -> dict[str, str] | None:
     holds every text the pages print."""
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return None
-    return value if all(text in value for text in _texts_of(question)) else None
+    return value if all(text in value for text, _ in _texts_of(question)) else None
 
 
 def _question_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], dict[str, str]]:

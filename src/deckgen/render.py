@@ -269,6 +269,14 @@ def to_print_html(text: str) -> str:
     return render_text(text)[1]
 
 
+def print_only_html(text: str) -> str:
+    """`to_print_html` for a text that no card shows (a cloze blanked for paper): rendered for print
+    alone, and not kept, where `to_print_html` would render it for a card as well."""
+    if not text.strip():
+        return ""
+    return str(markdown().render(text, {"math": MATHML})).strip()
+
+
 def plain_html(text: str) -> str:
     """Escape plain text (titles, names) for an Anki field."""
     return _inert_anki_markup(escape(text))
