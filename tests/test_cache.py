@@ -135,6 +135,25 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     assert digests(tmp_path / "out") == expected
 
 
+def test_a_cached_compare_with_a_row_twice_is_read_again(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    # Well-formed JSON that no valid bank gives: two rows with one id would be two notes with one GUID.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        poisoned = 0
+        for key, value in db.execute("SELECT key, value FROM entries WHERE key LIKE 'topic:%'").fetchall():
+            data = json.loads(value)
+            for question in data["topic"]["questions"]:
+                if question["rows"]:
+                    question["rows"].append(question["rows"][0])
+                    poisoned += 1
+            db.execute("UPDATE entries SET value = ? WHERE key = ?", (json.dumps(data), key))
+        assert poisoned == 1
+    build(mini_bank, tmp_path / "out")
+    assert digests(tmp_path / "out") == expected
+
+
 def test_a_truncated_cache_builds_what_a_cold_build_builds(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(mini_bank, tmp_path / "out")

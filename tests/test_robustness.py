@@ -190,6 +190,10 @@ def test_a_fault_of_deckgens_own_is_not_hidden_behind_the_cache(
     monkeypatch.setattr(anki_notes, "question_notes", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         build(mini, Path("out"))
+    # Whatever caused it, the next build reads no cache: a value that no check foresaw cannot
+    # fail every build after it.
+    assert not (Path("out") / CACHE_FILE).exists()
+    assert (Path("out") / "mini-deck.apkg").is_file()
 
 
 def test_a_build_leaves_the_cycle_collector_as_it_found_it(mini: Path, epoch: Callable[[int], None]) -> None:

@@ -214,3 +214,33 @@ def test_yml_and_hidden_files(bank_root: Path) -> None:
     bank, diagnostics = validate_bank(bank_root)
     assert diagnostics == [] and bank is not None
     assert [t.id for t in bank.topics] == ["attention", "more"]
+
+
+def test_a_type_that_is_not_text_is_reported_once(bank_root: Path) -> None:
+    topic = TOPIC.replace("  - id: why-scale\n", "  - id: why-scale\n    type: [cloze]\n")
+    assert problems(bank_root, {"attention.yaml": topic}) == [
+        "q/attention.yaml:6:11: error: expected text for 'type', found a list [wrong-type]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("year", "message"),
+    [
+        ("1" * 5000, f"year '{'1' * 59}…' is not a four-digit year"),
+        ("0x" + "f" * 6000, f"year '0x{'f' * 57}…' is not a four-digit year"),
+        ("0999", "year '0999' is not a four-digit year"),
+    ],
+    ids=["5000-digits", "huge-hex", "leading-zero"],
+)
+def test_a_bare_year_that_is_no_year_is_an_error_not_a_crash(bank_root: Path, year: str, message: str) -> None:
+    sources = f"sources:\n  - id: paper\n    title: A paper\n    url: https://example.org/paper\n    section: transformer\n    year: {year}\n"
+    found = problems(bank_root, {"sources.yaml": sources})
+    assert f"q/sources.yaml:6:11: error: {message} [invalid-value]" in found
+
+
+def test_a_bare_year_is_read_as_editors_read_it(bank_root: Path) -> None:
+    for year in ("2019", "02019", "+2019", "0x7E3"):
+        sources = f"sources:\n  - id: paper\n    title: A paper\n    url: https://example.org/paper\n    section: transformer\n    year: {year}\n"
+        bank, diagnostics = validate_bank(write_bank(bank_root, {"sources.yaml": sources}))
+        assert bank is not None, diagnostics
+        assert bank.sources[0].year == "2019"

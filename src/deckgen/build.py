@@ -181,6 +181,14 @@ def build_deck(options: BuildOptions) -> BuildResult:
         cache = BuildCache(options.out_dir)
         try:
             return _build(options, output, cache)
+        except DeckgenError:
+            raise
+        except Exception:
+            # Not the user's fault, and perhaps the cache's: every cached value is checked as it
+            # is read, but if one was wrong in a way no check foresaw, the next build must not
+            # read it again. The fault itself is reported, not hidden by a retry.
+            cache.forget()
+            raise
         finally:
             cache.close()
             forget_rendered()

@@ -235,6 +235,15 @@ class BuildCache:
         """Give up this build's entries (the build failed): the old cache stays as it was."""
         self._discard()
 
+    def forget(self) -> None:
+        """Give up this build's entries and remove the old cache too, so that the next build
+        starts cold: for a build that failed in a way no check of a cached value foresaw."""
+        self._discard()
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
         known = self.keys.get((topic.id, question.id))

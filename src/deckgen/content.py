@@ -15,7 +15,7 @@ from pathlib import Path
 from deckgen.model import clipped
 from deckgen.cloze import cloze_blank, cloze_reveal, clozes
 from deckgen.links import image_targets, is_safe_url, url_problem
-from deckgen.render import MarkdownFacts, markdown_facts, markdown_has_html, to_html, to_sheet_cell, to_sheet_markdown
+from deckgen.render import MarkdownFacts, card_html_for_check, markdown_facts, markdown_has_html, to_sheet_cell, to_sheet_markdown
 from deckgen.tex import braces_balanced, tex_problems
 
 Problem = tuple[str, str]
@@ -186,7 +186,7 @@ def cloze_problems(text: str) -> list[Problem]:
         for target in dict.fromkeys(facts.images):
             if target not in written.images:
                 problems.append((f"the review sheets would turn this cloze into an image of '{clipped(target)}'", "image"))
-    rendered = [c.ordinal for c in clozes(to_html(text))]
+    rendered = [c.ordinal for c in clozes(card_html_for_check(text))]
     if rendered != [c.ordinal for c in found]:
         problems.append(
             (

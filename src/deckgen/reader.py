@@ -43,6 +43,8 @@ NUMBER_RE = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]
 _PATTERNS = {LANG: LANG_RE, YEAR: YEAR_RE}
 _YAML_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 """A plain scalar that YAML 1.2, as editors read it, takes for an integer."""
+_LONGEST_YEAR = 12
+"""The longest plain scalar read as a number of a year (`+0000002019`); longer text is not a year."""
 
 
 def describe(node: Node) -> str:
@@ -194,6 +196,8 @@ class Reader:
             if spec.kind is RECORD and spec.many:
                 values[spec.name] = self.node_list(node, spec.name, spec.noun or spec.name)
             elif spec.kind is RECORD:
+                if not RECORDS[spec.record].applies_to:
+                    raise TypeError(f"{record.name}.{spec.name}: a record holds one other record only as its lint exception")
                 values[spec.name] = self.lint(node, spec)
             elif spec.many:
                 items = self.text_list(node, spec.name, spec.required)
@@ -216,10 +220,11 @@ class Reader:
         boolean and `0999` as the number 999: check reads such values as they do.
         """
         kind = spec.kind
-        if kind is YEAR and plain and _YAML_INT.fullmatch(value):
+        if kind is YEAR and plain and len(value) <= _LONGEST_YEAR and _YAML_INT.fullmatch(value):
             year = int(value, 0) if value.startswith(("0o", "0x")) else int(value)
             if not 1000 <= year <= 9999:
-                self.error(location, f"{spec.name} '{value}' is not {kind.description}", "invalid-value")
+                self.error(location, f"{spec.name} '{clipped(value)}' is not {kind.description}", "invalid-value")
+                return None
             return str(year)
         if kind is ID and plain and value in ("true", "false"):
             self.error(location, f"{spec.name} {value} is read as true or false; an id is kebab-case text that starts with a letter", "id-format")
@@ -234,7 +239,7 @@ class Reader:
                 self.error(location, f"tag '{value}' contains a space; Anki tags cannot", "tag-format")
         elif kind in _PATTERNS:
             if not _PATTERNS[kind].fullmatch(value):
-                self.error(location, f"{spec.name} '{value}' is not {kind.description}", "invalid-value")
+                self.error(location, f"{spec.name} '{clipped(value)}' is not {kind.description}", "invalid-value")
         elif kind is CHOICE:
             if value not in spec.choices:
                 choices = ", ".join(spec.choices)

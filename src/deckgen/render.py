@@ -243,8 +243,21 @@ def render_text(text: str) -> tuple[str, str]:
         return "", ""
     md = markdown()
     tokens = md.parse(text)
-    card = _inert_anki_markup(md.renderer.render(tokens, md.options, {})).strip()
-    return card, str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
+    return _card_html(md, tokens), str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
+
+
+def _card_html(md: MarkdownIt, tokens: Sequence[Token]) -> str:
+    return _inert_anki_markup(md.renderer.render(tokens, md.options, {})).strip()
+
+
+@lru_cache(maxsize=4096)
+def card_html_for_check(text: str) -> str:
+    """`to_html` for a check, which runs outside a build: the card alone (no print form), in a
+    bounded memo, where `render_text`'s is emptied only when a build ends."""
+    if not text.strip():
+        return ""
+    md = markdown()
+    return _card_html(md, md.parse(text))
 
 
 def forget_rendered() -> None:

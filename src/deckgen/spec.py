@@ -66,8 +66,6 @@ class Field:
     """The model attribute the value fills, when it is not named as the key is."""
     noun: str = ""
     """For a list of records: what messages call its items, in the plural ("retired questions")."""
-    item: str = ""
-    """For a list of records: what messages call one item ("a retired question")."""
 
     @property
     def attribute(self) -> str:
@@ -137,7 +135,7 @@ DECK = Record(
         Field("version", TEXT, "the release, for example 0.2.0"),
         Field("description", MARKDOWN, "what the deck is, shown in Anki and on the sheets"),
         Field("homepage", URL, "where the deck lives; cards link to it to report a problem"),
-        Field("sections", RECORD, "the sections, in reading-list order", many=True, min_items=1, record="section", item="a section"),
+        Field("sections", RECORD, "the sections, in reading-list order", many=True, min_items=1, record="section"),
     ),
 )
 
@@ -162,7 +160,7 @@ SOURCES = Record(
     "sources",
     "sources.yaml",
     "questions/sources.yaml.",
-    (Field("sources", RECORD, "every source the questions cite", many=True, min_items=1, record="source", item="a source"),),
+    (Field("sources", RECORD, "every source the questions cite", many=True, min_items=1, record="source"),),
 )
 
 
@@ -205,7 +203,7 @@ def _question(qtype: QuestionType, retired: bool) -> Record:
         fields.append(Field("answer", CARD_MARKDOWN, _ANSWER_WORDS))
     if compare:
         fields.append(Field("items", MARKDOWN, "the things compared, one column each", many=True, min_items=2))
-        fields.append(Field("rows", RECORD, "the aspects compared, one card each", many=True, min_items=1, record="row", item="a compare row"))
+        fields.append(Field("rows", RECORD, "the aspects compared, one card each", many=True, min_items=1, record="row"))
     fields.append(Field("sources", REFERENCE, "source ids from sources.yaml", many=True, min_items=1, refers_to="source"))
     if retired:
         fields.append(Field("reason", MARKDOWN, "why the question was retired", attr="retired"))
@@ -218,7 +216,7 @@ def _question(qtype: QuestionType, retired: bool) -> Record:
         fields.append(
             Field(
                 "retired_rows", RECORD, "rows taken out of the deck", required=False, many=True, min_items=1,
-                record="retired-row", noun="retired rows", item="a retired compare row",
+                record="retired-row", noun="retired rows",
             )
         )
     what = f"a retired {qtype.value} question" if retired else f"a {qtype.value} question"
@@ -231,6 +229,7 @@ RETIRED_QUESTIONS = {qtype: _question(qtype, True) for qtype in QuestionType}
 QUESTION_TYPE = Field("type", CHOICE, "basic (when absent), cloze or compare", required=False, choices=tuple(t.value for t in QuestionType))
 """A question's `type`, read first: it chooses the record that the rest of the question is read as."""
 VARIANTS = {"question": QUESTIONS, "retired-question": RETIRED_QUESTIONS}
+"""Records whose keys depend on the question's type, by the name that fields refer to them by."""
 
 
 def _any_question(retired: bool) -> Record:
@@ -239,7 +238,6 @@ def _any_question(retired: bool) -> Record:
     fields = {f.name: replace(f, required=False) for record in variants for f in record.fields}
     name = "any-retired-question" if retired else "any-question"
     return Record(name, "a question", "A question whose type is not known.", tuple(fields[k] for k in sorted(fields)))
-"""Records whose keys depend on the question's type, by the name that fields refer to them by."""
 
 TOPIC = Record(
     "topic",
@@ -249,11 +247,11 @@ TOPIC = Record(
         Field("topic", TITLE, "the topic's title, also its deck's name in Anki", attr="title"),
         Field("id", ID, "the topic's id"),
         Field("section", REFERENCE, "the section it belongs to", refers_to="section"),
-        Field("questions", RECORD, "the questions, in the order the sheets print them", many=True, min_items=1, record="question", item="a question"),
+        Field("questions", RECORD, "the questions, in the order the sheets print them", many=True, min_items=1, record="question"),
         _lint_field("topic-lint"),
         Field(
             "retired", RECORD, "questions taken out of the deck", required=False, many=True, min_items=1,
-            record="retired-question", noun="retired questions", item="a retired question",
+            record="retired-question", noun="retired questions",
         ),
     ),
 )

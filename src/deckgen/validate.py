@@ -15,7 +15,7 @@ from typing import Any
 
 from deckgen.cache import BuildCache, topic_from_json, topic_json
 from deckgen.content import cloze_problems
-from deckgen.load import LoadedFile, Mapping, load_file, read_bank_file
+from deckgen.load import LoadedFile, Mapping, Scalar, load_file, read_bank_file
 from deckgen.model import (
     Bank,
     CompareRow,
@@ -121,9 +121,12 @@ def _read_rows(reader: Reader, question: dict[str, Any], item_count: int) -> lis
 
 
 def _question_type(reader: Reader, entry: Mapping) -> QuestionType | None:
-    raw = reader.text(entry, "type", required=False)
-    if raw is None:
+    """The question's type, which chooses its record; a `type` that is not text is reported
+    when the question is read by that record (as basic), and only then."""
+    written = entry.get("type")
+    if not isinstance(written, Scalar) or written.reported or written.is_null or not written.value.strip():
         return QuestionType.BASIC
+    raw = written.value
     if reader.check(QUESTIONS[QuestionType.BASIC], QUESTION_TYPE, raw, location_of(entry, "type")) is None:
         return None
     return QuestionType(raw)
@@ -246,6 +249,7 @@ def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> To
         or sources is None
         or topic.section not in sections
         or len({q.id for q in questions}) != len(questions)
+        or any(len({r.id for r in q.rows}) != len(q.rows) for q in questions)
         or any(q.topic != topic.id or q.section != topic.section or not sources.issuperset(q.sources) for q in questions)
     ):
         return None  # not what deckgen stored for a file that passed: read the file instead
