@@ -22,7 +22,7 @@ from deckgen.cache import CACHE_FILE
 from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.cloze import cloze_answers
-from deckgen.render import forget_rendered, markdown
+from deckgen.render import card_html_for_check, forget_rendered, markdown
 from tests.conftest import ROOT
 
 
@@ -268,6 +268,7 @@ def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Pat
     # Every card and every printed text comes from the cache: none is rendered again.
     build(bank, tmp_path / "out")
     forget_rendered()
+    card_html_for_check.cache_clear()
     md = markdown()
     parsed: list[str] = []
     real_parse = md.parse
