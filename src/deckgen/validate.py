@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from deckgen.cache import BuildCache, topic_from_json, topic_json
+from deckgen.cache import BuildCache
+from deckgen.serial import topic_from_json, topic_json
 from deckgen.content import cloze_problems
 from deckgen.load import LoadedFile, Mapping, Scalar, load_file, read_bank_file
 from deckgen.model import (
