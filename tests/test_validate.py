@@ -244,3 +244,11 @@ def test_a_bare_year_is_read_as_editors_read_it(bank_root: Path) -> None:
         bank, diagnostics = validate_bank(write_bank(bank_root, {"sources.yaml": sources}))
         assert bank is not None, diagnostics
         assert bank.sources[0].year == "2019"
+
+
+def test_a_title_may_hold_any_space_but_a_line_break_or_tab(bank_root: Path) -> None:
+    for title in ("Attention\u3000注意力", "Attention\u00a0(scaled)"):
+        assert problems(bank_root, {"attention.yaml": TOPIC.replace("topic: Attention", f"topic: {title}")}) == []
+    assert problems(bank_root, {"attention.yaml": TOPIC.replace("topic: Attention", "topic: 'Atten\ttion'")}) == [
+        "q/attention.yaml:1:8: error: topic 'Atten\\ttion' holds a line break or tab; a deck name is one line [deck-name]",
+    ]

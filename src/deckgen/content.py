@@ -146,12 +146,17 @@ def url_problems(key: str, url: str) -> list[Problem]:
     return [] if problem is None else [(f"{key} '{clipped(url)}' {problem}", "invalid-url")]
 
 
+_LINE_BREAKS_AND_TABS = frozenset("\t\n\r\v\f\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+"""What would break a deck name over lines (the loader refuses the rarer ones already). Other
+spaces, such as the ideographic space of a Chinese title, are fine."""
+
+
 def title_problems(key: str, title: str) -> list[Problem]:
     """A title that becomes part of an Anki deck name, where `::` would nest a deck of its own."""
     problems: list[Problem] = []
     if "::" in title:
         problems.append((f"{key} '{clipped(title)}' holds '::', which Anki reads as a deck inside a deck", "deck-name"))
-    if not title.isprintable():
+    if any(char in _LINE_BREAKS_AND_TABS for char in title):
         problems.append((f"{key} '{clipped(title)}' holds a line break or tab; a deck name is one line", "deck-name"))
     return problems
 
