@@ -113,7 +113,11 @@ class Reader:
 
     def text(self, node: Mapping, key: str, required: bool = True) -> str | None:
         """The text of `key`; None (reported if required) when it is absent, empty or not text."""
-        value = node.get(key)
+        value = self.scalar(node.get(key), key, required)
+        return None if value is None else value.value
+
+    def scalar(self, value: Node | None, key: str, required: bool = True) -> Scalar | None:
+        """The value of `key` as written, if it is text; None (reported if required) when it is absent, empty or not text."""
         if value is None or (isinstance(value, Scalar) and value.reported):
             return None
         if not isinstance(value, Scalar):
@@ -124,7 +128,7 @@ class Reader:
                 self.error(value.location, f"'{key}' is empty", "empty-value")
             return None
         self._note(value)
-        return value.value
+        return value
 
     def _note(self, value: Scalar) -> None:
         """Remember what the content checks need to know of a scalar: how it reads unfolded, and whether it is flawed."""
@@ -187,7 +191,7 @@ class Reader:
         """Every field of `record` in `node`, read and checked as its kind says.
 
         A scalar field gives its text (None when absent or unusable), a list of scalars its
-        items (as Scalars, with their locations), a list of records its nodes (read by the
+        usable items (as Scalars, with their locations), a list of records its nodes (read by the
         caller, who knows what they become), and `lint` the set of rules it silences.
         """
         self.keys(node, record)
@@ -201,16 +205,12 @@ class Reader:
                 values[spec.name] = self.lint(node, spec)
             elif spec.many:
                 items = self.text_list(node, spec.name, spec.required)
-                for item in items or []:
-                    self.check(record, spec, item.value, item.location, item.plain)
+                if items is not None:
+                    items = [item for item in items if self.check(record, spec, item.value, item.location, item.plain) is not None]
                 values[spec.name] = items
             else:
-                text = self.text(node, spec.name, spec.required)
-                if text is not None:
-                    written = node.get(spec.name)
-                    plain = isinstance(written, Scalar) and written.plain
-                    text = self.check(record, spec, text, location_of(node, spec.name), plain)
-                values[spec.name] = text
+                written = self.scalar(node.get(spec.name), spec.name, spec.required)
+                values[spec.name] = None if written is None else self.check(record, spec, written.value, written.location, written.plain)
         return values
 
     def check(self, record: Record, spec: Field, value: str, location: Location, plain: bool = False) -> str | None:
@@ -289,5 +289,4 @@ class Reader:
         entry = self.mapping(value, "'lint'", value.location)
         if entry is None:
             return frozenset()
-        values = self.read(entry, RECORDS[spec.record])
-        return frozenset(rule.value for rule in values["ignore"] or [] if rule.value in RECORDS[spec.record].field("ignore").choices)
+        return frozenset(rule.value for rule in self.read(entry, RECORDS[spec.record])["ignore"] or [])
