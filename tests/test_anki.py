@@ -42,13 +42,14 @@ def test_import_renders_every_card(
         "Mini Deck::Fine-Tuning",
         "Mini Deck::Fine-Tuning::LoRA vs Adapter",
     ]
+    # Every tag the deck ships is under one node of the learner's tag tree.
     assert sorted(collection.tags.all()) == [
-        "attention",
         "deckgen::attention::scaled-attention",
         "deckgen::peft::lora-vs-adapter",
-        "peft",
-        "safety",
-        "why",
+        "deckgen::tag::attention",
+        "deckgen::tag::peft",
+        "deckgen::tag::safety",
+        "deckgen::tag::why",
     ]
     for card_id in collection.find_cards(""):
         card = collection.get_card(card_id)

@@ -55,7 +55,7 @@ def test_notes_are_written_as_genanki_writes_them(mini_bank: Path, tmp_path: Pat
     written = _notes_written(ours, tmp_path / "ours")
     assert len(written) == 6
     assert written == _notes_written(theirs, tmp_path / "theirs")
-    assert written["e{C<|WC(.w"][1] == " deckgen::peft::lora-vs-adapter peft "
+    assert written["e{C<|WC(.w"][1] == " deckgen::peft::lora-vs-adapter deckgen::tag::peft "
     # And Anki reads both alike.
     imported = _notes_imported(ours, tmp_path / "anki-ours")
     assert imported.keys() == written.keys()

@@ -49,7 +49,8 @@ def test_deck_and_sources_that_link_outside_are_refused(outside: Path) -> None:
 
 
 def test_links_to_folders_and_to_nothing_are_reported(outside: Path) -> None:
-    bank = write_bank(Path("q"), {"topics/more.yaml": TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q")})
+    more = TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q").replace("topic: Attention", "topic: More")
+    bank = write_bank(Path("q"), {"topics/more.yaml": more})
     (bank / "elsewhere").symlink_to(outside, target_is_directory=True)
     (bank / "again").symlink_to(bank.absolute() / "topics", target_is_directory=True)
     (bank / "gone.yaml").symlink_to(bank.absolute() / "missing.yaml")
@@ -75,6 +76,8 @@ def test_a_link_to_a_topic_inside_the_bank_is_read(in_tmp: Path) -> None:
     (bank / "attention.yaml").unlink()
     (bank / "alias.yaml").symlink_to(Path("topics/attention.yaml"))
     assert errors(bank) == [
+        "q/topics/attention.yaml:1:8: error: topic title 'Attention' is the deck name of the topic at q/alias.yaml:1:8; "
+        "Anki would rename one of them with a trailing _: give each topic a title of its own [duplicate-deck-name]",
         "q/topics/attention.yaml:2:5: error: duplicate topic id 'attention' (first at q/alias.yaml:2:5) [duplicate-id]",
         "q/topics/attention.yaml:5:9: error: duplicate question id 'why-scale' (first at q/alias.yaml:5:9) [duplicate-id]",
     ]

@@ -70,7 +70,7 @@ questions:
 
 
 def test_duplicate_ids_across_files_name_the_first(bank_root: Path) -> None:
-    other = TOPIC.replace("id: attention", "id: attention-two")
+    other = TOPIC.replace("id: attention", "id: attention-two").replace("topic: Attention", "topic: Attention, again")
     assert problems(bank_root, {"sub/other.yml": other}) == [
         "q/sub/other.yml:5:9: error: duplicate question id 'why-scale' (first at q/attention.yaml:5:9) [duplicate-id]",
     ]
@@ -210,7 +210,7 @@ def test_missing_files_and_empty_folders(in_tmp: Path) -> None:
 
 
 def test_yml_and_hidden_files(bank_root: Path) -> None:
-    write_bank(bank_root, {".hidden/x.yaml": "not: [valid", "more.yml": TOPIC.replace("why-scale", "why-more").replace("id: attention", "id: more")})
+    write_bank(bank_root, {".hidden/x.yaml": "not: [valid", "more.yml": TOPIC.replace("why-scale", "why-more").replace("id: attention", "id: more").replace("topic: Attention", "topic: More")})
     bank, diagnostics = validate_bank(bank_root)
     assert diagnostics == [] and bank is not None
     assert [t.id for t in bank.topics] == ["attention", "more"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property, lru_cache
@@ -62,6 +63,18 @@ class Diagnostic:
         """Order diagnostics by file, then position, then text."""
         loc = self.location
         return (loc.path, loc.line, loc.col, self.rule, self.message)
+
+
+def deck_part(title: str) -> str:
+    """A title as one part of an Anki deck name: `::` inside it would nest a deck, so it becomes `:`."""
+    return title.replace("::", ":")
+
+
+def deck_part_key(title: str) -> str:
+    """What Anki compares when it tells two sibling decks apart: the part in NFC, without
+    surrounding spaces, case-folded. Two titles with one key are one deck name to Anki, which
+    renames the second deck it imports (`Title_`)."""
+    return unicodedata.normalize("NFC", deck_part(title)).strip().casefold()
 
 
 def media_name(path: Path) -> str:
@@ -215,6 +228,8 @@ class Topic:
     lint_ignore: frozenset[str] = frozenset()
     retired: tuple[Question, ...] = ()
     """Questions moved to the topic's `retired` list: kept in the deck behind a banner, never in the sheets."""
+    title_location: Location | None = None
+    """Where the topic's title is written."""
 
 
 @dataclass(frozen=True)

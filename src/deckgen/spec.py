@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from deckgen.lint import QUESTION_RULES, SOURCE_RULES, TOPIC_RULES
 from deckgen.model import QuestionType, SourceKind
 
+RESERVED_SECTION_IDS = ("release", "retired", "tag")
+"""Section ids that would put a topic's tag (`deckgen::<section>::<topic>`) among the deck's own
+tags (`deckgen::release::0.2.0`, `deckgen::retired`, `deckgen::tag::<tag>`)."""
 KEBAB_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 YEAR_RE = re.compile(r"[0-9]{4}")
 LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)*")

@@ -30,10 +30,12 @@ from deckgen.model import (
     Source,
     SourceKind,
     Topic,
+    clipped,
+    deck_part_key,
 )
 from deckgen.reader import Reader, location_of
 from deckgen.references import DECK_FILE, SOURCES_FILE, Known, display, find_file, link_problem, topic_files
-from deckgen.spec import DECK, QUESTION_TYPE, QUESTIONS, RECORDS, RETIRED_QUESTIONS, SECTION, SOURCE, SOURCES, TOPIC
+from deckgen.spec import DECK, QUESTION_TYPE, QUESTIONS, RECORDS, RESERVED_SECTION_IDS, RETIRED_QUESTIONS, SECTION, SOURCE, SOURCES, TOPIC
 
 
 def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str]]:
@@ -44,6 +46,7 @@ def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str
     deck = reader.read(top, DECK)
     sections: list[Section] = []
     seen: dict[str, Location] = {}
+    titles: dict[str, Location] = {}
     for node in deck["sections"]:
         entry = reader.mapping(node, SECTION.what, node.location)
         if entry is None:
@@ -52,6 +55,22 @@ def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str
         if values["id"] is None or values["title"] is None or values["heading"] is None:
             continue
         reader.unique(seen, values["id"], location_of(entry, "id"), "section id")
+        if values["id"] in RESERVED_SECTION_IDS:
+            reader.error(
+                location_of(entry, "id"),
+                f"section id '{values['id']}' is reserved: the deck's own tags use deckgen::{values['id']}::, and a section's topics would be tagged there too",
+                "reserved-id",
+            )
+        title_key = deck_part_key(values["title"])
+        if title_key in titles:
+            reader.error(
+                location_of(entry, "title"),
+                f"section title '{clipped(values['title'])}' is the deck name of the section at {titles[title_key]}; "
+                "Anki would rename one of them with a trailing _: give each section a title of its own",
+                "duplicate-deck-name",
+            )
+        else:
+            titles[title_key] = location_of(entry, "title")
         sections.append(Section(values["id"], values["title"], values["heading"], entry.location))
     section_ids = {s.id for s in sections}
     if any(deck[key] is None for key in ("title", "version", "description", "homepage")):
@@ -200,7 +219,9 @@ def _read_topic(reader: Reader, loaded: LoadedFile) -> Topic | None:
                 into.append(question)
     if topic_id is None or title is None or section is None:
         return None
-    return Topic(topic_id, title, section, loaded.path, top.location, tuple(questions), values["lint"], tuple(retired))
+    return Topic(
+        topic_id, title, section, loaded.path, top.location, tuple(questions), values["lint"], tuple(retired), location_of(top, "topic")
+    )
 
 
 def _load_one(reader: Reader, root: Path, stem: str) -> LoadedFile | None:
@@ -261,6 +282,23 @@ def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> To
     return topic
 
 
+def _deck_name_problems(reader: Reader, topics: list[Topic]) -> None:
+    """Two topics of a section whose titles Anki reads as one deck name: an error at the second title."""
+    seen: dict[tuple[str, str], Location] = {}
+    for topic in topics:
+        where = topic.title_location or topic.location
+        key = (topic.section, deck_part_key(topic.title))
+        if key in seen:
+            reader.error(
+                where,
+                f"topic title '{clipped(topic.title)}' is the deck name of the topic at {seen[key]}; "
+                "Anki would rename one of them with a trailing _: give each topic a title of its own",
+                "duplicate-deck-name",
+            )
+        else:
+            seen[key] = where
+
+
 def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | None, list[Diagnostic]]:
     """Load and check every file of a bank folder; the bank is None when any error was found.
 
@@ -313,6 +351,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
                 entry = topic_json(topic, location_of(loaded.root, "id"), found)
                 if entry is not None:
                     cache.put(key, entry)
+    _deck_name_problems(reader, topics)
     diagnostics = sorted(reader.diagnostics, key=Diagnostic.sort_key)
     if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics

@@ -12,14 +12,20 @@ from typing import TYPE_CHECKING
 
 from deckgen.anki.ids import content_hash, note_guid, note_id_field
 from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
-from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic
+from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, deck_part
 from deckgen.links import with_media
 from deckgen.render import plain_html, to_html, to_inline_html
 
 if TYPE_CHECKING:
     from deckgen.cache import BuildCache
 
-RETIRED_TAG = "deckgen::retired"
+TAG_ROOT = "deckgen"
+"""Every tag the deck ships lives under this one node of the learner's tag tree."""
+RETIRED_TAG = f"{TAG_ROOT}::retired"
+BANK_TAG = f"{TAG_ROOT}::tag::"
+"""A question's own tags (`attention`) go under this prefix (`deckgen::tag::attention`)."""
+RELEASE_TAG = f"{TAG_ROOT}::release::"
+"""A note that a release added or changed carries that release's version under this prefix."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class NoteSpec:
 def deck_name(bank: Bank, topic: Topic) -> str:
     """`Root::Section title::Topic title`; `::` inside a title would nest further, so it is replaced."""
     parts = (bank.deck.title, bank.section(topic.section).title, topic.title)
-    return "::".join(p.replace("::", ":") for p in parts)
+    return "::".join(deck_part(p) for p in parts)
 
 
 def sources_html(bank: Bank, source_ids: tuple[str, ...]) -> str:
@@ -82,8 +88,8 @@ def compare_front(items: tuple[str, ...], row: CompareRow) -> str:
 
 
 def question_tags(question: Question) -> tuple[str, ...]:
-    """`deckgen::<section>::<topic>` and the question's own tags."""
-    return (f"deckgen::{question.section}::{question.topic}", *question.tags)
+    """`deckgen::<section>::<topic>` and the question's own tags under `deckgen::tag::`."""
+    return (f"{TAG_ROOT}::{question.section}::{question.topic}", *(BANK_TAG + tag for tag in question.tags))
 
 
 def retired_banner(reason: str) -> str:
@@ -194,7 +200,7 @@ def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
         topics = [t for t in bank.ordered_topics() if t.section == section.id]
         if not topics:
             continue
-        decks.append(((slug, section.id), "::".join(p.replace("::", ":") for p in (bank.deck.title, section.title)), ()))
+        decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), ()))
         for topic in topics:
             notes = [spec for q in (*topic.questions, *topic.retired) for spec in _cached_notes(bank, topic, q, cache)]
             decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
