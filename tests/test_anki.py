@@ -168,4 +168,13 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     assert "report a problem" not in card.question()
     root = collection.decks.by_name("Mini Deck")
     assert root is not None
-    assert '<a href="https://github.com/example/deck/blob/main/CHANGELOG.md">what changed</a>' in root["desc"]
+    # The first build records no release, so no note carries a release tag yet.
+    assert root["desc"] == (
+        "<p>A tiny bank that exercises every question type.</p>\n"
+        '<p>Version 1.2.3 · <a href="https://github.com/example/deck/blob/main/CHANGELOG.md#123">what changed in 1.2.3</a> · '
+        '<a href="https://github.com/example/deck">https://github.com/example/deck</a></p>\n'
+        "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired retention of 0.90. "
+        "Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
+        "When you import an update, leave <i>Import any deck presets</i> off.</p>"
+    )
+

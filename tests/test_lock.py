@@ -60,10 +60,18 @@ def test_a_source_date_epoch_from_the_future_is_refused(released: Path, epoch: C
     assert (released / "deck.lock").read_text(encoding="utf-8") == before
 
 
+def poison_formula(text: str) -> str:
+    """The lock's text with the note 'formula' stamped far in the future, as a build with a wrong clock would."""
+    return "\n".join(
+        line.replace('"mtime": 1700000000,', f'"mtime": {FAR_FUTURE},') if line.strip().startswith('"formula"') else line
+        for line in text.split("\n")
+    )
+
+
 def test_a_lock_with_a_time_from_the_future_is_refused_and_repaired(released: Path) -> None:
     text = (released / "deck.lock").read_text(encoding="utf-8")
     line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith('"formula"'))
-    poisoned = text.replace('"mtime": 1700000000, "type": "cloze"', f'"mtime": {FAR_FUTURE}, "type": "cloze"', 1)
+    poisoned = poison_formula(text)
     assert errors_for(released, poisoned) == [
         f"mini/deck.lock:{line}:5: error: note 'formula' has the time 5138-11-16 09:46:39 UTC, later than tomorrow: "
         "every release would overwrite learners' own edits of it. A build with a wrong clock or SOURCE_DATE_EPOCH "
@@ -89,15 +97,20 @@ def test_repair_lock_without_a_lock_says_so(in_tmp: Path) -> None:
     assert (result.exit_code, result.stderr) == (1, "empty/deck.lock:1:1: error: no deck.lock to repair [lock]\n")
 
 
-def test_a_format_1_lock_is_read_and_rewritten_without_changing_a_note(released: Path, epoch: Callable[[int], None]) -> None:
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_an_older_lock_is_read_and_rewritten_without_changing_a_note(released: Path, epoch: Callable[[int], None], old_format: int) -> None:
     package = Path("out/mini-deck.apkg")
     digest = hashlib.sha256(package.read_bytes()).hexdigest()
     data = lock_data(released)
-    assert data["format"] == 2
+    assert data["format"] == 3 and data["version"] == "1.2.3"
     old = json.loads(json.dumps(data))
-    old["format"] = 1
-    for entry in old["note_types"].values():
-        entry["mtime"] += NOTE_TYPE_MTIME_OFFSET  # deckgen 0.1 recorded the offset
+    old["format"] = old_format
+    del old["version"]  # formats 1 and 2 recorded no release: their notes count as shipped as they are
+    for entry in old["notes"].values():
+        del entry["shipped"]
+    if old_format == 1:
+        for entry in old["note_types"].values():
+            entry["mtime"] += NOTE_TYPE_MTIME_OFFSET  # deckgen 0.1 recorded the offset
     (released / "deck.lock").write_text(json.dumps(old), encoding="utf-8")
     epoch(1_750_000_000)
     build(released, Path("out"))
@@ -157,8 +170,8 @@ HOSTILE_LOCKS = {
         "mini/deck.lock:1:1: error: deck.lock: 'notes' is missing; it should be a mapping; 'deckgen build' writes it [lock]",
     ),
     "a newer format": (
-        '{"format": 3, "note_types": {}, "notes": {}}',
-        "mini/deck.lock:1:1: error: deck.lock: 'format' is 3; this deckgen reads formats 1 and 2 (a newer deckgen wrote it?); "
+        '{"format": 4, "note_types": {}, "notes": {}}',
+        "mini/deck.lock:1:1: error: deck.lock: 'format' is 4; this deckgen reads formats 1 to 3 (a newer deckgen wrote it?); "
         "'deckgen build' writes it [lock]",
     ),
     "a merge conflict": (
@@ -223,7 +236,7 @@ def test_repair_lock_writes_through_no_link_a_pull_request_left(released: Path, 
     (released / ".deck.lock.repair.tmp").symlink_to(victim)
     (released / ".deck.lock.abcd1234.tmp").symlink_to(victim)
     text = (released / "deck.lock").read_text(encoding="utf-8")
-    (released / "deck.lock").write_text(text.replace('"mtime": 1700000000, "type": "cloze"', f'"mtime": {FAR_FUTURE}, "type": "cloze"', 1), encoding="utf-8")
+    (released / "deck.lock").write_text(poison_formula(text), encoding="utf-8")
     result = CliRunner().invoke(main, ["repair-lock", "mini"])
     assert result.exit_code == 0, result.output
     assert victim.read_text(encoding="utf-8") == "precious"

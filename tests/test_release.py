@@ -130,7 +130,7 @@ def test_a_released_id_cannot_vanish(mini_bank: Path, tmp_path: Path, epoch: Cal
     bank, diagnostics = check(Path("bank"))
     assert bank is None
     assert [str(d) for d in diagnostics] == [
-        "bank/deck.lock:12:5: error: note 'lora-code' was released but is no longer in the banks: learners still have it. "
+        "bank/deck.lock:13:5: error: note 'lora-code' was released but is no longer in the banks: learners still have it. "
         "Move its question (or compare row) to a 'retired' list with a reason instead of deleting it [released-id]"
     ]
 
@@ -158,7 +158,7 @@ def test_a_note_type_schema_change_fails_the_build_until_accepted(
     monkeypatch.setattr(notetypes, "BASIC_FIELDS", (*notetypes.BASIC_FIELDS, "Hint"))
     bank, diagnostics = check(Path("bank"))
     assert [str(d) for d in diagnostics] == [
-        "bank/deck.lock:4:5: error: note type 'basic' changed (released: id 1691839207, fields ID, Question, Answer, "
+        "bank/deck.lock:5:5: error: note type 'basic' changed (released: id 1691839207, fields ID, Question, Answer, "
         "Extra, Sources, Topic, templates Recall; now: id 1691839207, fields ID, Question, Answer, Extra, Sources, "
         "Topic, Hint, templates Recall). Anki would add it as a copy and stop updating every existing note, unless "
         "the learner ticks 'Merge note types'. If this is deliberate, build with --accept-schema-change and say so "

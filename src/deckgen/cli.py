@@ -13,6 +13,7 @@ import deckgen
 from deckgen.build import BuildOptions, Selection, build_deck, check
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
+from deckgen.release import record_release
 from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
@@ -163,12 +164,33 @@ def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) 
 
 @main.command("repair-lock")
 @BANK_DIR
-def repair_lock_command(bank_dir: Path) -> None:
+@click.option(
+    "--released",
+    "package",
+    metavar="PACKAGE",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Record PACKAGE, the .apkg of the deck's current version as learners have it, as what the last release shipped.",
+)
+def repair_lock_command(bank_dir: Path, package: Path | None) -> None:
     """Set every time in deck.lock that lies in the future back to now.
 
     A build run with a wrong clock or SOURCE_DATE_EPOCH stamps notes with a future time;
     check refuses such a lock, since every later release would overwrite learners' edits.
+
+    With --released, record instead what the current version shipped, from its package: the
+    next version then tags exactly the notes whose text differs from it. A lock written before
+    deckgen recorded releases needs this once if the banks changed since that release.
     """
+    if package is not None:
+        with _failing(None):
+            found = record_release(bank_dir, package)
+        click.echo(
+            one_line(
+                f"recorded {package.as_posix()} as version {found.version} in {lock_path(bank_dir).as_posix()}: "
+                f"{plural(found.kept, 'note')} as it shipped them, {found.changed} changed since, {found.added} new; commit the lock"
+            )
+        )
+        return
     now = int(time.time())
     with _failing(None):
         count = repair_lock(bank_dir, now)

@@ -5,7 +5,10 @@ The lock is machine-written JSON, committed with the banks. It records:
 - the note types' schema (ids, field and template names) and a hash of their CSS and
   templates, with the time they last changed;
 - every released note id, its note type, a hash of its content, and the time that
-  content last changed.
+  content last changed;
+- the deck version of the last release, and for each note a hash of its text as that release
+  shipped it and the release that last changed its text, so that each release can tag what it
+  changed without git history (format 3).
 
 A note's modification time advances only when its content changes, so a release updates
 exactly the notes that changed, a learner's own edits to the others survive re-import, and
@@ -27,9 +30,11 @@ from pathlib import Path
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity
 
 LOCK_FILE = "deck.lock"
-LOCK_FORMAT = 2
-"""Format 2 records a note type's time without the ten-year offset, which deckgen adds when it
-writes a package; format 1 (deckgen 0.1) recorded it with the offset and is read as well."""
+LOCK_FORMAT = 3
+"""Format 3 adds what the last release shipped (`version`, and each note's `shipped` and
+`release`). Format 2 recorded a note type's time without the ten-year offset, which deckgen adds
+when it writes a package; format 1 (deckgen 0.1) recorded it with the offset. Both are read:
+their notes count as shipped as they are (see `next_lock`)."""
 
 NOTE_TYPE_MTIME_OFFSET = 10 * 365 * 24 * 60 * 60
 """How far in the future a note type's modification time is set in a package, past the time its CSS or templates changed.
@@ -69,6 +74,10 @@ class NoteState:
     type: str
     hash: str
     mtime: int
+    shipped: str | None = None
+    """A hash of the note's text (its fields) as the last release shipped it; None if no release has."""
+    release: str | None = None
+    """The version whose release last added or changed the note's text; None before any did."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,9 @@ class Lock:
     notes: dict[str, NoteState]
     lines: dict[str, int]
     """The line of each note id and note type key in the file, for diagnostics."""
+    version: str | None = None
+    """The deck version of the last release the notes' `shipped` hashes describe; None in a lock
+    of format 1 or 2, which did not record it."""
 
 
 def _error(location: Location, message: str, rule: str) -> Diagnostic:
@@ -145,13 +157,18 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]]:
-    """The note types and notes of a parsed lock, each field checked; _LockError names what is wrong."""
+def _optional_text(entry: dict[str, object], key: str | None, name: str) -> str | None:
+    return _text(entry, key, name) if name in entry else None
+
+
+def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState], str | None]:
+    """The note types, notes and released version of a parsed lock, each field checked; _LockError names what is wrong."""
     top = _mapping(data, None, "the lock")
     version = top.get("format")
-    if version not in (1, 2) or isinstance(version, bool):
-        raise _LockError(None, f"'format' is {json.dumps(version)}; this deckgen reads formats 1 and 2 (a newer deckgen wrote it?)")
+    if version not in (1, 2, 3) or isinstance(version, bool):
+        raise _LockError(None, f"'format' is {json.dumps(version)}; this deckgen reads formats 1 to 3 (a newer deckgen wrote it?)")
     offset = NOTE_TYPE_MTIME_OFFSET if version == 1 else 0
+    released = _optional_text(top, None, "version") if version == 3 else None
     seconds = "whole seconds since 1970"
     note_types = {}
     for key, raw in _mapping(_field(top, None, "note_types", "a mapping"), None, "'note_types'").items():
@@ -172,8 +189,9 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
         kind = _text(entry, key, "type")
         if kind not in ("basic", "cloze"):
             raise _LockError(key, f"'type' should be basic or cloze, found '{kind}'")
-        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds))
-    return note_types, notes
+        shipped, release = (_optional_text(entry, key, "shipped"), _optional_text(entry, key, "release")) if version == 3 else (None, None)
+        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds), shipped, release)
+    return note_types, notes, released
 
 
 def read_lock(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic]]:
@@ -210,7 +228,7 @@ def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes
         if match:
             lines.setdefault(match.group(1), number)
     try:
-        note_types, notes = _parse(json.loads(text, parse_constant=_refuse_constant))
+        note_types, notes, released = _parse(json.loads(text, parse_constant=_refuse_constant))
     except json.JSONDecodeError as err:
         hint = " (a merge conflict?)" if "<<<<<<<" in text else ""
         return None, [
@@ -227,7 +245,7 @@ def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes
     except _LockError as err:
         where = Location(display, lines.get(err.key, 1), 5) if err.key is not None else Location(display)
         return None, [_error(where, f"{LOCK_FILE}: {_subject(text, err.key)}{err.message}{rewrite}", "lock")], None
-    return Lock(note_types, notes, lines), [], data
+    return Lock(note_types, notes, lines, released), [], data
 
 
 def _subject(text: str, key: str | None) -> str:
@@ -247,12 +265,15 @@ def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
     types = {k: replace(t, mtime=min(t.mtime, now)) for k, t in lock.note_types.items()}
     notes = {k: replace(n, mtime=min(n.mtime, now)) for k, n in lock.notes.items()}
     count = sum(t.mtime > now for t in lock.note_types.values()) + sum(n.mtime > now for n in lock.notes.values())
-    return Lock(types, notes, lock.lines), count
+    return Lock(types, notes, lock.lines, lock.version), count
 
 
 def format_lock(lock: Lock) -> str:
     """The lock as JSON with one note per line, sorted, so that its diffs read well."""
-    out = ["{", f'  "format": {LOCK_FORMAT},', '  "note_types": {']
+    out = ["{", f'  "format": {LOCK_FORMAT},']
+    if lock.version is not None:
+        out.append(f'  "version": {json.dumps(lock.version, ensure_ascii=False)},')
+    out.append('  "note_types": {')
     types = sorted(lock.note_types.values(), key=lambda t: t.key)
     for i, t in enumerate(types):
         body = json.dumps(
@@ -265,7 +286,12 @@ def format_lock(lock: Lock) -> str:
     ids = sorted(lock.notes)
     for i, nid in enumerate(ids):
         n = lock.notes[nid]
-        body = json.dumps({"hash": n.hash, "mtime": n.mtime, "type": n.type}, sort_keys=True)
+        entry: dict[str, object] = {"hash": n.hash, "mtime": n.mtime, "type": n.type}
+        if n.shipped is not None:
+            entry["shipped"] = n.shipped
+        if n.release is not None:
+            entry["release"] = n.release
+        body = json.dumps(entry, ensure_ascii=False, sort_keys=True)
         out.append(f"    {json.dumps(nid, ensure_ascii=False)}: {body}" + ("," if i < len(ids) - 1 else ""))
     out += ["  }", "}"]
     return "\n".join(out) + "\n"
@@ -274,12 +300,17 @@ def format_lock(lock: Lock) -> str:
 def next_lock(
     lock: Lock | None,
     note_types: dict[str, NoteTypeState],
-    notes: dict[str, tuple[str, str]],
+    notes: dict[str, tuple[str, str, str]],
     now: int,
+    version: str,
 ) -> Lock:
-    """The lock after this build: times advance only for what changed.
+    """The lock after a build of the deck's `version`: times advance only for what changed.
 
-    `note_types` carry hash but not yet a time; `notes` maps note id to (type, content hash).
+    `note_types` carry hash but not yet a time; `notes` maps note id to (type, content hash, text
+    hash). The build whose `version` differs from the lock's is a release: each note whose text
+    differs from what the last release shipped (or that it did not ship) is marked as changed by
+    this one, and what it ships becomes the new baseline. Any other build keeps both. A lock with
+    no release yet (none, or format 1 or 2) takes the notes as they are as shipped at `version`.
     """
     old_types = lock.note_types if lock else {}
     old_notes = lock.notes if lock else {}
@@ -290,13 +321,22 @@ def next_lock(
         # A time never goes back: Anki applies only what is newer than the learner's copy.
         fresh = now if old is None else max(now, old.mtime + 1)
         types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else fresh)
+    released = None if lock is None else lock.version
     states = {}
-    for nid, (ntype, digest) in notes.items():
+    for nid, (ntype, digest, text) in notes.items():
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
         fresh_note = now if old_note is None else max(now, old_note.mtime + 1)
-        states[nid] = NoteState(ntype, digest, old_note.mtime if old_note is not None and unchanged_note else fresh_note)
-    return Lock(types, states, {})
+        mtime = old_note.mtime if old_note is not None and unchanged_note else fresh_note
+        shipped, release = (None, None) if old_note is None else (old_note.shipped, old_note.release)
+        if released is None:  # no release recorded yet: the notes are shipped as they are
+            shipped, release = text, None
+        elif released != version:  # a release: what changed since the last one is this one's
+            if shipped != text:
+                release = version
+            shipped = text
+        states[nid] = NoteState(ntype, digest, mtime, shipped, release)
+    return Lock(types, states, {}, version)
 
 
 def write_lock(path: Path, text: str) -> None:

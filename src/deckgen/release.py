@@ -5,14 +5,14 @@ The checks of a bank against its lock live here too: what a release must not do 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deckgen.anki.notes import DeckNotes, note_hash, note_kinds
+from deckgen.anki.notes import DeckNotes, deck_notes, note_hash, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
-from deckgen.lock import MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock_file
-from deckgen.model import Bank, Diagnostic, Location, Severity
+from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock, read_lock_file, write_lock
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Release:
 
     def next_lock(self, bank: Bank, notes: DeckNotes, now: int) -> Lock:
         """The lock after building `bank` (the whole bank) with its `notes`: times advance only for what changed."""
-        return next_lock(self.lock, note_type_states(bank), {n.fields[0]: (n.model, note_hash(n)) for n in notes.notes}, now)
+        states = {n.fields[0]: (n.model, note_hash(n), text_hash(n.fields)) for n in notes.notes}
+        return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version)
 
     def changed_text(self, lock: Lock) -> str | None:
         """The lock's text to write, or None when the file already holds exactly that."""
@@ -146,3 +147,49 @@ def schema_problems(lock: Lock, bank_dir: Path, note_types: dict[str, NoteTypeSt
             )
         )
     return problems
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What `record_release` found: how the bank's notes compare with the package learners have."""
+
+    version: str
+    kept: int
+    """Notes whose text is as the package shipped it."""
+    changed: int
+    """Notes in the package whose text has changed since."""
+    added: int
+    """Notes the package does not have."""
+
+
+def record_release(bank_dir: Path, package: Path) -> Baseline:
+    """Record `package`, the .apkg of the deck's current version as learners have it, as what the
+    last release shipped: the next version then tags the notes whose text differs from it.
+
+    For a lock written before deckgen recorded releases (format 1 or 2) when the banks have
+    changed since that release. DeckgenError if the bank, its lock or the package cannot be read.
+    """
+    from deckgen.anki.read import read_package  # reading a package is this command's alone
+    from deckgen.validate import validate_bank
+
+    bank, problems = validate_bank(bank_dir)
+    if bank is None:
+        raise DeckgenError([d for d in problems if d.severity is Severity.ERROR])
+    lock, lock_errors = read_lock(bank_dir)
+    path = lock_path(bank_dir)
+    if lock is None:
+        raise DeckgenError(lock_errors or [_error(Location(path.as_posix()), f"no {LOCK_FILE} yet: run 'deckgen build' first", "lock")])
+    shipped = {note.key: note for note in read_package(package).notes.values()}
+    current = {n.fields[0]: text_hash(n.fields) for n in deck_notes(bank).notes}
+    notes = {}
+    for nid, state in lock.notes.items():
+        note = shipped.get(nid)
+        text = None if note is None else text_hash(tuple(value for _, value in note.fields))
+        notes[nid] = replace(state, shipped=text, release=None)
+    try:
+        write_lock(path, format_lock(Lock(lock.note_types, notes, lock.lines, bank.deck.version)))
+    except OSError as err:
+        raise DeckgenError([_error(Location(path.as_posix()), f"cannot write {LOCK_FILE}: {err.strerror or err}", "lock")]) from err
+    kept = sum(notes[nid].shipped == text for nid, text in current.items() if nid in notes)
+    added = sum(nid not in notes or notes[nid].shipped is None for nid in current)
+    return Baseline(bank.deck.version, kept, len(current) - kept - added, added)

@@ -222,5 +222,17 @@ def note_kinds(bank: Bank) -> dict[str, tuple[str, Location]]:
 
 
 def note_hash(spec: NoteSpec) -> str:
-    """A hash of everything Anki stores for a note: its type, fields and tags."""
+    """A hash of everything Anki stores for a note: its type, fields and tags (but its release tag,
+    which follows from the lock)."""
     return content_hash(spec.model, *spec.fields, " ".join(spec.tags))
+
+
+def text_hash(fields: tuple[str, ...]) -> str:
+    """A hash of a note's text, its fields in order: what a learner sees change in a release."""
+    return content_hash(*fields)
+
+
+def release_tag(version: str) -> str:
+    """The tag of the notes a release added or changed: `deckgen::release::0.2.0`. A space or
+    `::` in a version would split or nest the tag, so they become `_` and `:`."""
+    return RELEASE_TAG + "_".join(version.split()).replace("::", ":")

@@ -7,6 +7,7 @@ updating existing notes. The CSS is `card.css` beside this module, then Pygments
 
 from __future__ import annotations
 
+import re
 from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -52,12 +53,19 @@ def report_url(homepage: str) -> str:
     return f"{escape(base)}/issues/new?template={REPORT_FORM}&amp;title=Card%3A+{{{{ID}}}}&amp;card={{{{ID}}}}"
 
 
-def changelog_url(homepage: str) -> str:
-    """The changelog on the repository's default branch (the homepage itself elsewhere)."""
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, without punctuation, spaces as
+    hyphens (`## 0.2.0` is `#020`)."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def changelog_url(homepage: str, version: str) -> str:
+    """The changelog's entry for `version` (its heading, `## 0.2.0`) on the repository's default
+    branch; the homepage itself elsewhere."""
     base = homepage.rstrip("/")
     if not _on_github(base):
         return escape(base)
-    return escape(f"{base}/blob/main/CHANGELOG.md")
+    return escape(f"{base}/blob/main/CHANGELOG.md#{heading_anchor(version)}")
 
 
 def _back_matter(homepage: str) -> str:

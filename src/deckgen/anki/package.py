@@ -19,22 +19,40 @@ from genanki.apkg_col import APKG_COL  # type: ignore[import-untyped]
 from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
 from deckgen.anki.ids import card_id, deck_id, note_id
-from deckgen.anki.notes import DeckNotes, NoteSpec
+from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
 
 
-def deck_description_html(bank: Bank) -> str:
-    """The root deck's description: the deck's own text, its version and homepage."""
+def deck_description_html(bank: Bank, lock: Lock) -> str:
+    """The root deck's description: the deck's own text; its version, changelog and homepage; how
+    to find what this release changed; the study settings deckgen suggests."""
     deck = bank.deck
-    return (
-        f"{to_html(deck.description)}\n"
+    changed = sum(state.release == lock.version for state in lock.notes.values()) if lock.version == deck.version else 0
+    parts = [
+        to_html(deck.description),
         f"<p>Version {plain_html(deck.version)} · "
-        f'<a href="{changelog_url(deck.homepage)}">what changed</a> · '
-        f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a></p>'
-    )
+        f'<a href="{changelog_url(deck.homepage, deck.version)}">what changed in {plain_html(deck.version)}</a> · '
+        f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a></p>',
+    ]
+    if changed:
+        noun = "note" if changed == 1 else "notes"
+        parts.append(
+            f"<p>The {changed} {noun} this release added or changed: <i>Browse</i>, search "
+            f"<code>tag:{escape(release_tag(deck.version))}</code>.</p>"
+        )
+    parts.append(STUDY_ADVICE)
+    return "\n".join(parts)
+
+
+STUDY_ADVICE = (
+    "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired "
+    "retention of 0.90. Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
+    "When you import an update, leave <i>Import any deck presets</i> off.</p>"
+)
+"""What the deck description suggests; the README says the same at more length."""
 
 
 def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
@@ -59,19 +77,21 @@ def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) ->
         position = 0
         for path, name, specs in notes.decks:
             did = deck_id(*path)
-            description = deck_description_html(bank) if len(path) == 1 else ""
+            description = deck_description_html(bank, lock) if len(path) == 1 else ""
             decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
             for spec in specs:
                 position += 1
-                _insert_note(cursor, models[spec.model], spec, did, position, lock.notes[spec.fields[0]].mtime)
+                state = lock.notes[spec.fields[0]]
+                tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
+                _insert_note(cursor, models[spec.model], spec, tags, did, position, state.mtime)
         cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
         connection.commit()
     finally:
         connection.close()
 
 
-def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, did: int, due: int, mtime: int) -> None:
-    """A note and its cards, new (usn -1) and unscheduled, with the ids derived from its GUID."""
+def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, tags: tuple[str, ...], did: int, due: int, mtime: int) -> None:
+    """A note with `tags` and its cards, new (usn -1) and unscheduled, with the ids derived from its GUID."""
     nid = note_id(spec.guid)
     cursor.execute(
         "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
@@ -83,7 +103,7 @@ def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, d
             "mod": mtime,
             # A space at each end, as Anki and genanki write tags, so that a search for
             # ' tag ' matches the first and the last tag too.
-            "tags": " " + " ".join(spec.tags) + " ",
+            "tags": " " + " ".join(tags) + " ",
             "flds": "\x1f".join(spec.fields),
             "sfld": spec.fields[model.sort_field_index],
         },
