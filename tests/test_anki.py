@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from anki.collection import Collection
+from click.testing import CliRunner
 
 from deckgen.anki.ids import note_guid
 from deckgen.anki.notes import note_kinds
 from deckgen.build import build
-from tests.conftest import ROOT, import_apkg, review_first_card
+from deckgen.cli import main
+from tests.conftest import ROOT, import_apkg, release_v2, review_first_card
 
 def strip_style(html: str) -> str:
     return re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
@@ -178,3 +180,14 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
         "When you import an update, leave <i>Import any deck presets</i> off.</p>"
     )
 
+
+def test_build_and_check_count_notes_and_cards_as_anki_does(mini_bank: Path, in_tmp: Path, collection: Collection) -> None:
+    release_v2(mini_bank)  # a question retired: its note stays in the deck, behind a banner
+    built = CliRunner().invoke(main, ["build", mini_bank.as_posix(), "--out", "out"])
+    assert built.exit_code == 0, built.output
+    assert built.stdout.splitlines()[0] == "built 7 notes and 8 cards (1 note retired) from 2 topics:"
+    checked = CliRunner().invoke(main, ["check", mini_bank.as_posix()])
+    assert checked.stdout.endswith("; 7 notes and 8 cards (1 note retired) in 2 topics\n")
+    import_apkg(collection, Path("out/mini-deck.apkg"), merge_notetypes=False)
+    assert (collection.note_count(), collection.card_count()) == (7, 8)
+    assert len(collection.find_notes("tag:deckgen::retired")) == 1

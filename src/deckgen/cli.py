@@ -18,7 +18,7 @@ from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
-from deckgen.stats import bank_stats, format_stats
+from deckgen.stats import bank_stats, deck_counts, format_stats
 from deckgen.timing import Timings, phase
 from deckgen.load import load_bank
 
@@ -90,8 +90,7 @@ def build_command(
     if clock is not None:
         click.echo(clock.format(), err=True)
     _report(result.warnings)
-    cards = sum(q.card_count for q in result.bank.questions)
-    click.echo(f"built {plural(cards, 'card')} from {plural(len(result.bank.topics), 'topic')}:")
+    click.echo(f"built {deck_counts(result.bank).phrase()} from {plural(len(result.bank.topics), 'topic')}:")
     for path in result.outputs:
         click.echo(f"  {one_line(path.as_posix())}")
     if result.pdf_problems:
@@ -132,8 +131,7 @@ def check_command(bank_dir: Path, strict: bool, output_format: str, timings: boo
     if bank is None or failed:
         click.echo(summary(diagnostics), err=True)
         raise SystemExit(1)
-    cards = sum(q.card_count for q in bank.questions)
-    click.echo(f"{summary(diagnostics)}; {plural(cards, 'card')} in {plural(len(bank.topics), 'topic')}")
+    click.echo(f"{summary(diagnostics)}; {deck_counts(bank).phrase()} in {plural(len(bank.topics), 'topic')}")
 
 
 @main.command("stats")

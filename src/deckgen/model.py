@@ -205,9 +205,19 @@ class Question:
         return next((loc for name, loc in self.field_locations if name == key), self.location)
 
     @property
-    def card_count(self) -> int:
-        """Cards as deckgen counts them: one per basic or cloze question, one per live compare row."""
+    def note_count(self) -> int:
+        """The live notes the question becomes in Anki: one, or one per live compare row."""
         return len(self.live_rows) if self.type is QuestionType.COMPARE else 1
+
+    @property
+    def card_count(self) -> int:
+        """The cards of those notes, as Anki counts them: one per note, but a cloze note has one
+        per deletion number (`{{c1::…}} {{c2::…}}` is two cards; two `c1` deletions are one)."""
+        if self.type is QuestionType.CLOZE:
+            from deckgen.cloze import clozes  # cloze reads math spans through render, which needs this module
+
+            return len({int(c.ordinal) for c in clozes(self.question)})
+        return self.note_count
 
     @property
     def live_rows(self) -> tuple[CompareRow, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deckgen.model import Bank, Deck, Question, Section, Topic
+from deckgen.report import plural
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,18 @@ class Outline:
     bank: Bank
     """The bank outlined, for what a sheet looks up: its sources."""
     question_count: int
+    note_count: int
+    """The live notes the questions become in Anki (a compare question is a note per row)."""
     card_count: int
+    """Their cards, as Anki counts them (a cloze note has a card per deletion number)."""
     sections: tuple[SectionOutline, ...]
     answer_key: tuple[NumberedQuestion, ...]
     """Every numbered question again, in order, for the answer key of the questions sheets."""
+
+    @property
+    def counts(self) -> str:
+        """`491 questions: 565 notes and 586 cards in Anki`, as a sheet's header says it."""
+        return f"{plural(self.question_count, 'question')}: {plural(self.note_count, 'note')} and {plural(self.card_count, 'card')} in Anki"
 
     @property
     def deck(self) -> Deck:
@@ -76,4 +85,5 @@ def outline(bank: Bank) -> Outline:
         if topics:
             sections.append(SectionOutline(section, topics))
     key = tuple(n for t in numbered.values() for n in t.questions)
-    return Outline(bank, len(key), sum(n.question.card_count for n in key), tuple(sections), key)
+    notes, cards = sum(n.question.note_count for n in key), sum(n.question.card_count for n in key)
+    return Outline(bank, len(key), notes, cards, tuple(sections), key)

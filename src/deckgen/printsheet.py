@@ -212,7 +212,7 @@ def _head(outline: Outline, subtitle: str, with_answers: bool, description: str)
         "</head>",
         "<body>",
         f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
-        f'<p class="meta">Version {escape(deck.version)} · {outline.question_count} questions, {outline.card_count} cards · {escape(deck.homepage)}</p>',
+        f'<p class="meta">Version {escape(deck.version)} · {escape(outline.counts)} · {escape(deck.homepage)}</p>',
         description,
         "</header>",
         '<nav class="toc"><h2>Contents</h2><ol>',

@@ -79,7 +79,7 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     lines = [
         f"# {_plain(title)}",
         "",
-        f"Version {_plain(deck.version)} · {outline.question_count} questions, {outline.card_count} cards · <{deck.homepage}>",
+        f"Version {_plain(deck.version)} · {outline.counts} · <{deck.homepage}>",
         "",
         to_sheet_markdown(deck.description),
         "",
