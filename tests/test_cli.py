@@ -52,11 +52,11 @@ UNCITED = "mini/sources.yaml:17:5: warning: source 'uncited' is cited by no card
 
 def test_check_a_clean_bank(in_tmp: Path) -> None:
     write_bank(Path("questions"))
-    assert run("check") == (0, "no problems; 1 card in 1 topic\n", "")
+    assert run("check") == (0, "no problems; 1 note and 1 card in 1 topic\n", "")
 
 
 def test_check_reports_warnings_and_fails_on_them_only_when_strict(mini: Path) -> None:
-    assert run("check", "mini") == (0, "0 errors, 1 warning in 1 file; 6 cards in 2 topics\n", UNCITED)
+    assert run("check", "mini") == (0, "0 errors, 1 warning in 1 file; 6 notes and 7 cards in 2 topics\n", UNCITED)
     assert run("check", "--strict", "mini") == (1, "", UNCITED + "0 errors, 1 warning in 1 file\n")
 
 
@@ -78,7 +78,7 @@ def test_warnings_do_not_fail_a_check(in_tmp: Path) -> None:
     write_bank(Path("questions"), {"attention.yaml": b"\xef\xbb\xbf" + TOPIC.encode()})
     assert run("check") == (
         0,
-        "0 errors, 1 warning in 1 file; 1 card in 1 topic\n",
+        "0 errors, 1 warning in 1 file; 1 note and 1 card in 1 topic\n",
         "questions/attention.yaml:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]\n",
     )
 
@@ -87,7 +87,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     epoch(1_700_000_000)
     assert run("build", "mini", "--out", "out") == (
         0,
-        "built 6 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n"
+        "built 6 notes and 7 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n"
         "  out/review-sheet.html\n  out/review-questions.html\n  mini/deck.lock\n",
         UNCITED,
     )
@@ -149,11 +149,11 @@ def test_an_unwritable_output_is_an_error_not_a_traceback(mini: Path, epoch: Cal
 def test_filters_build_a_subset(mini: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     code, out, _ = run("build", "mini", "--out", "out", "--topic", "lora-vs-adapter")
-    assert code == 0 and out.startswith("built 3 cards from 1 topic:\n")
+    assert code == 0 and out.startswith("built 3 notes and 3 cards from 1 topic:\n")
     sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
     assert "LoRA vs Adapter" in sheet and "Scaled attention" not in sheet
     code, out, _ = run("build", "mini", "--out", "out2", "--section", "attention", "--tag", "safety")
-    assert code == 0 and out.startswith("built 1 card from 1 topic:\n")
+    assert code == 0 and out.startswith("built 1 note and 1 card from 1 topic:\n")
 
 
 def test_unknown_filters_are_errors(mini: Path) -> None:
@@ -180,12 +180,13 @@ def test_bad_source_date_epoch(mini: Path, epoch: Callable[[int], None], monkeyp
 def test_stats(mini: Path) -> None:
     assert run("stats", "mini") == (
         0,
-        "    3  Attention [attention]\n"
-        "    3    Scaled attention [scaled-attention]\n"
-        "    3  Fine-Tuning [peft]\n"
-        "    3    LoRA vs Adapter [lora-vs-adapter]\n"
-        "    0  Unused [unused]\n"
-        "    6  cards in total\n"
+        "notes  cards\n"
+        "    3      4  Attention [attention]\n"
+        "    3      4    Scaled attention [scaled-attention]\n"
+        "    3      3  Fine-Tuning [peft]\n"
+        "    3      3    LoRA vs Adapter [lora-vs-adapter]\n"
+        "    0      0  Unused [unused]\n"
+        "    6      7  in total, as Anki counts them (a cloze note has a card per deletion number)\n"
         "\n"
         "1 of 4 sources are cited by no card:\n"
         "  uncited  Nobody cites me\n",
