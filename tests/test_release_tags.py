@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from anki.collection import Collection
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from click.testing import CliRunner
 
 from deckgen.build import build
@@ -151,3 +151,35 @@ def test_repair_lock_records_what_a_release_shipped_from_its_package(
     build(mini_bank, tmp_path / "out")
     releases = lock_releases(mini_bank)
     assert {nid for nid, release in releases.items() if release == "1.3.0"} == {"why-scale", "why-multi-head", "hostile"}
+
+
+def test_an_update_never_touches_the_learners_deck_options(
+    mini_bank: Path, tmp_path: Path, collection: Collection, epoch: Callable[[int], None]
+) -> None:
+    epoch(1_700_000_000)
+    import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
+    mine = collection.decks.add_config_returning_id("Mine")
+    options = collection.decks.get_config(mine)
+    assert options is not None
+    options["new"]["perDay"] = 7
+    options["desiredRetention"] = 0.8
+    collection.decks.update_config(options)
+    decks = [d for d in collection.decks.all_names_and_ids() if d.name.startswith("Mini Deck")]
+    for entry in decks:
+        deck = collection.decks.get(entry.id)
+        assert deck is not None and deck.get("desiredRetention") is None  # no per-deck override shipped
+        deck["conf"] = mine
+        collection.decks.save(deck)
+    release_v2(mini_bank)
+    set_version(mini_bank, "1.3.0")
+    epoch(int(time.time()) + 60)
+    package = build(mini_bank, tmp_path / "out").outputs[0]
+    # Even with "Import any deck presets" ticked: the package has only the Default preset, which Anki never imports.
+    options_request = ImportAnkiPackageOptions(
+        merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False, with_deck_configs=True
+    )
+    collection.import_anki_package(ImportAnkiPackageRequest(package_path=str(package), options=options_request))
+    assert {collection.decks.get(d.id)["conf"] for d in decks} == {mine}  # type: ignore[index]
+    kept = collection.decks.get_config(mine)
+    assert kept is not None and (kept["new"]["perDay"], kept["desiredRetention"]) == (7, 0.8)
+    assert [c["name"] for c in collection.decks.all_config()] == ["Default", "Mine"]
