@@ -177,7 +177,7 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
         '<a href="https://github.com/example/deck">https://github.com/example/deck</a></p>\n'
         "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired retention of 0.90. "
         "Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
-        "When you import an update, leave <i>Import any deck presets</i> off.</p>"
+        "When you import an update, leave <em>Import any deck presets</em> off.</p>"
     )
 
 

@@ -57,6 +57,6 @@ def test_the_generated_bank_is_clean_and_the_floor_builds(tmp_path: Path) -> Non
     write_bank(tmp_path / "bank", 250)
     bank, diagnostics = check(tmp_path / "bank")
     assert bank is not None and diagnostics == []
-    assert sum(q.card_count for q in bank.questions) == 250
+    assert sum(q.note_count for q in bank.questions) == 250
     subprocess.run([sys.executable, str(ROOT / "bench" / "floor.py"), str(tmp_path / "bank"), str(tmp_path / "floor.apkg")], check=True)
     assert (tmp_path / "floor.apkg").stat().st_size > 0

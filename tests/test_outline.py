@@ -14,7 +14,11 @@ def test_questions_are_numbered_from_one_in_deck_order() -> None:
     assert [n.number for n in body] == list(range(1, len(bank.questions) + 1))
     assert [n.question for n in body] == list(bank.questions)
     assert shape.answer_key == tuple(body)
-    assert (shape.question_count, shape.card_count) == (len(bank.questions), sum(q.card_count for q in bank.questions))
+    assert (shape.question_count, shape.note_count, shape.card_count) == (
+        len(bank.questions),
+        sum(q.note_count for q in bank.questions),
+        sum(q.card_count for q in bank.questions),
+    )
 
 
 def test_sections_follow_the_deck_and_hold_their_topics() -> None:

@@ -85,7 +85,7 @@ def test_a_release_tags_what_it_changed_and_an_update_keeps_the_rest(
     root = collection.decks.by_name("Mini Deck")
     assert root is not None
     assert (
-        "<p>The 3 notes this release added or changed: <i>Browse</i>, search <code>tag:deckgen::release::1.3.0</code>.</p>"
+        "<p>The 3 notes this release added or changed: <em>Browse</em>, search <code>tag:deckgen::release::1.3.0</code>.</p>"
         in root["desc"]
     )
 

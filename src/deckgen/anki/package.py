@@ -40,7 +40,7 @@ def deck_description_html(bank: Bank, lock: Lock) -> str:
     if changed:
         noun = "note" if changed == 1 else "notes"
         parts.append(
-            f"<p>The {changed} {noun} this release added or changed: <i>Browse</i>, search "
+            f"<p>The {changed} {noun} this release added or changed: <em>Browse</em>, search "
             f"<code>tag:{escape(release_tag(deck.version))}</code>.</p>"
         )
     parts.append(STUDY_ADVICE)
@@ -50,7 +50,7 @@ def deck_description_html(bank: Bank, lock: Lock) -> str:
 STUDY_ADVICE = (
     "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired "
     "retention of 0.90. Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
-    "When you import an update, leave <i>Import any deck presets</i> off.</p>"
+    "When you import an update, leave <em>Import any deck presets</em> off.</p>"
 )
 """What the deck description suggests; the README says the same at more length."""
 
