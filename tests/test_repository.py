@@ -89,3 +89,16 @@ def test_the_pre_commit_hook_calls_a_real_command() -> None:
     (hook,) = load(ROOT / ".pre-commit-hooks.yaml")
     assert hook["id"] == "deckgen-check"
     assert_valid_call(shlex.split(hook["entry"])[1:])
+
+
+def test_the_readme_counts_the_shipped_banks_as_anki_does() -> None:
+    from deckgen.load import load_bank
+    from deckgen.stats import bank_stats, deck_counts
+
+    bank = load_bank(ROOT / "questions")
+    stats, counts = bank_stats(bank), deck_counts(bank)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        f"today {stats.notes} notes make {stats.cards} cards, and the package also carries "
+        f"{counts.retired_notes} retired notes until you delete them." in readme
+    )
