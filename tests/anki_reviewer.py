@@ -233,6 +233,62 @@ def render_cards(
     return views
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A screenshot's pixels, as 8-bit RGB."""
+
+    width: int
+    height: int
+    rows: list[bytes]
+
+    def pixel(self, x: float, y: float) -> tuple[int, int, int]:
+        """The colour at page position (x, y)."""
+        row, column = self.rows[int(y)], int(x) * 3
+        return row[column], row[column + 1], row[column + 2]
+
+
+def read_png(path: Path) -> Picture:
+    """Decode a screenshot: an 8-bit, non-interlaced RGB or RGBA PNG, as Chromium writes them (alpha dropped)."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ReviewerError(f"{path} is not a PNG")
+    chunks: dict[bytes, bytes] = {}
+    at = 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        chunks[kind] = chunks.get(kind, b"") + data[at + 8 : at + 8 + length]
+        at += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    if depth != 8 or colour not in (2, 6) or interlace:
+        raise ReviewerError(f"{path}: a PNG of depth {depth}, colour type {colour}, interlace {interlace} is not read here")
+    channels = 3 if colour == 2 else 4
+    stride = width * channels
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, up_left = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                estimate = left + up - up_left
+                near = min((abs(estimate - left), 0, left), (abs(estimate - up), 1, up), (abs(estimate - up_left), 2, up_left))
+                line[i] = (line[i] + near[2]) & 0xFF
+        previous = line
+        rows.append(bytes(line) if channels == 3 else bytes(b for i, b in enumerate(line) if i % 4 != 3))
+    return Picture(width, height, rows)
+
+
 def _same_request(server_saw: str, page_saw: str) -> bool:
     """Whether a request the server recorded is one the page already reported (a tunnel shows only the host)."""
     if server_saw.removeprefix("GET ") == page_saw:
@@ -555,12 +611,17 @@ class _DevTools:
                     return dict(reply.get("result", {}))
 
     def open_page(self, url: str, viewport: tuple[int, int] | None) -> None:
-        """Attach to the blank tab Chromium opened, give it the viewport, then load `url` in it."""
+        """Attach to the blank tab Chromium opened, give it the viewport, then load `url` in it.
+
+        Scrollbars take no room, as on a phone: a screenshot of the whole page, which makes the viewport as
+        tall as the page, then lays the page out at the width the probe saw.
+        """
         targets = self.call("Target.getTargets")["targetInfos"]
         pages = [target["targetId"] for target in targets if target["type"] == "page"]
         if not pages:
             raise ReviewerError(f"Chromium opened no tab: {targets}")
         self.session = str(self.call("Target.attachToTarget", {"targetId": pages[0], "flatten": True})["sessionId"])
+        self.call("Emulation.setScrollbarsHidden", {"hidden": True})
         if viewport is not None:
             width, height = viewport
             self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})

@@ -2,69 +2,29 @@
 
 A security review of the deck: no MathJax error, no link that is not http(s), nothing loaded from anywhere
 but the deck's own media, no script, handler or styling from a field. The controls render hand-made card
-HTML through the same harness, to show that it sees what it must.
+HTML through the same harness, to show that it sees what it must. The deck is shown once per session
+(the `shipped` fixture, tests/shipped_deck.py), at a phone's width; test_card_look.py reads the same views.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from anki.collection import Collection
 
-from deckgen.anki.notes import note_kinds
 from deckgen.build import build
-from tests.anki_reviewer import CardView, ReviewerInput, SideView, collection_cards, render_cards
-from tests.conftest import ROOT
+from tests.anki_reviewer import ReviewerInput, SideView, collection_cards, render_cards
 from tests.conftest import import_apkg
+from tests.shipped_deck import Shipped
 
 pytestmark = pytest.mark.slow
 
 STYLE = "<style>.card { color: black; }</style>"
 MATH_RE = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
 NOT_TYPESET_RE = re.compile(r"<style>.*?</style>|<code\b.*?</code>|<pre\b.*?</pre>", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Shipped:
-    """The shipped deck as imported into Anki, and what the reviewer showed of each card."""
-
-    inputs: list[ReviewerInput]
-    labels: list[str]
-    views: list[CardView]
-    card_count: int
-    notes: int
-    expected_notes: int
-
-
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
-    """Build questions/, import the .apkg into a real collection and render every card once."""
-    tmp = tmp_path_factory.mktemp("reviewer")
-    bank = tmp / "questions"
-    shutil.copytree(ROOT / "questions", bank)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-        result = build(bank, tmp / "out")
-    (tmp / "anki-profile").mkdir()
-    col = Collection(str(tmp / "anki-profile" / "collection.anki2"))
-    try:
-        import_apkg(col, result.outputs[0], merge_notetypes=False)
-        inputs = collection_cards(col)
-        labels = [f"{col.get_card(card.card_id).note()['ID']} (card {card.ord + 1})" for card in inputs]
-        card_count, notes = col.card_count(), col.note_count()
-        views = render_cards(
-            [(card.question, card.answer) for card in inputs],
-            ords=[card.ord for card in inputs],
-            media_dir=Path(col.media.dir()),
-        )
-    finally:
-        col.close()
-    yield Shipped(inputs, labels, views, card_count, notes, len(note_kinds(result.bank)))
 
 
 def sides(shipped: Shipped) -> Iterator[tuple[str, str, SideView]]:
