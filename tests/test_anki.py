@@ -162,7 +162,7 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
     card = collection.get_note(collection.find_notes('"ID:lora-adapter/where"')[0]).cards()[0]
     assert (
-        '<div class="dg-id">lora-adapter/where · <a class="dg-report" href="https://github.com/example/deck/issues/new'
+        '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> <a class="dg-report" href="https://github.com/example/deck/issues/new'
         '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where">report a problem</a></div>'
     ) in card.answer()
     assert "report a problem" not in card.question()
