@@ -1,7 +1,8 @@
 """Draw questions/images/attention-masks.svg: the self-attention masks of BERT, GPT and UniLM's seq2seq.
 
 Run `python scripts/attention_masks.py` after changing it; a test checks that the
-committed SVG is what this script writes.
+committed SVG is what this script writes. The background is transparent: the card shows
+through, and in night mode the card's CSS inverts the drawing (blue stays blue).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def svg() -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         'font-family="Helvetica, Arial, sans-serif" font-size="11">',
         '<title>Self-attention masks: which tokens each row may attend to</title>',
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     for p, (title, allowed) in enumerate(PANELS):
         x0 = LEFT + p * (size + GAP)
@@ -49,7 +49,7 @@ def svg() -> str:
             out.append(f'<text x="{x0 + i * CELL + CELL / 2}" y="{TOP - 8}" text-anchor="middle" fill="#57606a">{token}</text>')
             out.append(f'<text x="{x0 - 6}" y="{TOP + i * CELL + CELL / 2 + 4}" text-anchor="end" fill="#57606a">{token}</text>')
             for j in range(len(TOKENS)):
-                fill = "#0969da" if allowed(i, j) else "#eaeef2"
+                fill = "#0969da" if allowed(i, j) else "#d0d7de"
                 out.append(
                     f'<rect x="{x0 + j * CELL}" y="{TOP + i * CELL}" width="{CELL - 2}" height="{CELL - 2}" fill="{fill}"/>'
                 )

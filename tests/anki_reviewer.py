@@ -7,22 +7,30 @@ media CSP. Cards go through the reviewer's own `_showQuestion` / `_showAnswer`, 
 typesets exactly as on the desktop. Chromium gets this server as its only proxy, so no request can leave
 the machine, and what a card fetches from another host is seen (https only as a refused tunnel to the host).
 The page-side half only observes; it is not hardened against a card that sets out to fool it.
+
+Chromium is driven over the DevTools protocol on a pipe (never a port): to give the page a viewport
+narrower than a headless window can be (a phone's 360 px), and to take screenshots of chosen cards.
+A probe, a JavaScript function given by the caller, may read each side's layout and computed styles.
 """
 
 from __future__ import annotations
 
+import base64
+import fcntl
 import http.server
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +89,8 @@ class SideView:
     """The visible text (`innerText`) of the card."""
     console: list[str]
     """Console errors and warnings, uncaught errors and failed loads while this side was shown."""
+    probe: Any = None
+    """What the caller's probe returned for this side (None without a probe)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,9 @@ def render_cards(
     media_dir: Path | None = None,
     ords: Sequence[int] | None = None,
     timeout: float = 300.0,
+    viewport: tuple[int, int] | None = None,
+    probe: str | None = None,
+    screenshots: Mapping[int, Path] | None = None,
 ) -> list[CardView]:
     """Show each (question HTML, answer HTML) in one reviewer page in headless Chromium; views in input order.
 
@@ -162,9 +175,17 @@ def render_cards(
     `<style>`), after the reviewer's own munging (see `collection_cards`). `ords` are the template ordinals
     that set the `card<N>` body class (default 0); `media_dir` is served at the page root, as Anki serves the
     collection's media folder.
+
+    `viewport` is the page's (width, height) in CSS pixels (default the 1024x768 window). `probe` is the source
+    of a JavaScript function `(qa, side) => value`, called once each side is shown, typeset and its images
+    loaded; its JSON value is the side's `probe`. `screenshots` maps a card's index to a path prefix: both
+    sides of that card are saved as `<prefix>-question.png` and `<prefix>-answer.png`, the whole page.
     """
     if ords is not None and len(ords) != len(cards):
         raise ValueError(f"{len(ords)} ordinals for {len(cards)} cards")
+    shots = {index: Path(prefix) for index, prefix in (screenshots or {}).items()}
+    if any(not 0 <= index < len(cards) for index in shots):
+        raise ValueError(f"screenshots of cards {sorted(shots)} asked for, of {len(cards)} cards")
     browser = find_chromium()
     if browser is None:
         raise ReviewerError("no Chromium found: run scripts/install-system-packages.sh or set DECKGEN_CHROMIUM")
@@ -176,9 +197,13 @@ def render_cards(
         ],
         "media": media,
         "bodyClass": _body_class(night),
+        "probe": probe,
+        "shots": sorted(shots),
     }
-    state = _ServerState(web_folder(), media_dir, job, _page_html(night))
-    with _serve(state) as port, _chromium(browser, port) as (process, log):
+    state = _ServerState(web_folder(), media_dir, job, _page_html(night), shots)
+    with _serve(state) as port, _chromium(browser, port) as (process, log, devtools):
+        state.devtools = devtools
+        devtools.open_page(f"http://127.0.0.1:{port}{PAGE_PATH}?id=1", viewport)
         deadline = time.monotonic() + timeout
         while not state.done.wait(0.2):
             if process.poll() is not None:
@@ -188,6 +213,8 @@ def render_cards(
     result = state.result
     if "fatal" in result:
         raise ReviewerError(f"the reviewer page failed: {result['fatal']}")
+    if state.shot_errors:
+        raise ReviewerError(f"screenshots failed: {state.shot_errors}")
     views = [CardView(_side(c["question"]), _side(c["answer"])) for c in result["cards"]]
     if len(views) != len(cards):
         raise ReviewerError(f"{len(views)} results for {len(cards)} cards")
@@ -204,6 +231,62 @@ def render_cards(
         if not any(_same_request(url, seen) for seen in view.remote_loads):
             view.remote_loads.append(url)
     return views
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A screenshot's pixels, as 8-bit RGB."""
+
+    width: int
+    height: int
+    rows: list[bytes]
+
+    def pixel(self, x: float, y: float) -> tuple[int, int, int]:
+        """The colour at page position (x, y)."""
+        row, column = self.rows[int(y)], int(x) * 3
+        return row[column], row[column + 1], row[column + 2]
+
+
+def read_png(path: Path) -> Picture:
+    """Decode a screenshot: an 8-bit, non-interlaced RGB or RGBA PNG, as Chromium writes them (alpha dropped)."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ReviewerError(f"{path} is not a PNG")
+    chunks: dict[bytes, bytes] = {}
+    at = 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        chunks[kind] = chunks.get(kind, b"") + data[at + 8 : at + 8 + length]
+        at += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    if depth != 8 or colour not in (2, 6) or interlace:
+        raise ReviewerError(f"{path}: a PNG of depth {depth}, colour type {colour}, interlace {interlace} is not read here")
+    channels = 3 if colour == 2 else 4
+    stride = width * channels
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, up_left = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                estimate = left + up - up_left
+                near = min((abs(estimate - left), 0, left), (abs(estimate - up), 1, up), (abs(estimate - up_left), 2, up_left))
+                line[i] = (line[i] + near[2]) & 0xFF
+        previous = line
+        rows.append(bytes(line) if channels == 3 else bytes(b for i, b in enumerate(line) if i % 4 != 3))
+    return Picture(width, height, rows)
 
 
 def _same_request(server_saw: str, page_saw: str) -> bool:
@@ -230,6 +313,7 @@ def _side(data: dict[str, Any]) -> SideView:
         typeset_count=int(data["typeset_count"]),
         text=str(data["text"]),
         console=list(data["console"]),
+        probe=data.get("probe"),
     )
 
 
@@ -299,8 +383,11 @@ def _page_html(night: bool) -> str:
 class _ServerState:
     """What the local server serves and what it saw."""
 
-    def __init__(self, web: Path, media: Path | None, job: dict[str, Any], page: str) -> None:
-        """Serve `web` as /_anki/, `media` at the root, and `job` to the page."""
+    def __init__(self, web: Path, media: Path | None, job: dict[str, Any], page: str, shots: dict[int, Path]) -> None:
+        """Serve `web` as /_anki/, `media` at the root, and `job` to the page; take the screenshots in `shots`."""
+        self.shots = shots
+        self.shot_errors: list[str] = []
+        self.devtools: _DevTools | None = None
         self.web = web.resolve()
         self.media = media.resolve() if media is not None else None
         self.job = json.dumps(job).encode("utf-8")
@@ -358,6 +445,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")  # the browser's, not the card's
         elif name == HARNESS + "job":
             self._send(200, state.job, "application/json")
+        elif name == HARNESS + "shot":
+            query = urllib.parse.parse_qs(parts.query)
+            index, side = int(query["card"][0]), query["side"][0]
+            prefix = state.shots.get(index)
+            if prefix is None or side not in ("question", "answer") or state.devtools is None:
+                state.shot_errors.append(f"unexpected screenshot request {path}")
+            else:
+                try:
+                    state.devtools.screenshot(prefix.with_name(f"{prefix.name}-{side}.png"))
+                except (OSError, ReviewerError) as error:
+                    state.shot_errors.append(f"card {index} {side}: {error}")
+            self._send(204, b"", "text/plain")
         elif name == HARNESS + "mark":
             query = urllib.parse.parse_qs(parts.query)
             with state.lock:
@@ -425,8 +524,6 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore the browser dropping a connection; report anything else."""
-        import sys
-
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 
@@ -473,13 +570,108 @@ def _serve(state: _ServerState) -> Iterator[int]:
         thread.join(10)
 
 
+class _DevTools:
+    """Chromium's DevTools protocol on the pipe `--remote-debugging-pipe` opens: JSON messages ended by NUL."""
+
+    def __init__(self, to_browser: int, from_browser: int, process: subprocess.Popen[bytes]) -> None:
+        """Talk over the two pipe ends (ours) to `process`."""
+        self.to_browser = to_browser
+        self.from_browser = from_browser
+        self.process = process
+        self.buffer = b""
+        self.last_id = 0
+        self.session: str | None = None
+        self.lock = threading.Lock()
+
+    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        """Send one command (to the page, once attached) and return its result; events are dropped."""
+        with self.lock:
+            self.last_id += 1
+            message: dict[str, Any] = {"id": self.last_id, "method": method, "params": params or {}}
+            if self.session is not None:
+                message["sessionId"] = self.session
+            data = json.dumps(message).encode("utf-8") + b"\0"
+            while data:
+                data = data[os.write(self.to_browser, data) :]
+            deadline = time.monotonic() + timeout
+            while True:
+                while b"\0" not in self.buffer:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.from_browser], [], [], left)[0]:
+                        raise ReviewerError(f"no DevTools answer to {method} within {timeout:.0f} s")
+                    chunk = os.read(self.from_browser, 1 << 20)
+                    if not chunk:
+                        raise ReviewerError(f"Chromium closed the DevTools pipe during {method} (exit {self.process.poll()})")
+                    self.buffer += chunk
+                line, self.buffer = self.buffer.split(b"\0", 1)
+                reply = json.loads(line)
+                if reply.get("id") == self.last_id:
+                    if "error" in reply:
+                        raise ReviewerError(f"DevTools {method}: {reply['error']}")
+                    return dict(reply.get("result", {}))
+
+    def open_page(self, url: str, viewport: tuple[int, int] | None) -> None:
+        """Attach to the blank tab Chromium opened, give it the viewport, then load `url` in it.
+
+        Scrollbars take no room, as on a phone: a screenshot of the whole page, which makes the viewport as
+        tall as the page, then lays the page out at the width the probe saw.
+        """
+        targets = self.call("Target.getTargets")["targetInfos"]
+        pages = [target["targetId"] for target in targets if target["type"] == "page"]
+        if not pages:
+            raise ReviewerError(f"Chromium opened no tab: {targets}")
+        self.session = str(self.call("Target.attachToTarget", {"targetId": pages[0], "flatten": True})["sessionId"])
+        self.call("Emulation.setScrollbarsHidden", {"hidden": True})
+        if viewport is not None:
+            width, height = viewport
+            self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.call("Page.navigate", {"url": url})
+
+    def screenshot(self, path: Path) -> None:
+        """Save the whole page as a PNG: the viewport's width, or the content's where it is wider."""
+        metrics = self.call("Page.getLayoutMetrics")
+        view, content = metrics["cssLayoutViewport"], metrics["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": max(view["clientWidth"], content["width"]), "height": content["height"], "scale": 1}
+        shot = self.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+
+# Chromium reads DevTools commands from its fd 3 and writes replies to fd 4: this puts the pipe ends there
+# (passed in at 5 or above, so that neither is overwritten by the other) and runs the browser.
+_WITH_DEVTOOLS_PIPE = """import os, sys
+commands, replies = int(sys.argv[1]), int(sys.argv[2])
+os.dup2(commands, 3)
+os.dup2(replies, 4)
+os.close(commands)
+os.close(replies)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe whose two ends are file descriptors 5 or above, closed on exec unless passed on."""
+    ends = []
+    for end in os.pipe():
+        ends.append(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 5))
+        os.close(end)
+    return ends[0], ends[1]
+
+
 @contextmanager
-def _chromium(browser: str, port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """Headless Chromium on the reviewer page, with a fresh profile and this server as its only way out."""
+def _chromium(browser: str, port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path, _DevTools]]:
+    """Headless Chromium on a blank tab, with a fresh profile, this server as its only way out and DevTools on a pipe."""
     with tempfile.TemporaryDirectory(prefix="deckgen-reviewer-") as temp:
         profile = Path(temp, "profile")
         log = Path(temp, "chromium.log")
+        commands_read, commands_write = _pipe()
+        replies_read, replies_write = _pipe()
         command = [
+            sys.executable,
+            "-c",
+            _WITH_DEVTOOLS_PIPE,
+            str(commands_read),
+            str(replies_write),
             browser,
             "--headless",
             "--no-sandbox",
@@ -507,16 +699,30 @@ def _chromium(browser: str, port: int) -> Iterator[tuple[subprocess.Popen[bytes]
             # and what a card tries to load elsewhere is recorded.
             f"--proxy-server=http://127.0.0.1:{port}",
             "--proxy-bypass-list=<-loopback>",
-            f"http://127.0.0.1:{port}{PAGE_PATH}?id=1",
+            "--remote-debugging-pipe",
+            "about:blank",
         ]
-        with open(log, "wb") as stderr:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
-            )
+        try:
+            with open(log, "wb") as stderr:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    start_new_session=True,
+                    pass_fds=(commands_read, replies_write),
+                )
+            os.close(commands_read)
+            os.close(replies_write)
+            commands_read = replies_write = -1
             try:
-                yield process, log
+                yield process, log, _DevTools(commands_write, replies_read, process)
             finally:
                 _stop(process)
+        finally:
+            for fd in (commands_read, commands_write, replies_read, replies_write):
+                if fd >= 0:
+                    os.close(fd)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -751,6 +957,15 @@ _PAGE_SCRIPT = r"""
   async function run() {
     const job = await (await post("/__deckgen/job")).json();
     media = new Set(job.media);
+    // The caller's probe reads the side as shown; the screenshot is taken after it, with the page as it was.
+    const probe = job.probe ? (0, eval)("(" + job.probe + ")") : null;
+    const shots = new Set(job.shots);
+    const look = async (index, side, result) => {
+      if (probe) {
+        try { result.probe = probe(qa, side); } catch (error) { throw new Error("the probe failed on card " + index + " " + side + ": " + describe([error])); }
+      }
+      if (shots.has(index)) await post("/__deckgen/shot?card=" + index + "&side=" + side);
+    };
     performance.setResourceTimingBufferSize(100000);
     _blockDefaultDragDropBehavior();
     // A first formula makes the reviewer load MathJax its own way; then typeset failures can be seen.
@@ -777,11 +992,13 @@ _PAGE_SCRIPT = r"""
       _showQuestion(card.q, card.a, bodyClass);
       await settled();
       const question = collect(card.qCss);
+      await look(i, "question", question);
       await mark(i, "answer");
       const answerStart = performance.now();
       _showAnswer(card.a);
       await settled();
       const answer = collect(card.aCss);
+      await look(i, "answer", answer);
       cards.push({ question, answer });
       sides.push([questionStart, question], [answerStart, answer]);
     }

@@ -6,12 +6,16 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from anki.scheduler.v3 import CardAnswer
 
 from deckgen.anki import notetypes
+
+if TYPE_CHECKING:
+    from tests.shipped_deck import Shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -111,3 +115,11 @@ def new_look(monkeypatch: pytest.MonkeyPatch) -> None:
     """Restyle the cards, as a release that edits anki/card.css does."""
     css = notetypes.card_css()
     monkeypatch.setattr(notetypes, "card_css", lambda: css + "/* v2 look */\n")
+
+
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Shipped:
+    """The shipped deck built, imported and shown card by card in Anki's reviewer, once per session (slow)."""
+    from tests.shipped_deck import render_shipped
+
+    return render_shipped(tmp_path_factory.mktemp("shipped"))

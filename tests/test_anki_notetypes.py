@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from deckgen.anki.notetypes import BASIC_MODEL_ID, CLOZE_MODEL_ID, basic_model, card_css, cloze_model
+from deckgen.cloze import HIGHLIGHTED_MATH_CLOZES
 from deckgen.render import code_css
 from tests.conftest import ROOT
 
@@ -30,3 +33,8 @@ def test_the_css_is_the_packaged_card_css_then_the_code_styles() -> None:
     # Night mode is styled in the note type itself: a card has no other stylesheet.
     assert ".nightMode" in card_css() and ".night_mode" in card_css()
 
+
+
+def test_the_css_highlights_each_deletion_inside_math_on_its_own_card() -> None:
+    listed = re.findall(r"\.card(\d+) \.dg-cloze-(\d+)\b", card_css())
+    assert listed == [(str(n), str(n)) for n in range(1, HIGHLIGHTED_MATH_CLOZES + 1)]

@@ -1,8 +1,10 @@
-"""Cloze deletions as Anki reads them, and the forms a sheet shows them in: revealed, blanked, answered."""
+"""Cloze deletions as Anki reads them, the forms a sheet shows them in (revealed, blanked, answered),
+and the mark that lets a card highlight a deletion inside math."""
 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -91,3 +93,27 @@ def cloze_blank(text: str, math_blank: str = "\\boxed{\\text{%s}}") -> str:
         return f"\\[{c.hint}\\]" if c.hint else "\\[…\\]"
 
     return replace_clozes(text, blank)
+
+
+MATH_CLOZE_CLASS = "dg-cloze-"
+"""The class, followed by the deletion's number, that the card's CSS highlights on the card of that number."""
+HIGHLIGHTED_MATH_CLOZES = 20
+"""anki/card.css highlights deletions 1 to this inside math (banks use 1 to 4); one numbered higher is shown unmarked."""
+
+# deckgen's own math delimiters in card HTML: `render` breaks every other `\(` or `\[` of a text.
+_CARD_MATH_RE = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
+
+
+def mark_math_clozes(html: str) -> str:
+    """A cloze's card HTML with each deletion inside math wrapped in `\\class{dg-cloze-N}{…}`.
+
+    Anki takes its own `<span class="cloze">` out of math, so MathJax typesets a bare `[...]` or the bare
+    deleted TeX, which no style can tell from the formula around it. MathJax keeps this class on the typeset
+    element; the note type's CSS highlights it on card N, whose body has the class `cardN`. The class is
+    deckgen's, outside the deletion: a bank's own math may not use `\\class` (see `deckgen.tex`).
+    """
+
+    def mark(math: re.Match[str]) -> str:
+        return replace_clozes(math.group(), lambda c: f"\\class{{{MATH_CLOZE_CLASS}{int(c.ordinal)}}}{{ {c.written} }}")
+
+    return _CARD_MATH_RE.sub(mark, html)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from deckgen.anki.ids import content_hash, note_guid, note_id_field
 from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
+from deckgen.cloze import mark_math_clozes
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, deck_part
 from deckgen.links import with_media
 from deckgen.render import plain_html, to_html, to_inline_html
@@ -123,7 +124,8 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
         "Topic": plain_html(topic.title),
     }
     if question.type is not QuestionType.COMPARE:
-        values = {**shared, layout.front: to_html(with_media(question.question, media))}
+        front = to_html(with_media(question.question, media))
+        values = {**shared, layout.front: mark_math_clozes(front) if question.type is QuestionType.CLOZE else front}
         if "Answer" in layout.fields:
             values["Answer"] = to_html(with_media(question.answer, media))
         return [_note(layout, question, None, values, question.retired)]

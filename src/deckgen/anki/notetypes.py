@@ -72,7 +72,8 @@ def _back_matter(homepage: str) -> str:
     return (
         '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="dg-sources">{{Sources}}</div>\n'
-        f'<div class="dg-id">{{{{ID}}}} · <a class="dg-report" href="{report_url(homepage)}">report a problem</a></div>'
+        f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> '
+        f'<a class="dg-report" href="{report_url(homepage)}">report a problem</a></div>'
     )
 
 
