@@ -179,6 +179,9 @@ def repair_lock_command(bank_dir: Path) -> None:
         click.echo(one_line(f"set {plural(count, 'time')} in {lock_path(bank_dir).as_posix()} back to {when}; commit the lock"))
 
 
+_FILL_IN = "rename the question's id, pick its sources and replace its TODOs, then run 'deckgen check --strict'"
+
+
 @main.command("new")
 @click.argument("topic_id", required=False)
 @click.option("--section", metavar="ID", help="The section of a new topic (a section id from deck.yaml).")
@@ -188,20 +191,20 @@ def repair_lock_command(bank_dir: Path) -> None:
 def new_command(topic_id: str | None, section: str | None, title: str | None, question_file: Path | None, bank_dir: Path) -> None:
     """Start a topic file (TOPIC_ID --section ID), or add a question to one (--question FILE).
 
-    The entry has a fresh id and the section's sources to pick from; its texts say TODO
-    until you write them.
+    The entry has an id to rename, the section's sources to pick from and texts that say
+    TODO; check reports each until it is replaced.
     """
     with _failing(None):
         if question_file is not None:
             if topic_id is not None:
                 raise click.UsageError("give either TOPIC_ID or --question, not both")
             question_id = new_question(bank_dir, question_file)
-            click.echo(one_line(f"added question '{question_id}' to {question_file.as_posix()}: replace its TODOs"))
+            click.echo(one_line(f"added question '{question_id}' to {question_file.as_posix()}: {_FILL_IN}"))
             return
         if topic_id is None or section is None:
             raise click.UsageError("a new topic needs TOPIC_ID and --section (or use --question FILE)")
         path = new_topic(bank_dir, topic_id, section, title)
-        click.echo(one_line(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'"))
+        click.echo(one_line(f"created {path.as_posix()}: {_FILL_IN}"))
 
 
 @main.command("schema")

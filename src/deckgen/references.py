@@ -24,6 +24,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 MAX_IMAGE_BYTES = 1024 * 1024
 LISTED_IN = {"section": "deck.yaml", "source": "sources.yaml"}
 """Where the ids that each kind of reference names are listed."""
+SOURCE_PLACEHOLDER = "TODO-pick-a-source"
+"""What `deckgen new` cites until its author picks the sources."""
+
+
+def is_placeholder(reference: str) -> bool:
+    """Whether a cited source is a placeholder, such as `deckgen new` writes, rather than an id
+    (which is lowercase, so never holds TODO)."""
+    return "TODO" in reference
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
