@@ -68,7 +68,7 @@ def test_the_pull_request_workflow_checks_builds_and_summarises() -> None:
     workflow = load(ROOT / ".github" / "workflows" / "pull-request.yml")
     assert workflow["permissions"] == {} and workflow["jobs"]["check"]["permissions"] == {"contents": "read"}
     runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["check"]["steps"])
-    assert "python -m deckgen check --strict --format github" in runs
+    assert "python -m deckgen check --strict --locked --format github" in runs
     assert "python -m pytest" in runs and "python -m deckgen build" in runs
     assert "GITHUB_STEP_SUMMARY" in runs and "deckgen diff" in runs
 
@@ -78,6 +78,7 @@ def test_the_release_workflow_publishes_the_deck_and_sheets_on_a_tag() -> None:
     assert workflow.get("on", workflow.get(True)) == {"push": {"tags": ["v*"]}}
     runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["release"]["steps"])
     assert "gh release create" in runs and "build/*.apkg" in runs and "--notes-file release-notes.md" in runs
+    assert "python -m deckgen check --strict --locked --format github" in runs
 
 
 def test_the_issue_form_takes_the_card_id_that_cards_link_with() -> None:
@@ -88,4 +89,5 @@ def test_the_issue_form_takes_the_card_id_that_cards_link_with() -> None:
 def test_the_pre_commit_hook_calls_a_real_command() -> None:
     (hook,) = load(ROOT / ".pre-commit-hooks.yaml")
     assert hook["id"] == "deckgen-check"
+    assert hook["entry"] == "deckgen check --strict --locked"
     assert_valid_call(shlex.split(hook["entry"])[1:])

@@ -17,6 +17,8 @@ from pathlib import Path
 from deckgen.model import Diagnostic, Location, Severity
 from deckgen.svg import svg_problem
 
+DEFAULT_BANK_DIR = "questions"
+"""The bank folder that commands read when they are given none."""
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
 YAML_SUFFIXES = (".yaml", ".yml")
