@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -28,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.system_tools import chromium
+
 if TYPE_CHECKING:
     from anki.cards import CardId
     from anki.collection import Collection
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HARNESS = "/__deckgen/"
 # Chromium's own background requests (component updates, accounts) go to these; a page's carry fetch metadata.
 BROWSER_SERVICE_DOMAINS = (".google.com", ".googleapis.com", ".gvt1.com", ".gstatic.com")
@@ -111,18 +111,6 @@ def web_folder() -> Path:
     raise ReviewerError(f"no data/web/js/reviewer.js in {list(_aqt.__path__)}: is the aqt package installed completely?")
 
 
-def find_chromium() -> str | None:
-    """The Chromium to use: $DECKGEN_CHROMIUM, else the first known browser on PATH."""
-    configured = os.environ.get("DECKGEN_CHROMIUM")
-    if configured:
-        return configured if Path(configured).is_file() else shutil.which(configured)
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @dataclass(frozen=True)
 class ReviewerInput:
     """One card as the desktop reviewer hands it to the page."""
@@ -165,9 +153,7 @@ def render_cards(
     """
     if ords is not None and len(ords) != len(cards):
         raise ValueError(f"{len(ords)} ordinals for {len(cards)} cards")
-    browser = find_chromium()
-    if browser is None:
-        raise ReviewerError("no Chromium found: run scripts/install-system-packages.sh or set DECKGEN_CHROMIUM")
+    browser = chromium()
     media = sorted(p.name for p in media_dir.iterdir() if p.is_file()) if media_dir is not None else []
     job = {
         "cards": [
