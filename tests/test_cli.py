@@ -309,6 +309,15 @@ def test_every_command_is_documented_in_the_readme() -> None:
                     assert opt in readme, f"{name} {opt}"
 
 
+def test_each_commands_heading_in_the_readme_lists_its_options() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("### `deckgen ")]
+    for name, command in main.commands.items():
+        (heading,) = [h for h in headings if h.startswith(f"### `deckgen {name} ")]
+        options = [opt for param in command.params for opt in getattr(param, "opts", []) if opt.startswith("--")]
+        assert [opt for opt in options if f"[{opt} " not in heading and f"[{opt}]" not in heading and f" {opt} " not in heading] == [], heading
+
+
 @pytest.mark.parametrize(("output_format", "golden"), [("github", "check-github.txt"), ("json", "check.json")])
 def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: str) -> None:
     from tests.conftest import GOLDEN, check_golden
