@@ -1,25 +1,111 @@
 #!/usr/bin/env bash
 # The system packages deckgen's print tests and `deckgen build --pdf` use: a Chromium to
-# print, CJK fonts for the sources' Chinese titles, and poppler-utils to read the PDFs back.
-# Debian and Ubuntu; elsewhere, install the same by hand.
+# print, CJK fonts for the sources' Chinese titles, and poppler to read the PDFs back.
+#
+# What is missing is installed with apt-get (Debian, Ubuntu: it waits up to ten minutes for
+# a held apt lock), dnf (Fedora, RHEL) or Homebrew (macOS). Where none of them can, this
+# says what to install and exits 0 all the same, so that the README's test command still
+# runs the tests: each test that needs a missing tool is skipped, naming it (in CI, where
+# CI=true, it fails instead). A package manager that fails stops the script, with its error.
+#
+# Runs on macOS's bash 3.2 too, and uses only bash's builtins besides the tools it looks for.
 set -euo pipefail
-need=()
-if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
-   && ! command -v google-chrome >/dev/null && ! command -v google-chrome-stable >/dev/null; then
-  need+=(chromium)
-fi
-command -v pdftotext >/dev/null || need+=(poppler-utils)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have_browser() {  # the browsers deckgen.pdf looks for, or the one DECKGEN_CHROMIUM names
+  if [ -n "${DECKGEN_CHROMIUM:-}" ] && { [ -f "$DECKGEN_CHROMIUM" ] || have "$DECKGEN_CHROMIUM"; }; then
+    return 0
+  fi
+  have chromium || have chromium-browser || have google-chrome || have google-chrome-stable
+}
+
+have_cjk_fonts() {
+  local fonts
+  if have fc-list; then
+    fonts="$(fc-list 2>/dev/null || true)"
+    [[ "$fonts" == *"Noto Sans CJK"* ]]
+  else  # macOS without fontconfig: where Homebrew's font casks install
+    compgen -G "$HOME/Library/Fonts/NotoSansCJK*" >/dev/null || compgen -G "/Library/Fonts/NotoSansCJK*" >/dev/null
+  fi
+}
+
+need=()  # what is missing: browser, poppler, cjk-fonts
+have_browser || need+=(browser)
+{ have pdftotext && have pdfinfo; } || need+=(poppler)
+have_cjk_fonts || need+=(cjk-fonts)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages already installed"
   exit 0
 fi
-if ! command -v apt-get >/dev/null; then
-  echo "no apt-get here: install ${need[*]} (or your system's equivalents) by hand" >&2
-  exit 1
+
+# package MANAGER NEED: what MANAGER calls the package that provides NEED ("--cask NAME" for a Homebrew cask).
+package() {
+  case "$1:$2" in
+    apt-get:browser | dnf:browser) echo chromium ;;
+    apt-get:poppler | dnf:poppler) echo poppler-utils ;;
+    apt-get:cjk-fonts) echo fonts-noto-cjk ;;
+    dnf:cjk-fonts) echo google-noto-sans-cjk-fonts ;;
+    brew:browser) echo "--cask chromium" ;;
+    brew:poppler) echo poppler ;;
+    brew:cjk-fonts) echo "--cask font-noto-sans-cjk" ;;
+  esac
+}
+
+by_hand() {  # by_hand WHY: say what to install, and let the tests run without it
+  local item
+  echo "$1: install these by hand, then run $0 again:" >&2
+  for item in "${need[@]}"; do
+    case "$item" in
+      browser) echo "  - Chromium or Google Chrome, on PATH (or set DECKGEN_CHROMIUM to its path)" >&2 ;;
+      poppler) echo "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)" >&2 ;;
+      cjk-fonts) echo "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)" >&2 ;;
+    esac
+  done
+  echo "until then, the tests that need them are skipped, each naming what it needs (with CI=true, they fail)" >&2
+  exit 0
+}
+
+# as_root COMMAND...: run COMMAND as root, through sudo unless this is root already (sudo
+# passes DEBIAN_FRONTEND on only when told to).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif [ -n "${DEBIAN_FRONTEND:-}" ]; then
+    sudo DEBIAN_FRONTEND="$DEBIAN_FRONTEND" "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+packages=()
+if have apt-get || have dnf; then
+  if [ "$(id -u)" -ne 0 ] && ! have sudo; then
+    by_hand "not root, and no sudo to install with"
+  fi
+  if have apt-get; then
+    manager=apt-get
+    for item in "${need[@]}"; do packages+=("$(package apt-get "$item")"); done
+    export DEBIAN_FRONTEND=noninteractive  # no questions from the packages' scripts
+    # Wait for whatever holds the apt lock (unattended upgrades at boot, say) instead of failing.
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  else
+    manager=dnf
+    for item in "${need[@]}"; do packages+=("$(package dnf "$item")"); done
+    as_root dnf install -y -q "${packages[@]}"
+  fi
+elif have brew && [ "$(uname -s)" = Darwin ]; then
+  manager=brew  # as whoever runs this: Homebrew refuses to run as root
+  formulae=()
+  casks=()
+  for item in "${need[@]}"; do
+    name="$(package brew "$item")"
+    if [[ "$name" == "--cask "* ]]; then casks+=("${name#--cask }"); else formulae+=("$name"); fi
+  done
+  if [ ${#formulae[@]} -gt 0 ]; then brew install "${formulae[@]}"; packages+=("${formulae[@]}"); fi
+  if [ ${#casks[@]} -gt 0 ]; then brew install --cask "${casks[@]}"; packages+=("${casks[@]}"); fi
+else
+  by_hand "no apt-get, dnf or (on macOS) brew here"
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "installed ${need[*]}"
+echo "installed ${packages[*]} with $manager"

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.system_tools import chromium
+
 if TYPE_CHECKING:
     from anki.cards import CardId
     from anki.collection import Collection
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HARNESS = "/__deckgen/"
 # Chromium's own background requests (component updates, accounts) go to these; a page's carry fetch metadata.
 BROWSER_SERVICE_DOMAINS = (".google.com", ".googleapis.com", ".gvt1.com", ".gstatic.com")
@@ -121,18 +121,6 @@ def web_folder() -> Path:
     raise ReviewerError(f"no data/web/js/reviewer.js in {list(_aqt.__path__)}: is the aqt package installed completely?")
 
 
-def find_chromium() -> str | None:
-    """The Chromium to use: $DECKGEN_CHROMIUM, else the first known browser on PATH."""
-    configured = os.environ.get("DECKGEN_CHROMIUM")
-    if configured:
-        return configured if Path(configured).is_file() else shutil.which(configured)
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @dataclass(frozen=True)
 class ReviewerInput:
     """One card as the desktop reviewer hands it to the page."""
@@ -186,9 +174,7 @@ def render_cards(
     shots = {index: Path(prefix) for index, prefix in (screenshots or {}).items()}
     if any(not 0 <= index < len(cards) for index in shots):
         raise ValueError(f"screenshots of cards {sorted(shots)} asked for, of {len(cards)} cards")
-    browser = find_chromium()
-    if browser is None:
-        raise ReviewerError("no Chromium found: run scripts/install-system-packages.sh or set DECKGEN_CHROMIUM")
+    browser = chromium()
     media = sorted(p.name for p in media_dir.iterdir() if p.is_file()) if media_dir is not None else []
     job = {
         "cards": [

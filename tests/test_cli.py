@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -81,6 +82,103 @@ def test_warnings_do_not_fail_a_check(in_tmp: Path) -> None:
         "0 errors, 1 warning in 1 file; 1 note and 1 card in 1 topic\n",
         "questions/attention.yaml:1:1: warning: byte-order mark at the start of the file; save it as UTF-8 without BOM [bom]\n",
     )
+
+
+def lock_line(lock: Path, note_id: str) -> int:
+    """The line of a note in a lock file."""
+    lines = lock.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, start=1) if line.startswith(f'    "{note_id}": '))
+
+
+def test_check_locked_passes_on_the_lock_a_build_wrote_and_writes_nothing(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    shutil.rmtree("out")
+    before = {p: p.read_bytes() for p in sorted(Path(".").rglob("*")) if p.is_file()}
+    epoch(1_800_000_000)  # a later build would stamp what changed with this time; nothing did
+    assert run("check", "--locked", "mini") == (0, "0 errors, 1 warning in 1 file; 6 notes and 7 cards in 2 topics\n", UNCITED)
+    assert run("check", "--locked", "--strict", "mini") == (1, "", UNCITED + "0 errors, 1 warning in 1 file\n")
+    assert {p: p.read_bytes() for p in sorted(Path(".").rglob("*")) if p.is_file()} == before
+
+
+def test_check_locked_fails_when_an_answer_changed_without_a_rebuild(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    attention = mini / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("out of saturation", "out of its flat region"), encoding="utf-8")
+    line = lock_line(mini / "deck.lock", "why-scale")
+    stale = (
+        f"mini/deck.lock:{line}:5: error: deck.lock is out of date: note 'why-scale' has changed since the lock was built; "
+        "run 'deckgen build mini' and commit the lock [stale-lock]\n"
+    )
+    assert run("check", "--locked", "mini") == (1, "", stale + UNCITED + "1 error, 1 warning in 2 files\n")
+    assert run("check", "mini")[0] == 0  # without --locked, a stale lock is no problem
+    assert run("build", "mini", "--out", "out")[0] == 0
+    assert run("check", "--locked", "mini")[0] == 0
+
+
+def test_check_locked_fails_on_a_question_the_lock_does_not_hold(mini: Path, epoch: Callable[[int], None]) -> None:
+    from tests.conftest import NEW_QUESTION
+
+    new_question = NEW_QUESTION.replace("[paper]", "[paper, zh-article]")
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    attention = mini / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    attention.write_text(text.replace("  - id: formula\n", new_question + "  - id: formula\n"), encoding="utf-8")
+    fix = "run 'deckgen build mini' and commit the lock [stale-lock]"
+    assert run("check", "--locked", "mini") == (
+        1,
+        "",
+        f"mini/deck.lock:1:1: error: deck.lock is out of date: note 'why-multi-head' is not in the lock yet; {fix}\n"
+        + UNCITED
+        + "1 error, 1 warning in 2 files\n",
+    )
+    # Named first and pointed at: the first stale note that has a line in the lock.
+    attention.write_text(attention.read_text(encoding="utf-8").replace("out of saturation", "out of range"), encoding="utf-8")
+    code, _, err = run("check", "--locked", "mini")
+    line = lock_line(mini / "deck.lock", "why-scale")
+    assert (code, err.splitlines()[0]) == (
+        1,
+        f"mini/deck.lock:{line}:5: error: deck.lock is out of date: note 'why-scale' has changed since the lock was built (and 1 more); {fix}",
+    )
+
+
+def test_check_locked_fails_without_a_lock_or_with_one_deckgen_did_not_write(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    import json
+
+    write_bank(Path("questions"))
+    fix = "run 'deckgen build' and commit the lock [stale-lock]"
+    assert run("check", "--locked") == (1, "", f"questions/deck.lock:1:1: error: deck.lock is missing: {fix}\n1 error, 0 warnings in 1 file\n")
+    epoch(1_700_000_000)
+    assert run("build", "--out", "out")[0] == 0 and run("check", "--locked")[0] == 0
+    lock = Path("questions/deck.lock")
+    lock.write_text(json.dumps(json.loads(lock.read_text(encoding="utf-8")), indent=4), encoding="utf-8")
+    assert run("check", "--locked") == (
+        1,
+        "",
+        f"questions/deck.lock:1:1: error: deck.lock is not as deckgen writes it (an older format, or edited by hand): {fix}\n"
+        "1 error, 0 warnings in 1 file\n",
+    )
+
+
+def test_check_locked_in_json(mini: Path, epoch: Callable[[int], None]) -> None:
+    import json
+
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    (mini / "deck.lock").unlink()
+    code, out, err = run("check", "--locked", "--format", "json", "mini")
+    assert (code, err) == (1, "")
+    assert json.loads(out)["diagnostics"][0] == {
+        "path": "mini/deck.lock",
+        "line": 1,
+        "col": 1,
+        "severity": "error",
+        "rule": "stale-lock",
+        "message": "deck.lock is missing: run 'deckgen build mini' and commit the lock",
+    }
+    assert (json.loads(out)["errors"], json.loads(out)["warnings"]) == (1, 1)
 
 
 def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) -> None:
@@ -212,6 +310,15 @@ def test_every_command_is_documented_in_the_readme() -> None:
                     assert opt in readme, f"{name} {opt}"
 
 
+def test_each_commands_heading_in_the_readme_lists_its_options() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("### `deckgen ")]
+    for name, command in main.commands.items():
+        (heading,) = [h for h in headings if h.startswith(f"### `deckgen {name} ")]
+        options = [opt for param in command.params for opt in getattr(param, "opts", []) if opt.startswith("--")]
+        assert [opt for opt in options if f"[{opt} " not in heading and f"[{opt}]" not in heading and f" {opt} " not in heading] == [], heading
+
+
 @pytest.mark.parametrize(("output_format", "golden"), [("github", "check-github.txt"), ("json", "check.json")])
 def test_machine_readable_diagnostics(in_tmp: Path, output_format: str, golden: str) -> None:
     from tests.conftest import GOLDEN, check_golden
@@ -247,4 +354,8 @@ def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], Non
     code, _, err = run("check", "mini", "--timings")
     assert code == 0
     steps = ("validate", "lock", "lint", "total")
+    assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
+    code, _, err = run("check", "mini", "--timings", "--locked")
+    assert code == 0
+    steps = ("validate", "lock", "lint", "locked", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from deckgen.build import build
-from deckgen.pdf import find_browser
 from deckgen.printsheet import questions_html, review_html
 from deckgen.render import code_css
 from deckgen.load import load_bank
 from tests.conftest import FIXTURES, GOLDEN, ROOT, check_golden
+from tests.system_tools import chromium, cjk_fonts, poppler
 
 
 @pytest.mark.parametrize(("name", "render"), [("review-sheet.html", review_html), ("review-questions.html", questions_html)])
@@ -86,27 +86,25 @@ def test_images_are_embedded(tmp_path: Path) -> None:
     assert '<img src="data:image/svg+xml;base64,' in page
 
 
-needs = [tool for tool in ("pdftotext", "pdfinfo") if shutil.which(tool) is None]
-
-
 @pytest.mark.slow
 def test_a_real_browser_prints_both_sheets(tmp_path: Path, epoch: Callable[[int], None]) -> None:
-    assert find_browser() is not None, "Chromium is needed: run scripts/install-system-packages.sh"
-    assert not needs, f"poppler-utils is needed for {needs}: run scripts/install-system-packages.sh"
+    chromium()
+    cjk_fonts()
+    pdftotext, pdfinfo = poppler("pdftotext"), poppler("pdfinfo")
     shutil.copytree(FIXTURES / "mini", tmp_path / "mini")
     epoch(1_700_000_000)
     result = build(tmp_path / "mini", tmp_path / "out", pdf=True)
     assert result.pdf_problems == ()
     review = tmp_path / "out" / "review-sheet.pdf"
-    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(review)], capture_output=True, text=True, check=True).stdout).group(1))  # type: ignore[union-attr]
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run([pdfinfo, str(review)], capture_output=True, text=True, check=True).stdout).group(1))  # type: ignore[union-attr]
     assert 2 <= pages <= 5
-    text = subprocess.run(["pdftotext", "-layout", str(review), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run([pdftotext, "-layout", str(review), "-"], capture_output=True, text=True, check=True).stdout
     order = [text.index(s) for s in ("why divide the logits", "Attention is softmax", "What does <script>", "How do LoRA and adapters differ", "how is a LoRA update merged")]
     assert order == sorted(order)
     assert "为什么使用不同的K和Q [笔记]" in text
     assert "https://www.zhihu.com/question/319339652" in text
     assert "Mini Deck · review sheet · version 1.2.3" in text
-    questions = subprocess.run(["pdftotext", str(tmp_path / "out" / "review-questions.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    questions = subprocess.run([pdftotext, str(tmp_path / "out" / "review-questions.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     body, key = questions.split("Answer key")[-2:]
     assert "out of saturation" not in body and "out of saturation" in key
 

@@ -15,8 +15,11 @@ import pytest
 from anki.collection import Collection
 
 from deckgen.anki import notetypes
+from deckgen.anki.notes import deck_notes
 from deckgen.build import build, check
+from deckgen.load import load_bank
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
+from deckgen.release import read_release
 from tests.conftest import import_apkg, new_look, release_v2, review_first_card
 
 DAY = 24 * 60 * 60
@@ -103,6 +106,30 @@ def test_the_lock_advances_only_what_changed(mini_bank: Path, tmp_path: Path, ep
     changed = sorted(nid for nid, n in second.notes.items() if n.mtime == 1_750_000_000)
     assert changed == ["hostile", "why-multi-head", "why-scale"]
     assert second.note_types == first.note_types
+
+
+def test_a_stale_lock_is_found_whatever_the_time_and_the_note_type_first(
+    tmp_path: Path, epoch: Callable[[int], None], in_tmp: Path, mini_bank: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(mini_bank, "bank")
+    build_at(Path("bank"), tmp_path / "out", epoch, 1_700_000_000)
+
+    def stale(now: int) -> list[str]:
+        bank = load_bank(Path("bank"))
+        return [str(d) for d in read_release(Path("bank")).stale_problems(bank, deck_notes(bank), now)]
+
+    times = (0, 1_700_000_000, NOW, NOW + 10 * 365 * DAY)
+    assert [stale(now) for now in times] == [[]] * len(times)
+    release_v2(Path("bank"))  # an answer edited, a question added, another retired
+    fix = "run 'deckgen build bank' and commit the lock [stale-lock]"
+    line = 1 + next(n for n, text in enumerate(Path("bank/deck.lock").read_text(encoding="utf-8").splitlines()) if '"hostile"' in text)
+    notes = f"bank/deck.lock:{line}:5: error: deck.lock is out of date: note 'hostile' has changed since the lock was built (and 2 more); {fix}"
+    assert [stale(now) for now in times] == [[notes]] * len(times)
+    new_look(monkeypatch)
+    look = "bank/deck.lock:5:5: error: deck.lock is out of date: note type 'basic' has changed since the lock was built (and 4 more); " + fix
+    assert stale(NOW) == [look]
+    bank, diagnostics = check(Path("bank"), locked=True)
+    assert bank is None and [str(d) for d in diagnostics if d.severity.value == "error"] == [look]
 
 
 def test_builds_are_byte_identical(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

@@ -183,3 +183,19 @@ def test_an_update_never_touches_the_learners_deck_options(
     kept = collection.decks.get_config(mine)
     assert kept is not None and (kept["new"]["perDay"], kept["desiredRetention"]) == (7, 0.8)
     assert [c["name"] for c in collection.decks.all_config()] == ["Default", "Mine"]
+
+
+def test_a_version_bump_without_its_build_is_a_stale_lock(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    set_version(mini_bank, "1.3.0")
+    result = CliRunner().invoke(main, ["check", "--locked", mini_bank.as_posix()])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            f"{mini_bank.as_posix()}/deck.lock:1:1: error: deck.lock is out of date: the deck's version is 1.3.0, but the lock's "
+            f"last release is 1.2.3; run 'deckgen build {mini_bank.as_posix()}' and commit the lock [stale-lock]",
+            f"{mini_bank.as_posix()}/sources.yaml:17:5: warning: source 'uncited' is cited by no card [uncited-source]",
+            "1 error, 1 warning in 2 files",
+        ],
+    )

@@ -69,6 +69,22 @@ questions:
     ]
 
 
+def test_a_placeholder_source_is_a_warning_of_its_own_and_is_not_cited(bank_root: Path) -> None:
+    questions = TOPIC.replace("[paper]", "[TODO-pick-a-source]") + (
+        "  - id: why-both\n    question: Why cite two?\n    answer: One is a placeholder.\n    sources: [paper, TODO]\n"
+        "  - id: why-lowercase\n    question: Why not lowercase?\n    answer: It would be an id.\n    sources: [todo-pick-a-source]\n"
+    )
+    placeholder = "is a placeholder: cite the reading-list article that covers this card and the original paper, by their ids in sources.yaml [source-placeholder]"
+    assert problems(bank_root, {"attention.yaml": questions}) == [
+        f"q/attention.yaml:8:15: warning: source 'TODO-pick-a-source' {placeholder}",
+        f"q/attention.yaml:12:22: warning: source 'TODO' {placeholder}",
+        "q/attention.yaml:16:15: error: unknown source 'todo-pick-a-source'; sources are listed in sources.yaml [unknown-source]",
+    ]
+    bank, _ = validate_bank(write_bank(bank_root, {"attention.yaml": questions.split("  - id: why-lowercase")[0]}))
+    assert bank is not None
+    assert [(q.id, q.sources) for q in bank.questions] == [("why-scale", ()), ("why-both", ("paper",))]
+
+
 def test_duplicate_ids_across_files_name_the_first(bank_root: Path) -> None:
     other = TOPIC.replace("id: attention", "id: attention-two").replace("topic: Attention", "topic: Attention, again")
     assert problems(bank_root, {"sub/other.yml": other}) == [

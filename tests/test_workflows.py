@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.system_tools import extra
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
@@ -38,21 +37,11 @@ def steps(workflow: Any) -> list[tuple[str, dict[str, Any]]]:
     return [(job_id, step) for job_id, job in workflow["jobs"].items() for step in job.get("steps", [])]
 
 
-def zizmor() -> str:
-    """The zizmor installed with the test extras: next to this Python, else on PATH."""
-    name = "zizmor.exe" if sys.platform == "win32" else "zizmor"
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.is_file() else shutil.which("zizmor")
-    if found is None:
-        pytest.fail("zizmor is not installed: pip install -e '.[test]' (it pins zizmor)")
-    return found
-
-
 def run_zizmor(*options: str) -> subprocess.CompletedProcess[str]:
     # Offline: no GitHub API, so the online audits (impostor commits, known-vulnerable
     # actions) do not run here; every offline audit at the default "regular" persona does.
     # --strict-collection: a workflow that does not parse fails instead of being skipped.
-    command = [zizmor(), "--offline", "--persona", "regular", "--strict-collection", "--no-progress", "--color", "never"]
+    command = [extra("zizmor", "zizmor"), "--offline", "--persona", "regular", "--strict-collection", "--no-progress", "--color", "never"]
     inputs = [str(GITHUB / "workflows"), str(DEPENDABOT)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZIZMOR_")}
     return subprocess.run([*command, *options, *inputs], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)

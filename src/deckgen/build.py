@@ -31,7 +31,7 @@ from deckgen.selection import Selection, select
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
-__all__ = ["BuildOptions", "BuildResult", "Selection", "build", "build_deck", "build_time", "check", "checked_bank", "select"]
+__all__ = ["BuildOptions", "BuildResult", "Selection", "build", "build_deck", "build_time", "check", "checked_bank", "select", "stale_lock"]
 
 
 @dataclass(frozen=True)
@@ -80,24 +80,42 @@ def check(
     release: Release | None = None,
     cache: BuildCache | None = None,
     timings: Timings | None = None,
+    locked: bool = False,
 ) -> tuple[Bank | None, list[Diagnostic]]:
-    """Validate the bank, check it against what was released (the lock), then lint it.
+    """Validate the bank, check it against what was released (the lock), then lint it; when
+    `locked`, also check that the lock is the one a build would write.
 
     The bank is None when any error was found. A build passes the release it read and its
     cache, so that the lock is read once and files unchanged since the last build are not read again.
     """
+    now = time.time()
     with fewer_collections():
         with phase(timings, "validate"):
             bank, diagnostics = validate_bank(bank_dir, cache)
         if bank is None:
             return None, diagnostics
+        release = release or read_release(bank_dir)
         with phase(timings, "lock"):
-            problems = (release or read_release(bank_dir)).bank_problems(bank, accept_schema_change, time.time())
+            problems = release.bank_problems(bank, accept_schema_change, now)
         if problems:
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
         with phase(timings, "lint"):
-            warnings = lint_bank(bank)
-        return bank, sorted(diagnostics + warnings, key=Diagnostic.sort_key)
+            diagnostics += lint_bank(bank)
+        if locked:
+            with phase(timings, "locked"):
+                stale = stale_lock(bank, release, cache, int(now))
+            if stale:
+                return None, sorted(diagnostics + stale, key=Diagnostic.sort_key)
+        return bank, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int) -> list[Diagnostic]:
+    """Why the bank's lock is not the one a build would write now (see `Release.stale_problems`);
+    every note is rendered, as a build renders it, from `cache` where it can."""
+    try:
+        return release.stale_problems(bank, deck_notes(bank, cache), now)
+    finally:
+        forget_rendered()
 
 
 def checked_bank(options: BuildOptions, release: Release, cache: BuildCache | None = None) -> tuple[Bank, list[Diagnostic]]:

@@ -15,6 +15,7 @@ from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
 from deckgen.release import record_release
 from deckgen.model import DeckgenError, Diagnostic, one_line
+from deckgen.references import DEFAULT_BANK_DIR
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
@@ -22,7 +23,7 @@ from deckgen.stats import bank_stats, deck_counts, format_stats
 from deckgen.timing import Timings, phase
 from deckgen.load import load_bank
 
-BANK_DIR = click.argument("bank_dir", default="questions", type=click.Path(path_type=Path))
+BANK_DIR = click.argument("bank_dir", default=DEFAULT_BANK_DIR, type=click.Path(path_type=Path))
 STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 TIMINGS = click.option("--timings", is_flag=True, help="Also print the seconds each step took (to standard error).")
 
@@ -110,12 +111,13 @@ def build_command(
     show_default=True,
     help="text for people; github for workflow annotations; json for other tools (both on standard output).",
 )
+@click.option("--locked", is_flag=True, help="Also fail if deck.lock is not what 'deckgen build' would write.")
 @TIMINGS
-def check_command(bank_dir: Path, strict: bool, output_format: str, timings: bool) -> None:
+def check_command(bank_dir: Path, strict: bool, output_format: str, locked: bool, timings: bool) -> None:
     """Validate and lint BANK_DIR and report every problem; writes nothing."""
     clock = Timings() if timings else None
     with phase(clock, "total"):
-        bank, diagnostics = check(bank_dir, timings=clock)
+        bank, diagnostics = check(bank_dir, timings=clock, locked=locked)
     if clock is not None:
         click.echo(clock.format(), err=True)
     failed = bank is None or (strict and bool(diagnostics))
@@ -146,7 +148,7 @@ def stats_command(bank_dir: Path) -> None:
 @main.command("diff")
 @click.argument("old")
 @click.argument("new", required=False)
-@click.option("--bank", "bank_dir", default="questions", show_default=True, type=click.Path(path_type=Path), help="The bank folder, for git revisions.")
+@click.option("--bank", "bank_dir", default=DEFAULT_BANK_DIR, show_default=True, type=click.Path(path_type=Path), help="The bank folder, for git revisions.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) -> None:
     """Show what a release changes for learners.
@@ -199,29 +201,32 @@ def repair_lock_command(bank_dir: Path, package: Path | None) -> None:
         click.echo(one_line(f"set {plural(count, 'time')} in {lock_path(bank_dir).as_posix()} back to {when}; commit the lock"))
 
 
+_FILL_IN = "rename the question's id, pick its sources and replace its TODOs, then run 'deckgen check --strict'"
+
+
 @main.command("new")
 @click.argument("topic_id", required=False)
 @click.option("--section", metavar="ID", help="The section of a new topic (a section id from deck.yaml).")
 @click.option("--title", help="The new topic's display title.")
 @click.option("--question", "question_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Add a question to this topic file instead.")
-@click.option("--bank", "bank_dir", default="questions", show_default=True, type=click.Path(path_type=Path))
+@click.option("--bank", "bank_dir", default=DEFAULT_BANK_DIR, show_default=True, type=click.Path(path_type=Path))
 def new_command(topic_id: str | None, section: str | None, title: str | None, question_file: Path | None, bank_dir: Path) -> None:
     """Start a topic file (TOPIC_ID --section ID), or add a question to one (--question FILE).
 
-    The entry has a fresh id and the section's sources to pick from; its texts say TODO
-    until you write them.
+    The entry has an id to rename, the section's sources to pick from and texts that say
+    TODO; check reports each until it is replaced.
     """
     with _failing(None):
         if question_file is not None:
             if topic_id is not None:
                 raise click.UsageError("give either TOPIC_ID or --question, not both")
             question_id = new_question(bank_dir, question_file)
-            click.echo(one_line(f"added question '{question_id}' to {question_file.as_posix()}: replace its TODOs"))
+            click.echo(one_line(f"added question '{question_id}' to {question_file.as_posix()}: {_FILL_IN}"))
             return
         if topic_id is None or section is None:
             raise click.UsageError("a new topic needs TOPIC_ID and --section (or use --question FILE)")
         path = new_topic(bank_dir, topic_id, section, title)
-        click.echo(one_line(f"created {path.as_posix()}: replace its TODOs, then run 'deckgen check'"))
+        click.echo(one_line(f"created {path.as_posix()}: {_FILL_IN}"))
 
 
 @main.command("schema")

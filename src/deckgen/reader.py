@@ -17,7 +17,7 @@ from deckgen.content import Problem, markdown_problems, title_problems, url_prob
 from deckgen.lint import RULES
 from deckgen.load import Mapping, Node, Scalar, Sequence
 from deckgen.model import Diagnostic, Location, Severity, clipped
-from deckgen.references import Known, suggest
+from deckgen.references import Known, is_placeholder, suggest
 from deckgen.spec import (
     CARD_MARKDOWN,
     CHOICE,
@@ -78,6 +78,10 @@ class Reader:
     def error(self, location: Location, message: str, rule: str) -> None:
         """Report an error at `location`."""
         self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, rule))
+
+    def warning(self, location: Location, message: str, rule: str) -> None:
+        """Report a warning at `location`: it fails only `--strict`."""
+        self.diagnostics.append(Diagnostic(location, Severity.WARNING, message, rule))
 
     def report(self, location: Location, problems: list[Problem]) -> None:
         """Report each problem found in the value written at `location`."""
@@ -230,6 +234,16 @@ class Reader:
             self.error(location, f"{spec.name} {value} is read as true or false; an id is kebab-case text that starts with a letter", "id-format")
         elif kind is ID:
             self.ident(spec.name, value, location)
+        elif kind is REFERENCE and spec.refers_to == "source" and is_placeholder(value):
+            # A warning, as for the other placeholders of `deckgen new`: check lists them all at
+            # once, and `deckgen new` can add to the file. The card cites only the sources that exist.
+            self.warning(
+                location,
+                f"source '{clipped(value)}' is a placeholder: cite the reading-list article that covers this card "
+                "and the original paper, by their ids in sources.yaml",
+                "source-placeholder",
+            )
+            return None
         elif kind is REFERENCE:
             problem = self.known.reference_problem(spec.refers_to, value)
             if problem is not None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from deckgen.model import Diagnostic, Location, Severity
 from deckgen.svg import svg_problem
 
+DEFAULT_BANK_DIR = "questions"
+"""The bank folder that commands read when they are given none."""
 DECK_FILE = "deck"
 SOURCES_FILE = "sources"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -24,6 +26,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 MAX_IMAGE_BYTES = 1024 * 1024
 LISTED_IN = {"section": "deck.yaml", "source": "sources.yaml"}
 """Where the ids that each kind of reference names are listed."""
+SOURCE_PLACEHOLDER = "TODO-pick-a-source"
+"""What `deckgen new` cites until its author picks the sources."""
+
+
+def is_placeholder(reference: str) -> bool:
+    """Whether a cited source is a placeholder, such as `deckgen new` writes, rather than an id
+    (which is lowercase, so never holds TODO)."""
+    return "TODO" in reference
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

@@ -5,6 +5,7 @@ The checks of a bank against its lock live here too: what a release must not do 
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ from deckgen.anki.notes import DeckNotes, deck_notes, note_hash, note_kinds, tex
 from deckgen.anki.notetypes import note_type_states
 from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
+from deckgen.references import DEFAULT_BANK_DIR
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,75 @@ class Release:
         text = format_lock(lock)
         return None if self.data == text.encode("utf-8") else text
 
+    def stale_problems(self, bank: Bank, notes: DeckNotes, now: int) -> list[Diagnostic]:
+        """Why the lock file is not the one a build of `bank` (the whole bank, with its `notes`)
+        would write: one error, at the first entry that differs, naming the command that writes
+        it; none when a build would leave the file as it is.
+
+        `now` changes nothing: a build keeps the time of whatever did not change, and gives
+        whatever changed a time later than the one it had.
+        """
+        built = self.next_lock(bank, notes, now)
+        if self.changed_text(built) is None:
+            return []
+        path = self.path.as_posix()
+        fix = f"run '{build_command(self.bank_dir)}' and commit the lock"
+        if self.lock is None:
+            return [_error(Location(path), f"{LOCK_FILE} is missing: {fix}", "stale-lock")]
+        stale = _stale_entries(self.lock, built)
+        if not stale:
+            message = f"{LOCK_FILE} is not as deckgen writes it (an older format, or edited by hand): {fix}"
+            return [_error(Location(path), message, "stale-lock")]
+        # Named first: the first entry that has a line in the file, for the location to point at.
+        what, key = ([entry for entry in stale if entry[1] in self.lock.lines] or stale)[0]
+        more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
+        where = _where(self.lock, self.bank_dir, key) if key in self.lock.lines else Location(path)
+        return [_error(where, f"{LOCK_FILE} is out of date: {what}{more}; {fix}", "stale-lock")]
+
 
 def read_release(bank_dir: Path) -> Release:
     """The bank's release as its lock records it, read once."""
     lock, problems, data = read_lock_file(bank_dir)
     return Release(bank_dir, lock, tuple(problems), data)
+
+
+def build_command(bank_dir: Path) -> str:
+    """The command that builds the bank in `bank_dir`, and so writes its lock."""
+    if bank_dir == Path(DEFAULT_BANK_DIR):
+        return "deckgen build"
+    return f"deckgen build {shlex.quote(bank_dir.as_posix())}"
+
+
+def _stale_entries(lock: Lock, built: Lock) -> list[tuple[str, str]]:
+    """What differs between a lock and the one a build writes, with the key of each, in the
+    file's order: note types, then notes. Times aside, which change only with the rest."""
+    types = _differences(
+        "note type",
+        {k: (t.hash, t.schema) for k, t in lock.note_types.items()},
+        {k: (t.hash, t.schema) for k, t in built.note_types.items()},
+    )
+    notes = _differences(
+        "note",
+        {k: (n.type, n.hash, n.shipped, n.release) for k, n in lock.notes.items()},
+        {k: (n.type, n.hash, n.shipped, n.release) for k, n in built.notes.items()},
+    )
+    if lock.version is not None and lock.version != built.version:
+        # A release: every note's baseline moves; the version is the change to name.
+        return [(f"the deck's version is {built.version}, but the lock's last release is {lock.version}", "")]
+    return types + notes
+
+
+def _differences(what: str, old: dict[str, object], new: dict[str, object]) -> list[tuple[str, str]]:
+    """Each key whose content differs between `old` and `new`, sorted, with what a message says of it."""
+    found = []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in old:
+            found.append((f"{what} '{key}' is not in the lock yet", key))
+        elif key not in new:
+            found.append((f"{what} '{key}' is in the lock but no longer in the banks", key))
+        elif old[key] != new[key]:
+            found.append((f"{what} '{key}' has changed since the lock was built", key))
+    return found
 
 
 def _error(location: Location, message: str, rule: str) -> Diagnostic:

@@ -1,8 +1,11 @@
-"""`deckgen new`: start a topic file or a question that already passes `deckgen check`.
+"""`deckgen new`: start a topic file, or add a question to one, for its author to fill in.
 
-The entry gets a fresh id (never one in use, retired or released), a known section, and
-the section's source ids to pick from. Its texts start with TODO, which the lint reports
-until they are written, so a placeholder can never slip into a release.
+The entry gets a known section and the section's source ids to pick from. What only its
+author can write is a placeholder, which check warns about (so `check --strict`, the
+pull-request gate, fails) until it is replaced: the id, `<topic>-todo-<n>` (never one in
+use, retired or released), the sources, `TODO-pick-a-source`, and the texts, which say TODO.
+A placeholder can never slip into a release, and the file still passes plain `check`, so
+that every placeholder is listed at once and `deckgen new` can add to the file.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import os
 import re
 from pathlib import Path
 
+from deckgen.lint.questions import new_id
 from deckgen.load import load_bank, parse_text
 from deckgen.lock import read_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
+from deckgen.references import SOURCE_PLACEHOLDER
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
 from deckgen.spec import KEBAB_RE
 
@@ -46,9 +51,16 @@ def _used_ids(bank: Bank, bank_dir: Path) -> set[str]:
     return used
 
 
+def _fresh_id(topic_id: str, used: set[str]) -> str:
+    """The first id of the form `deckgen new` makes up for the topic that is not used yet."""
+    number = 1
+    while new_id(topic_id, number) in used:
+        number += 1
+    return new_id(topic_id, number)
+
+
 def _question_entry(question_id: str, bank: Bank, section: str) -> str:
     ids = [s.id for s in bank.sources if s.section == section] or [s.id for s in bank.sources]
-    first = ids[0]
     return (
         f"  - id: {question_id}\n"
         "    question: >-\n"
@@ -57,7 +69,7 @@ def _question_entry(question_id: str, bank: Bank, section: str) -> str:
         f"      {PLACEHOLDER} A phrase or one sentence (about 25 words at most).\n"
         "    extra: >-\n"
         f"      {PLACEHOLDER} Optional: the reasoning, derivation or caveats; delete if not needed.\n"
-        f"    sources: [{first}]\n"
+        f"    sources: [{SOURCE_PLACEHOLDER}]\n"
         f"    # Cite the reading-list article that covers the card and the original paper. This section's sources:\n"
         + "".join(f"    #   {sid}\n" for sid in ids)
     )
@@ -71,7 +83,8 @@ def new_topic(bank_dir: Path, topic_id: str, section: str, title: str | None = N
     sections = [s.id for s in bank.deck.sections]
     if section not in sections:
         raise _error(section, f"unknown section '{section}'; sections are: {', '.join(sections)}")
-    if topic_id in _used_ids(bank, bank_dir):
+    used = _used_ids(bank, bank_dir)
+    if topic_id in used:
         raise _error(topic_id, f"id '{topic_id}' is already used")
     path = bank_dir / section / f"{topic_id}.yaml"
     if path.exists():
@@ -82,7 +95,7 @@ def new_topic(bank_dir: Path, topic_id: str, section: str, title: str | None = N
         f"topic: {json.dumps(display_title, ensure_ascii=False)}\n"
         f"id: {topic_id}\n"
         f"section: {section}\n"
-        "questions:\n" + _question_entry(f"{topic_id}-1", bank, section)
+        "questions:\n" + _question_entry(_fresh_id(topic_id, used), bank, section)
     )
     _parses(text, path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,11 +109,7 @@ def new_question(bank_dir: Path, path: Path) -> str:
     topic = next((t for t in bank.topics if t.path.resolve() == path.resolve()), None)
     if topic is None:
         raise _error(path.as_posix(), "not a topic file of this bank")
-    used = _used_ids(bank, bank_dir)
-    number = 1
-    while f"{topic.id}-{number}" in used:
-        number += 1
-    question_id = f"{topic.id}-{number}"
+    question_id = _fresh_id(topic.id, _used_ids(bank, bank_dir))
     text = path.read_text(encoding="utf-8")
     keys = re.findall(r"^([A-Za-z_][\w-]*):", text, re.MULTILINE)
     if not keys or keys[-1] != "questions":

@@ -173,9 +173,11 @@ def _read_question(reader: Reader, entry: Mapping, topic_id: str, section: str, 
         if entry.get("items") is not None and 0 < len(items) < 2:
             reader.error(location_of(entry, "items"), "a compare question needs at least two items", "compare-values")
         rows = _read_rows(reader, values, len(items))
-    sources = values["sources"] or []
+    sources = values["sources"]
     answer = values.get("answer")
-    if qid is None or text is None or (qtype is QuestionType.BASIC and answer is None) or not sources:
+    # No source left is an error reported already, or only placeholders (a warning): the
+    # question is kept, so that check reports the rest of what `deckgen new` left to write.
+    if qid is None or text is None or (qtype is QuestionType.BASIC and answer is None) or sources is None:
         return None
     if retired and values["reason"] is None:
         return None

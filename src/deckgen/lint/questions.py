@@ -18,6 +18,19 @@ _YES_NO_OPENERS = frozenset(
 _LIST_RE = re.compile(r"^(list|enumerate)\b|\b(list|name|give|state) (all|every|each)\b|\bwhat are all\b", re.IGNORECASE)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.MULTILINE)
 _TODO_RE = re.compile(r"\bTODO\b")
+NEW_ID_MARK = "todo"
+"""The word an id that `deckgen new` makes up holds before its number: `<topic>-todo-<n>`."""
+
+
+def new_id(topic_id: str, number: int) -> str:
+    """The id `deckgen new` gives a topic's `number`th new question, until its author renames it."""
+    return f"{topic_id}-{NEW_ID_MARK}-{number}"
+
+
+def is_new_id(question_id: str) -> bool:
+    """Whether an id has the form that `deckgen new` makes up (`<topic>-todo-<n>`)."""
+    stem, _, number = question_id.rpartition("-")
+    return stem.endswith(f"-{NEW_ID_MARK}") and number.isascii() and number.isdigit()
 
 
 @rule(
@@ -80,7 +93,7 @@ def answer_list(question: Question, context: Context) -> Iterator[Finding]:
 @rule("no-article", Scope.QUESTION, "a question that cites only papers or code, no reading-list article")
 def no_article(question: Question, context: Context) -> Iterator[Finding]:
     """The reading list is what learners read next to the deck, so every card points into it."""
-    if not context.reading_list.intersection(question.sources):
+    if question.sources and not context.reading_list.intersection(question.sources):  # none: a placeholder, reported
         yield Finding(
             question.location_of("sources"),
             "cites no reading-list article: add the article that covers this card, beside the paper",
@@ -93,3 +106,14 @@ def placeholder(question: Question, context: Context) -> Iterator[Finding]:
     for key, value in (("question", question.question), ("answer", question.answer), ("extra", question.extra)):
         if "TODO" in value and _TODO_RE.search(value):
             yield Finding(question.location_of(key), f"'{key}' still says TODO: write it, or delete it if optional")
+
+
+@rule("new-id", Scope.QUESTION, "an id that `deckgen new` made up (`<topic>-todo-<n>`), until it is renamed")
+def new_id_rule(question: Question, context: Context) -> Iterator[Finding]:
+    """An id is a card's name for good: learners' history hangs on it from its first release."""
+    if is_new_id(question.id):
+        yield Finding(
+            question.location_of("id"),
+            f"id '{question.id}' was made up by 'deckgen new': rename it now to say what the card asks, "
+            "since ids are permanent once released",
+        )
