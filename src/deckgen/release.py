@@ -95,7 +95,10 @@ def build_command(bank_dir: Path) -> str:
 
 def _stale_entries(lock: Lock, built: Lock) -> list[tuple[str, str]]:
     """What differs between a lock and the one a build writes, with the key of each, in the
-    file's order: note types, then notes. Times aside, which change only with the rest."""
+    file's order: note types, then notes. Times aside, which change only with the rest. A new
+    deck version is named alone: that build is a release, which moves every note's baseline."""
+    if lock.version is not None and lock.version != built.version:
+        return [(f"the deck's version is {built.version}, but the lock's last release is {lock.version}", "")]
     types = _differences(
         "note type",
         {k: (t.hash, t.schema) for k, t in lock.note_types.items()},
@@ -106,9 +109,6 @@ def _stale_entries(lock: Lock, built: Lock) -> list[tuple[str, str]]:
         {k: (n.type, n.hash, n.shipped, n.release) for k, n in lock.notes.items()},
         {k: (n.type, n.hash, n.shipped, n.release) for k, n in built.notes.items()},
     )
-    if lock.version is not None and lock.version != built.version:
-        # A release: every note's baseline moves; the version is the change to name.
-        return [(f"the deck's version is {built.version}, but the lock's last release is {lock.version}", "")]
     return types + notes
 
 
