@@ -46,3 +46,11 @@ def test_each_question_type_is_laid_out_as_its_note_type() -> None:
                 assert kinds[spec.fields[0]][0] == layout.model
     assert seen == set(QuestionType)
     assert len(deck_notes(bank).notes) == len(kinds)
+
+
+def test_a_release_tag_is_one_tag_under_deckgen_whatever_the_version() -> None:
+    from deckgen.anki.notes import release_tag
+
+    assert release_tag("0.2.0") == "deckgen::release::0.2.0"
+    assert release_tag("1.0\nbeta 2\n") == "deckgen::release::1.0_beta_2"
+    assert release_tag("2026::spring") == "deckgen::release::2026:spring"

@@ -169,6 +169,15 @@ HOSTILE_LOCKS = {
         '{"format": 2, "note_types": {}}',
         "mini/deck.lock:1:1: error: deck.lock: 'notes' is missing; it should be a mapping; 'deckgen build' writes it [lock]",
     ),
+    "a release that is not a version": (
+        '{"format": 3, "version": "1.2.3", "note_types": {},\n "notes": {\n"a": {"hash": "x", "mtime": 1, "type": "basic", "release": "1.0\\u0000 <b>"}}}',
+        "mini/deck.lock:3:5: error: deck.lock: note 'a': 'release' should be a deck version, found a control character; "
+        "'deckgen build' writes it [lock]",
+    ),
+    "a version that is not text": (
+        '{"format": 3, "version": 3, "note_types": {}, "notes": {}}',
+        "mini/deck.lock:1:1: error: deck.lock: 'version' should be text, found a whole number; 'deckgen build' writes it [lock]",
+    ),
     "a newer format": (
         '{"format": 4, "note_types": {}, "notes": {}}',
         "mini/deck.lock:1:1: error: deck.lock: 'format' is 4; this deckgen reads formats 1 to 3 (a newer deckgen wrote it?); "

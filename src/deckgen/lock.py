@@ -161,6 +161,15 @@ def _optional_text(entry: dict[str, object], key: str | None, name: str) -> str 
     return _text(entry, key, name) if name in entry else None
 
 
+def _version(entry: dict[str, object], key: str | None, name: str) -> str | None:
+    """A deck version the lock records. It becomes a tag, whose spaces become `_`; a control
+    character (which a bank's YAML cannot hold) is refused."""
+    value = _optional_text(entry, key, name)
+    if value is not None and any(not ch.isprintable() and not ch.isspace() for ch in value):
+        raise _LockError(key, f"'{name}' should be a deck version, found a control character")
+    return value
+
+
 def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState], str | None]:
     """The note types, notes and released version of a parsed lock, each field checked; _LockError names what is wrong."""
     top = _mapping(data, None, "the lock")
@@ -168,7 +177,7 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
     if version not in (1, 2, 3) or isinstance(version, bool):
         raise _LockError(None, f"'format' is {json.dumps(version)}; this deckgen reads formats 1 to 3 (a newer deckgen wrote it?)")
     offset = NOTE_TYPE_MTIME_OFFSET if version == 1 else 0
-    released = _optional_text(top, None, "version") if version == 3 else None
+    released = _version(top, None, "version") if version == 3 else None
     seconds = "whole seconds since 1970"
     note_types = {}
     for key, raw in _mapping(_field(top, None, "note_types", "a mapping"), None, "'note_types'").items():
@@ -189,7 +198,7 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
         kind = _text(entry, key, "type")
         if kind not in ("basic", "cloze"):
             raise _LockError(key, f"'type' should be basic or cloze, found '{kind}'")
-        shipped, release = (_optional_text(entry, key, "shipped"), _optional_text(entry, key, "release")) if version == 3 else (None, None)
+        shipped, release = (_optional_text(entry, key, "shipped"), _version(entry, key, "release")) if version == 3 else (None, None)
         notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds), shipped, release)
     return note_types, notes, released
 
