@@ -515,3 +515,21 @@ def test_a_compare_row_can_carry_its_own_extra(in_tmp: Path, epoch: Callable[[in
     sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
     assert "> **Output:** Only the softmax's outputs sum to *one*.\n" in sheet
     assert "<strong>Output:</strong> Only the softmax's outputs sum to <em>one</em>." in Path("out/review-sheet.html").read_text(encoding="utf-8")
+
+
+def test_math_cannot_end_the_markdown_sheets_code_span(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    # The Markdown sheets write math as $`…`$ (GitHub keeps a code span's TeX as it is): a backtick
+    # in the TeX, from the bank or from a cloze's hint put into math, would end it early.
+    at, cloze_at = FIELDS["answer"].at(), FIELDS["cloze"].at()
+    bank = hostile_bank(Path("q"), {"answer": "$a` <b>x</b> `$", "cloze": "Scaling $x = {{c1::y::a`b}}$ keeps it calm."})
+    assert errors(bank) == [
+        f"{at}: error: math '$a` <b>x</b> `$' holds a backtick, which would end the Markdown sheets' math: leave it out [math]",
+        f"{cloze_at}: error: math '$x = {{{{c1::y::a`b}}}}$' holds a backtick, which would end the Markdown sheets' math: leave it out [math]",
+    ]
+    # A `$` or a backtick in a cloze's hint outside math is text, in a sheet's `\[…\]`.
+    epoch(1_700_000_000)
+    bank = hostile_bank(Path("r"), {"cloze": "Scaling keeps the {{c1::softmax::`$x`}} calm $y$."})
+    assert errors(bank) == []
+    build(bank, Path("out"))
+    sheet = Path("out/review-questions.md").read_text(encoding="utf-8")
+    assert "Scaling keeps the \\[`$x`\\] calm $`y`$." in sheet

@@ -92,10 +92,10 @@ def test_code_is_highlighted_with_scoped_night_styles() -> None:
         ("<script>x</script>", "&lt;script>x&lt;/script>"),
         ("`<b>` stays code", "`<b>` stays code"),
         ("``a ` <b>``", "``a ` <b>``"),
-        ("$a<b$ math", r"$a\lt b$ math"),
+        ("$a<b$ math", "$`a<b`$ math"),
         ("see <https://example.org>", "see <https://example.org>"),
         ("```html\n<b>x</b>\n```\n<i>", "```html\n<b>x</b>\n```\n&lt;i>"),
-        ("$$\na<b\n$$", "$$\na\\lt b\n$$"),
+        ("$$\na<b\n$$", "```math\na<b\n```"),
         (r"\<b> escaped", r"\<b> escaped"),
     ],
 )

@@ -15,7 +15,15 @@ from pathlib import Path
 from deckgen.model import clipped
 from deckgen.cloze import cloze_blank, cloze_reveal, clozes
 from deckgen.links import image_targets, is_safe_url, url_problem
-from deckgen.render import MarkdownFacts, card_html_for_check, markdown_facts, markdown_has_html, to_sheet_cell, to_sheet_markdown
+from deckgen.render import (
+    MarkdownFacts,
+    card_html_for_check,
+    markdown_facts,
+    markdown_has_html,
+    to_sheet_cell,
+    to_sheet_markdown,
+    unplaced_sheet_math,
+)
 from deckgen.tex import braces_balanced, tex_problems
 
 Problem = tuple[str, str]
@@ -81,9 +89,10 @@ def _math_problems(text: str, facts: MarkdownFacts) -> list[Problem]:
     problems: list[Problem] = []
     for tex, display in facts.math:
         problems += [(problem.message, "math-command") for problem in tex_problems(tex)]
+        dollars = "$$" if display else "$"
         if not braces_balanced(tex):
-            dollars = "$$" if display else "$"
             problems.append((f"unbalanced braces in math '{clipped(dollars + tex + dollars)}'", "math"))
+    problems += sheet_math_problems(text, facts)
     for stray in facts.stray_dollars:
         if "$$" in stray:
             problems.append(("'$$' opens display math that is never closed", "math"))
@@ -99,6 +108,22 @@ def _math_problems(text: str, facts: MarkdownFacts) -> list[Problem]:
                     "cloze-deletion",
                 )
             )
+    return problems
+
+
+def sheet_math_problems(text: str, facts: MarkdownFacts | None = None) -> list[Problem]:
+    """Math that the Markdown sheets can write in GitHub's literal forms, $`…`$ and a ```math fence:
+    no backtick in it (it would end the code span the TeX stands in), and found where it is written."""
+    facts = markdown_facts(text) if facts is None else facts
+    problems: list[Problem] = []
+    for tex, display in facts.math:
+        if "`" in tex:
+            dollars = "$$" if display else "$"
+            problems.append(
+                (f"math '{clipped(dollars + tex + dollars)}' holds a backtick, which would end the Markdown sheets' math: leave it out", "math")
+            )
+    if facts.math and unplaced_sheet_math(text):
+        problems.append(("the Markdown sheets cannot find where this text's math is written (a '\\|' in math in a table?): write it on one line, as plain `$…$`", "math"))
     return problems
 
 
@@ -183,6 +208,9 @@ def cloze_problems(text: str) -> list[Problem]:
                 (f"cloze deletion '{clipped(cloze.written)}' holds another deletion: write them side by side, not nested", "cloze-deletion")
             )
     written = markdown_facts(text)
+    # Math the text itself holds is checked with the text; a hint put into math is checked here.
+    in_forms = [] if sheet_math_problems(text, written) else [p for form in (cloze_blank(text), cloze_reveal(text)) for p in sheet_math_problems(form)]
+    problems += [(f"in the review sheets' form of this cloze, {message}", rule) for message, rule in dict.fromkeys(in_forms)]
     for form in (cloze_blank(text), cloze_reveal(text)):
         facts = markdown_facts(form)
         for target in dict.fromkeys(facts.links):

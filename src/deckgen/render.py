@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -296,8 +297,14 @@ def plain_html(text: str) -> str:
 
 
 # The review sheets stay Markdown, so that GitHub, VS Code and Typora render them. Viewers
-# differ on raw HTML, so every `<` outside code becomes `&lt;` (or `\lt` inside math), and
-# text reads the same in every viewer as it does in the cards.
+# differ on raw HTML, so every `<` outside code becomes `&lt;`, and text reads the same in
+# every viewer as it does in the cards.
+#
+# Math is written in GitHub's literal forms: $`…`$ inline, and a ```math fence for display
+# math on lines of its own. GitHub renders `$…$` only after cmark-gfm has read the text inside
+# as Markdown, so that backslash escapes (`\{`, `\_`, `\\`, `\,`), emphasis and entities are
+# taken out of the TeX first (github/markup#1577); inside a code span or a fence cmark keeps
+# every character, and GitHub's math renderer receives the bank's TeX.
 
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 _AUTOLINK_RE = re.compile(r"<https?://[^\s<>]*>")
@@ -329,69 +336,185 @@ def code_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _sheet_line(line: str) -> str:
-    """One line of sheet Markdown with every `<` outside code made inert (`\\lt` inside math)."""
-    if "<" not in line:
-        return line  # every change this makes is to a `<`
-    code = dict(code_spans(line))
+def _longest_backticks(text: str) -> int:
+    return max((m.end() - m.start() for m in _BACKTICKS_RE.finditer(text)), default=0)
+
+
+def sheet_inline_math(tex: str) -> str:
+    """Inline math for the Markdown sheets: $`tex`$, on one line. TeX with a backtick (which `check`
+    refuses) gets a longer run of backticks around it, so that nothing in it can end the code span."""
+    body = " ".join(line.strip() for line in tex.split("\n") if line.strip())
+    ticks = "`" * (_longest_backticks(body) + 1)
+    return f"${ticks}{body}{ticks}$" if len(ticks) == 1 else f"${ticks} {body} {ticks}$"
+
+
+def sheet_display_math(tex: str, prefix: str = "") -> str:
+    """Display math for the Markdown sheets: a ```math fence, each line after the first led by
+    `prefix` (the indentation, `>` or list marker of the line it stands on, the marker as spaces)."""
+    fence = "`" * max(3, _longest_backticks(tex) + 1)
+    lines = [line.strip() for line in tex.strip().split("\n")]
+    inside = "".join(char if char == ">" else " " for char in prefix)
+    return f"\n{inside}".join([fence + "math", *lines, fence])
+
+
+_BLOCK_PREFIX_RE = re.compile(r"[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?")
+"""What may stand before display math that is to be a fence: indentation, blockquote marks, a list marker."""
+
+
+@dataclass(frozen=True)
+class _Math:
+    """A math span as the parser reads it: its TeX, whether it is display math, and whether it is in a table."""
+
+    tex: str
+    display: bool
+    in_table: bool
+
+
+def _math_end(text: str, at: int, math: _Math) -> int:
+    """Where `math`, if it starts at `at` in `text`, ends there; else -1. The parser gives a span's TeX
+    without the indentation (or `>`) that starts each continuation line, and a table's `\\|` as `|`."""
+    delimiter = "$$" if math.display else "$"
+    tex = math.tex
+    if text.startswith(delimiter + tex + delimiter, at):
+        return at + 2 * len(delimiter) + len(tex)
+    i, k = at + len(delimiter), 0
+    while k < len(tex):
+        if tex[k] == "\n":
+            if not text.startswith("\n", i):
+                return -1
+            i, k = i + 1, k + 1
+            while k < len(tex) and tex[k] in " \t":
+                k += 1
+            line = tex[k : tex.find("\n", k) if "\n" in tex[k:] else len(tex)]
+            while i < len(text) and text[i] in " \t>" and not text.startswith(line, i):
+                i += 1
+        elif math.in_table and tex[k] == "|" and text.startswith("\\|", i):
+            i, k = i + 2, k + 1
+        elif text.startswith(tex[k], i):
+            i, k = i + 1, k + 1
+        else:
+            return -1
+    return i + len(delimiter) if text.startswith(delimiter, i) else -1
+
+
+def _inline_math(math: _Math) -> str:
+    return sheet_inline_math(math.tex.replace("|", "\\|") if math.in_table else math.tex)
+
+
+def _place_math(text: str, at: int, math: _Math, blocks: bool) -> tuple[str, int] | None:
+    """`math` in GitHub's form and where it ends, if it starts at `at` in `text`. Display math on a
+    line of its own becomes a fence (if `blocks`); any other math, $`…`$."""
+    end = _math_end(text, at, math)
+    if end == -1:
+        return None
+    if math.display and blocks:
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end
+        prefix = text[line_start:at]
+        if _BLOCK_PREFIX_RE.fullmatch(prefix) and not text[end:line_end].strip():
+            return sheet_display_math(math.tex, prefix), line_end
+    return _inline_math(math), end
+
+
+def _sheet_paragraph(text: str, math: deque[_Math], blocks: bool) -> str:
+    """Lines of sheet Markdown outside code blocks, with no blank line among them (so no code span
+    crosses them): every `<` outside code made inert, and the next spans of `math` in GitHub's forms."""
+    code = dict(code_spans(text))
     out: list[str] = []
-    i, length = 0, len(line)
+    i, length = 0, len(text)
     while i < length:
-        char = line[i]
+        char = text[i]
         end = i + 1
         if char == "\\":
             end = min(i + 2, length)
-        elif char == "`" and (i == 0 or line[i - 1] != "`"):
+        elif char == "`" and (i == 0 or text[i - 1] != "`"):
             end = code.get(i, end)
-            while end < length and line[end] == "`" and i not in code:
+            while end < length and text[end] == "`" and i not in code:
                 end += 1
-        elif char == "$":
-            close = line.find("$$", i + 3) if line.startswith("$$", i) else -1
-            if close != -1:
-                end = close + 2
-            elif i + 1 < length and line[i + 1] != "$" and (close := line.find("$", i + 1)) != -1:
-                end = close + 1
-            out.append(line[i:end].replace("<", "\\lt "))
-            i = end
+        elif char == "$" and math and (placed := _place_math(text, i, math[0], blocks)) is not None:
+            math.popleft()
+            out.append(placed[0])
+            i = placed[1]
             continue
         elif char == "<":
-            autolink = _AUTOLINK_RE.match(line, i)
+            autolink = _AUTOLINK_RE.match(text, i)
             out.append(autolink.group() if autolink else "&lt;")
             i = autolink.end() if autolink else end
             continue
-        out.append(line[i:end])
+        out.append(text[i:end])
         i = end
     return "".join(out)
 
 
+def _sheet_markdown(text: str, blocks: bool) -> tuple[str, int]:
+    """`text` as sheet Markdown, and how many of its math spans could not be written in GitHub's forms.
+
+    The parser says which lines are code (kept as they are) and display math blocks (fences), and
+    which math stands in the rest, in order; a scan of those lines finds each span where it is written.
+    """
+    lines = text.strip("\n").split("\n")
+    verbatim: set[int] = set()
+    display: dict[int, tuple[int, _Math]] = {}
+    inline: deque[_Math] = deque()
+    in_table = False
+    for token in _reader().parse("\n".join(lines)) if any(mark in text for mark in "`~$<") else ():
+        in_table = token.type in ("th_open", "td_open") or (in_table and token.type == "inline")
+        if token.type in ("fence", "code_block") and token.map:
+            verbatim.update(range(*token.map))
+        elif token.type == "math_block" and token.map:
+            display[token.map[0]] = (token.map[1], _Math(token.content, True, False))
+        for child in token.children or ():
+            if child.type in ("math_inline", "math_inline_double"):
+                inline.append(_Math(child.content, child.type == "math_inline_double", in_table))
+    out: list[str] = []
+    paragraph: list[str] = []
+    number = 0
+    while number <= len(lines):
+        line = lines[number] if number < len(lines) else ""
+        if paragraph and (number in verbatim or number in display or not line.strip()):
+            out.append(_sheet_paragraph("\n".join(paragraph), inline, blocks))
+            paragraph = []
+        if number == len(lines):
+            break
+        if number in display:
+            end, math = display.pop(number)
+            prefix = line[: line.find("$$")]
+            fence = blocks and _BLOCK_PREFIX_RE.fullmatch(prefix)
+            out.append(prefix + (sheet_display_math(math.tex, prefix) if fence else _inline_math(math)))
+            number = end
+            continue
+        if number in verbatim or not line.strip():
+            out.append(line)
+        else:
+            paragraph.append(line)
+        number += 1
+    return "\n".join(out), len(inline) + len(display)
+
+
+def _sheet_line(line: str) -> str:
+    """One line of sheet Markdown with every `<` outside code made inert."""
+    if "<" not in line:
+        return line  # every change this makes is to a `<`
+    return _sheet_paragraph(line, deque(), blocks=False)
+
+
 def to_sheet_cell(text: str) -> str:
-    """Sheet Markdown for one table cell: one line, `|` escaped, and every `<` outside a code span made
-    inert again, since a fence or code block of several lines is only text once joined into a cell."""
-    return _sheet_line(to_sheet_markdown(text).replace("\n", " ")).replace("|", "\\|")
+    """Sheet Markdown for one table cell: one line, math inline, `|` escaped (GitHub's tables unescape it
+    in code too), and every `<` outside a code span made inert again, since a fence or code block of
+    several lines is only text once joined into a cell."""
+    return _sheet_line(_sheet_markdown(text, blocks=False)[0].replace("\n", " ")).replace("|", "\\|")
 
 
 def to_sheet_markdown(text: str) -> str:
-    """Markdown for the review sheets: as written, with raw HTML made inert."""
-    out: list[str] = []
-    fence: str | None = None
-    in_display_math = False
-    for line in text.strip("\n").split("\n"):
-        opener = _FENCE_RE.match(line)
-        if fence is not None:
-            out.append(line)
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) and not line.strip()[len(opener.group(1)):].strip():
-                fence = None
-            continue
-        if opener:
-            fence = opener.group(1)
-            out.append(line)
-            continue
-        if line.strip() == "$$":
-            in_display_math = not in_display_math
-            out.append(line)
-            continue
-        out.append(line.replace("<", "\\lt ") if in_display_math else _sheet_line(line))
-    return "\n".join(out)
+    """Markdown for the review sheets: as written, with raw HTML made inert and math in GitHub's literal forms."""
+    return _sheet_markdown(text, blocks=True)[0]
+
+
+def unplaced_sheet_math(text: str) -> int:
+    """How many math spans of `text` the Markdown sheets could not write in GitHub's forms (found by a
+    scan of the text, as written, that does not meet them where the parser does)."""
+    return _sheet_markdown(text, blocks=True)[1]
 
 
 _MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\.|[^$\\])*?(?<=\S)\$(?!\d)", re.DOTALL)
