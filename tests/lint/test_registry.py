@@ -46,6 +46,11 @@ EXAMPLES: dict[str, tuple[dict[str, str], str]] = {
         {"attention.yaml": HEAD + card("second", "What is TODO here?")},
         "q/attention.yaml:10:15: warning: 'question' still says TODO: write it, or delete it if optional [placeholder]",
     ),
+    "math-after-word": (
+        {"attention.yaml": HEAD + card("second", "How much latency did Adapter$^H$ add?", "About 20%.")},
+        "q/attention.yaml:10:15: warning: math right after 'Adapter': GitHub shows it as TeX in the Markdown sheet; "
+        "put a space before the $, or move the word into the formula [math-after-word]",
+    ),
     "new-id": (
         {"attention.yaml": HEAD + card("rope-todo-1", "What does RoPE rotate?")},
         "q/attention.yaml:9:9: warning: id 'rope-todo-1' was made up by 'deckgen new': rename it now to say what the card asks, since ids are permanent once released [new-id]",
@@ -120,7 +125,7 @@ def test_lint_entries_are_validated(root: Path) -> None:
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:13:11: error: missing required key 'reason' in 'lint' [missing-key]",
         "q/attention.yaml:13:21: error: unknown lint rule 'answer-lenght' (did you mean 'answer-length'?) [unknown-rule]",
-        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, near-duplicate, new-id, no-article, placeholder, vague-start, yes-no-question [unknown-rule]",
+        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, math-after-word, near-duplicate, new-id, no-article, placeholder, vague-start, yes-no-question [unknown-rule]",
         "q/attention.yaml:18:11: error: expected 'lint' to be a mapping, found a list [wrong-type]",
     ]
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from deckgen.lint.registry import Context, Finding, Scope, rule
 from deckgen.lint.words import first_word, word_count
-from deckgen.model import Question, QuestionType
+from deckgen.model import Question, QuestionType, clipped
+from deckgen.render import math_spans
 
 MAX_ANSWER_WORDS = 25
 MAX_LIST_ITEMS = 5
@@ -106,6 +107,33 @@ def placeholder(question: Question, context: Context) -> Iterator[Finding]:
     for key, value in (("question", question.question), ("answer", question.answer), ("extra", question.extra)):
         if "TODO" in value and _TODO_RE.search(value):
             yield Finding(question.location_of(key), f"'{key}' still says TODO: write it, or delete it if optional")
+
+
+def _glued_math(text: str) -> str | None:
+    """The word that a math span follows without a space (`Adapter` in `Adapter$^H$`), if any."""
+    for start, _ in math_spans(text):
+        if start and text[start - 1].isalnum():
+            word_start = start
+            while word_start and text[word_start - 1].isalnum():
+                word_start -= 1
+            return text[word_start:start]
+    return None
+
+
+@rule("math-after-word", Scope.QUESTION, "math right after a letter or digit (`Adapter$^H$`), which GitHub shows as TeX")
+def math_after_word(question: Question, context: Context) -> Iterator[Finding]:
+    """GitHub reads `$` as math only after a space or punctuation (github/markup#1742), so the
+    Markdown sheet would show such a formula as raw TeX."""
+    texts = [(question.location_of(key), value) for key, value in (("question", question.question), ("answer", question.answer), ("extra", question.extra))]
+    texts += [(row.location, text) for row in question.rows for text in (row.aspect, *row.values, row.extra)]
+    for location, text in texts:
+        word = _glued_math(text) if "$" in text else None
+        if word is not None:
+            yield Finding(
+                location,
+                f"math right after '{clipped(word, 20)}': GitHub shows it as TeX in the Markdown sheet; "
+                "put a space before the $, or move the word into the formula",
+            )
 
 
 @rule("new-id", Scope.QUESTION, "an id that `deckgen new` made up (`<topic>-todo-<n>`), until it is renamed")
