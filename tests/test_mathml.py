@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from html import unescape
+from pathlib import Path
+
 import pytest
 
+from deckgen.build import build
 from deckgen.cloze import cloze_blank
 from deckgen.mathml import mathml, rebuild
+from deckgen.pdf import print_to_pdf
 from deckgen.printsheet import PRINT_MATH_BLANK
 from deckgen.render import print_only_html
+from tests.conftest import ROOT
+from tests.system_tools import chromium, cjk_fonts, math_fonts, poppler
 
 INLINE = '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">'
 FA = '<mo lspace="0" rspace="0.1667em">&#x2061;</mo>'
@@ -106,3 +117,53 @@ def test_the_rebuild_keeps_only_allowlisted_markup_after_respacing() -> None:
         f'<math xmlns="http://www.w3.org/1998/Math/MathML"><mrow><mi>log</mi>{FA}<mi>p</mi>alert(1)'
         "<mtext>&lt;img src=x&gt;</mtext><mo>&#x2212;</mo></mrow></math>"
     )
+
+
+def _words(pdftotext: str, pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Each page's words, with their boxes (x min, y min, x max, y max), as poppler reads them."""
+    out = subprocess.run([pdftotext, "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    word = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+    return [[(float(m[1]), float(m[2]), float(m[3]), float(m[4]), unescape(m[5])) for m in word.finditer(page)] for page in out.split("<page ")[1:]]
+
+
+def _lines_starting_with_punctuation(pdftotext: str, pdf: Path) -> list[tuple[int, str]]:
+    """Words that start with `.`, `,`, `;`, `:` or `'s` and have nothing to their left on their line.
+    (pdftotext's plain text moves a formula's scripts to lines of their own, so positions are used.)"""
+    found = []
+    for number, words in enumerate(_words(pdftotext, pdf), 1):
+        for word in words:
+            if word[4][:1] in ".,;:" or word[4][:2] in ("'s", "\u2019s"):
+                if not any(other[1] < word[3] and other[3] > word[1] and other[2] <= word[0] + 0.5 for other in words if other is not word):
+                    found.append((number, word[4]))
+    return found
+
+
+@pytest.mark.slow
+def test_the_printed_shipped_sheets_keep_every_root_and_start_no_line_with_punctuation(tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    chromium()
+    cjk_fonts()
+    math_fonts()
+    pdftotext = poppler("pdftotext")
+    shutil.copytree(ROOT / "questions", tmp_path / "questions")
+    epoch(1_700_000_000)
+    result = build(tmp_path / "questions", tmp_path / "out", pdf=True)
+    assert result.pdf_problems == ()
+    roots = sum(path.read_text(encoding="utf-8").count("\\sqrt") for path in (ROOT / "questions").rglob("*.yaml"))
+    assert roots >= 10
+    for name in ("review-sheet", "review-questions"):
+        pdf, html = tmp_path / "out" / f"{name}.pdf", (tmp_path / "out" / f"{name}.html").read_text(encoding="utf-8")
+        text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert text.count("\u221a") == html.count("<msqrt>") + html.count("<mroot>"), name
+        assert _lines_starting_with_punctuation(pdftotext, pdf) == [], name
+    # The review sheet shows every text of the banks once: each \sqrt is one printed √.
+    assert subprocess.run([pdftotext, str(tmp_path / "out" / "review-sheet.pdf"), "-"], capture_output=True, text=True, check=True).stdout.count("\u221a") == roots
+
+
+@pytest.mark.slow
+def test_the_line_start_check_finds_punctuation_that_starts_a_line(tmp_path: Path) -> None:
+    chromium()
+    pdftotext = poppler("pdftotext")
+    page = tmp_path / "lines.html"
+    page.write_text("<!doctype html><meta charset=utf-8><p>Some text<br>. next<br>, more<br>'s end<br>fine.</p>", encoding="utf-8")
+    print_to_pdf(page, tmp_path / "lines.pdf")
+    assert _lines_starting_with_punctuation(pdftotext, tmp_path / "lines.pdf") == [(1, "."), (1, ","), (1, "'s")]
