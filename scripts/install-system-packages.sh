@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system packages deckgen's print tests and `deckgen build --pdf` use: a Chromium to
-# print, CJK fonts for the sources' Chinese titles, and poppler to read the PDFs back.
+# print, CJK fonts for the sources' Chinese titles, math fonts (Latin Modern Math and the TeX
+# Gyre math fonts, which the print CSS names for MathML), and poppler to read the PDFs back.
 #
 # What is missing is installed with apt-get (Debian, Ubuntu: it waits up to ten minutes for
 # a held apt lock), dnf (Fedora, RHEL) or Homebrew (macOS). Where none of them can, this
@@ -30,25 +31,38 @@ have_cjk_fonts() {
   fi
 }
 
-need=()  # what is missing: browser, poppler, cjk-fonts
+have_math_fonts() {
+  if have fc-list; then
+    [[ "$(fc-list 2>/dev/null || true)" == *"Latin Modern Math"* ]]
+  else  # macOS without fontconfig: where Homebrew's font casks install
+    compgen -G "$HOME/Library/Fonts/latinmodern-math*" >/dev/null || compgen -G "/Library/Fonts/latinmodern-math*" >/dev/null
+  fi
+}
+
+need=()  # what is missing: browser, poppler, cjk-fonts, math-fonts
 have_browser || need+=(browser)
 { have pdftotext && have pdfinfo; } || need+=(poppler)
 have_cjk_fonts || need+=(cjk-fonts)
+have_math_fonts || need+=(math-fonts)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages already installed"
   exit 0
 fi
 
-# package MANAGER NEED: what MANAGER calls the package that provides NEED ("--cask NAME" for a Homebrew cask).
+# package MANAGER NEED: what MANAGER calls the packages that provide NEED, separated by spaces
+# ("--cask NAME" for a Homebrew cask).
 package() {
   case "$1:$2" in
     apt-get:browser | dnf:browser) echo chromium ;;
     apt-get:poppler | dnf:poppler) echo poppler-utils ;;
     apt-get:cjk-fonts) echo fonts-noto-cjk ;;
     dnf:cjk-fonts) echo google-noto-sans-cjk-fonts ;;
+    apt-get:math-fonts) echo fonts-lmodern fonts-texgyre-math ;;
+    dnf:math-fonts) echo texlive-lm-math texlive-tex-gyre-math ;;
     brew:browser) echo "--cask chromium" ;;
     brew:poppler) echo poppler ;;
     brew:cjk-fonts) echo "--cask font-noto-sans-cjk" ;;
+    brew:math-fonts) echo "--cask font-latin-modern-math" ;;
   esac
 }
 
@@ -60,6 +74,7 @@ by_hand() {  # by_hand WHY: say what to install, and let the tests run without i
       browser) echo "  - Chromium or Google Chrome, on PATH (or set DECKGEN_CHROMIUM to its path)" >&2 ;;
       poppler) echo "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)" >&2 ;;
       cjk-fonts) echo "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)" >&2 ;;
+      math-fonts) echo "  - the Latin Modern Math font (Debian: fonts-lmodern fonts-texgyre-math; Fedora: texlive-lm-math; Homebrew: --cask font-latin-modern-math)" >&2 ;;
     esac
   done
   echo "until then, the tests that need them are skipped, each naming what it needs (with CI=true, they fail)" >&2
@@ -85,14 +100,18 @@ if have apt-get || have dnf; then
   fi
   if have apt-get; then
     manager=apt-get
-    for item in "${need[@]}"; do packages+=("$(package apt-get "$item")"); done
+    for item in "${need[@]}"; do
+      for name in $(package apt-get "$item"); do packages+=("$name"); done
+    done
     export DEBIAN_FRONTEND=noninteractive  # no questions from the packages' scripts
     # Wait for whatever holds the apt lock (unattended upgrades at boot, say) instead of failing.
     as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
     as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
     manager=dnf
-    for item in "${need[@]}"; do packages+=("$(package dnf "$item")"); done
+    for item in "${need[@]}"; do
+      for name in $(package dnf "$item"); do packages+=("$name"); done
+    done
     as_root dnf install -y -q "${packages[@]}"
   fi
 elif have brew && [ "$(uname -s)" = Darwin ]; then

@@ -57,6 +57,16 @@ def cjk_fonts() -> None:
     required("the Noto Sans CJK fonts", fc_list if "Noto Sans CJK" in fonts else None)
 
 
+def math_fonts() -> None:
+    """Return if Latin Modern Math is installed, the first math font the print CSS names.
+    Without fontconfig (macOS), nothing is checked."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return
+    fonts = subprocess.run([fc_list], capture_output=True, text=True, check=False).stdout
+    required("the Latin Modern Math font (scripts/install-system-packages.sh)", fc_list if "Latin Modern Math" in fonts else None)
+
+
 def extra(name: str, package: str) -> str:
     """A command that a test extra in pyproject.toml installs (`package` pins it): next to this
     Python, else on PATH. Its absence fails the test, since `pip install -e '.[test]'` installs it."""

@@ -15,7 +15,7 @@ from tests.system_tools import chromium, extra, poppler, required
 SCRIPT = ROOT / "scripts" / "install-system-packages.sh"
 SHELL_SCRIPTS = [SCRIPT, ROOT / ".ci" / "run"]
 BASH = shutil.which("bash") or "/bin/bash"
-PRESENT = {"chromium": "", "pdftotext": "", "pdfinfo": "", "fc-list": "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\n"}
+PRESENT = {"chromium": "", "pdftotext": "", "pdfinfo": "", "fc-list": "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\necho 'latinmodern-math.otf: Latin Modern Math:style=Regular'\n"}
 """Stand-ins for everything the script looks for, all installed."""
 MANAGERS = ("apt-get", "dnf", "brew")
 APT_UPDATE = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq"
@@ -24,6 +24,7 @@ BY_HAND = (
     "  - Chromium or Google Chrome, on PATH (or set DECKGEN_CHROMIUM to its path)\n"
     "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)\n"
     "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)\n"
+    "  - the Latin Modern Math font (Debian: fonts-lmodern fonts-texgyre-math; Fedora: texlive-lm-math; Homebrew: --cask font-latin-modern-math)\n"
     "until then, the tests that need them are skipped, each naming what it needs (with CI=true, they fail)\n"
 )
 
@@ -57,9 +58,9 @@ def test_nothing_is_installed_when_everything_is_there(tmp_path: Path) -> None:
 def test_apt_installs_what_is_missing_waiting_for_a_held_lock(tmp_path: Path) -> None:
     assert install(tmp_path, {"apt-get": ""}) == (
         0,
-        "installed chromium poppler-utils fonts-noto-cjk with apt-get\n",
+        "installed chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math with apt-get\n",
         "",
-        [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk"],
+        [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"],
     )
 
 
@@ -68,15 +69,20 @@ def test_apt_through_sudo_installs_only_what_is_missing(tmp_path: Path) -> None:
     del commands["fc-list"]
     assert install(tmp_path, commands, uid=1000) == (
         0,
-        "installed fonts-noto-cjk with apt-get\n",
+        "installed fonts-noto-cjk fonts-lmodern fonts-texgyre-math with apt-get\n",
         "",
-        [f"sudo {APT_UPDATE}", APT_UPDATE, f"sudo {APT_INSTALL} fonts-noto-cjk", f"{APT_INSTALL} fonts-noto-cjk"],
+        [
+            f"sudo {APT_UPDATE}",
+            APT_UPDATE,
+            f"sudo {APT_INSTALL} fonts-noto-cjk fonts-lmodern fonts-texgyre-math",
+            f"{APT_INSTALL} fonts-noto-cjk fonts-lmodern fonts-texgyre-math",
+        ],
     )
 
 
 def test_a_failing_package_manager_stops_the_script(tmp_path: Path) -> None:
     code, out, _, logged = install(tmp_path, {"apt-get": 'if [ "$3" = install ]; then exit 100; fi\n'})
-    assert (code, out, logged) == (100, "", [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk"])
+    assert (code, out, logged) == (100, "", [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"])
 
 
 def test_dnf_installs_fedoras_names(tmp_path: Path) -> None:
@@ -84,27 +90,28 @@ def test_dnf_installs_fedoras_names(tmp_path: Path) -> None:
     del commands["chromium"], commands["fc-list"]
     assert install(tmp_path, commands) == (
         0,
-        "installed chromium google-noto-sans-cjk-fonts with dnf\n",
+        "installed chromium google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math with dnf\n",
         "",
-        ["dnf install -y -q chromium google-noto-sans-cjk-fonts"],
+        ["dnf install -y -q chromium google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math"],
     )
 
 
 def test_homebrew_installs_formulae_and_casks_without_sudo(tmp_path: Path) -> None:
     assert install(tmp_path, {"brew": "", "sudo": SUDO}, uid=501, system="Darwin") == (
         0,
-        "installed poppler chromium font-noto-sans-cjk with brew\n",
+        "installed poppler chromium font-noto-sans-cjk font-latin-modern-math with brew\n",
         "",
-        ["brew install poppler", "brew install --cask chromium font-noto-sans-cjk"],
+        ["brew install poppler", "brew install --cask chromium font-noto-sans-cjk font-latin-modern-math"],
     )
 
 
 def test_without_fontconfig_the_fonts_are_looked_for_where_homebrew_puts_them(tmp_path: Path) -> None:
     commands = {"brew": "", "chromium": "", "pdftotext": "", "pdfinfo": ""}
     before, after = tmp_path / "before", tmp_path / "after"
-    assert install(before, commands, uid=501, system="Darwin")[1] == "installed font-noto-sans-cjk with brew\n"
+    assert install(before, commands, uid=501, system="Darwin")[1] == "installed font-noto-sans-cjk font-latin-modern-math with brew\n"
     (after / "home" / "Library" / "Fonts").mkdir(parents=True)
     (after / "home" / "Library" / "Fonts" / "NotoSansCJK.ttc").write_bytes(b"")
+    (after / "home" / "Library" / "Fonts" / "latinmodern-math.otf").write_bytes(b"")
     assert install(after, commands, uid=501, system="Darwin")[1] == "system packages already installed\n"
 
 

@@ -24,7 +24,7 @@ from deckgen.render import code_css, print_only_html, to_print_html
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
 # square do.
 PRINT_MATH_MARK = "{\\color{#0550ae}{%s}}"
-PRINT_MATH_BLANK = "\\square_{\\text{%s}}"
+PRINT_MATH_BLANK = "\\boxed{\\text{\u2002%s\u2002}}"
 
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
 
@@ -65,8 +65,14 @@ th { background: #f6f8fa; }
 td.blank { min-width: 8em; }
 pre { white-space: pre-wrap; font-size: 8.5pt; background: #f6f8fa; padding: 4pt 6pt; break-inside: avoid; }
 code { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 0.9em; }
-math { font-size: 1.05em; }
+math {
+  font-family: "Latin Modern Math", "TeX Gyre Pagella Math", "TeX Gyre Termes Math", "TeX Gyre Schola Math",
+    "TeX Gyre Bonum Math", "STIX Two Math", "DejaVu Math TeX Gyre", math;
+  font-size: 1.1em;
+}
 math[display="block"] { margin: 0.3em 0; }
+menclose[notation~="box"] { border: 0.06em solid currentColor; padding: 0.1em 0.25em; }
+.dg-nobr { white-space: nowrap; }
 img { max-width: 100%%; break-inside: avoid; }
 .key .qa { padding: 0.3em 0; }
 """

@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
@@ -74,9 +75,45 @@ MATHML = "mathml"
 """The render env value that asks for math as MathML (printable sheets) instead of MathJax delimiters (Anki)."""
 
 
+NO_BREAK_CLASS = "dg-nobr"
+"""The class of a span that the print CSS keeps on one line: an inline formula with the punctuation
+that touches it, so that no line starts with the `.` or `'s` after a formula."""
+_CLOSING_PUNCTUATION = frozenset(".,;:!?)]}\u2026%'\u2019\"\u201d")
+_OPENING_PUNCTUATION = frozenset("([{'\u2018\"\u201c")
+
+
+def _touching(tokens: Sequence[Token], idx: int) -> tuple[str, str]:
+    """The punctuation that touches the formula `tokens[idx]` on the left and on the right (no space
+    between): the end of the text before it, the start of the text after it. One pass, no regex."""
+    before = tokens[idx - 1].content if idx > 0 and tokens[idx - 1].type == "text" else ""
+    after = tokens[idx + 1].content if idx + 1 < len(tokens) and tokens[idx + 1].type == "text" else ""
+    start = len(before)
+    while start > 0 and before[start - 1] in _OPENING_PUNCTUATION:
+        start -= 1
+    end = 0
+    while end < len(after) and after[end] in _CLOSING_PUNCTUATION:
+        end += 1
+    return before[start:], after[:end]
+
+
+def _print_text(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    """Text, less the punctuation that `_math_inline` keeps with a formula beside it, on the sheets."""
+    content = tokens[idx].content
+    if env.get("math") == MATHML:
+        if idx > 0 and tokens[idx - 1].type == "math_inline":
+            content = content[len(_touching(tokens, idx - 1)[1]) :]
+        if idx + 1 < len(tokens) and tokens[idx + 1].type == "math_inline":
+            content = content[: len(content) - len(_touching(tokens, idx + 1)[0])]
+    return escapeHtml(content)
+
+
 def _math_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     if env.get("math") == MATHML:
-        return mathml(tokens[idx].content, display=False)
+        formula = mathml(tokens[idx].content, display=False)
+        before, after = _touching(tokens, idx)
+        if not (before or after):
+            return formula
+        return f'<span class="{NO_BREAK_CLASS}">{escapeHtml(before)}{formula}{escapeHtml(after)}</span>'
     return _MATH_DELIMITERS["\\("] + escape(tokens[idx].content, quote=False) + _MATH_DELIMITERS["\\)"]
 
 
@@ -116,6 +153,7 @@ def markdown() -> MarkdownIt:
 
     md.add_render_rule("image", image)
     md.add_render_rule("math_inline", _math_inline)
+    md.add_render_rule("text", _print_text)
     md.add_render_rule("math_inline_double", _math_display)
     md.add_render_rule("math_block", _math_display)
     return md
