@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import Destination, IndirectObject
 
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity
 
@@ -31,7 +36,7 @@ def find_browser() -> str | None:
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
-def print_to_pdf(html: Path, pdf: Path) -> None:
+def _print_once(html: Path, pdf: Path) -> None:
     """Print `html` to `pdf` with a fresh browser profile and no network chatter; atomic."""
     browser = find_browser()
     if browser is None:
@@ -64,5 +69,82 @@ def print_to_pdf(html: Path, pdf: Path) -> None:
             detail = getattr(err, "stderr", b"") or b""
             text = detail.decode(errors="replace").strip().splitlines()[-1:] if isinstance(detail, bytes) else []
             raise _error(pdf.as_posix(), f"Chromium failed to print: {text[0] if text else err}") from err
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+_PAGE_SLOT = re.compile(r'<span class="pg" data-dest="([A-Za-z0-9_-]+)"></span>')
+"""A contents line's page number, empty until the first printing tells it (deckgen.printsheet)."""
+_OUTLINE_ENTRY = re.compile(r'<a href="#([A-Za-z0-9_-]+)"><span class="t">([^<]*)</span>')
+"""A contents line, whose target and title the PDF's bookmarks repeat."""
+
+
+def destination_pages(pdf: Path) -> dict[str, int]:
+    """The page (from 1) of each named destination in `pdf`: each element that a link points to."""
+    reader = PdfReader(pdf)
+    pages = {}
+    for name, destination in reader.named_destinations.items():
+        page = reader.get_destination_page_number(destination)
+        if page is not None and page >= 0:
+            pages[name.removeprefix("/")] = page + 1
+    return pages
+
+
+def with_page_numbers(html: str, pages: dict[str, int]) -> str:
+    """The page with each contents line's page number filled in, as far as `pages` knows it."""
+    return _PAGE_SLOT.sub(lambda m: f'<span class="pg" data-dest="{m[1]}">{pages.get(m[1], "")}</span>', html)
+
+
+def _bookmarks(html: str) -> list[tuple[int, str, str]]:
+    """The contents as (depth, target, title): what the PDF's bookmarks show, nested as the contents are."""
+    entries = []
+    depth = 0
+    for match in re.finditer(r'<ol>|</ol>|<a href="#[A-Za-z0-9_-]+"><span class="t">[^<]*</span>', html):
+        token = match[0]
+        if token == "<ol>":
+            depth += 1
+        elif token == "</ol>":
+            depth -= 1
+        elif entry := _OUTLINE_ENTRY.match(token):
+            entries.append((depth, entry[1], unescape(entry[2])))
+    return entries
+
+
+def _add_bookmarks(pdf: Path, html: str, out: Path) -> None:
+    """Copy `pdf` to `out` with bookmarks for the contents' entries, at each one's page."""
+    reader = PdfReader(pdf)
+    writer = PdfWriter(clone_from=reader)
+    destinations: dict[str, Destination] = {name.removeprefix("/"): d for name, d in reader.named_destinations.items()}
+    parents: dict[int, IndirectObject] = {}
+    for depth, target, title in _bookmarks(html):
+        destination = destinations.get(target)
+        if destination is None:
+            continue
+        page = reader.get_destination_page_number(destination)
+        parent = parents.get(depth - 1) if depth > 1 else None
+        parents[depth] = writer.add_outline_item(title=title, page_number=page, parent=parent)
+    writer.page_mode = "/UseOutlines"
+    with out.open("wb") as stream:
+        writer.write(stream)
+
+
+def print_to_pdf(html: Path, pdf: Path) -> None:
+    """Print `html` to `pdf`: once to learn the page of each contents entry, then again with
+    the page numbers in the contents, with bookmarks added; atomic. A page without contents is
+    printed once."""
+    text = html.read_text(encoding="utf-8")
+    if not _PAGE_SLOT.search(text):
+        _print_once(html, pdf)
+        return
+    with tempfile.TemporaryDirectory(prefix="deckgen-pages-") as work:
+        first, numbered, printed = Path(work, "first.pdf"), Path(work, "numbered.html"), Path(work, "numbered.pdf")
+        _print_once(html, first)
+        filled = with_page_numbers(text, destination_pages(first))
+        numbered.write_text(filled, encoding="utf-8")
+        _print_once(numbered, printed)
+        tmp = pdf.with_name(f".{pdf.name}.tmp")
+        try:
+            _add_bookmarks(printed, filled, tmp)
+            tmp.replace(pdf)
         finally:
             tmp.unlink(missing_ok=True)
