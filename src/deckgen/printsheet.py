@@ -94,6 +94,8 @@ class PrintStyle:
 
 
 SHEET_CSS = """\
+body { font-family: "Noto Serif", "DejaVu Serif", "WenQuanYi Micro Hei", "Noto Serif CJK SC", "Source Han Serif SC", Georgia, "Songti SC", serif; }
+h1, h2, h3, h4, .num { font-family: "Noto Sans", "DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; }
 .num { line-height: 1.6; }
 .foot { display: flex; flex-wrap: wrap; justify-content: space-between; column-gap: 1em; margin: 0.3em 0 0; font-size: 7.5pt; color: #57606a; }
 .qid { margin-left: auto; white-space: nowrap; font: 7pt/1.5 "Noto Sans Mono", "DejaVu Sans Mono", monospace; color: #6e7781; }
@@ -124,7 +126,10 @@ nav.toc > ol > li li { font-weight: 400; }
 .ans .n { font-family: "Noto Sans", "DejaVu Sans", sans-serif; }
 .ans table { font-size: 8pt; }
 """
-"""The sheet's own parts (ids, citations, bibliography, answer key, contents), over PRINT_CSS."""
+"""The sheet's own parts (ids, citations, bibliography, answer key, contents), over PRINT_CSS.
+TrueType fonts come first: Chromium embeds CFF-flavoured OpenType fonts (Noto CJK's .ttc,
+and any .otf) as Type 3 fonts (every glyph a drawing), which inflate the file; TrueType
+ones it embeds as real fonts."""
 
 LAYOUT_CSS = {
     "full": """\
