@@ -96,7 +96,7 @@ class PrintStyle:
 SHEET_CSS = """\
 body { font-family: "Noto Serif", "DejaVu Serif", "WenQuanYi Micro Hei", "Noto Serif CJK SC", "Source Han Serif SC", Georgia, "Songti SC", serif; }
 h1, h2, h3, h4, .num { font-family: "Noto Sans", "DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; }
-.num { line-height: 1.6; }
+.qa { align-items: baseline; }
 .foot { display: flex; flex-wrap: wrap; justify-content: space-between; column-gap: 1em; margin: 0.3em 0 0; font-size: 7.5pt; color: #57606a; }
 .qid { margin-left: auto; white-space: nowrap; font: 7pt/1.5 "Noto Sans Mono", "DejaVu Sans Mono", monospace; color: #6e7781; }
 .cites a { text-decoration: none; color: #0550ae; }
@@ -104,6 +104,7 @@ td p, th p { margin: 0; }
 td.blank { height: 1.6em; }
 .write i { display: block; height: 1.55em; border-bottom: 0.5pt solid #afb8c1; }
 .lead { break-inside: avoid; }
+body.handout section.section { break-before: auto; margin-top: 1.2em; }
 h2 { break-after: avoid; }
 nav.toc a { display: flex; gap: 0.4em; }
 nav.toc .t { flex: 1; display: flex; }
@@ -116,7 +117,7 @@ nav.toc > ol > li li { font-weight: 400; }
 .bib ol { list-style: none; padding: 0; margin: 0; font-size: 8pt; color: #3b434b; }
 .bib li { margin: 0 0 0.25em; padding-left: 1.5em; text-indent: -1.5em; }
 .bib .key { font-weight: 600; color: #1f2328; }
-.bib .url { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 7pt; word-break: break-all; text-decoration: none; color: #0550ae; }
+.bib .url { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 7pt; overflow-wrap: anywhere; text-decoration: none; color: #0550ae; }
 .bib .url::after { content: none; }
 .key .cols { columns: 2; column-gap: 7mm; column-rule: 0.5pt solid #d0d7de; }
 .key h3.key-section { font-size: 11pt; color: #1f2328; margin: 0.8em 0 0.2em; break-after: avoid; }
