@@ -106,3 +106,7 @@ def test_a_handout_keeps_the_full_numbers_and_has_no_cover(tmp_path: Path, epoch
     assert _pages(out / "review-sheet.pdf") == 1
     assert re.findall(r"^(\d+)\.$", text, re.M) == ["4", "5"]
     assert "lora-adapter" in text and "lora-code" in text
+    assert PdfReader(out / "review-sheet.pdf").metadata.title == "LoRA vs Adapter"  # type: ignore[union-attr]
+    again = _built(tmp_path, "again", epoch, PrintStyle(), Selection(topics=("lora-vs-adapter",)))
+    for name in ("review-sheet.pdf", "review-questions.pdf"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), f"{name}: the same page printed twice differs"

@@ -77,6 +77,7 @@ _PAGE_SLOT = re.compile(r'<span class="pg" data-dest="([A-Za-z0-9_-]+)"></span>'
 """A contents line's page number, empty until the first printing tells it (deckgen.printsheet)."""
 _OUTLINE_ENTRY = re.compile(r'<a href="#([A-Za-z0-9_-]+)"><span class="t">([^<]*)</span>')
 """A contents line, whose target and title the PDF's bookmarks repeat."""
+_TITLE = re.compile(r"<title>([^<]*)</title>")
 
 
 def destination_pages(pdf: Path) -> dict[str, int]:
@@ -110,8 +111,9 @@ def _bookmarks(html: str) -> list[tuple[int, str, str]]:
     return entries
 
 
-def _add_bookmarks(pdf: Path, html: str, out: Path) -> None:
-    """Copy `pdf` to `out` with bookmarks for the contents' entries, at each one's page."""
+def _finish(pdf: Path, html: str, out: Path) -> None:
+    """Copy `pdf` to `out` with bookmarks for the contents' entries, at each one's page, and the
+    page's title; without Chromium's print time, so that the same page gives the same bytes."""
     reader = PdfReader(pdf)
     writer = PdfWriter(clone_from=reader)
     destinations: dict[str, Destination] = {name.removeprefix("/"): d for name, d in reader.named_destinations.items()}
@@ -123,28 +125,33 @@ def _add_bookmarks(pdf: Path, html: str, out: Path) -> None:
         page = reader.get_destination_page_number(destination)
         parent = parents.get(depth - 1) if depth > 1 else None
         parents[depth] = writer.add_outline_item(title=title, page_number=page, parent=parent)
-    writer.page_mode = "/UseOutlines"
+    if parents:
+        writer.page_mode = "/UseOutlines"
+    named = _TITLE.search(html)
+    info = {key: value for key, value in (reader.metadata or {}).items() if key not in ("/CreationDate", "/ModDate")}
+    writer.metadata = None
+    writer.add_metadata({**info, **({"/Title": unescape(named[1])} if named else {})})
     with out.open("wb") as stream:
         writer.write(stream)
 
 
 def print_to_pdf(html: Path, pdf: Path) -> None:
-    """Print `html` to `pdf`: once to learn the page of each contents entry, then again with
-    the page numbers in the contents, with bookmarks added; atomic. A page without contents is
-    printed once."""
+    """Print `html` to `pdf`, atomically: a page with contents is printed once to learn the page
+    of each contents entry, then again with the page numbers in the contents, and given
+    bookmarks; every page is given its title and no print time."""
     text = html.read_text(encoding="utf-8")
-    if not _PAGE_SLOT.search(text):
-        _print_once(html, pdf)
-        return
     with tempfile.TemporaryDirectory(prefix="deckgen-pages-") as work:
-        first, numbered, printed = Path(work, "first.pdf"), Path(work, "numbered.html"), Path(work, "numbered.pdf")
-        _print_once(html, first)
-        filled = with_page_numbers(text, destination_pages(first))
-        numbered.write_text(filled, encoding="utf-8")
-        _print_once(numbered, printed)
+        printed = Path(work, "printed.pdf")
+        if _PAGE_SLOT.search(text):
+            first, numbered = Path(work, "first.pdf"), Path(work, "numbered.html")
+            _print_once(html, first)
+            text = with_page_numbers(text, destination_pages(first))
+            numbered.write_text(text, encoding="utf-8")
+            html = numbered
+        _print_once(html, printed)
         tmp = pdf.with_name(f".{pdf.name}.tmp")
         try:
-            _add_bookmarks(printed, filled, tmp)
+            _finish(printed, text, tmp)
             tmp.replace(pdf)
         finally:
             tmp.unlink(missing_ok=True)
