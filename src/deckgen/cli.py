@@ -77,7 +77,7 @@ def main() -> None:
     type=click.Choice(LAYOUTS),
     default="full",
     show_default=True,
-    help="The printed sheets' layout: full (one column, a section a page) or compact (two columns, smaller type).",
+    help="The printed sheets' layout: full (one column, 11 pt) or compact (two columns, 9.5 pt).",
 )
 @click.option("--paper", type=click.Choice(tuple(PAPERS)), default="letter", show_default=True, help="The printed sheets' paper size.")
 @TIMINGS

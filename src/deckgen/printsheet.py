@@ -75,7 +75,7 @@ img { max-width: 100%%; break-inside: avoid; }
 
 
 LAYOUTS = ("full", "compact")
-"""`full`: one column, a section a page; `compact`: two columns in smaller type, to carry the deck on few sheets."""
+"""`full`: one column in 11 pt type; `compact`: two columns in 9.5 pt type, to carry the deck on few sheets."""
 PAPERS = {"letter": "letter", "a4": "A4"}
 """The paper sizes, by the name `--paper` takes, as CSS `@page` names them."""
 
@@ -104,7 +104,9 @@ td p, th p { margin: 0; }
 td.blank { height: 1.6em; }
 .write i { display: block; height: 1.55em; border-bottom: 0.5pt solid #afb8c1; }
 .lead { break-inside: avoid; }
-body.handout section.section { break-before: auto; margin-top: 1.2em; }
+section.section { break-before: auto; margin-top: 1.6em; }
+nav.toc { break-after: page; }
+section.key { break-before: page; }
 h2 { break-after: avoid; }
 nav.toc a { display: flex; gap: 0.4em; }
 nav.toc .t { flex: 1; display: flex; }
@@ -143,7 +145,6 @@ body { font-size: 9.5pt; line-height: 1.32; }
 h1 { font-size: 17pt; }
 h2 { font-size: 12.5pt; margin: 0 0 0.4em; }
 h3 { font-size: 10.5pt; margin: 0.6em 0 0.3em; }
-section.section { break-before: auto; margin-top: 1.2em; }
 nav.toc { columns: 2; column-gap: 8mm; font-size: 9pt; }
 nav.toc h2 { column-span: all; }
 .cols { columns: 2; column-gap: 6mm; column-rule: 0.5pt solid #d0d7de; }
