@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The system packages deckgen's print tests and `deckgen build --pdf` use: a Chromium to
 # print, CJK fonts for the sources' Chinese titles, math fonts (Latin Modern Math and the TeX
-# Gyre math fonts, which the print CSS names for MathML), and poppler to read the PDFs back.
+# Gyre math fonts, which the print CSS names for MathML), and poppler to read the PDFs back; on
+# Linux also TrueType text fonts (Noto Serif, WenQuanYi Micro Hei for Chinese), which
+# Chromium embeds as real fonts: from the CFF-flavoured Noto CJK alone it makes Type 3 fonts.
 #
 # What is missing is installed with apt-get (Debian, Ubuntu: it waits up to ten minutes for
 # a held apt lock), dnf (Fedora, RHEL) or Homebrew (macOS). Where none of them can, this
@@ -39,11 +41,21 @@ have_math_fonts() {
   fi
 }
 
-need=()  # what is missing: browser, poppler, cjk-fonts, math-fonts
+have_font_file() {  # have_font_file NAME: fontconfig knows a font file whose path holds NAME
+  have fc-list && [[ "$(fc-list 2>/dev/null || true)" == *"$1"* ]]
+}
+
+# TrueType fonts for the print's text. Without fontconfig (macOS) the system's fonts serve.
+have_text_fonts() { ! have fc-list || have_font_file NotoSerif-Regular.ttf; }
+have_cjk_truetype() { ! have fc-list || have_font_file wqy-microhei; }
+
+need=()  # what is missing: browser, poppler, cjk-fonts, math-fonts, text-fonts, cjk-truetype
 have_browser || need+=(browser)
 { have pdftotext && have pdfinfo; } || need+=(poppler)
 have_cjk_fonts || need+=(cjk-fonts)
 have_math_fonts || need+=(math-fonts)
+have_text_fonts || need+=(text-fonts)
+have_cjk_truetype || need+=(cjk-truetype)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages already installed"
   exit 0
@@ -59,6 +71,10 @@ package() {
     dnf:cjk-fonts) echo google-noto-sans-cjk-fonts ;;
     apt-get:math-fonts) echo fonts-lmodern fonts-texgyre-math ;;
     dnf:math-fonts) echo texlive-lm-math texlive-tex-gyre-math ;;
+    apt-get:text-fonts) echo fonts-noto-core ;;
+    dnf:text-fonts) echo google-noto-serif-fonts ;;
+    apt-get:cjk-truetype) echo fonts-wqy-microhei ;;
+    dnf:cjk-truetype) echo wqy-microhei-fonts ;;
     brew:browser) echo "--cask chromium" ;;
     brew:poppler) echo poppler ;;
     brew:cjk-fonts) echo "--cask font-noto-sans-cjk" ;;
@@ -75,6 +91,8 @@ by_hand() {  # by_hand WHY: say what to install, and let the tests run without i
       poppler) echo "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)" >&2 ;;
       cjk-fonts) echo "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)" >&2 ;;
       math-fonts) echo "  - the Latin Modern Math font (Debian: fonts-lmodern fonts-texgyre-math; Fedora: texlive-lm-math; Homebrew: --cask font-latin-modern-math)" >&2 ;;
+      text-fonts) echo "  - the Noto Serif fonts, TrueType (Debian: fonts-noto-core; Fedora: google-noto-serif-fonts)" >&2 ;;
+      cjk-truetype) echo "  - WenQuanYi Micro Hei, TrueType (Debian: fonts-wqy-microhei; Fedora: wqy-microhei-fonts)" >&2 ;;
     esac
   done
   echo "until then, the tests that need them are skipped, each naming what it needs (with CI=true, they fail)" >&2

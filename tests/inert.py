@@ -28,7 +28,7 @@ MATHML_TAGS = {
     "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "munder", "mover",
     "munderover", "mfrac", "msqrt", "mroot", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose",
 }
-PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "nav", "section", "article", "h1", "h2", "h3", "ol", "li", "a", "p", "div", "span", "table", "tr", "th", "td", "em", "strong", "code", "pre", "ul", "blockquote", "img", "br", "hr", "s", "del"}
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "nav", "section", "article", "h1", "h2", "h3", "ol", "li", "a", "p", "div", "span", "table", "tr", "th", "td", "em", "strong", "code", "pre", "ul", "blockquote", "img", "br", "hr", "s", "del", "h4", "cite", "b", "i"}
 
 
 def assert_inert_page(html: str) -> None:

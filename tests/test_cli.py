@@ -359,3 +359,50 @@ def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], Non
     assert code == 0
     steps = ("validate", "lock", "lint", "locked", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--layout", "huge", "Error: Invalid value for '--layout': 'huge' is not one of 'full', 'compact'.\n"),
+        ("--paper", "a5", "Error: Invalid value for '--paper': 'a5' is not one of 'letter', 'a4'.\n"),
+    ],
+)
+def test_bad_layout_or_paper_is_refused_by_click(mini: Path, option: str, value: str, message: str) -> None:
+    code, out, err = run("build", "mini", "--out", "out", option, value)
+    assert (code, out) == (2, "")
+    assert err.endswith(message)
+    assert not Path("out").exists()
+
+
+def test_layout_and_paper_reach_the_printed_sheets(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out", "--layout", "compact", "--paper", "a4")[0] == 0
+    for page in ("review-sheet.html", "review-questions.html"):
+        html = Path("out", page).read_text(encoding="utf-8")
+        assert '<body class="compact">' in html and "@page { size: A4; }" in html and "columns: 2;" in html
+    assert run("build", "mini", "--out", "out")[0] == 0
+    html = Path("out/review-sheet.html").read_text(encoding="utf-8")
+    assert '<body class="full">' in html and "@page { size: letter; }" in html
+
+
+def test_a_handout_is_titled_by_its_topic_and_keeps_the_full_sheets_numbers(mini: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "full")[0] == 0
+    assert run("build", "mini", "--out", "out", "--topic", "lora-vs-adapter")[0] == 0
+    full = Path("full/review-sheet.md").read_text(encoding="utf-8")
+    sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
+    questions = Path("out/review-questions.md").read_text(encoding="utf-8")
+    assert sheet.startswith("# LoRA vs Adapter\n\nFrom Mini Deck, version 1.2.3 · 2 questions: 3 notes and 3 cards in Anki · <")
+    assert questions.startswith("# LoRA vs Adapter: questions\n\nFrom Mini Deck, version 1.2.3 · ")
+    assert "## Contents" not in sheet and "A tiny bank" not in sheet
+    assert re.findall(r"\*\*Q(\d+)\.\*\*", sheet) == ["4", "5"]
+    assert "**Q4.** How do LoRA and adapters differ?" in full and "**Q4.** How do LoRA and adapters differ?" in sheet
+    assert "*ID:* `lora-adapter`" in sheet and "*ID:* `lora-code`" in questions
+    html = Path("out/review-sheet.html").read_text(encoding="utf-8")
+    assert "<h1>LoRA vs Adapter</h1>" in html and "<title>LoRA vs Adapter</title>" in html
+    assert 'nav class="toc"' not in html and "A tiny bank" not in html
+    assert re.findall(r'<article class="qa" id="q(\d+)">', html) == ["4", "5"]
+    assert '<span class="qid">lora-adapter</span>' in html
+    key = Path("out/review-questions.html").read_text(encoding="utf-8").split('id="answer-key"')[1]
+    assert re.findall(r'<b class="n">(\d+)\.</b>', key) == ["4", "5"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from deckgen.build import build, check
+from deckgen.build import Selection, build, check
 from deckgen.load import MAX_FILE_BYTES, parse_text
 from deckgen.model import DeckgenError
 from tests.bankfiles import DECK, SOURCES, TOPIC, write_bank
@@ -129,3 +129,11 @@ def test_hostile_deck_and_section_titles_stay_text_in_every_sheet(in_tmp: Path, 
             assert_inert(viewer.render(path.read_text(encoding="utf-8")))
         elif path.suffix == ".html":
             assert_inert_page(path.read_text(encoding="utf-8"))
+    handout = build(write_bank(Path("q"), {"deck.yaml": deck, "attention.yaml": topic}), Path("handout"), selection=Selection(topics=("attention",)))
+    for path in handout.outputs:
+        if path.suffix == ".md":
+            assert_inert(viewer.render(path.read_text(encoding="utf-8")))
+        elif path.suffix == ".html":
+            page = path.read_text(encoding="utf-8")
+            assert_inert_page(page)
+            assert "<h1>&lt;b&gt;bold&lt;/b&gt;" in page

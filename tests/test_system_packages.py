@@ -15,7 +15,15 @@ from tests.system_tools import chromium, extra, poppler, required
 SCRIPT = ROOT / "scripts" / "install-system-packages.sh"
 SHELL_SCRIPTS = [SCRIPT, ROOT / ".ci" / "run"]
 BASH = shutil.which("bash") or "/bin/bash"
-PRESENT = {"chromium": "", "pdftotext": "", "pdfinfo": "", "fc-list": "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\necho 'latinmodern-math.otf: Latin Modern Math:style=Regular'\n"}
+PRESENT = {
+    "chromium": "",
+    "pdftotext": "",
+    "pdfinfo": "",
+    "fc-list": "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\n"
+    "echo 'latinmodern-math.otf: Latin Modern Math:style=Regular'\n"
+    "echo '/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf: Noto Serif:style=Regular'\n"
+    "echo '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc: WenQuanYi Micro Hei:style=Regular'\n",
+}
 """Stand-ins for everything the script looks for, all installed."""
 MANAGERS = ("apt-get", "dnf", "brew")
 APT_UPDATE = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq"
@@ -83,6 +91,30 @@ def test_apt_through_sudo_installs_only_what_is_missing(tmp_path: Path) -> None:
 def test_a_failing_package_manager_stops_the_script(tmp_path: Path) -> None:
     code, out, _, logged = install(tmp_path, {"apt-get": 'if [ "$3" = install ]; then exit 100; fi\n'})
     assert (code, out, logged) == (100, "", [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"])
+
+
+def test_truetype_text_fonts_are_installed_where_only_noto_cjk_is(tmp_path: Path) -> None:
+    only_cjk = (  # the CJK and math fonts, which Chromium embeds as Type 3, but no TrueType text font
+        "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\n"
+        "echo 'latinmodern-math.otf: Latin Modern Math:style=Regular'\n"
+    )
+    assert install(tmp_path / "apt", {**PRESENT, "fc-list": only_cjk, "apt-get": ""}) == (
+        0,
+        "installed fonts-noto-core fonts-wqy-microhei with apt-get\n",
+        "",
+        [APT_UPDATE, f"{APT_INSTALL} fonts-noto-core fonts-wqy-microhei"],
+    )
+    assert install(tmp_path / "dnf", {**PRESENT, "fc-list": only_cjk, "dnf": ""})[1:] == (
+        "installed google-noto-serif-fonts wqy-microhei-fonts with dnf\n",
+        "",
+        ["dnf install -y -q google-noto-serif-fonts wqy-microhei-fonts"],
+    )
+    code, out, err, logged = install(tmp_path / "none", {**PRESENT, "fc-list": only_cjk}, uid=1000)
+    assert (code, out, logged) == (0, "", [])
+    assert err.splitlines()[1:3] == [
+        "  - the Noto Serif fonts, TrueType (Debian: fonts-noto-core; Fedora: google-noto-serif-fonts)",
+        "  - WenQuanYi Micro Hei, TrueType (Debian: fonts-wqy-microhei; Fedora: wqy-microhei-fonts)",
+    ]
 
 
 def test_dnf_installs_fedoras_names(tmp_path: Path) -> None:

@@ -25,9 +25,10 @@ from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.outline import outline
 from deckgen.outputs import FORMATS, RenderContext, Writer
+from deckgen.printsheet import PrintStyle
 from deckgen.release import Release, read_release
 from deckgen.render import forget_rendered
-from deckgen.selection import Selection, select
+from deckgen.selection import Selection, handout_title, select
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
@@ -48,6 +49,8 @@ class BuildOptions:
     pdf: bool = False
     timings: Timings | None = None
     """Where to record the seconds each step takes, if anywhere."""
+    style: PrintStyle = PrintStyle()
+    """The printed sheets' layout and paper."""
 
 
 @contextmanager
@@ -184,9 +187,10 @@ def build(
     accept_schema_change: bool = False,
     pdf: bool = False,
     timings: Timings | None = None,
+    style: PrintStyle = PrintStyle(),
 ) -> BuildResult:
     """`build_deck` with these options: check, render and write every output, and bring the lock up to date."""
-    return build_deck(BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, timings))
+    return build_deck(BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, timings, style))
 
 
 def build_deck(options: BuildOptions) -> BuildResult:
@@ -229,7 +233,8 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
             try:
-                write(staging.path(target))
+                with phase(timings, "pdf"):
+                    write(staging.path(target))
                 written_late.append(target)
             except DeckgenError as err:
                 problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
@@ -261,8 +266,8 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[RenderContext, li
     with phase(options.timings, "render"):
         notes = deck_notes(bank, cache)
         chosen = select(bank, options.selection)
-        shape = outline(chosen)
+        shape = outline(chosen, bank, handout_title(bank, options.selection))
     with phase(options.timings, "update lock"):
         lock = release.next_lock(bank, notes, timestamp)
-    context = RenderContext(options.out_dir, chosen, shape, options.selection, bank, notes, release, lock, cache, options.pdf)
+    context = RenderContext(options.out_dir, chosen, shape, options.selection, bank, notes, release, lock, cache, options.pdf, options.style)
     return context, warnings

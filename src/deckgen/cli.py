@@ -15,6 +15,7 @@ from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
 from deckgen.release import record_release
 from deckgen.model import DeckgenError, Diagnostic, one_line
+from deckgen.printsheet import LAYOUTS, PAPERS, PrintStyle
 from deckgen.references import DEFAULT_BANK_DIR
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
 from deckgen.scaffold import new_question, new_topic
@@ -71,6 +72,14 @@ def main() -> None:
     help="Release note types whose fields or templates changed (learners must then merge note types).",
 )
 @click.option("--pdf", is_flag=True, help="Also print both HTML sheets to PDF with headless Chromium.")
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="full",
+    show_default=True,
+    help="The printed sheets' layout: full (one column, 11 pt) or compact (two columns, 9.5 pt).",
+)
+@click.option("--paper", type=click.Choice(tuple(PAPERS)), default="letter", show_default=True, help="The printed sheets' paper size.")
 @TIMINGS
 def build_command(
     bank_dir: Path,
@@ -81,11 +90,14 @@ def build_command(
     strict: bool,
     accept_schema_change: bool,
     pdf: bool,
+    layout: str,
+    paper: str,
     timings: bool,
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     clock = Timings() if timings else None
-    options = BuildOptions(bank_dir, out_dir, Selection(topics, sections, tags), strict, accept_schema_change, pdf, clock)
+    selection = Selection(topics, sections, tags)
+    options = BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, clock, PrintStyle(layout, paper))
     with _failing("build failed: {}; nothing was written"), phase(clock, "total"):
         result = build_deck(options)
     if clock is not None:

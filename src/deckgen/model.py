@@ -146,6 +146,8 @@ class Source:
     authors: tuple[str, ...] = ()
     year: str | None = None
     lint_ignore: frozenset[str] = frozenset()
+    title_en: str | None = None
+    """An English translation of a title in another language, for the printed bibliography."""
 
     @property
     def site(self) -> str:

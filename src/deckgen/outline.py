@@ -56,6 +56,9 @@ class Outline:
     sections: tuple[SectionOutline, ...]
     answer_key: tuple[NumberedQuestion, ...]
     """Every numbered question again, in order, for the answer key of the questions sheets."""
+    handout: str | None = None
+    """What a handout (a subset build) holds, as its title says it ("LoRA vs Adapter"); None
+    for the whole deck. A handout has no cover: no deck description, no contents page."""
 
     @property
     def counts(self) -> str:
@@ -68,17 +71,23 @@ class Outline:
         return self.bank.deck
 
 
-def outline(bank: Bank) -> Outline:
-    """The bank's outline: topics in the order of their sections, then by file name; questions numbered from 1."""
+def deck_numbers(bank: Bank) -> dict[str, int]:
+    """Each live question's number in the whole deck, by id: topics in the order of their
+    sections, then by file name; questions numbered from 1."""
+    ids = (question.id for topic in bank.ordered_topics() for question in topic.questions)
+    return {question_id: number for number, question_id in enumerate(ids, start=1)}
+
+
+def outline(bank: Bank, whole: Bank | None = None, handout: str | None = None) -> Outline:
+    """The bank's outline: topics in the order of their sections, then by file name; questions
+    numbered as in `whole` (the deck `bank` was selected from; `bank` itself if none), so that
+    a handout, its answer key and the full sheet give a question the same number."""
     ordered = bank.ordered_topics()
-    number = 0
+    numbers = deck_numbers(whole or bank)
     numbered: dict[str, TopicOutline] = {}
     for topic in ordered:
-        questions = []
-        for question in topic.questions:
-            number += 1
-            questions.append(NumberedQuestion(number, question))
-        numbered[topic.id] = TopicOutline(topic, tuple(questions))
+        questions = tuple(NumberedQuestion(numbers[q.id], q) for q in topic.questions)
+        numbered[topic.id] = TopicOutline(topic, questions)
     sections = []
     for section in bank.deck.sections:
         topics = tuple(numbered[t.id] for t in ordered if t.section == section.id)
@@ -86,4 +95,4 @@ def outline(bank: Bank) -> Outline:
             sections.append(SectionOutline(section, topics))
     key = tuple(n for t in numbered.values() for n in t.questions)
     notes, cards = sum(n.question.note_count for n in key), sum(n.question.card_count for n in key)
-    return Outline(bank, len(key), notes, cards, tuple(sections), key)
+    return Outline(bank, len(key), notes, cards, tuple(sections), key, handout)

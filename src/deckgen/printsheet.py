@@ -11,14 +11,16 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from deckgen.cache import BuildCache
-from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
+from deckgen.bibliography import cite_keys, cited
+from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.links import with_media
-from deckgen.model import Bank, CompareRow, Question, QuestionType, Topic, media_name
-from deckgen.outline import Outline, outline
+from deckgen.model import Bank, CompareRow, Question, QuestionType, Source, Topic, media_name
+from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.render import code_css, print_only_html, to_print_html
 
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
@@ -78,6 +80,91 @@ img { max-width: 100%%; break-inside: avoid; }
 """
 
 
+LAYOUTS = ("full", "compact")
+"""`full`: one column in 11 pt type; `compact`: two columns in 9.5 pt type, to carry the deck on few sheets."""
+PAPERS = {"letter": "letter", "a4": "A4"}
+"""The paper sizes, by the name `--paper` takes, as CSS `@page` names them."""
+
+
+@dataclass(frozen=True)
+class PrintStyle:
+    """How a printed sheet is laid out: its layout (one of LAYOUTS) and paper (a key of PAPERS)."""
+
+    layout: str = "full"
+    paper: str = "letter"
+
+    @property
+    def writing_lines(self) -> int:
+        """The ruled lines under each question of the questions sheet, to write an answer on."""
+        return 2 if self.layout == "compact" else 3
+
+
+SHEET_CSS = """\
+body { font-family: "Noto Serif", "DejaVu Serif", "WenQuanYi Micro Hei", "Noto Serif CJK SC", "Source Han Serif SC", Georgia, "Songti SC", serif; }
+h1, h2, h3, h4, .num { font-family: "Noto Sans", "DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; }
+.qa { align-items: baseline; }
+.foot { display: flex; flex-wrap: wrap; justify-content: space-between; column-gap: 1em; margin: 0.3em 0 0; font-size: 7.5pt; color: #57606a; }
+.qid { margin-left: auto; white-space: nowrap; font: 7pt/1.5 "Noto Sans Mono", "DejaVu Sans Mono", monospace; color: #6e7781; }
+.cites a { text-decoration: none; color: #0550ae; }
+td p, th p { margin: 0; }
+td.blank { height: 1.6em; }
+.write i { display: block; height: 1.55em; border-bottom: 0.5pt solid #afb8c1; }
+.lead { break-inside: avoid; }
+section.section { break-before: auto; margin-top: 1.6em; }
+nav.toc { break-after: page; }
+section.key { break-before: page; }
+h2 { break-after: avoid; }
+nav.toc a { display: flex; gap: 0.4em; }
+nav.toc .t { flex: 1; display: flex; }
+nav.toc .t::after { content: ""; flex: 1; margin: 0 0.3em 0.3em; border-bottom: 0.8pt dotted #8c959f; }
+nav.toc .pg { min-width: 2em; text-align: right; }
+nav.toc > ol > li { margin-top: 0.3em; font-weight: 600; }
+nav.toc > ol > li li { font-weight: 400; }
+.bib { break-before: avoid; }
+.bib h3 { font-size: 10pt; color: #1f2328; margin: 1em 0 0.3em; }
+.bib ol { list-style: none; padding: 0; margin: 0; font-size: 8pt; color: #3b434b; }
+.bib li { margin: 0 0 0.25em; padding-left: 1.5em; text-indent: -1.5em; }
+.bib .key { font-weight: 600; color: #1f2328; }
+.bib .url { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 7pt; overflow-wrap: anywhere; text-decoration: none; color: #0550ae; }
+.bib .url::after { content: none; }
+.key .cols { columns: 2; column-gap: 7mm; column-rule: 0.5pt solid #d0d7de; }
+.key h3.key-section { font-size: 11pt; color: #1f2328; margin: 0.8em 0 0.2em; break-after: avoid; }
+.key h4 { font: 600 9pt/1.3 "Noto Sans", "DejaVu Sans", sans-serif; color: #0550ae; margin: 0.6em 0 0.2em; break-after: avoid; }
+.ans { break-inside: avoid; margin: 0 0 0.35em; font-size: 9pt; }
+.ans p { margin: 0.1em 0; }
+.ans .n { font-family: "Noto Sans", "DejaVu Sans", sans-serif; }
+.ans table { font-size: 8pt; }
+"""
+"""The sheet's own parts (ids, citations, bibliography, answer key, contents), over PRINT_CSS.
+TrueType fonts come first: Chromium embeds CFF-flavoured OpenType fonts (Noto CJK's .ttc,
+and any .otf) as Type 3 fonts (every glyph a drawing), which inflate the file; TrueType
+ones it embeds as real fonts."""
+
+LAYOUT_CSS = {
+    "full": """\
+@page { margin: 20mm 24mm 18mm 24mm; }
+body { font-size: 11pt; }
+""",
+    "compact": """\
+@page { margin: 12mm 11mm 13mm 11mm; }
+body { font-size: 9.5pt; line-height: 1.32; }
+h1 { font-size: 17pt; }
+h2 { font-size: 12.5pt; margin: 0 0 0.4em; }
+h3 { font-size: 10.5pt; margin: 0.6em 0 0.3em; }
+nav.toc { columns: 2; column-gap: 8mm; font-size: 9pt; }
+nav.toc h2 { column-span: all; }
+.cols { columns: 2; column-gap: 6mm; column-rule: 0.5pt solid #d0d7de; }
+.qa { margin: 0 0 0.5em; padding: 0.2em 0 0.4em; }
+.num { flex: 0 0 2.1em; font-size: 8pt; }
+.extra { font-size: 8.5pt; }
+table { font-size: 8pt; }
+th, td { padding: 1pt 3pt; }
+pre { font-size: 7.5pt; }
+""",
+}
+"""What each layout changes."""
+
+
 def _css_string(text: str) -> str:
     """Text for a CSS string in a <style> block: quotes escaped, and no `<` to end the block."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ").replace(">", "\\3E ")
@@ -104,19 +191,12 @@ def _row_extra(row: CompareRow) -> str:
     return f"**{row.aspect}:** {row.extra}"
 
 
-def _key_line(question: Question) -> str:
-    """A cloze's line in the answer key: its answers."""
-    return " · ".join(cloze_answers(question.question))
-
-
 def _texts_of(question: Question) -> list[tuple[str, bool]]:
     """Every text of the question that either page prints: the question as each page shows it,
     the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line;
     each with whether a card shows it too (its printed form then comes from the card's parse)."""
     cloze = question.type is QuestionType.CLOZE
     texts = [(_shown(question, True), not cloze), (_shown(question, False), not cloze)]
-    if cloze:
-        texts.append((_key_line(question), False))
     if question.type is QuestionType.BASIC:
         texts.append((question.answer, True))
     if question.extra:
@@ -159,131 +239,196 @@ def _question_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Qu
     return texts
 
 
-def _refs(bank: Bank, question: Question) -> str:
+def _cites(bank: Bank, question: Question, bibliography: dict[str, int], section: str) -> str:
+    """The question's sources as short keys, each a link to its entry in the section's bibliography."""
+    keys = cite_keys(bank.sources)
+    links = [
+        f'<a href="#b-{section}-{bibliography[source_id]}">[{escape(keys[source_id])}]</a>' for source_id in question.sources
+    ]
+    return f'<span class="cites">Sources: {" ".join(links)}</span>' if links else ""
+
+
+def _bibliography(bank: Bank, section: str, sources: list[Source]) -> str:
+    """A section's numbered bibliography: key, original title, its English gloss, and a clickable URL."""
+    keys = cite_keys(bank.sources)
     items = []
-    for source_id in question.sources:
-        source = bank.source(source_id)
-        items.append(f'<li>{escape(source.title)} <span class="url">{escape(source.url)}</span></li>')
-    return f'<ol class="refs">{"".join(items)}</ol>'
+    for number, source in enumerate(sources, start=1):
+        gloss = f' <span class="gloss">({escape(source.title_en)})</span>' if source.title_en else ""
+        lang = f' lang="{escape(source.lang)}"' if source.lang else ""
+        items.append(
+            f'<li id="b-{section}-{number}"><span class="key">[{escape(keys[source.id])}]</span> '
+            f"<cite{lang}>{escape(source.title)}</cite>{gloss}. "
+            f'<a class="url" href="{escape(source.url)}">{escape(source.url)}</a></li>'
+        )
+    return f'<section class="bib"><h3>Sources cited in this section</h3><ol>{"".join(items)}</ol></section>'
+
+
+def _sorted_sources(bank: Bank, sources: list[Source]) -> list[Source]:
+    """A bibliography's order: by key, as a reader looks a key up."""
+    keys = cite_keys(bank.sources)
+    return sorted(sources, key=lambda s: (keys[s.id].casefold(), keys[s.id]))
 
 
 def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
-    head = "".join(f"<th>{texts[item].removeprefix('<p>').removesuffix('</p>')}</th>" for item in question.items)
+    head = "".join(f"<th>{_inline(texts[item])}</th>" for item in question.items)
     rows = []
     for row in question.live_rows:
-        cells = "".join(f"<td>{texts[v]}</td>" if with_values else '<td class="blank"></td>' for v in row.values)
-        rows.append(f"<tr><th>{texts[row.aspect]}</th>{cells}</tr>")
-    return f'<table><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
+        cells = "".join(f"<td>{_inline(texts[v])}</td>" if with_values else '<td class="blank"></td>' for v in row.values)
+        rows.append(f"<tr><th>{_inline(texts[row.aspect])}</th>{cells}</tr>")
+    return f'<table class="compare"><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def _question_html(bank: Bank, number: int, question: Question, texts: dict[str, str], with_answers: bool) -> str:
+def _inline(html: str) -> str:
+    """A one-paragraph text without its paragraph, so that a table cell holds no empty line."""
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        return html[3:-4]
+    return html
+
+
+def _qid(question: Question) -> str:
+    """The question's id in small type: its card's ID field in Anki, and its id in the banks."""
+    return f'<span class="qid">{escape(question.id)}</span>'
+
+
+def _question_html(
+    bank: Bank, numbered: NumberedQuestion, texts: dict[str, str], with_answers: bool, cites: str, style: PrintStyle
+) -> str:
+    number, question = numbered.number, numbered.question
     shown = texts[_shown(question, with_answers)]
     parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
     if question.type is QuestionType.COMPARE:
         parts.append(_table(question, texts, with_values=with_answers))
     elif question.type is QuestionType.BASIC and with_answers:
         parts.append(f'<div class="a">{texts[question.answer]}</div>')
+    elif question.type is QuestionType.BASIC:
+        parts.append('<div class="write">' + "<i></i>" * style.writing_lines + "</div>")
     if with_answers:
         if question.extra:
             parts.append(f'<div class="extra">{texts[question.extra]}</div>')
         for row in question.live_rows if question.type is QuestionType.COMPARE else ():
             if row.extra:
                 parts.append(f'<div class="extra">{texts[_row_extra(row)]}</div>')
-        parts.append(_refs(bank, question))
+    parts.append(f'<p class="foot">{cites}{_qid(question)}</p>')
     parts.append("</div></article>")
     return "".join(parts)
 
 
-def _answer_html(number: int, question: Question, texts: dict[str, str]) -> str:
-    if question.type is QuestionType.BASIC:
-        body = texts[question.answer]
-    elif question.type is QuestionType.CLOZE:
-        body = texts[_key_line(question)]
-    else:
-        body = _table(question, texts, with_values=True)
-    return f'<div class="qa"><span class="num">{number}.</span><div class="body">{body}</div></div>'
+def _answer_html(numbered: NumberedQuestion, texts: dict[str, str]) -> str:
+    """A line of the answer key: the number, then the answer on the same line (a cloze as its
+    whole sentence, the deletions emphasised), and the id."""
+    number, question = numbered.number, numbered.question
+    if question.type is QuestionType.COMPARE:
+        return f'<div class="ans"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True)}</div>'
+    body = texts[question.answer] if question.type is QuestionType.BASIC else texts[_shown(question, True)]
+    first, rest = (body[3 : body.index("</p>")], body[body.index("</p>") + 4 :]) if body.startswith("<p>") else ("", body)
+    return f'<div class="ans"><p><b class="n">{number}.</b> {first} {_qid(question)}</p>{rest}</div>'
 
 
-def _head(outline: Outline, subtitle: str, with_answers: bool, description: str) -> list[str]:
+def _toc_entry(target: str, title: str) -> str:
+    """A contents line: the title, a leader, and the page, which the PDF's second printing fills in."""
+    return f'<a href="#{target}"><span class="t">{escape(title)}</span><span class="pg" data-dest="{target}"></span></a>'
+
+
+def _head(outline: Outline, subtitle: str, with_answers: bool, description: str, style: PrintStyle) -> list[str]:
     deck = outline.deck
-    running = _css_string(f"{deck.title} · {subtitle} · version {deck.version}")
+    title = f"{deck.title}: {subtitle}"
+    if outline.handout:
+        title = outline.handout if with_answers else f"{outline.handout}: {subtitle}"
+    running = _css_string(f"{title} · version {deck.version}" if outline.handout else f"{deck.title} · {subtitle} · version {deck.version}")
+    css = PRINT_CSS % {"running": running} + SHEET_CSS + LAYOUT_CSS[style.layout] + f"@page {{ size: {PAPERS[style.paper]}; }}\n"
     out = [
         "<!doctype html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(deck.title)}: {escape(subtitle)}</title>",
-        f"<style>\n{PRINT_CSS % {'running': running}}{code_css()}</style>",
+        f"<title>{escape(title)}</title>",
+        f"<style>\n{css}{code_css()}</style>",
         "</head>",
-        "<body>",
-        f"<header><h1>{escape(deck.title)}: {escape(subtitle)}</h1>",
+        f'<body class="{style.layout}{" handout" if outline.handout else ""}">',
+    ]
+    if outline.handout:
+        meta = f"From {deck.title}, version {deck.version} · {outline.counts} · {deck.homepage}"
+        return out + [f'<header><h1>{escape(title)}</h1>', f'<p class="meta">{escape(meta)}</p>', "</header>"]
+    out += [
+        f"<header><h1>{escape(title)}</h1>",
         f'<p class="meta">Version {escape(deck.version)} · {escape(outline.counts)} · {escape(deck.homepage)}</p>',
         description,
         "</header>",
         '<nav class="toc"><h2>Contents</h2><ol>',
     ]
     for section in outline.sections:
-        links = "".join(f'<li><a href="#t-{t.topic.id}">{escape(t.topic.title)}</a></li>' for t in section.topics)
-        out.append(f'<li><a href="#s-{section.section.id}">{escape(section.section.title)}</a><ol>{links}</ol></li>')
+        links = "".join(f"<li>{_toc_entry('t-' + t.topic.id, t.topic.title)}</li>" for t in section.topics if t.questions)
+        out.append(f"<li>{_toc_entry('s-' + section.section.id, section.section.title)}<ol>{links}</ol></li>")
     if not with_answers:
-        out.append('<li><a href="#answer-key">Answer key</a></li>')
+        out.append(f"<li>{_toc_entry('answer-key', 'Answer key')}</li>")
     out.append("</ol></nav>")
     return out
 
 
-def _pages(outline: Outline, cache: BuildCache | None, review: bool = True, questions: bool = True) -> tuple[list[str], list[str]]:
+def _pages(
+    outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool = True, questions: bool = True
+) -> tuple[list[str], list[str]]:
     """The lines of both pages (review, questions), made in one pass over the questions, whose
     printed texts come from `cache` where they can."""
     bank = outline.bank
     texts_of = _question_texts(bank, cache)
     description = to_print_html(bank.deck.description)
-    review_out = _head(outline, "review sheet", True, description) if review else []
-    questions_out = _head(outline, "questions", False, description) if questions else []
+    review_out = _head(outline, "review sheet", True, description, style) if review else []
+    questions_out = _head(outline, "questions", False, description, style) if questions else []
     key_out: list[str] = []
     for section in outline.sections:
         if not section.has_questions:
             continue
-        opening = [f'<section class="section" id="s-{section.section.id}"><h2>{escape(section.section.title)}</h2>']
-        for topic in (t for t in section.topics if t.questions):
-            opening.append(f'<section class="topic" id="t-{topic.topic.id}"><h3>{escape(topic.topic.title)}</h3>')
-            for numbered in topic.questions:
-                number, question = numbered.number, numbered.question
+        section_id = section.section.id
+        live = [t for t in section.topics if t.questions]
+        cited_sources = _sorted_sources(bank, cited(bank, [n.question for t in live for n in t.questions]))
+        bibliography = {source.id: number for number, source in enumerate(cited_sources, start=1)}
+        heading = f'<section class="section" id="s-{section_id}"><h2>{escape(section.section.title)}</h2><div class="cols">'
+        review_out += [heading] if review else []
+        questions_out += [heading] if questions else []
+        key_out.append(f'<h3 class="key-section">{escape(section.section.title)}</h3>')
+        for topic in live:
+            opening = f'<section class="topic" id="t-{topic.topic.id}"><div class="lead"><h3>{escape(topic.topic.title)}</h3>'
+            key_out.append(f'<h4>{escape(topic.topic.title)}</h4>')
+            for index, numbered in enumerate(topic.questions):
+                question = numbered.question
                 texts = texts_of(topic.topic, question)
+                lead, close = (opening, "</div>") if index == 0 else ("", "")
                 if review:
-                    review_out += opening
-                    review_out.append(_question_html(bank, number, question, texts, with_answers=True))
+                    cites = _cites(bank, question, bibliography, section_id)
+                    review_out.append(lead + _question_html(bank, numbered, texts, True, cites, style) + close)
                 if questions:
-                    questions_out += opening
-                    questions_out.append(_question_html(bank, number, question, texts, with_answers=False))
-                    key_out.append(_answer_html(number, question, texts))
-                opening = []
-            opening.append("</section>")
-        opening[-1] = "</section></section>"
-        for out in (review_out, questions_out):
-            if out:
-                out += opening
+                    questions_out.append(lead + _question_html(bank, numbered, texts, False, "", style) + close)
+                    key_out.append(_answer_html(numbered, texts))
+            for out in (review_out, questions_out):
+                if out:
+                    out.append("</section>")
+        if review:
+            review_out.append("</div>" + _bibliography(bank, section_id, cited_sources) + "</section>")
+        if questions:
+            questions_out.append("</div></section>")
     if questions:
-        questions_out.append('<section class="section key" id="answer-key"><h2>Answer key</h2>')
+        questions_out.append('<section class="section key" id="answer-key"><h2>Answer key</h2><div class="cols">')
         questions_out += key_out
-        questions_out.append("</section>")
+        questions_out.append("</div></section>")
     for out in (review_out, questions_out):
         if out:
             out += ["</body>", "</html>"]
     return review_out, questions_out
 
 
-def review_html(bank: Bank) -> str:
+def review_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """Every question with its answer, extra and sources, as one printable page."""
-    return "\n".join(_pages(outline(bank), None, questions=False)[0]) + "\n"
+    return "\n".join(_pages(outline(bank), None, style, questions=False)[0]) + "\n"
 
 
-def questions_html(bank: Bank) -> str:
+def questions_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """The questions only, then an answer key at the end, as one printable page."""
-    return "\n".join(_pages(outline(bank), None, review=False)[1]) + "\n"
+    return "\n".join(_pages(outline(bank), None, style, review=False)[1]) + "\n"
 
 
-def print_pages(outline: Outline, cache: BuildCache) -> tuple[list[str], list[str]]:
+def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[list[str], list[str]]:
     """The lines of both pages (review, questions), each text rendered at most once, from
     `cache` where it can. Each page is its lines, each followed by a newline."""
-    return _pages(outline, cache)
+    return _pages(outline, cache, style)

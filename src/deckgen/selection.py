@@ -55,3 +55,18 @@ def select(bank: Bank, selection: Selection) -> Bank:
             [Diagnostic(Location(bank.root.as_posix()), Severity.ERROR, "the filters select no question", "unknown-filter")]
         )
     return replace(bank, topics=tuple(topics))
+
+
+def handout_title(bank: Bank, selection: Selection) -> str | None:
+    """What a subset build holds, for its sheets' title: the topics' titles ("LoRA vs Adapter"),
+    else the sections' titles, with the tags asked for; None for the whole deck."""
+    if not selection:
+        return None
+    topics = {t.id: t.title for t in bank.topics}
+    sections = {s.id: s.title for s in bank.deck.sections}
+    names = [topics[t] for t in selection.topics if t in topics] or [sections[s] for s in selection.sections if s in sections]
+    title = ", ".join(names)
+    if selection.tags:
+        tagged = "tagged " + ", ".join(selection.tags)
+        title = f"{title}, {tagged}" if title else f"Questions {tagged}"
+    return title

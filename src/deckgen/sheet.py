@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
+from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source
 from deckgen.outline import Outline, outline
@@ -74,6 +74,12 @@ def _quote(text: str) -> str:
 
 def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: tuple[str, ...]) -> list[str]:
     deck = outline.deck
+    if outline.handout:
+        # A handout is titled by what it holds, and has no cover: no deck blurb, no contents.
+        title = outline.handout if subtitle == "review sheet" else f"{outline.handout}: {subtitle}"
+        slugger.slug(title)
+        meta = f"From {_plain(deck.title)}, version {_plain(deck.version)} · {outline.counts} · <{deck.homepage}>"
+        return [f"# {_plain(title)}", "", meta, ""]
     title = f"{deck.title}: {subtitle}"
     slugger.slug(title)
     lines = [
@@ -129,20 +135,36 @@ def _question(bank: Bank, number: int, question: Question, with_answers: bool) -
             if row.extra:
                 lines += [_quote(f"**{row.aspect}:** {row.extra}"), ""]
         links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
-        lines += [f"*Sources:* {links}", ""]
+        lines += [f"*Sources:* {links} · {_id_label(question)}", ""]
+    else:
+        lines += [_id_label(question), ""]
     return lines
 
 
+def _id_label(question: Question) -> str:
+    """The question's id, as its Anki card's ID field and the banks name it (ids are `[a-z0-9-]`)."""
+    return f"*ID:* `{question.id}`"
+
+
 def _answer_key(outline: Outline) -> list[str]:
+    """The answers by section and topic, each on its number's line; a cloze as its whole
+    sentence with the deletions in bold."""
     lines = ["## Answer key", ""]
-    for numbered in outline.answer_key:
-        label, question = f"**Q{numbered.number}.**", numbered.question
-        if question.type is QuestionType.BASIC:
-            lines += [_labelled(label, with_media(question.answer, question.media(MEDIA_FOLDER + "/"))), ""]
-        elif question.type is QuestionType.CLOZE:
-            lines += [_labelled(label, " · ".join(cloze_answers(question.question))), ""]
-        else:
-            lines += [label, "", _compare_table(question, with_values=True), ""]
+    for section in outline.sections:
+        if section.has_questions:
+            lines += [f"### {_plain(section.section.title)}", ""]
+        for topic in section.topics:
+            if topic.questions:
+                lines += [f"#### {_plain(topic.topic.title)}", ""]
+            for numbered in topic.questions:
+                label, question = f"**Q{numbered.number}.**", numbered.question
+                media = question.media(MEDIA_FOLDER + "/")
+                if question.type is QuestionType.BASIC:
+                    lines += [_labelled(label, with_media(question.answer, media)), ""]
+                elif question.type is QuestionType.CLOZE:
+                    lines += [_labelled(label, with_media(cloze_reveal(question.question), media)), ""]
+                else:
+                    lines += [label, "", _compare_table(question, with_values=True), ""]
     return lines
 
 

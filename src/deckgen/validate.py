@@ -103,6 +103,7 @@ def _read_sources(reader: Reader, loaded: LoadedFile) -> list[Source]:
                 url=values["url"],
                 section=values["section"],
                 location=entry.location,
+                title_en=values["title_en"],
                 kind=SourceKind(values["kind"] or SourceKind.ARTICLE.value),
                 lang=values["lang"],
                 authors=tuple(a.value for a in values["authors"] or []),

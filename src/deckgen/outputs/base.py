@@ -12,6 +12,7 @@ from deckgen.cache import BuildCache
 from deckgen.lock import Lock
 from deckgen.model import Bank
 from deckgen.outline import Outline
+from deckgen.printsheet import PrintStyle
 from deckgen.release import Release
 from deckgen.selection import Selection
 
@@ -39,6 +40,8 @@ class RenderContext:
     cache: BuildCache
     pdf: bool
     """Whether PDFs were asked for."""
+    style: PrintStyle = PrintStyle()
+    """The printed sheets' layout and paper."""
 
 
 class Format(Protocol):

@@ -1,0 +1,78 @@
+"""Short citation keys for the sources (`[Devlin 2019]`, `[Zhihu 3]`), and each section's
+bibliography: the sources its questions cite, numbered in order of first citation.
+
+A key is the first author's family name, or the source's site when it names no author,
+then its year; sources that would share a key are told apart by a letter after the year
+(`2021a`, `2021b`), or by a number when they have no year. Keys are made from the whole
+bank, in the order of sources.yaml, so a source has the same key in a handout and in the
+full sheet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cache
+from string import ascii_lowercase
+
+from deckgen.model import Bank, Question, Source
+
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "net", "org", "qq"})
+"""Labels that only say what kind of name the one before them is (`spaces.ac.cn`, `mp.weixin.qq.com`)."""
+
+
+def site_name(source: Source) -> str:
+    """The site's own name, capitalised: `Zhihu` for zhuanlan.zhihu.com, `Arxiv` for arxiv.org."""
+    labels = [label for label in source.site.split(".") if label]
+    if len(labels) > 1:
+        labels.pop()
+    while len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels.pop()
+    name = labels[-1] if labels else "Source"
+    return name[:1].upper() + name[1:]
+
+
+def _stem(source: Source) -> str:
+    """A key before it is told apart from others: who wrote it (or where it is), and when."""
+    who = source.authors[0].split()[-1] if source.authors and source.authors[0].split() else site_name(source)
+    return f"{who} {source.year}" if source.year else who
+
+
+def _letters(index: int) -> str:
+    """a, b, ... z, aa, ab, ...: the suffix of the index-th source with the same author and year."""
+    suffix = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        suffix = ascii_lowercase[rest] + suffix
+    return suffix
+
+
+def cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
+    """Every source's key by its id; unique, and the same for the same sources."""
+    return _cite_keys(sources)
+
+
+@cache
+def _cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
+    by_stem: dict[str, list[Source]] = defaultdict(list)
+    for source in sources:
+        by_stem[_stem(source)].append(source)
+    keys: dict[str, str] = {}
+    for stem, same in by_stem.items():
+        for index, source in enumerate(same):
+            if len(same) == 1:
+                keys[source.id] = stem
+            elif source.year:
+                keys[source.id] = stem + _letters(index)
+            else:
+                keys[source.id] = f"{stem} {index + 1}"
+    return keys
+
+
+def cited(bank: Bank, questions: list[Question]) -> list[Source]:
+    """The sources these questions cite, each once, in order of first citation."""
+    seen: dict[str, Source] = {}
+    for question in questions:
+        for source_id in question.sources:
+            seen.setdefault(source_id, bank.source(source_id))
+    return list(seen.values())
