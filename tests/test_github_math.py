@@ -18,7 +18,7 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
+from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.load import load_bank
 from deckgen.model import Bank, Question, QuestionType
 from deckgen.outline import outline
@@ -78,7 +78,7 @@ def _key_texts(question: Question) -> list[str]:
     if question.type is QuestionType.BASIC:
         return [question.answer]
     if question.type is QuestionType.CLOZE:
-        return [" · ".join(cloze_answers(question.question))]
+        return [cloze_reveal(question.question)]  # the whole sentence, the deletions in bold
     texts = list(question.items)
     for row in question.live_rows:
         texts += [row.aspect, *row.values]
