@@ -18,7 +18,7 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from deckgen.cloze import cloze_blank, cloze_reveal
+from deckgen.cloze import cloze_answers, cloze_blank, cloze_reveal
 from deckgen.load import load_bank
 from deckgen.model import Bank, Question, QuestionType
 from deckgen.outline import outline
