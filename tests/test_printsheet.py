@@ -121,3 +121,22 @@ def test_a_missing_browser_costs_only_the_pdf(tmp_path: Path, epoch: Callable[[i
         for name in ("review-sheet.pdf", "review-questions.pdf")
     ]
     assert (tmp_path / "out" / "review-sheet.html").is_file() and not (tmp_path / "out" / "review-sheet.pdf").exists()
+
+
+def test_what_is_too_wide_for_a_column_spans_both(tmp_path: Path) -> None:
+    from deckgen.load import load_bank
+    from deckgen.printsheet import PrintStyle, review_html
+    from tests.bankfiles import TOPIC, write_bank
+
+    long_formula = "$" + " + ".join(f"x_{{{i}}}" for i in range(1, 17)) + "$"  # 54 characters of MathML text
+    short_formula = "$" + " + ".join(f"x_{{{i}}}" for i in range(1, 9)) + "$"  # 23
+    wide = TOPIC + f"  - id: long-sum\n    question: What is {long_formula}?\n    answer: A sum.\n    sources: [paper]\n"
+    wide += f"  - id: short-sum\n    question: What is {short_formula}?\n    answer: A sum.\n    sources: [paper]\n"
+    wide += (
+        "  - id: four-items\n    type: compare\n    question: How do they differ?\n    items: [A, B, C, D]\n"
+        "    rows:\n      - id: size\n        aspect: Size\n        values: [1, 2, 3, 4]\n    sources: [paper]\n"
+    )
+    page = review_html(load_bank(write_bank(tmp_path / "q", {"attention.yaml": wide})), PrintStyle("compact", "a4"))
+    # why-scale, long-sum, short-sum, four-items
+    assert re.findall(r'<article class="([^"]+)"', page) == ["qa", "qa wide", "qa", "qa wide"]
+    assert ".cols .wide { column-span: all; }" in page

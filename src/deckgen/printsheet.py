@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
 from deckgen.cache import BuildCache
@@ -128,6 +128,8 @@ nav.toc > ol > li li { font-weight: 400; }
 .bib .url { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 7pt; overflow-wrap: anywhere; text-decoration: none; color: #0550ae; }
 .bib .url::after { content: none; }
 .key .cols { columns: 2; column-gap: 7mm; column-rule: 0.5pt solid #d0d7de; }
+.cols .wide { column-span: all; }
+table.compare th, table.compare td { overflow-wrap: anywhere; }
 .key h3.key-section { font-size: 11pt; color: #1f2328; margin: 0.8em 0 0.2em; break-after: avoid; }
 .key h4 { font: 600 9pt/1.3 "Noto Sans", "DejaVu Sans", sans-serif; color: #0550ae; margin: 0.6em 0 0.2em; break-after: avoid; }
 .ans { break-inside: avoid; margin: 0 0 0.35em; font-size: 9pt; }
@@ -269,6 +271,36 @@ def _sorted_sources(bank: Bank, sources: list[Source]) -> list[Source]:
     return sorted(sources, key=lambda s: (keys[s.id].casefold(), keys[s.id]))
 
 
+WIDE_COMPARE = 4
+"""A compare of this many items is too wide for a column: in two columns it spans both."""
+
+
+WIDE_MATH = 45
+"""A formula of this many characters (its MathML's text) is likely wider than a column: its
+question spans both columns, since paper cannot scroll and MathML does not wrap."""
+
+_TAG_RE = re.compile(r"<[^<>]*>")
+
+
+def _math_length(html: str) -> int:
+    """The length of the longest formula in printed HTML, in characters of its MathML's text."""
+    longest, start = 0, html.find("<math")
+    while start != -1:
+        end = html.find("</math>", start)
+        if end == -1:
+            break
+        longest = max(longest, len(unescape(_TAG_RE.sub("", html[start:end]))))
+        start = html.find("<math", end)
+    return longest
+
+
+def _wide(question: Question, printed: Iterable[str]) -> str:
+    """The class that lets a question too wide for a column (a compare of many items, or a long
+    formula in what is `printed` of it) span both columns, or nothing."""
+    many_items = question.type is QuestionType.COMPARE and len(question.items) >= WIDE_COMPARE
+    return " wide" if many_items or max(map(_math_length, printed), default=0) >= WIDE_MATH else ""
+
+
 def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
     head = "".join(f"<th>{_inline(texts[item])}</th>" for item in question.items)
     rows = []
@@ -295,7 +327,7 @@ def _question_html(
 ) -> str:
     number, question = numbered.number, numbered.question
     shown = texts[_shown(question, with_answers)]
-    parts = [f'<article class="qa" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
+    parts = [f'<article class="qa{_wide(question, texts.values())}" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
     if question.type is QuestionType.COMPARE:
         parts.append(_table(question, texts, with_values=with_answers))
     elif question.type is QuestionType.BASIC and with_answers:
@@ -318,7 +350,8 @@ def _answer_html(numbered: NumberedQuestion, texts: dict[str, str]) -> str:
     whole sentence, the deletions emphasised), and the id."""
     number, question = numbered.number, numbered.question
     if question.type is QuestionType.COMPARE:
-        return f'<div class="ans"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True)}</div>'
+        cells = [texts[t] for row in question.live_rows for t in (row.aspect, *row.values)]
+        return f'<div class="ans{_wide(question, cells)}"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True)}</div>'
     body = texts[question.answer] if question.type is QuestionType.BASIC else texts[_shown(question, True)]
     first, rest = (body[3 : body.index("</p>")], body[body.index("</p>") + 4 :]) if body.startswith("<p>") else ("", body)
     return f'<div class="ans"><p><b class="n">{number}.</b> {first} {_qid(question)}</p>{rest}</div>'
