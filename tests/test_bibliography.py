@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from deckgen.bibliography import cite_keys, site_name
+from deckgen.bibliography import cite_keys, family_name, site_name
 from deckgen.load import load_bank
 from deckgen.model import Location, Source
 from tests.conftest import ROOT
@@ -23,6 +23,7 @@ def test_keys_are_author_or_site_then_year_told_apart_by_letters_or_numbers() ->
         _source("zh-2", "https://www.zhihu.com/question/2"),
         _source("wx", "https://mp.weixin.qq.com/s/x"),
         _source("su", "https://spaces.ac.cn/archives/7427"),
+        _source("bitfit", "https://arxiv.org/abs/2106.10199", "2022", ("Ben Zaken, Elad", "Shauli Ravfogel")),
     )
     assert cite_keys(sources) == {
         "bert": "Devlin 2019",
@@ -32,8 +33,16 @@ def test_keys_are_author_or_site_then_year_told_apart_by_letters_or_numbers() ->
         "zh-2": "Zhihu 2",
         "wx": "Weixin",
         "su": "Spaces",
+        "bitfit": "Ben Zaken 2022",
     }
     assert site_name(replace(sources[0], url="https://github.com/google-research/bert")) == "Github"
+    assert [family_name(n) for n in ("Jacob Devlin", "Ben Zaken, Elad", "Łukasz Kaiser", ", Elad", "")] == [
+        "Devlin",
+        "Ben Zaken",
+        "Kaiser",
+        "Elad",
+        "",
+    ]
 
 
 def test_every_shipped_source_has_its_own_key_and_every_chinese_title_a_gloss() -> None:

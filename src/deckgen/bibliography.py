@@ -1,7 +1,8 @@
 """Short citation keys for the sources (`[Devlin 2019]`, `[Zhihu 3]`), and each section's
 bibliography: the sources its questions cite, numbered in order of first citation.
 
-A key is the first author's family name, or the source's site when it names no author,
+A key is the first author's family name (the last word of the name, or the part before a
+comma for a family name of several words: `Ben Zaken, Elad`), or the source's site when it names no author,
 then its year; sources that would share a key are told apart by a letter after the year
 (`2021a`, `2021b`), or by a number when they have no year. Keys are made from the whole
 bank, in the order of sources.yaml, so a source has the same key in a handout and in the
@@ -31,9 +32,16 @@ def site_name(source: Source) -> str:
     return name[:1].upper() + name[1:]
 
 
+def family_name(author: str) -> str:
+    """An author's family name: the part before a comma (`Ben Zaken, Elad`), else the last word
+    (`Jacob Devlin`); empty for a name with neither."""
+    family, comma, _ = author.partition(",")
+    return family.strip() if comma and family.strip() else (author.split() or [""])[-1]
+
+
 def _stem(source: Source) -> str:
     """A key before it is told apart from others: who wrote it (or where it is), and when."""
-    who = source.authors[0].split()[-1] if source.authors and source.authors[0].split() else site_name(source)
+    who = (family_name(source.authors[0]) if source.authors else "") or site_name(source)
     return f"{who} {source.year}" if source.year else who
 
 

@@ -154,7 +154,7 @@ SOURCE = Record(
         Field("section", REFERENCE, "the section of the reading list it belongs to", refers_to="section"),
         Field("lang", LANG, "the language it is written in", required=False),
         Field("kind", CHOICE, "what it is (article when absent)", required=False, choices=tuple(k.value for k in SourceKind)),
-        Field("authors", TEXT, "who wrote it", required=False, many=True),
+        Field("authors", TEXT, "who wrote it, in order, each as `Given Family` (or `Family, Given` for a family name of several words); the first gives the printed citation key", required=False, many=True),
         Field("year", YEAR, "when it was published", required=False),
         _lint_field("source-lint"),
     ),
