@@ -275,7 +275,7 @@ WIDE_COMPARE = 4
 """A compare of this many items is too wide for a column: in two columns it spans both."""
 
 
-WIDE_MATH = 45
+WIDE_MATH = 36
 """A formula of this many characters (its MathML's text) is likely wider than a column: its
 question spans both columns, since paper cannot scroll and MathML does not wrap."""
 
