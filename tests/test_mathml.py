@@ -167,3 +167,15 @@ def test_the_line_start_check_finds_punctuation_that_starts_a_line(tmp_path: Pat
     page.write_text("<!doctype html><meta charset=utf-8><p>Some text<br>. next<br>, more<br>'s end<br>fine.</p>", encoding="utf-8")
     print_to_pdf(page, tmp_path / "lines.pdf")
     assert _lines_starting_with_punctuation(pdftotext, tmp_path / "lines.pdf") == [(1, "."), (1, ","), (1, "'s")]
+
+
+def test_aligned_and_gathered_print_as_tables_not_as_a_row_with_ampersands() -> None:
+    from deckgen.mathml import _as_arrays, mathml
+
+    assert _as_arrays(r"x = \begin{aligned}a &= b \\ c &= d\end{aligned}") == r"x = \begin{array}{rl}a &= b \\ c &= d\end{array}"
+    assert _as_arrays(r"\begin{alignedat}{2}a &= b & c &= d\end{alignedat}") == r"\begin{array}{rlrl}a &= b & c &= d\end{array}"
+    assert _as_arrays(r"\begin{gathered}a \\ b\end{gathered}") == r"\begin{array}{c}a \\ b\end{array}"
+    assert _as_arrays(r"\begin{aligned}a &= b") == r"\begin{aligned}a &= b"  # unclosed: left as written
+    for tex in (r"\begin{aligned}a &= b \\ c &= d\end{aligned}", r"\begin{gathered}a \\ b\end{gathered}"):
+        printed = mathml(tex, True)
+        assert printed.count("<mtr>") == 2 and "&amp;" not in printed and "linebreak" not in printed

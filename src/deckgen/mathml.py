@@ -289,13 +289,48 @@ def rebuild(raw: str) -> str:
     return "".join(out)
 
 
+_ALIGNMENTS = ("aligned", "alignedat", "gathered")
+"""Environments latex2mathml writes as one row with a literal `&` (it lays out `array`)."""
+
+
+def _as_arrays(latex: str) -> str:
+    """`latex` with each aligned, alignedat or gathered environment written as the `array` that
+    lays it out the same way: columns alternately right and left aligned (`a &= b`), or one
+    centred column. One pass over the text, no regular expression."""
+    out: list[str] = []
+    pos = 0
+    # Each environment's next start, found again only once passed: linear in the text.
+    starts = {env: latex.find(f"\\begin{{{env}}}") for env in _ALIGNMENTS}
+    while True:
+        for env, at in starts.items():
+            if at != -1 and at < pos:
+                starts[env] = latex.find(f"\\begin{{{env}}}", pos)
+        found = [(at, env) for env, at in starts.items() if at != -1]
+        if not found:
+            break
+        start, env = min(found)
+        body_start = start + len(f"\\begin{{{env}}}")
+        if env == "alignedat" and latex.startswith("{", body_start):  # \begin{alignedat}{2}: drop the count
+            close = latex.find("}", body_start)
+            body_start = close + 1 if close != -1 else body_start
+        end = latex.find(f"\\end{{{env}}}", body_start)
+        if end == -1:
+            break
+        body = latex[body_start:end]
+        columns = "c" if env == "gathered" else "rl" * (max(row.count("&") for row in body.split("\\\\")) // 2 + 1)
+        out += [latex[pos:start], f"\\begin{{array}}{{{columns}}}", body, "\\end{array}"]
+        pos = end + len(f"\\end{{{env}}}")
+    out.append(latex[pos:])
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def mathml(latex: str, display: bool) -> str:
     """LaTeX as MathML, rendered at build time so that a printed page needs no JavaScript."""
     import latex2mathml.converter  # only builds print math: `deckgen check` starts without it
 
     try:
-        raw = str(latex2mathml.converter.convert(latex, display="block" if display else "inline"))
+        raw = str(latex2mathml.converter.convert(_as_arrays(latex), display="block" if display else "inline"))
     except Exception:  # latex2mathml raises many kinds; the source is then shown as code
         return f'<code class="math-source">{escape(latex)}</code>'
     return rebuild(raw)

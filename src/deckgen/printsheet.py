@@ -73,6 +73,7 @@ math {
   font-size: 1.1em;
 }
 math[display="block"] { margin: 0.3em 0; }
+mtd[columnalign="left"] + mtd[columnalign="right"] { padding-left: 1em; }
 menclose[notation~="box"] { border: 0.06em solid currentColor; padding: 0.1em 0.25em; }
 .dg-nobr { white-space: nowrap; }
 img { max-width: 100%%; break-inside: avoid; }
