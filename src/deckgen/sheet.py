@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source
-from deckgen.outline import Outline, outline
+from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.render import to_sheet_cell, to_sheet_markdown
 
 MEDIA_FOLDER = "media"
@@ -103,17 +104,22 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     return lines + toc + [""]
 
 
-def _body(outline: Outline, with_answers: bool) -> list[str]:
+def _by_topic(outline: Outline, level: int, question_lines: Callable[[NumberedQuestion], list[str]]) -> list[str]:
+    """Each question's lines, by section and topic, under headings of `level` and `level + 1`."""
     lines: list[str] = []
     for section in outline.sections:
         if section.has_questions:
-            lines += [f"## {_plain(section.section.title)}", ""]
+            lines += [f"{'#' * level} {_plain(section.section.title)}", ""]
         for topic in section.topics:
             if topic.questions:
-                lines += [f"### {_plain(topic.topic.title)}", ""]
+                lines += [f"{'#' * (level + 1)} {_plain(topic.topic.title)}", ""]
             for numbered in topic.questions:
-                lines += _question(outline.bank, numbered.number, numbered.question, with_answers)
+                lines += question_lines(numbered)
     return lines
+
+
+def _body(outline: Outline, with_answers: bool) -> list[str]:
+    return _by_topic(outline, 2, lambda n: _question(outline.bank, n.number, n.question, with_answers))
 
 
 def _question(bank: Bank, number: int, question: Question, with_answers: bool) -> list[str]:
@@ -149,23 +155,18 @@ def _id_label(question: Question) -> str:
 def _answer_key(outline: Outline) -> list[str]:
     """The answers by section and topic, each on its number's line; a cloze as its whole
     sentence with the deletions in bold."""
-    lines = ["## Answer key", ""]
-    for section in outline.sections:
-        if section.has_questions:
-            lines += [f"### {_plain(section.section.title)}", ""]
-        for topic in section.topics:
-            if topic.questions:
-                lines += [f"#### {_plain(topic.topic.title)}", ""]
-            for numbered in topic.questions:
-                label, question = f"**Q{numbered.number}.**", numbered.question
-                media = question.media(MEDIA_FOLDER + "/")
-                if question.type is QuestionType.BASIC:
-                    lines += [_labelled(label, with_media(question.answer, media)), ""]
-                elif question.type is QuestionType.CLOZE:
-                    lines += [_labelled(label, with_media(cloze_reveal(question.question), media)), ""]
-                else:
-                    lines += [label, "", _compare_table(question, with_values=True), ""]
-    return lines
+    return ["## Answer key", ""] + _by_topic(outline, 3, _answer)
+
+
+def _answer(numbered: NumberedQuestion) -> list[str]:
+    """A question's lines in the answer key."""
+    label, question = f"**Q{numbered.number}.**", numbered.question
+    media = question.media(MEDIA_FOLDER + "/")
+    if question.type is QuestionType.BASIC:
+        return [_labelled(label, with_media(question.answer, media)), ""]
+    if question.type is QuestionType.CLOZE:
+        return [_labelled(label, with_media(cloze_reveal(question.question), media)), ""]
+    return [label, "", _compare_table(question, with_values=True), ""]
 
 
 def _trimmed(lines: list[str]) -> list[str]:
