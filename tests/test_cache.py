@@ -257,7 +257,7 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
         written.update(text for row in question.rows for text in (row.aspect, *row.values))
         # A row's own extra is shown with the question's on its card, and after its aspect in the sheets.
         written.update("\n\n".join(t for t in (question.extra, row.extra) if t) for row in question.rows if row.extra)
-        written.update(f"**{row.aspect}:** {row.extra}" for row in question.live_rows if row.extra)
+        written.update(question.row_extras)
         if question.type is QuestionType.CLOZE:
             written.update([" · ".join(cloze_answers(question.question))])  # the answer key's line
             written.update([question.question])  # check renders a cloze once more, to see the deletions the card shows

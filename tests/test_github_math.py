@@ -61,7 +61,7 @@ def _review_texts(question: Question) -> list[str]:
     elif question.type is QuestionType.BASIC:
         texts.append(question.answer)
     texts.append(question.extra)
-    texts += [f"**{row.aspect}:** {row.extra}" for row in question.live_rows if question.type is QuestionType.COMPARE and row.extra]
+    texts += list(question.row_extras)
     return texts
 
 

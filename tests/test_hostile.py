@@ -517,6 +517,25 @@ def test_a_compare_row_can_carry_its_own_extra(in_tmp: Path, epoch: Callable[[in
     assert "<strong>Output:</strong> Only the softmax's outputs sum to <em>one</em>." in Path("out/review-sheet.html").read_text(encoding="utf-8")
 
 
+def test_an_extra_shared_by_two_rows_is_printed_once(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    # Each row's card shows its own extra; on paper, where the rows sit in one table, an extra
+    # that two rows share is printed once, after both their aspects.
+    epoch(1_700_000_000)
+    bank = hostile_bank(Path("q"), {})
+    topic = (bank / "attention.yaml").read_text(encoding="utf-8")
+    row = "        values: [\"A distribution over positions\", One probability per input]\n"
+    shared = "        extra: Both come from *one* formula.\n"
+    second = "      - id: range\n        aspect: Range\n        values: [\"[0, 1]\", \"(0, 1)\"]\n" + shared
+    (bank / "attention.yaml").write_text(topic.replace(row, row + shared + second), encoding="utf-8")
+    build(bank, Path("out"))
+    sheet = Path("out/review-sheet.md").read_text(encoding="utf-8")
+    assert sheet.count("formula.") == 1
+    assert "> **Output; Range:** Both come from *one* formula.\n" in sheet
+    page = Path("out/review-sheet.html").read_text(encoding="utf-8")
+    assert page.count("formula.") == 1
+    assert '<div class="extra"><p><strong>Output; Range:</strong> Both come from <em>one</em> formula.</p></div>' in page
+
+
 def test_math_cannot_end_the_markdown_sheets_code_span(in_tmp: Path, epoch: Callable[[int], None]) -> None:
     # The Markdown sheets write math as $`…`$ (GitHub keeps a code span's TeX as it is): a backtick
     # in the TeX, from the bank or from a cloze's hint put into math, would end it early.

@@ -226,6 +226,16 @@ class Question:
         """The compare rows that are not retired."""
         return tuple(r for r in self.rows if r.retired is None)
 
+    @property
+    def row_extras(self) -> tuple[str, ...]:
+        """The live rows' extras as a page prints them, each once: `**aspect:** extra`, with the
+        aspects of every row that shares the extra (`**a; b:** extra`), in the order of the rows."""
+        shared: dict[str, list[str]] = {}
+        for row in self.live_rows:
+            if row.extra:
+                shared.setdefault(row.extra, []).append(row.aspect)
+        return tuple(f"**{'; '.join(aspects)}:** {extra}" for extra, aspects in shared.items())
+
 
 @dataclass(frozen=True)
 class Topic:

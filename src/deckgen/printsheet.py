@@ -19,7 +19,7 @@ from deckgen.cache import BuildCache
 from deckgen.bibliography import cite_keys, cited
 from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.links import with_media
-from deckgen.model import Bank, CompareRow, Question, QuestionType, Source, Topic, media_name
+from deckgen.model import Bank, Question, QuestionType, Source, Topic, media_name
 from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.render import code_css, print_only_html, to_print_html
 
@@ -190,10 +190,6 @@ def _shown(question: Question, with_answers: bool) -> str:
     return cloze_reveal(question.question, PRINT_MATH_MARK) if with_answers else cloze_blank(question.question, PRINT_MATH_BLANK)
 
 
-def _row_extra(row: CompareRow) -> str:
-    return f"**{row.aspect}:** {row.extra}"
-
-
 def _texts_of(question: Question) -> list[tuple[str, bool]]:
     """Every text of the question that either page prints: the question as each page shows it,
     the answer, the extra, a compare table's cells and rows' extras, a cloze's answer key line;
@@ -208,8 +204,7 @@ def _texts_of(question: Question) -> list[tuple[str, bool]]:
         texts += [(item, False) for item in question.items]  # a card shows items and aspects inline
         for row in question.live_rows:
             texts += [(row.aspect, False), *((value, True) for value in row.values)]
-            if row.extra:
-                texts.append((_row_extra(row), False))
+        texts += [(extra, False) for extra in question.row_extras]
     return texts
 
 
@@ -338,9 +333,7 @@ def _question_html(
     if with_answers:
         if question.extra:
             parts.append(f'<div class="extra">{texts[question.extra]}</div>')
-        for row in question.live_rows if question.type is QuestionType.COMPARE else ():
-            if row.extra:
-                parts.append(f'<div class="extra">{texts[_row_extra(row)]}</div>')
+        parts += [f'<div class="extra">{texts[extra]}</div>' for extra in question.row_extras]
     parts.append(f'<p class="foot">{cites}{_qid(question)}</p>')
     parts.append("</div></article>")
     return "".join(parts)

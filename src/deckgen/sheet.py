@@ -137,9 +137,8 @@ def _question(bank: Bank, number: int, question: Question, with_answers: bool) -
     if with_answers:
         if question.extra:
             lines += [_quote(with_media(question.extra, media)), ""]
-        for row in question.live_rows if question.type is QuestionType.COMPARE else ():
-            if row.extra:
-                lines += [_quote(f"**{row.aspect}:** {row.extra}"), ""]
+        for extra in question.row_extras:
+            lines += [_quote(extra), ""]
         links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
         lines += [f"*Sources:* {links} · {_id_label(question)}", ""]
     else:
