@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ FA = '<mo lspace="0" rspace="0.1667em">&#x2061;</mo>'
 """Function application, with the thin space TeX puts after an operator name before a symbol."""
 FA_TIGHT = '<mo lspace="0" rspace="0">&#x2061;</mo>'
 THIN = '<mspace width="0.1667em"></mspace>'
+STRUT = '<mspace width="0" height="0.75em" depth="0.25em"></mspace>'
 PREFIX_MINUS = '<mo form="prefix" lspace="0" rspace="0">&#x2212;</mo>'
 
 
@@ -78,6 +80,9 @@ def inline(tex: str) -> str:
         (r"x\!y", '<mrow><mi>x</mi><mspace width="-0.1667em"></mspace><mi>y</mi></mrow>'),
         (r"\lVert u \rVert", '<mrow><mo stretchy="false">&#x2016;</mo><mi>u</mi><mo stretchy="false">&#x2016;</mo></mrow>'),
         (r"x; y", '<mrow><mi>x</mi><mo lspace="0" rspace="0.1667em">;</mo><mi>y</mi></mrow>'),
+        # A radical's content is at least a parenthesis tall, so its bar clears short letters as TeX's does.
+        (r"\sqrt{s}", f"<mrow><msqrt>{STRUT}<mrow><mi>s</mi></mrow></msqrt></mrow>"),
+        (r"\sqrt[3]{s}", f"<mrow><mroot><mrow>{STRUT}<mrow><mi>s</mi></mrow></mrow><mn>3</mn></mroot></mrow>"),
     ],
 )
 def test_math_is_spaced_as_tex_spaces_it(tex: str, expected: str) -> None:
@@ -179,3 +184,24 @@ def test_aligned_and_gathered_print_as_tables_not_as_a_row_with_ampersands() -> 
     for tex in (r"\begin{aligned}a &= b \\ c &= d\end{aligned}", r"\begin{gathered}a \\ b\end{gathered}"):
         printed = mathml(tex, True)
         assert printed.count("<mtr>") == 2 and "&amp;" not in printed and "linebreak" not in printed
+
+
+@pytest.mark.slow
+def test_aligned_sets_its_left_sides_flush_against_the_relation_in_chromium(tmp_path: Path) -> None:
+    # Chromium ignores MathML's columnalign; the print CSS aligns the cells itself. The page
+    # measures where each row's left side ends and its `=` starts, and Chromium prints that.
+    math_fonts()
+    from deckgen.printsheet import PRINT_CSS
+
+    formula = mathml(r"\begin{aligned} a &= b + c \\ d + e &= f \end{aligned}", True)
+    script = (
+        "const rows = [...document.querySelectorAll('mtr')].map(r => r.children);"
+        "const ends = rows.map(([l, r]) => [l.lastElementChild.getBoundingClientRect().right, r.firstElementChild.getBoundingClientRect().left]);"
+        "document.body.dataset.m = JSON.stringify(ends.map(e => e.map(Math.round)));"
+    )
+    page = tmp_path / "aligned.html"
+    page.write_text(f"<!doctype html><meta charset=utf-8><style>{PRINT_CSS % {'running': ''}}</style>{formula}<script>{script}</script>", encoding="utf-8")
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
+    ((left_end, relation), (left_end_2, relation_2)) = json.loads(unescape(re.search(r'data-m="([^"]*)"', dom)[1]))
+    assert (left_end, relation) == (left_end_2, relation_2)
+    assert 0 <= relation - left_end <= 8  # only the relation's own space: the cells' padding is gone

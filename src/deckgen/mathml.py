@@ -181,6 +181,18 @@ def _space(node: _Element, in_script: bool = False) -> None:
         _space_row(node, in_script)
     if node.tag in ("msup", "msubsup") and len(node.children) == (2 if node.tag == "msup" else 3):
         _set_primes(node)
+    if node.tag == "msqrt":
+        node.children.insert(0, _strut())
+    elif node.tag == "mroot" and node.children:
+        node.children[0] = _Element("mrow", {}, [_strut(), node.children[0]])
+
+
+def _strut() -> _Element:
+    """A radical's strut, of no width: TeX draws `√` at least a parenthesis tall and splits what
+    its content leaves over between the gap above the content and the sign's depth, so
+    `√(s_ii s_jj)` has its bar well clear of the `s`. A browser fits the sign to the content, which
+    brings the bar down onto short letters; the strut gives the content a parenthesis's height."""
+    return _Element("mspace", {"width": "0", "height": "0.75em", "depth": "0.25em"})
 
 
 def _set_primes(node: _Element) -> None:

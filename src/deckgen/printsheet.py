@@ -73,6 +73,10 @@ math {
   font-size: 1.1em;
 }
 math[display="block"] { margin: 0.3em 0; }
+mtd[columnalign="right"] { text-align: right; text-align: -webkit-right; }
+mtd[columnalign="left"] { text-align: left; text-align: -webkit-left; }
+mtd[columnalign="right"]:has(+ mtd[columnalign="left"]) { padding-right: 0; }
+mtd[columnalign="right"] + mtd[columnalign="left"] { padding-left: 0; }
 mtd[columnalign="left"] + mtd[columnalign="right"] { padding-left: 1em; }
 menclose[notation~="box"] { border: 0.06em solid currentColor; padding: 0.1em 0.25em; }
 .dg-nobr { white-space: nowrap; }
