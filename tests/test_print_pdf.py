@@ -3,10 +3,12 @@ page counts per layout, bookmarks, contents page numbers, clickable sources, eve
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,35 @@ def _overflowing_words(pdf: Path, margin_pt: float) -> list[str]:
     return found
 
 
+_OVERFLOW_PROBE = """
+const found = [];
+for (const box of document.querySelectorAll('.qa, .ans')) {
+  const outer = box.getBoundingClientRect();
+  for (const el of box.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    const over = Math.max(r.right - outer.right, outer.left - r.left);
+    if (r.width > 0 && over > 1.5) found.push((box.id || box.querySelector('.n').textContent) + ' ' + el.tagName.toLowerCase());
+  }
+}
+document.body.dataset.over = JSON.stringify([...new Set(found)]);
+"""
+
+
+def _overflowing_boxes(page: Path, content_width_mm: float) -> list[str]:
+    """What sticks out of its question's or answer's box, on either side, when Chromium lays out
+    `page` at its paper's text width: a formula or table running into the gutter, a neighbour
+    or the margin. (The page's screen-only frame is undone, and a probe measures every box.)"""
+    probed = page.with_name(f"probed-{page.name}")
+    frame = "<style>@media screen { body { max-width: none; margin: 0; padding: 0; } }</style>"
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", f"{frame}<script>{_OVERFLOW_PROBE}</script></body>"), encoding="utf-8")
+    width = round(content_width_mm / 25.4 * 96)
+    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size={width},1000", "--dump-dom", probed.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
+    measured = re.search(r'data-over="([^"]*)"', dom)
+    assert measured is not None, "the probe did not run"
+    return list(json.loads(unescape(measured[1])))
+
+
 def _built(tmp: Path, name: str, epoch: Callable[[int], None], style: PrintStyle, selection: Selection = Selection()) -> Path:
     chromium()
     cjk_fonts()
@@ -91,6 +122,10 @@ def test_the_compact_a4_sheet_holds_the_deck_in_few_pages_with_every_id_and_link
     # Nothing runs off a column into the margin: a five-item compare spans both columns.
     margin = 11 * 72 / 25.4
     assert _overflowing_words(review, margin) == [] and _overflowing_words(questions, margin) == []
+    # Nor does anything run into the gutter or a neighbour: a long formula in the answer key spans
+    # both columns, and a questions table's blank cells share the width that is left.
+    assert _overflowing_boxes(out / "review-sheet.html", 210 - 22) == []
+    assert _overflowing_boxes(out / "review-questions.html", 210 - 22) == []
 
 
 def test_the_full_letter_sheet_has_bookmarks_and_a_contents_page_with_the_right_page_numbers(
@@ -111,6 +146,8 @@ def test_the_full_letter_sheet_has_bookmarks_and_a_contents_page_with_the_right_
         if f"s-{section.id}" in destinations:
             listed = re.search(rf"^\d+\. {re.escape(section.title)}\s+(\d+)$", contents, re.M)
             assert listed is not None and listed[1] == str(destinations[f"s-{section.id}"]), section.title
+    assert _overflowing_boxes(out / "review-sheet.html", 215.9 - 48) == []
+    assert _overflowing_boxes(out / "review-questions.html", 215.9 - 48) == []
     fonts = subprocess.run([poppler("pdffonts"), str(review)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"(NotoSerif|DejaVuSerif)-Regular\s+CID TrueType", fonts), fonts
 
@@ -128,3 +165,17 @@ def test_a_handout_keeps_the_full_numbers_and_has_no_cover(tmp_path: Path, epoch
     again = _built(tmp_path, "again", epoch, PrintStyle(), Selection(topics=("lora-vs-adapter",)))
     for name in ("review-sheet.pdf", "review-questions.pdf"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), f"{name}: the same page printed twice differs"
+
+
+def test_the_overflow_probe_sees_what_sticks_out_on_either_side(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<!doctype html><body><div style="width:200px;margin-left:50px">'
+        '<article class="qa" id="q1"><div style="width:260px">too wide</div></article>'
+        '<article class="qa" id="q2"><div style="margin-left:-20px">off to the left</div></article>'
+        '<article class="qa" id="q3"><p>fits</p></article>'
+        '<div class="ans"><b class="n">4.</b><table style="width:300px"><tr><td>x</td></tr></table></div>'
+        "</div></body>",
+        encoding="utf-8",
+    )
+    assert _overflowing_boxes(page, 100) == ["q1 div", "q2 div", "4. table", "4. tbody", "4. tr", "4. td"]

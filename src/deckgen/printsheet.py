@@ -64,7 +64,8 @@ a { color: inherit; }
 table { border-collapse: collapse; margin: 0.4em 0; break-inside: avoid; font-size: 9.5pt; }
 th, td { border: 0.5pt solid #8c959f; padding: 2pt 5pt; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
-td.blank { min-width: 8em; }
+table.to-fill { width: 100%%; table-layout: fixed; }
+table.to-fill tr:first-child th:first-child { width: 30%%; }
 pre { white-space: pre-wrap; font-size: 8.5pt; background: #f6f8fa; padding: 4pt 6pt; break-inside: avoid; }
 code { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 0.9em; }
 math {
@@ -134,7 +135,7 @@ nav.toc > ol > li li { font-weight: 400; }
 .bib .url::after { content: none; }
 .key .cols { columns: 2; column-gap: 7mm; column-rule: 0.5pt solid #d0d7de; }
 .cols .wide { column-span: all; }
-table.compare th, table.compare td { overflow-wrap: anywhere; }
+table.compare td { overflow-wrap: anywhere; }
 .key h3.key-section { font-size: 11pt; color: #1f2328; margin: 0.8em 0 0.2em; break-after: avoid; }
 .key h4 { font: 600 9pt/1.3 "Noto Sans", "DejaVu Sans", sans-serif; color: #0550ae; margin: 0.6em 0 0.2em; break-after: avoid; }
 .ans { break-inside: avoid; margin: 0 0 0.35em; font-size: 9pt; }
@@ -307,7 +308,8 @@ def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
     for row in question.live_rows:
         cells = "".join(f"<td>{_inline(texts[v])}</td>" if with_values else '<td class="blank"></td>' for v in row.values)
         rows.append(f"<tr><th>{_inline(texts[row.aspect])}</th>{cells}</tr>")
-    return f'<table class="compare"><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
+    fill = "" if with_values else " to-fill"  # blank cells take the width that is left, in equal shares
+    return f'<table class="compare{fill}"><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
 
 
 def _inline(html: str) -> str:
@@ -352,7 +354,7 @@ def _answer_html(numbered: NumberedQuestion, texts: dict[str, str]) -> str:
         return f'<div class="ans{_wide(question, cells)}"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True)}</div>'
     body = texts[question.answer] if question.type is QuestionType.BASIC else texts[_shown(question, True)]
     first, rest = (body[3 : body.index("</p>")], body[body.index("</p>") + 4 :]) if body.startswith("<p>") else ("", body)
-    return f'<div class="ans"><p><b class="n">{number}.</b> {first} {_qid(question)}</p>{rest}</div>'
+    return f'<div class="ans{_wide(question, [body])}"><p><b class="n">{number}.</b> {first} {_qid(question)}</p>{rest}</div>'
 
 
 def _toc_entry(target: str, title: str) -> str:
