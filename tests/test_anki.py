@@ -166,7 +166,7 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     card = collection.get_note(collection.find_notes('"ID:lora-adapter/where"')[0]).cards()[0]
     assert (
         '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> <a class="dg-report" href="https://github.com/example/deck/issues/new'
-        '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where">report a problem</a></div>'
+        '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
     ) in card.answer()
     assert "report a problem" not in card.question()
     root = collection.decks.by_name("Mini Deck")

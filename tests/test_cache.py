@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from deckgen.editions import editions
+
 from deckgen import validate
 from deckgen import cache as cache_module
 from deckgen.outputs import apkg as apkg_output
@@ -84,7 +86,8 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
     first = entries(tmp_path / "out")
-    topic_files = len(list(bank.rglob("*.yaml"))) - 2  # deck.yaml and sources.yaml are read every time
+    # deck.yaml and sources.yaml are read every time, and translations with their edition
+    topic_files = len([p for p in bank.rglob("*.yaml") if not p.stem.endswith(".zh")]) - 2
     assert sum(key.startswith("topic:") for key in first) == topic_files - 1  # unilm-masks shows an image
     edit(bank)
     build(bank, tmp_path / "out")
@@ -252,7 +255,9 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
     # check renders to compare the deletions Anki will read with the ones written. The deck's description
     # is rendered apart from the questions, once for the package and once for the sheets.
     written: Counter[str] = Counter({result.bank.deck.description: 2})
-    for question in result.bank.questions:
+    every_edition = editions(result.bank)[0]
+    written.update({made.bank.deck.description: 2 for made in every_edition[1:]})
+    for question in (q for made in every_edition for q in made.bank.questions):
         written.update([question.question, question.answer, question.extra, *question.items, *question.items])
         written.update(text for row in question.rows for text in (row.aspect, *row.values))
         # A row's own extra is shown with the question's on its card, and after its aspect in the sheets.
@@ -282,7 +287,14 @@ def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Pat
     checked_again = {
         q.question for t in result.bank.topics if any(q.images for q in t.questions) for q in t.questions if q.type is QuestionType.CLOZE
     }
-    assert set(parsed) == {result.bank.deck.description} | checked_again
+    # A translation is checked afresh on every build, as its topic is read again with it (its
+    # clozes rendered once more); the edition's description is rendered as the English one is.
+    translated = [made.bank for made in editions(result.bank)[0][1:]]
+    overlays = {t.path for t in result.bank.topics if (t.path.parent / f"{t.path.stem}.zh{t.path.suffix}").is_file()}
+    checked_translations = {
+        q.question for b in translated for t in b.topics if t.path in overlays for q in t.questions if q.type is QuestionType.CLOZE and "（尚未翻译）" not in q.question
+    }
+    assert set(parsed) == {result.bank.deck.description, *(b.deck.description for b in translated)} | checked_again | checked_translations
     assert len(checked_again) == 1
 
 

@@ -349,15 +349,15 @@ def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], Non
     seconds = r"\d+\.\d\d s"
     code, _, err = run("build", "mini", "--out", "out", "--timings")
     assert code == 0
-    steps = ("validate", "lock", "lint", "render", "update lock", "sheets", "write", "cache", "total")
+    steps = ("validate", "lock", "lint", "editions", "render", "update lock", "sheets", "write", "cache", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
     code, _, err = run("check", "mini", "--timings")
     assert code == 0
-    steps = ("validate", "lock", "lint", "total")
+    steps = ("validate", "lock", "lint", "editions", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
     code, _, err = run("check", "mini", "--timings", "--locked")
     assert code == 0
-    steps = ("validate", "lock", "lint", "locked", "total")
+    steps = ("validate", "lock", "lint", "editions", "locked", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from deckgen.anki.notes import deck_notes
 from deckgen.cache import CACHE_FILE, BuildCache
+from deckgen.editions import editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
@@ -51,6 +52,8 @@ class BuildOptions:
     """Where to record the seconds each step takes, if anywhere."""
     style: PrintStyle = PrintStyle()
     """The printed sheets' layout and paper."""
+    languages: tuple[str, ...] | None = None
+    """The editions to write (`--lang`); every edition deck.yaml lists when None."""
 
 
 @contextmanager
@@ -104,6 +107,11 @@ def check(
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
         with phase(timings, "lint"):
             diagnostics += lint_bank(bank)
+        with phase(timings, "editions"):
+            _, translation_problems = editions(bank)
+        diagnostics += translation_problems
+        if any(d.severity is Severity.ERROR for d in translation_problems):
+            return None, sorted(diagnostics, key=Diagnostic.sort_key)
         if locked:
             with phase(timings, "locked"):
                 stale = stale_lock(bank, release, cache, int(now))
@@ -114,9 +122,10 @@ def check(
 
 def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int) -> list[Diagnostic]:
     """Why the bank's lock is not the one a build would write now (see `Release.stale_problems`);
-    every note is rendered, as a build renders it, from `cache` where it can."""
+    every note of every edition is rendered, as a build renders it, from `cache` where it can."""
     try:
-        return release.stale_problems(bank, deck_notes(bank, cache), now)
+        translated = {e.language: deck_notes(e.bank, cache) for e in editions(bank)[0] if e.bank.edition_of is not None}
+        return release.stale_problems(bank, deck_notes(bank, cache), now, translated)
     finally:
         forget_rendered()
 
@@ -219,12 +228,14 @@ def build_deck(options: BuildOptions) -> BuildResult:
 def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildResult:
     """Render every output with `cache` and write them into a new folder that then replaces the output folder."""
     timings = options.timings
-    context, warnings = _render(options, cache)
+    contexts, warnings = _render(options, cache)
+    context = contexts[0]
     writers: dict[Path, Writer] = {}
     late: dict[Path, Writer] = {}
     with phase(timings, "sheets"):
-        for kind in FORMATS:
-            (late if kind.late else writers).update(kind.files(context))
+        for edition in (c for c in contexts if options.languages is None or c.language in options.languages):
+            for kind in FORMATS:
+                (late if kind.late else writers).update(kind.files(edition))
     written_late: list[Path] = []
     problems: list[Diagnostic] = []
     with output.staging() as staging:
@@ -258,16 +269,30 @@ def _write_lock(options: BuildOptions, context: RenderContext) -> list[Path]:
     return [release.path]
 
 
-def _render(options: BuildOptions, cache: BuildCache) -> tuple[RenderContext, list[Diagnostic]]:
-    """Check the bank, render every note (the lock describes them all), and bring the lock up to date."""
+def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContext], list[Diagnostic]]:
+    """Check the bank, render every note of every edition (the lock describes them all), and bring
+    the lock up to date: a render context per edition, the source language's first."""
     release = read_release(options.bank_dir)
     bank, warnings = checked_bank(options, release, cache)
+    unknown = [lang for lang in options.languages or () if lang not in bank.deck.languages]
+    if unknown:
+        where = Location(options.bank_dir.as_posix() + "/deck.yaml")
+        listed = ", ".join(bank.deck.languages)
+        raise DeckgenError([Diagnostic(where, Severity.ERROR, f"no '{unknown[0]}' edition: deck.yaml lists {listed}", "languages")])
     timestamp = int(build_time())
+    with phase(options.timings, "editions"):
+        found = editions(bank)[0]
     with phase(options.timings, "render"):
-        notes = deck_notes(bank, cache)
-        chosen = select(bank, options.selection)
-        shape = outline(chosen, bank, handout_title(bank, options.selection))
+        rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
-        lock = release.next_lock(bank, notes, timestamp)
-    context = RenderContext(options.out_dir, chosen, shape, options.selection, bank, notes, release, lock, cache, options.pdf, options.style)
-    return context, warnings
+        lock = release.next_lock(bank, rendered[0][1], timestamp, {e.language: n for e, n in rendered[1:]})
+    contexts = []
+    for made, notes in rendered:
+        whole = made.bank
+        chosen = select(whole, options.selection)
+        shape = outline(chosen, whole, handout_title(whole, options.selection))
+        edition_lock = lock if whole.edition_of is None else lock.edition(made.language)
+        contexts.append(
+            RenderContext(options.out_dir, chosen, shape, options.selection, whole, notes, release, edition_lock, cache, options.pdf, options.style, made.language)
+        )
+    return contexts, warnings

@@ -78,7 +78,7 @@ class BuildCache:
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / CACHE_FILE
         self.salt = _salt()
-        self.keys: dict[tuple[str, str], str] = {}
+        self.keys: dict[tuple[str, str, str], str] = {}
         self._sources: dict[str, str] = {}
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
@@ -245,15 +245,16 @@ class BuildCache:
 
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
-        known = self.keys.get((topic.id, question.id))
+        language = bank.deck.language  # each edition renders the question in its own language
+        known = self.keys.get((language, topic.id, question.id))
         if known is not None:
             return known
         content = tuple(getattr(question, name) for name in _QUESTION_CONTENT)
         rows = tuple(tuple(getattr(row, name) for name in _ROW_CONTENT) for row in question.rows)
         sources = tuple(self._source_part(bank, s) for s in question.sources)
         images = tuple((target, media_name(path)) for target, path in question.images)
-        blob = repr((content, rows, topic.title, sources, images, bank.deck.homepage))
-        key = self.keys[(topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        blob = repr((content, rows, topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
+        key = self.keys[(language, topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         return key
 
     def _source_part(self, bank: Bank, source_id: str) -> str:

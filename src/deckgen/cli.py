@@ -80,6 +80,7 @@ def main() -> None:
     help="The printed sheets' layout: full (one column, 11 pt) or compact (two columns, 9.5 pt).",
 )
 @click.option("--paper", type=click.Choice(tuple(PAPERS)), default="letter", show_default=True, help="The printed sheets' paper size.")
+@click.option("--lang", "languages", multiple=True, metavar="LANG", help="Write only this edition (repeatable): en, or a language deck.yaml lists.")
 @TIMINGS
 def build_command(
     bank_dir: Path,
@@ -92,12 +93,13 @@ def build_command(
     pdf: bool,
     layout: str,
     paper: str,
+    languages: tuple[str, ...],
     timings: bool,
 ) -> None:
     """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
     clock = Timings() if timings else None
     selection = Selection(topics, sections, tags)
-    options = BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, clock, PrintStyle(layout, paper))
+    options = BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, clock, PrintStyle(layout, paper), languages or None)
     with _failing("build failed: {}; nothing was written"), phase(clock, "total"):
         result = build_deck(options)
     if clock is not None:

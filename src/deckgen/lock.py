@@ -78,6 +78,9 @@ class NoteState:
     """A hash of the note's text (its fields) as the last release shipped it; None if no release has."""
     release: str | None = None
     """The version whose release last added or changed the note's text; None before any did."""
+    editions: tuple[tuple[str, str, int], ...] = ()
+    """For each edition in another language: (language, hash of the note's content in it, the
+    time that content last changed), in the order of the languages."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,16 @@ class Lock:
     version: str | None = None
     """The deck version of the last release the notes' `shipped` hashes describe; None in a lock
     of format 1 or 2, which did not record it."""
+
+    def edition(self, language: str) -> Lock:
+        """The lock as an edition in another language reads it: each note's hash and time are
+        those of its content in that language (a note the edition has not built yet keeps the
+        source's)."""
+        notes = {}
+        for nid, note in self.notes.items():
+            found = next(((h, t) for lang, h, t in note.editions if lang == language), None)
+            notes[nid] = note if found is None else replace(note, hash=found[0], mtime=found[1])
+        return replace(self, notes=notes)
 
 
 def _error(location: Location, message: str, rule: str) -> Diagnostic:
@@ -199,7 +212,12 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
         if kind not in ("basic", "cloze"):
             raise _LockError(key, f"'type' should be basic or cloze, found '{kind}'")
         shipped, release = (_optional_text(entry, key, "shipped"), _version(entry, key, "release")) if version == 3 else (None, None)
-        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds), shipped, release)
+        editions = []
+        if version == 3 and "editions" in entry:
+            for language, raw_edition in _mapping(entry["editions"], key, f"note '{key}' 'editions'").items():
+                state = _mapping(raw_edition, key, f"note '{key}' edition '{language}'")
+                editions.append((language, _text(state, key, "hash"), _whole(state, key, "mtime", seconds)))
+        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds), shipped, release, tuple(sorted(editions)))
     return note_types, notes, released
 
 
@@ -300,6 +318,8 @@ def format_lock(lock: Lock) -> str:
             entry["shipped"] = n.shipped
         if n.release is not None:
             entry["release"] = n.release
+        if n.editions:
+            entry["editions"] = {language: {"hash": h, "mtime": t} for language, h, t in n.editions}
         body = json.dumps(entry, ensure_ascii=False, sort_keys=True)
         out.append(f"    {json.dumps(nid, ensure_ascii=False)}: {body}" + ("," if i < len(ids) - 1 else ""))
     out += ["  }", "}"]
@@ -312,6 +332,7 @@ def next_lock(
     notes: dict[str, tuple[str, str, str]],
     now: int,
     version: str,
+    editions: dict[str, dict[str, str]] | None = None,
 ) -> Lock:
     """The lock after a build of the deck's `version`: times advance only for what changed.
 
@@ -320,6 +341,8 @@ def next_lock(
     differs from what the last release shipped (or that it did not ship) is marked as changed by
     this one, and what it ships becomes the new baseline. Any other build keeps both. A lock with
     no release yet (none, or format 1 or 2) takes the notes as they are as shipped at `version`.
+    `editions` maps each edition in another language to its notes' content hashes, whose times
+    advance in the same way, each edition on its own.
     """
     old_types = lock.note_types if lock else {}
     old_notes = lock.notes if lock else {}
@@ -344,7 +367,18 @@ def next_lock(
             if shipped != text:
                 release = version
             shipped = text
-        states[nid] = NoteState(ntype, digest, mtime, shipped, release)
+        kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
+        translated = []
+        for language, hashes in sorted((editions or {}).items()):
+            if nid not in hashes:
+                continue
+            before = kept.get(language)
+            same = before is not None and before[0] == hashes[nid]
+            when = before[1] if before is not None and same else (now if before is None else max(now, before[1] + 1))
+            # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
+            # (seen in anki 26.9.3): an edition's note never shares its time with the source's.
+            translated.append((language, hashes[nid], when + 1 if when == mtime else when))
+        states[nid] = NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
     return Lock(types, states, {}, version)
 
 

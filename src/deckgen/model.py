@@ -263,6 +263,10 @@ class Deck:
     description: str
     homepage: str
     sections: tuple[Section, ...]
+    languages: tuple[str, ...] = ("en",)
+    """The editions the deck is built in, the source language (English) first."""
+    language: str = "en"
+    """The language this deck's text is in: the source language, or an edition's."""
 
     @property
     def slug(self) -> str:
@@ -279,6 +283,9 @@ class Bank:
     deck: Deck
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
+    edition_of: Bank | None = None
+    """For an edition in another language: the bank in the source language, which names its
+    decks in Anki (so that a learner can move between editions without moving cards)."""
 
     def section(self, section_id: str) -> Section:
         """The section with this id."""
@@ -296,6 +303,10 @@ class Bank:
     def questions(self) -> tuple[Question, ...]:
         """Every question, in deck order."""
         return tuple(q for t in self.ordered_topics() for q in t.questions)
+
+    def topic(self, topic_id: str) -> Topic:
+        """The topic with this id."""
+        return next(t for t in self.topics if t.id == topic_id)
 
     def ordered_topics(self) -> tuple[Topic, ...]:
         """Topics in the order of their sections in `deck.yaml`, then by file name."""

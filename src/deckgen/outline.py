@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deckgen.model import Bank, Deck, Question, Section, Topic
-from deckgen.report import plural
+from deckgen.labels import labels
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Outline:
     @property
     def counts(self) -> str:
         """`491 questions: 565 notes and 586 cards in Anki`, as a sheet's header says it."""
-        return f"{plural(self.question_count, 'question')}: {plural(self.note_count, 'note')} and {plural(self.card_count, 'card')} in Anki"
+        return labels(self.deck.language).counts(self.question_count, self.note_count, self.card_count)
 
     @property
     def deck(self) -> Deck:

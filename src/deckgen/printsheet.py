@@ -18,6 +18,7 @@ from pathlib import Path
 from deckgen.cache import BuildCache
 from deckgen.bibliography import cite_keys, cited
 from deckgen.cloze import cloze_blank, cloze_reveal
+from deckgen.labels import labels
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source, Topic, media_name
 from deckgen.outline import NumberedQuestion, Outline, outline
@@ -248,7 +249,7 @@ def _cites(bank: Bank, question: Question, bibliography: dict[str, int], section
     links = [
         f'<a href="#b-{section}-{bibliography[source_id]}">[{escape(keys[source_id])}]</a>' for source_id in question.sources
     ]
-    return f'<span class="cites">Sources: {" ".join(links)}</span>' if links else ""
+    return f'<span class="cites">{labels(bank.deck.language).sources}: {" ".join(links)}</span>' if links else ""
 
 
 def _bibliography(bank: Bank, section: str, sources: list[Source]) -> str:
@@ -263,7 +264,7 @@ def _bibliography(bank: Bank, section: str, sources: list[Source]) -> str:
             f"<cite{lang}>{escape(source.title)}</cite>{gloss}. "
             f'<a class="url" href="{escape(source.url)}">{escape(source.url)}</a></li>'
         )
-    return f'<section class="bib"><h3>Sources cited in this section</h3><ol>{"".join(items)}</ol></section>'
+    return f'<section class="bib"><h3>{labels(bank.deck.language).sources_cited}</h3><ol>{"".join(items)}</ol></section>'
 
 
 def _sorted_sources(bank: Bank, sources: list[Source]) -> list[Source]:
@@ -302,14 +303,14 @@ def _wide(question: Question, printed: Iterable[str]) -> str:
     return " wide" if many_items or max(map(_math_length, printed), default=0) >= WIDE_MATH else ""
 
 
-def _table(question: Question, texts: dict[str, str], with_values: bool) -> str:
+def _table(question: Question, texts: dict[str, str], with_values: bool, aspect: str) -> str:
     head = "".join(f"<th>{_inline(texts[item])}</th>" for item in question.items)
     rows = []
     for row in question.live_rows:
         cells = "".join(f"<td>{_inline(texts[v])}</td>" if with_values else '<td class="blank"></td>' for v in row.values)
         rows.append(f"<tr><th>{_inline(texts[row.aspect])}</th>{cells}</tr>")
     fill = "" if with_values else " to-fill"  # blank cells take the width that is left, in equal shares
-    return f'<table class="compare{fill}"><tr><th>Aspect</th>{head}</tr>{"".join(rows)}</table>'
+    return f'<table class="compare{fill}"><tr><th>{escape(aspect)}</th>{head}</tr>{"".join(rows)}</table>'
 
 
 def _inline(html: str) -> str:
@@ -331,7 +332,7 @@ def _question_html(
     shown = texts[_shown(question, with_answers)]
     parts = [f'<article class="qa{_wide(question, texts.values())}" id="q{number}"><span class="num">{number}.</span><div class="body"><div class="q">{shown}</div>']
     if question.type is QuestionType.COMPARE:
-        parts.append(_table(question, texts, with_values=with_answers))
+        parts.append(_table(question, texts, with_values=with_answers, aspect=labels(bank.deck.language).aspect))
     elif question.type is QuestionType.BASIC and with_answers:
         parts.append(f'<div class="a">{texts[question.answer]}</div>')
     elif question.type is QuestionType.BASIC:
@@ -345,13 +346,13 @@ def _question_html(
     return "".join(parts)
 
 
-def _answer_html(numbered: NumberedQuestion, texts: dict[str, str]) -> str:
+def _answer_html(numbered: NumberedQuestion, texts: dict[str, str], aspect: str) -> str:
     """A line of the answer key: the number, then the answer on the same line (a cloze as its
     whole sentence, the deletions emphasised), and the id."""
     number, question = numbered.number, numbered.question
     if question.type is QuestionType.COMPARE:
         cells = [texts[t] for row in question.live_rows for t in (row.aspect, *row.values)]
-        return f'<div class="ans{_wide(question, cells)}"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True)}</div>'
+        return f'<div class="ans{_wide(question, cells)}"><p><b class="n">{number}.</b> {_qid(question)}</p>{_table(question, texts, with_values=True, aspect=aspect)}</div>'
     body = texts[question.answer] if question.type is QuestionType.BASIC else texts[_shown(question, True)]
     first, rest = (body[3 : body.index("</p>")], body[body.index("</p>") + 4 :]) if body.startswith("<p>") else ("", body)
     return f'<div class="ans{_wide(question, [body])}"><p><b class="n">{number}.</b> {first} {_qid(question)}</p>{rest}</div>'
@@ -363,15 +364,17 @@ def _toc_entry(target: str, title: str) -> str:
 
 
 def _head(outline: Outline, subtitle: str, with_answers: bool, description: str, style: PrintStyle) -> list[str]:
-    deck = outline.deck
+    deck, words = outline.deck, labels(outline.deck.language)
+    version = words.version.format(version=deck.version)
     title = f"{deck.title}: {subtitle}"
     if outline.handout:
         title = outline.handout if with_answers else f"{outline.handout}: {subtitle}"
-    running = _css_string(f"{title} · version {deck.version}" if outline.handout else f"{deck.title} · {subtitle} · version {deck.version}")
+    running_version = words.running_version.format(version=deck.version)
+    running = _css_string(f"{title} · {running_version}" if outline.handout else f"{deck.title} · {subtitle} · {running_version}")
     css = PRINT_CSS % {"running": running} + SHEET_CSS + LAYOUT_CSS[style.layout] + f"@page {{ size: {PAPERS[style.paper]}; }}\n"
     out = [
         "<!doctype html>",
-        '<html lang="en">',
+        f'<html lang="{words.html_lang}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -381,20 +384,20 @@ def _head(outline: Outline, subtitle: str, with_answers: bool, description: str,
         f'<body class="{style.layout}{" handout" if outline.handout else ""}">',
     ]
     if outline.handout:
-        meta = f"From {deck.title}, version {deck.version} · {outline.counts} · {deck.homepage}"
+        meta = f"{words.from_deck.format(deck=deck.title, version=deck.version)} · {outline.counts} · {deck.homepage}"
         return out + [f'<header><h1>{escape(title)}</h1>', f'<p class="meta">{escape(meta)}</p>', "</header>"]
     out += [
         f"<header><h1>{escape(title)}</h1>",
-        f'<p class="meta">Version {escape(deck.version)} · {escape(outline.counts)} · {escape(deck.homepage)}</p>',
+        f'<p class="meta">{escape(version)} · {escape(outline.counts)} · {escape(deck.homepage)}</p>',
         description,
         "</header>",
-        '<nav class="toc"><h2>Contents</h2><ol>',
+        f'<nav class="toc"><h2>{escape(words.contents)}</h2><ol>',
     ]
     for section in outline.sections:
         links = "".join(f"<li>{_toc_entry('t-' + t.topic.id, t.topic.title)}</li>" for t in section.topics if t.questions)
         out.append(f"<li>{_toc_entry('s-' + section.section.id, section.section.title)}<ol>{links}</ol></li>")
     if not with_answers:
-        out.append(f"<li>{_toc_entry('answer-key', 'Answer key')}</li>")
+        out.append(f"<li>{_toc_entry('answer-key', words.answer_key)}</li>")
     out.append("</ol></nav>")
     return out
 
@@ -407,8 +410,9 @@ def _pages(
     bank = outline.bank
     texts_of = _question_texts(bank, cache)
     description = to_print_html(bank.deck.description)
-    review_out = _head(outline, "review sheet", True, description, style) if review else []
-    questions_out = _head(outline, "questions", False, description, style) if questions else []
+    words = labels(outline.deck.language)
+    review_out = _head(outline, words.review_sheet, True, description, style) if review else []
+    questions_out = _head(outline, words.questions, False, description, style) if questions else []
     key_out: list[str] = []
     for section in outline.sections:
         if not section.has_questions:
@@ -433,7 +437,7 @@ def _pages(
                     review_out.append(lead + _question_html(bank, numbered, texts, True, cites, style) + close)
                 if questions:
                     questions_out.append(lead + _question_html(bank, numbered, texts, False, "", style) + close)
-                    key_out.append(_answer_html(numbered, texts))
+                    key_out.append(_answer_html(numbered, texts, words.aspect))
             for out in (review_out, questions_out):
                 if out:
                     out.append("</section>")
@@ -442,7 +446,7 @@ def _pages(
         if questions:
             questions_out.append("</div></section>")
     if questions:
-        questions_out.append('<section class="section key" id="answer-key"><h2>Answer key</h2><div class="cols">')
+        questions_out.append(f'<section class="section key" id="answer-key"><h2>{escape(labels(outline.deck.language).answer_key)}</h2><div class="cols">')
         questions_out += key_out
         questions_out.append("</div></section>")
     for out in (review_out, questions_out):

@@ -121,9 +121,10 @@ def link_problem(root: Path, path: Path) -> str | None:
     return None
 
 
-def topic_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    """Every topic bank under `root` (YAML files other than deck and sources, hidden ones skipped),
-    and what stopped a file or folder from being read: nothing outside the bank is ever read."""
+def topic_files(root: Path, languages: tuple[str, ...] = ()) -> tuple[list[Path], list[Diagnostic]]:
+    """Every topic bank under `root` (YAML files other than deck and sources, hidden ones skipped,
+    and the translation overlays of the editions in `languages`, `<name>.<language>.yaml`), and
+    what stopped a file or folder from being read: nothing outside the bank is ever read."""
     found: list[Path] = []
     problems: list[Diagnostic] = []
 
@@ -143,6 +144,8 @@ def topic_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
             if entry.name.startswith(".") or (folder == root and path.stem in (DECK_FILE, SOURCES_FILE)):
                 continue  # deck and sources are read, and checked, on their own
             is_yaml = path.suffix in YAML_SUFFIXES
+            if is_yaml and any(path.stem.endswith(f".{lang}") for lang in languages if lang != "en"):
+                continue  # a translation, read with its edition (deckgen.editions)
             if entry.is_symlink():
                 link = link_problem(root, path)
                 if link is not None and (is_yaml or path.is_dir()):

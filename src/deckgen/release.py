@@ -44,17 +44,19 @@ class Release:
                 problems += schema_problems(self.lock, self.bank_dir, note_type_states(bank))
         return problems
 
-    def next_lock(self, bank: Bank, notes: DeckNotes, now: int) -> Lock:
-        """The lock after building `bank` (the whole bank) with its `notes`: times advance only for what changed."""
+    def next_lock(self, bank: Bank, notes: DeckNotes, now: int, editions: dict[str, DeckNotes] | None = None) -> Lock:
+        """The lock after building `bank` (the whole bank) with its `notes`, and each edition in
+        another language with its own: times advance only for what changed."""
         states = {n.fields[0]: (n.model, note_hash(n), text_hash(n.fields)) for n in notes.notes}
-        return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version)
+        translated = {language: {n.fields[0]: note_hash(n) for n in made.notes} for language, made in (editions or {}).items()}
+        return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version, translated)
 
     def changed_text(self, lock: Lock) -> str | None:
         """The lock's text to write, or None when the file already holds exactly that."""
         text = format_lock(lock)
         return None if self.data == text.encode("utf-8") else text
 
-    def stale_problems(self, bank: Bank, notes: DeckNotes, now: int) -> list[Diagnostic]:
+    def stale_problems(self, bank: Bank, notes: DeckNotes, now: int, editions: dict[str, DeckNotes] | None = None) -> list[Diagnostic]:
         """Why the lock file is not the one a build of `bank` (the whole bank, with its `notes`)
         would write: one error, at the first entry that differs, naming the command that writes
         it; none when a build would leave the file as it is.
@@ -62,7 +64,7 @@ class Release:
         `now` changes nothing: a build keeps the time of whatever did not change, and gives
         whatever changed a time later than the one it had.
         """
-        built = self.next_lock(bank, notes, now)
+        built = self.next_lock(bank, notes, now, editions)
         if self.changed_text(built) is None:
             return []
         path = self.path.as_posix()

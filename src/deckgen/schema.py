@@ -98,6 +98,9 @@ def _field(spec: Field) -> Schema:
         schema = {"type": "array", "items": value}
         if spec.min_items:
             schema["minItems"] = spec.min_items
+        if spec.first:
+            schema["prefixItems"] = [{"const": spec.first}]
+            schema["uniqueItems"] = True
     if spec.required or spec.kind is RECORD:
         return {**schema, "description": spec.description}
     # check reads an optional text or list that is left empty as not given at all.

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from deckgen.cloze import cloze_blank, cloze_reveal
+from deckgen.labels import labels
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source
 from deckgen.outline import NumberedQuestion, Outline, outline
@@ -51,8 +52,8 @@ def _source_link(source: Source) -> str:
     return f"[{_plain(source.title)}]({source.url})"
 
 
-def _compare_table(question: Question, with_values: bool) -> str:
-    header = "| Aspect | " + " | ".join(to_sheet_cell(item) for item in question.items) + " |"
+def _compare_table(question: Question, with_values: bool, aspect: str) -> str:
+    header = f"| {aspect} | " + " | ".join(to_sheet_cell(item) for item in question.items) + " |"
     rule = "|---" * (len(question.items) + 1) + "|"
     rows = []
     for row in question.live_rows:
@@ -74,26 +75,26 @@ def _quote(text: str) -> str:
 
 
 def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: tuple[str, ...]) -> list[str]:
-    deck = outline.deck
+    deck, words = outline.deck, labels(outline.deck.language)
     if outline.handout:
         # A handout is titled by what it holds, and has no cover: no deck blurb, no contents.
-        title = outline.handout if subtitle == "review sheet" else f"{outline.handout}: {subtitle}"
+        title = outline.handout if subtitle == words.review_sheet else f"{outline.handout}: {subtitle}"
         slugger.slug(title)
-        meta = f"From {_plain(deck.title)}, version {_plain(deck.version)} · {outline.counts} · <{deck.homepage}>"
+        meta = f"{words.from_deck.format(deck=_plain(deck.title), version=_plain(deck.version))} · {outline.counts} · <{deck.homepage}>"
         return [f"# {_plain(title)}", "", meta, ""]
     title = f"{deck.title}: {subtitle}"
     slugger.slug(title)
     lines = [
         f"# {_plain(title)}",
         "",
-        f"Version {_plain(deck.version)} · {outline.counts} · <{deck.homepage}>",
+        f"{words.version.format(version=_plain(deck.version))} · {outline.counts} · <{deck.homepage}>",
         "",
         to_sheet_markdown(deck.description),
         "",
-        "## Contents",
+        f"## {words.contents}",
         "",
     ]
-    slugger.slug("Contents")
+    slugger.slug(words.contents)
     toc: list[str] = []
     for section in outline.sections:
         toc.append(f"- [{_plain(section.section.title)}](#{slugger.slug(section.section.title)})")
@@ -131,7 +132,7 @@ def _question(bank: Bank, number: int, question: Question, with_answers: bool) -
     else:
         lines = [_labelled(label, with_media(question.question, media)), ""]
     if question.type is QuestionType.COMPARE:
-        lines += [_compare_table(question, with_values=with_answers), ""]
+        lines += [_compare_table(question, with_values=with_answers, aspect=labels(bank.deck.language).aspect), ""]
     elif question.type is QuestionType.BASIC and with_answers:
         lines += [_labelled("**A.**", with_media(question.answer, media)), ""]
     if with_answers:
@@ -140,7 +141,7 @@ def _question(bank: Bank, number: int, question: Question, with_answers: bool) -
         for extra in question.row_extras:
             lines += [_quote(extra), ""]
         links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
-        lines += [f"*Sources:* {links} · {_id_label(question)}", ""]
+        lines += [f"*{labels(bank.deck.language).sources}:* {links} · {_id_label(question)}", ""]
     else:
         lines += [_id_label(question), ""]
     return lines
@@ -154,10 +155,11 @@ def _id_label(question: Question) -> str:
 def _answer_key(outline: Outline) -> list[str]:
     """The answers by section and topic, each on its number's line; a cloze as its whole
     sentence with the deletions in bold."""
-    return ["## Answer key", ""] + _by_topic(outline, 3, _answer)
+    words = labels(outline.deck.language)
+    return [f"## {words.answer_key}", ""] + _by_topic(outline, 3, lambda numbered: _answer(numbered, words.aspect))
 
 
-def _answer(numbered: NumberedQuestion) -> list[str]:
+def _answer(numbered: NumberedQuestion, aspect: str) -> list[str]:
     """A question's lines in the answer key."""
     label, question = f"**Q{numbered.number}.**", numbered.question
     media = question.media(MEDIA_FOLDER + "/")
@@ -165,7 +167,7 @@ def _answer(numbered: NumberedQuestion) -> list[str]:
         return [_labelled(label, with_media(question.answer, media)), ""]
     if question.type is QuestionType.CLOZE:
         return [_labelled(label, with_media(cloze_reveal(question.question), media)), ""]
-    return [label, "", _compare_table(question, with_values=True), ""]
+    return [label, "", _compare_table(question, with_values=True, aspect=aspect), ""]
 
 
 def _trimmed(lines: list[str]) -> list[str]:
@@ -179,12 +181,13 @@ def _trimmed(lines: list[str]) -> list[str]:
 
 def review_sheet_lines(outline: Outline) -> list[str]:
     """The review sheet's lines, each to be followed by a newline."""
-    return _trimmed(_header(outline, "review sheet", _Slugger(), ()) + _body(outline, with_answers=True))
+    return _trimmed(_header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ()) + _body(outline, with_answers=True))
 
 
 def questions_sheet_lines(outline: Outline) -> list[str]:
     """The questions sheet's lines, each to be followed by a newline."""
-    head = _header(outline, "questions", _Slugger(), ("Answer key",))
+    words = labels(outline.deck.language)
+    head = _header(outline, words.questions, _Slugger(), (words.answer_key,))
     return _trimmed(head + _body(outline, with_answers=False) + _answer_key(outline))
 
 

@@ -19,6 +19,8 @@ RESERVED_SECTION_IDS = ("release", "retired", "tag")
 tags (`deckgen::release::0.2.0`, `deckgen::retired`, `deckgen::tag::<tag>`)."""
 KEBAB_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 YEAR_RE = re.compile(r"[0-9]{4}")
+EDITION_LANGUAGES = ("en", "zh")
+"""The languages deckgen builds an edition in: English, the banks' own, and those it has labels for."""
 LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)*")
 
 
@@ -69,6 +71,8 @@ class Field:
     """The model attribute the value fills, when it is not named as the key is."""
     noun: str = ""
     """For a list of records: what messages call its items, in the plural ("retired questions")."""
+    first: str = ""
+    """For a list whose items are each given once: the item it must start with, if any."""
 
     @property
     def attribute(self) -> str:
@@ -139,6 +143,10 @@ DECK = Record(
         Field("description", MARKDOWN, "what the deck is, shown in Anki and on the sheets"),
         Field("homepage", URL, "where the deck lives; cards link to it to report a problem"),
         Field("sections", RECORD, "the sections, in reading-list order", many=True, min_items=1, record="section"),
+        Field(
+            "languages", CHOICE, "the editions to build, English (the source) first; each other one is translated in overlays (en when absent)",
+            required=False, many=True, choices=EDITION_LANGUAGES, first="en",
+        ),
     ),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deckgen.editions import editions
 from deckgen.model import Bank, Question, QuestionType, Source, one_line
 from deckgen.report import plural
 
@@ -107,4 +108,8 @@ def format_stats(bank: Bank, stats: Stats) -> str:
         lines.extend(f"  {s.id}  {s.title}" for s in stats.uncited)
     else:
         lines.append(f"every one of the {len(bank.sources)} sources is cited")
+    for made in editions(bank)[0][1:]:
+        covered = made.coverage
+        stale = f", {plural(covered.stale, 'stale translation')}" if covered.stale else ", none stale"
+        lines.append(f"{made.language}: {covered.translated} of {covered.total} questions translated ({covered.percent}%){stale}")
     return "\n".join(one_line(line) for line in lines) + "\n"

@@ -73,9 +73,13 @@ def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str
             titles[title_key] = location_of(entry, "title")
         sections.append(Section(values["id"], values["title"], values["heading"], entry.location))
     section_ids = {s.id for s in sections}
+    languages = tuple(item.value for item in deck["languages"] or [])
+    if languages and (languages[0] != "en" or len(set(languages)) != len(languages)):
+        reader.error(location_of(top, "languages"), "list English (en) first, then each other edition once: English is the language the banks are written in", "languages")
+        return None, section_ids
     if any(deck[key] is None for key in ("title", "version", "description", "homepage")):
         return None, section_ids
-    return Deck(deck["title"], deck["version"], deck["description"], deck["homepage"], tuple(sections)), section_ids
+    return Deck(deck["title"], deck["version"], deck["description"], deck["homepage"], tuple(sections), languages or ("en",)), section_ids
 
 
 def _read_sources(reader: Reader, loaded: LoadedFile) -> list[Source]:
@@ -202,7 +206,7 @@ def _read_question(reader: Reader, entry: Mapping, topic_id: str, section: str, 
     )
 
 
-def _read_topic(reader: Reader, loaded: LoadedFile) -> Topic | None:
+def read_topic(reader: Reader, loaded: LoadedFile) -> Topic | None:
     top = reader.mapping(loaded.root, TOPIC.what, Location(loaded.display))
     if top is None:
         return None
@@ -324,7 +328,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     if sources_file and sources_file.root is not None:
         sources = _read_sources(reader, sources_file)
         known.ids["source"] = {s.id for s in sources}
-    paths, unreadable = topic_files(root)
+    paths, unreadable = topic_files(root, deck.languages if deck is not None else ())
     reader.diagnostics.extend(unreadable)
     if not paths:
         reader.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
@@ -345,7 +349,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         reader.diagnostics.extend(loaded.diagnostics)
         if loaded.root is None:
             continue
-        topic = _read_topic(reader, loaded)
+        topic = read_topic(reader, loaded)
         if topic is not None:
             topics.append(topic)
             found = reader.diagnostics[start:]

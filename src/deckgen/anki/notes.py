@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from deckgen.anki.ids import content_hash, note_guid, note_id_field
 from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
 from deckgen.cloze import mark_math_clozes
+from deckgen.editions import LANGUAGE_TAGS
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, deck_part
 from deckgen.links import with_media
 from deckgen.render import plain_html, to_html, to_inline_html
@@ -59,8 +60,11 @@ class NoteSpec:
 
 
 def deck_name(bank: Bank, topic: Topic) -> str:
-    """`Root::Section title::Topic title`; `::` inside a title would nest further, so it is replaced."""
-    parts = (bank.deck.title, bank.section(topic.section).title, topic.title)
+    """`Root::Section title::Topic title`; `::` inside a title would nest further, so it is replaced.
+    Every edition names its decks in the source language: a learner who moves to another edition
+    imports it over the same notes, whose cards stay in the decks they are in."""
+    names = bank.edition_of or bank
+    parts = (names.deck.title, names.section(topic.section).title, names.topic(topic.id).title)
     return "::".join(deck_part(p) for p in parts)
 
 
@@ -93,15 +97,28 @@ def question_tags(question: Question) -> tuple[str, ...]:
     return (f"{TAG_ROOT}::{question.section}::{question.topic}", *(BANK_TAG + tag for tag in question.tags))
 
 
-def retired_banner(reason: str) -> str:
-    """The banner a retired note carries above its old text."""
+def retired_banner(reason: str, language: str = "en") -> str:
+    """The banner a retired note carries above its old text, in the edition's language."""
+    if language == "zh":
+        return (
+            '<div class="dg-retired"><strong>已停用：请删除这张卡片。</strong> '
+            f"{to_inline_html(reason)}（在“浏览”中搜索 <code>tag:{RETIRED_TAG}</code>，全选后删除。）</div>"
+        )
     return (
         '<div class="dg-retired"><strong>Retired: delete this card.</strong> '
         f"{to_inline_html(reason)} (Browse, search <code>tag:{RETIRED_TAG}</code>, select all, delete.)</div>"
     )
 
 
-def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values: dict[str, str], retired: str | None) -> NoteSpec:
+def topic_field(bank: Bank, topic: Topic) -> str:
+    """The Topic field: the topic's title, marked with its language in an edition other than
+    English, which the card's CSS reads to show its own labels in that language."""
+    title = plain_html(topic.title)
+    language = bank.deck.language
+    return title if language == "en" else f'<span lang="{LANGUAGE_TAGS[language]}">{title}</span>'
+
+
+def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values: dict[str, str], retired: str | None, language: str) -> NoteSpec:
     """The note of the question (or of one of its rows), its fields in the layout's order."""
     row_id = None if row is None else row.id
     by_name = {**values, "ID": note_id_field(question.id, row_id)}
@@ -109,7 +126,7 @@ def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values
     tags = question_tags(question)
     if retired is not None:
         front = layout.fields.index(layout.front)
-        fields[front] = retired_banner(retired) + fields[front]
+        fields[front] = retired_banner(retired, language) + fields[front]
         tags = (*tags, RETIRED_TAG)
     return NoteSpec(note_guid(question.id, row_id), layout.model, tuple(fields), tags)
 
@@ -121,14 +138,14 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
     shared = {
         "Extra": to_html(with_media(question.extra, media)),
         "Sources": sources_html(bank, question.sources),
-        "Topic": plain_html(topic.title),
+        "Topic": topic_field(bank, topic),
     }
     if question.type is not QuestionType.COMPARE:
         front = to_html(with_media(question.question, media))
         values = {**shared, layout.front: mark_math_clozes(front) if question.type is QuestionType.CLOZE else front}
         if "Answer" in layout.fields:
             values["Answer"] = to_html(with_media(question.answer, media))
-        return [_note(layout, question, None, values, question.retired)]
+        return [_note(layout, question, None, values, question.retired, bank.deck.language)]
     notes = []
     for row in question.rows:
         values = {**shared, layout.front: compare_front(question.items, row), "Answer": compare_table_html(question.items, row.values)}
@@ -136,7 +153,7 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
             # A row's own extra follows the question's, on that row's card only.
             values["Extra"] = to_html(with_media("\n\n".join(t for t in (question.extra, row.extra) if t), media))
         # A retired question retires every row, with its reason; else a row may be retired on its own.
-        notes.append(_note(layout, question, row, values, question.retired if question.retired is not None else row.retired))
+        notes.append(_note(layout, question, row, values, question.retired if question.retired is not None else row.retired, bank.deck.language))
     return notes
 
 

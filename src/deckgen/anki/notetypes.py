@@ -73,7 +73,7 @@ def _back_matter(homepage: str) -> str:
         '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="dg-sources">{{Sources}}</div>\n'
         f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> '
-        f'<a class="dg-report" href="{report_url(homepage)}">report a problem</a></div>'
+        f'<a class="dg-report" href="{report_url(homepage)}"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
     )
 
 

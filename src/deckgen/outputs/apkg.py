@@ -20,4 +20,5 @@ class AnkiPackage:
         chosen, lock = context.bank, context.lock
         # Without filters the selection is the whole bank, whose notes are already rendered.
         notes = deck_notes(chosen, context.cache) if context.selection else context.notes
-        return {context.out_dir / f"{chosen.deck.slug}.apkg": lambda path: write_apkg(chosen, path, notes, lock)}
+        slug = (chosen.edition_of or chosen).deck.slug
+        return {context.path(f"{slug}.apkg"): lambda path: write_apkg(chosen, path, notes, lock)}

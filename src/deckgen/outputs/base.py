@@ -42,6 +42,16 @@ class RenderContext:
     """Whether PDFs were asked for."""
     style: PrintStyle = PrintStyle()
     """The printed sheets' layout and paper."""
+    language: str = "en"
+    """The edition's language: files of an edition other than the source one carry it before
+    their extension (`review-sheet.zh.md`)."""
+
+    def path(self, name: str) -> Path:
+        """Where the file `name` of this edition goes in `--out`."""
+        if self.language == "en":
+            return self.out_dir / name
+        stem, dot, extension = name.rpartition(".")
+        return self.out_dir / f"{stem}.{self.language}{dot}{extension}"
 
 
 class Format(Protocol):

@@ -22,8 +22,8 @@ class MarkdownSheets:
         """Both sheets, then every image they show."""
         out, outline = context.out_dir, context.outline
         writers = {
-            out / REVIEW_SHEET: lines_writer(review_sheet_lines(outline)),
-            out / QUESTIONS_SHEET: lines_writer(questions_sheet_lines(outline)),
+            context.path(REVIEW_SHEET): lines_writer(review_sheet_lines(outline)),
+            context.path(QUESTIONS_SHEET): lines_writer(questions_sheet_lines(outline)),
         }
         for name, source in sorted(bank_media(context.bank).items()):
             writers[out / MEDIA_FOLDER / name] = copy_writer(source)

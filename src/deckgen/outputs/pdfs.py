@@ -24,4 +24,4 @@ class PdfSheets:
         """A PDF for each HTML page, if PDFs were asked for."""
         if not context.pdf:
             return {}
-        return {(context.out_dir / page).with_suffix(".pdf"): _print_staged for page in (REVIEW_HTML, QUESTIONS_HTML)}
+        return {context.path(page).with_suffix(".pdf"): _print_staged for page in (REVIEW_HTML, QUESTIONS_HTML)}

@@ -20,4 +20,4 @@ class PrintSheets:
     def files(self, context: RenderContext) -> dict[Path, Writer]:
         """Both pages, each question's printed texts from the cache where it can."""
         review, questions = print_pages(context.outline, context.cache, context.style)
-        return {context.out_dir / REVIEW_HTML: lines_writer(review), context.out_dir / QUESTIONS_HTML: lines_writer(questions)}
+        return {context.path(REVIEW_HTML): lines_writer(review), context.path(QUESTIONS_HTML): lines_writer(questions)}

@@ -1,0 +1,426 @@
+"""Editions: the deck in another language, from translation overlays beside the English banks.
+
+English is the banks' own language. Another edition (`languages: [en, zh]` in deck.yaml) is
+read from overlays: `deck.zh.yaml` beside deck.yaml (the deck's title, description and section
+titles) and `<topic>.zh.yaml` beside each topic file (per question id, and per compare row id,
+the translated `question`, `answer`, `extra`, `items`, `aspect` and `values`, and the topic's
+`title`). Ids, sources, tags, math and code are never translated.
+
+Each translated entry remembers what it translated: `from` maps each field it translates to a
+short hash of the English text it was made from (`text_hash`). When the English changes, the
+hash no longer matches, and check warns `translation-stale` at the overlay's line, naming the
+field and the hash to write once the translation is brought up to date.
+
+A translation is checked as the English is: the overlay's texts are put in place of the
+English ones in the topic's own nodes, and the topic is read again, so that every field
+policy applies, located in the overlay. Then what a translation must keep is compared with the
+English: its formulas, its code, its cloze numbers.
+
+A question with no translation is shown in English in the edition, marked (`UNTRANSLATED`);
+check warns `translation-missing` for each such question of a topic whose overlay exists (a
+translator's work in progress), and `deckgen stats` counts the coverage of every edition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from deckgen.cloze import clozes
+from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
+from deckgen.model import Bank, Deck, Diagnostic, Location, Question, QuestionType, Severity, Topic, clipped
+from deckgen.reader import Reader, location_of
+from deckgen.references import DECK_FILE, Known, display
+from deckgen.render import math_spans
+
+SOURCE_LANGUAGE = "en"
+HASH_LENGTH = 8
+UNTRANSLATED = {"zh": "（尚未翻译）"}
+"""What marks a question an edition shows in English, before its text."""
+LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans"}
+"""The HTML `lang` of each edition's text."""
+
+QUESTION_FIELDS = ("question", "answer", "extra", "items")
+ROW_FIELDS = ("aspect", "values", "extra")
+DECK_FIELDS = ("title", "description")
+_ENTRY_KEYS = ("id", "from", *QUESTION_FIELDS, "rows")
+_ROW_KEYS = ("id", "from", *ROW_FIELDS)
+_CODE_RE = re.compile(r"`[^`\n]+`")
+
+
+def text_hash(value: str | tuple[str, ...]) -> str:
+    """The short hash of an English text (or list of texts) that a translation records in `from`."""
+    text = value if isinstance(value, str) else "\x1f".join(value)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def overlay_path(path: Path, language: str) -> Path:
+    """The overlay of a bank file in `language`: `positional-encoding.zh.yaml` beside `positional-encoding.yaml`."""
+    return path.with_name(f"{path.stem}.{language}{path.suffix}")
+
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of an edition is translated: questions (a compare counts once) and stale fields."""
+
+    translated: int
+    total: int
+    stale: int = 0
+
+    @property
+    def percent(self) -> int:
+        """The share translated, in whole percent (rounded down, so that 100 means all)."""
+        return 100 if self.total == 0 else self.translated * 100 // self.total
+
+
+@dataclass(frozen=True)
+class Edition:
+    """The bank in one language, and how much of it is translated."""
+
+    language: str
+    bank: Bank
+    coverage: Coverage
+
+
+@dataclass
+class _Overlay:
+    """One overlay file as read: its entries by id, and where it is."""
+
+    loaded: LoadedFile
+    entries: dict[str, Mapping] = field(default_factory=dict)
+    title: Scalar | None = None
+
+
+def _scalar(node: Node | None) -> Scalar | None:
+    return node if isinstance(node, Scalar) and not node.is_null else None
+
+
+def _english(node: Mapping, key: str) -> str | tuple[str, ...] | None:
+    """The English value of `key` in a question or row node: text, a list of texts, or None."""
+    value = node.get(key)
+    if isinstance(value, Scalar):
+        return None if value.is_null else value.value
+    if isinstance(value, Sequence):
+        return tuple(item.value for item in value.items if isinstance(item, Scalar))
+    return None
+
+
+class _Checker:
+    """Reads one language's overlays against the English bank, collecting located problems."""
+
+    def __init__(self, bank: Bank, language: str) -> None:
+        self.bank = bank
+        self.language = language
+        self.diagnostics: list[Diagnostic] = []
+        self.stale = 0
+
+    def error(self, location: Location, message: str, rule: str) -> None:
+        self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, rule))
+
+    def warning(self, location: Location, message: str, rule: str) -> None:
+        self.diagnostics.append(Diagnostic(location, Severity.WARNING, message, rule))
+
+    def keys(self, node: Mapping, allowed: tuple[str, ...], what: str) -> None:
+        for key, _ in node.items:
+            if key.value not in allowed:
+                self.error(key.location, f"unknown key '{key.value}' in {what}; a translation holds {', '.join(allowed)}", "translation-key")
+
+    def entries(self, node: Node | None, allowed: tuple[str, ...], what: str, where: Location) -> dict[str, Mapping]:
+        """The mappings of a list of entries, by their id; problems reported."""
+        found: dict[str, Mapping] = {}
+        if node is None:
+            return found
+        if not isinstance(node, Sequence):
+            self.error(node.location, f"expected a list of {what}s", "translation-key")
+            return found
+        for item in node.items:
+            if not isinstance(item, Mapping):
+                self.error(item.location, f"expected {what} to be a mapping with an id", "translation-key")
+                continue
+            self.keys(item, allowed, what)
+            ident = _scalar(item.get("id"))
+            if ident is None:
+                self.error(item.location, f"missing required key 'id' in {what}", "translation-key")
+            elif ident.value in found:
+                self.error(ident.location, f"'{clipped(ident.value)}' is translated twice; keep one entry", "translation-duplicate")
+            else:
+                found[ident.value] = item
+        return found
+
+    def hashes(self, entry: Mapping, english: Mapping, fields: tuple[str, ...], name: str) -> None:
+        """Check an entry's `from` against the English it translates: present, well formed, current."""
+        translated = [key for key in fields if entry.get(key) is not None]
+        written = entry.get("from")
+        recorded: dict[str, Scalar] = {}
+        if isinstance(written, Mapping):
+            for named, value in written.items:
+                if named.value not in translated:
+                    self.error(named.location, f"'from' names {named.value}, which this entry does not translate", "translation-from")
+                elif not isinstance(value, Scalar) or not re.fullmatch(f"[0-9a-f]{{{HASH_LENGTH}}}", value.value):
+                    self.error(value.location, f"from.{named.value} should be the {HASH_LENGTH}-character hash of the English it translates", "translation-from")
+                else:
+                    recorded[named.value] = value
+        elif written is not None:
+            self.error(written.location, "'from' should map each translated field to the hash of its English", "translation-from")
+        for key in translated:
+            source = _english(english, key)
+            if source is None:
+                continue
+            current = text_hash(source)
+            hashed = recorded.get(key)
+            if hashed is None:
+                if isinstance(written, Mapping) or written is None:
+                    self.error(location_of(entry, "from") if written is not None else entry.location,
+                               f"from.{key} is missing: record the hash of the English {key} this translates, {current}", "translation-from")
+            elif hashed.value != current:
+                self.stale += 1
+                self.warning(
+                    hashed.location,
+                    f"the English {key} of {name} changed since it was translated: bring the translation up to date, then set from.{key} to {current}",
+                    "translation-stale",
+                )
+
+    def keeps(self, entry: Mapping, english: Mapping, fields: tuple[str, ...], name: str) -> None:
+        """A translation keeps the English's formulas, code and cloze numbers, field by field."""
+        for key in fields:
+            node = entry.get(key)
+            source = _english(english, key)
+            if node is None or source is None:
+                continue
+            if isinstance(node, Sequence) and isinstance(source, tuple) and len(node.items) != len(source):
+                self.error(node.location, f"{name} has {len(source)} {key} in English, but {len(node.items)} here", "translation-values")
+                continue
+            texts = [item for item in (node.items if isinstance(node, Sequence) else [node]) if isinstance(item, Scalar)]
+            for item, original in zip(texts, source if isinstance(source, tuple) else (source,)):
+                self.same(item, original, key, name)
+
+    def same(self, item: Scalar, original: str, key: str, name: str) -> None:
+        for what, pieces in (("math", _formulas), ("code", _code)):
+            mine, theirs = Counter(pieces(item.value)), Counter(pieces(original))
+            if mine != theirs:
+                added, lost = list((mine - theirs).elements()), list((theirs - mine).elements())
+                detail = f"'{clipped(added[0])}' is not in the English" if added else f"the English '{clipped(lost[0])}' is missing"
+                self.error(item.location, f"the {key} of {name} must keep the English {what} as written: {detail}", f"translation-{what}")
+        if key == "question" and {c.ordinal for c in clozes(item.value)} != {c.ordinal for c in clozes(original)}:
+            self.error(item.location, f"the question of {name} must keep the English cloze numbers", "translation-cloze")
+
+
+def _formulas(text: str) -> list[str]:
+    return [text[start:end] for start, end in math_spans(text)]
+
+
+def _code(text: str) -> list[str]:
+    return _CODE_RE.findall(text)
+
+
+def _merged(english: Mapping, entry: Mapping, fields: tuple[str, ...], rows: dict[str, Mapping] | None) -> Mapping:
+    """`english` with each translated field's node taken from `entry` (rows likewise, by id)."""
+    items: list[tuple[Scalar, Node]] = []
+    for key, value in english.items:
+        if key.value in fields and entry.get(key.value) is not None:
+            value = entry.get(key.value)  # type: ignore[assignment]
+        elif key.value == "rows" and rows is not None and isinstance(value, Sequence):
+            merged_rows: list[Node] = []
+            for row in value.items:
+                row_id = _scalar(row.get("id")) if isinstance(row, Mapping) else None
+                translated = rows.get(row_id.value) if row_id is not None else None
+                merged_rows.append(_merged(row, translated, ROW_FIELDS, None) if isinstance(row, Mapping) and translated else row)
+            value = Sequence(merged_rows, value.location)
+        items.append((key, value))
+    return Mapping(items, english.location)
+
+
+def _marked(question: Question, language: str, translated_rows: set[str]) -> Question:
+    """A question the edition shows in English, its front marked as untranslated."""
+    mark = UNTRANSLATED[language]
+    if question.type is QuestionType.COMPARE:
+        rows = tuple(row if row.id in translated_rows else replace(row, aspect=mark + row.aspect) for row in question.rows)
+        return replace(question, question=mark + question.question if not translated_rows else question.question, rows=rows)
+    return replace(question, question=mark + question.question)
+
+
+def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Topic, int, int]:
+    """The topic in the checker's language, with how many of its questions are translated."""
+    language, bank = checker.language, checker.bank
+    path = overlay_path(topic.path, language)
+    live = topic.questions
+    if not path.is_file():
+        return replace(topic, questions=tuple(_marked(q, language, set()) for q in live)), 0, len(live)
+    name = display(bank.root, path)
+    loaded = load_file(path, name)
+    checker.diagnostics.extend(loaded.diagnostics)
+    top = loaded.root
+    if not isinstance(top, Mapping):
+        if top is not None:
+            checker.error(top.location, "expected a translation: a mapping with 'title' and 'questions'", "translation-key")
+        return replace(topic, questions=tuple(_marked(q, language, set()) for q in live)), 0, len(live)
+    checker.keys(top, ("title", "questions"), "a translation")
+    entries = checker.entries(top.get("questions"), _ENTRY_KEYS, "a translated question", top.location)
+    english_file = load_file(topic.path, display(bank.root, topic.path))
+    english_top = english_file.root
+    assert isinstance(english_top, Mapping)  # the bank was read from it a moment ago
+    english_entries: dict[str, Mapping] = {}
+    english_list = english_top.get("questions")
+    for node in english_list.items if isinstance(english_list, Sequence) else []:
+        ident = _scalar(node.get("id")) if isinstance(node, Mapping) else None
+        if ident is not None and isinstance(node, Mapping):
+            english_entries[ident.value] = node
+    live_ids = {q.id for q in live}
+    merged_items: list[Node] = []
+    translated_rows: dict[str, set[str]] = {}
+    for qid, entry in entries.items():
+        if qid not in live_ids:
+            retired = any(q.id == qid for q in topic.retired)
+            why = "is retired: a retired question is not translated" if retired else f"is no question of {topic.path.name}"
+            checker.error(location_of(entry, "id"), f"'{clipped(qid)}' {why}", "translation-id")
+    for qid, english in english_entries.items():
+        found = entries.get(qid)
+        if found is None or qid not in live_ids:
+            merged_items.append(english)
+            continue
+        entry = found
+        label = f"'{qid}'"
+        for key in QUESTION_FIELDS:
+            if entry.get(key) is not None and english.get(key) is None:
+                checker.error(location_of(entry, key), f"{label} has no {key} in English to translate", "translation-key")
+        if entry.get("question") is None:
+            checker.error(entry.location, f"missing required key 'question' in the translation of {label}", "translation-key")
+        checker.hashes(entry, english, QUESTION_FIELDS, label)
+        checker.keeps(entry, english, QUESTION_FIELDS, label)
+        rows: dict[str, Mapping] | None = None
+        if entry.get("rows") is not None or english.get("rows") is not None:
+            rows = checker.entries(entry.get("rows"), _ROW_KEYS, "a translated row", entry.location)
+            english_rows = {
+                r.value: node
+                for node in (english.get("rows").items if isinstance(english.get("rows"), Sequence) else [])  # type: ignore[union-attr]
+                if isinstance(node, Mapping) and (r := _scalar(node.get("id"))) is not None
+            }
+            for row_id, row in rows.items():
+                original = english_rows.get(row_id)
+                if original is None:
+                    checker.error(location_of(row, "id"), f"'{clipped(row_id)}' is no row of {label}", "translation-id")
+                    continue
+                checker.hashes(row, original, ROW_FIELDS, f"{label}'s row '{row_id}'")
+                checker.keeps(row, original, ROW_FIELDS, f"{label}'s row '{row_id}'")
+            for row_id in english_rows:
+                if row_id not in rows:
+                    checker.warning(entry.location, f"no {language} translation of {label}'s row '{row_id}': the {language} edition shows it in English", "translation-missing")
+            translated_rows[qid] = {r for r in rows if r in english_rows}
+        merged_items.append(_merged(english, entry, QUESTION_FIELDS, rows))
+    for question in live:
+        if question.id not in entries:
+            checker.warning(location_of(top, "questions"), f"no {language} translation of '{question.id}': the {language} edition shows it in English", "translation-missing")
+    title = _scalar(top.get("title"))
+    top_items: list[tuple[Scalar, Node]] = []
+    for top_key, top_value in english_top.items:
+        if top_key.value == "topic" and title is not None:
+            top_value = title
+        elif top_key.value == "questions" and isinstance(top_value, Sequence):
+            top_value = Sequence(merged_items, top_value.location)
+        top_items.append((top_key, top_value))
+    # Read the topic again with the translated texts in place: every field policy applies, and
+    # what it finds in a translated text is located in the overlay.
+    from deckgen.validate import read_topic
+
+    reader = Reader(known)
+    known.folder = topic.path.parent
+    known.question_ids, known.topic_ids = {}, {}
+    again = read_topic(reader, LoadedFile(topic.path, english_file.display, Mapping(top_items, english_top.location), []))
+    checker.diagnostics += [d for d in reader.diagnostics if d.location.path == name]
+    if again is None or any(d.severity is Severity.ERROR for d in reader.diagnostics if d.location.path == name):
+        return replace(topic, questions=tuple(_marked(q, language, set()) for q in live)), 0, len(live)
+    by_id = {q.id: q for q in again.questions}
+    questions = []
+    done = 0
+    for question in live:
+        if question.id in entries and question.id in by_id:
+            translated = by_id[question.id]
+            rows_done = translated_rows.get(question.id)
+            if rows_done is not None and len(rows_done) < len(question.rows):
+                translated = _marked(translated, language, rows_done)
+            questions.append(replace(translated, location=question.location, field_locations=question.field_locations))
+            done += 1
+        else:
+            questions.append(_marked(question, language, set()))
+    return replace(topic, title=again.title, questions=tuple(questions)), done, len(live)
+
+
+def _translate_deck(checker: _Checker) -> Deck:
+    """The deck's title, description and section titles in the checker's language (English where untranslated)."""
+    bank, language = checker.bank, checker.language
+    deck = replace(bank.deck, language=language)
+    path = overlay_path(bank.root / f"{DECK_FILE}.yaml", language)
+    if not path.is_file():
+        return deck
+    loaded = load_file(path, display(bank.root, path))
+    checker.diagnostics.extend(loaded.diagnostics)
+    top = loaded.root
+    if not isinstance(top, Mapping):
+        return deck
+    checker.keys(top, ("title", "description", "sections", "from"), "a translation of deck.yaml")
+    english = load_file(bank.root / f"{DECK_FILE}.yaml", display(bank.root, bank.root / f"{DECK_FILE}.yaml")).root
+    if not isinstance(english, Mapping):
+        return deck
+    checker.hashes(top, english, DECK_FIELDS, "the deck")
+    checker.keeps(top, english, ("description",), "the deck")
+    sections = checker.entries(top.get("sections"), ("id", "title", "from"), "a translated section", top.location)
+    english_sections = {
+        i.value: node
+        for node in (english.get("sections").items if isinstance(english.get("sections"), Sequence) else [])  # type: ignore[union-attr]
+        if isinstance(node, Mapping) and (i := _scalar(node.get("id"))) is not None
+    }
+    titles = {}
+    for section_id, entry in sections.items():
+        original = english_sections.get(section_id)
+        if original is None:
+            checker.error(location_of(entry, "id"), f"'{clipped(section_id)}' is no section of deck.yaml", "translation-id")
+            continue
+        checker.hashes(entry, original, ("title",), f"section '{section_id}'")
+        title = _scalar(entry.get("title"))
+        if title is not None:
+            titles[section_id] = title.value
+    title, description = _scalar(top.get("title")), _scalar(top.get("description"))
+    return replace(
+        deck,
+        title=title.value if title else deck.title,
+        description=(description.unfolded or description.value) if description else deck.description,
+        sections=tuple(replace(s, title=titles.get(s.id, s.title)) for s in deck.sections),
+    )
+
+
+def edition(bank: Bank, language: str) -> tuple[Edition | None, list[Diagnostic]]:
+    """The bank in `language`, read from its overlays; None when an overlay has an error."""
+    if language == SOURCE_LANGUAGE:
+        total = len(bank.questions)
+        return Edition(language, bank, Coverage(total, total)), []
+    checker = _Checker(bank, language)
+    deck = _translate_deck(checker)
+    known = Known({"section": {s.id for s in bank.deck.sections}, "source": {s.id for s in bank.sources}}, root=bank.root)
+    topics, done, total = [], 0, 0
+    for topic in bank.topics:
+        translated, topic_done, topic_total = _translate_topic(checker, topic, known)
+        topics.append(translated)
+        done, total = done + topic_done, total + topic_total
+    diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        return None, diagnostics
+    translated_bank = Bank(bank.root, deck, bank.sources, tuple(topics), edition_of=bank)
+    return Edition(language, translated_bank, Coverage(done, total, checker.stale)), diagnostics
+
+
+def editions(bank: Bank, languages: tuple[str, ...] | None = None) -> tuple[list[Edition], list[Diagnostic]]:
+    """Every edition of the deck (or those in `languages`), English first, with the overlays' problems."""
+    found: list[Edition] = []
+    problems: list[Diagnostic] = []
+    for language in bank.deck.languages:
+        if languages is not None and language not in languages:
+            continue
+        made, diagnostics = edition(bank, language)
+        problems += diagnostics
+        if made is not None:
+            found.append(made)
+    return found, problems

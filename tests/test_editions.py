@@ -1,0 +1,205 @@
+"""Editions in another language: translation overlays, how check reads them, and what a build writes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+from deckgen.build import build, check
+from deckgen.editions import text_hash
+from deckgen.load import load_bank
+from tests.conftest import FIXTURES, IF_NEWER, review_first_card
+
+WHY_SCALE_QUESTION = r"In scaled dot-product attention, why divide the logits by $\sqrt{d_k}$?"
+WHY_SCALE_ANSWER = "Their variance grows as $d_k$; scaling keeps the softmax out of saturation."
+
+
+def overlay(question: str = "在缩放点积注意力（scaled dot-product attention）中，为什么要把 logits 除以 $\\sqrt{d_k}$？", **fields: str) -> str:
+    """A Chinese overlay of the mini bank's attention topic, translating `why-scale` (and the
+    compare's row `where` in lora.zh.yml, written by `zh_bank`)."""
+    hashes = {"question": text_hash(WHY_SCALE_QUESTION), "answer": text_hash(WHY_SCALE_ANSWER), **fields}
+    return (
+        "title: 缩放注意力\n"
+        "questions:\n"
+        "  - id: why-scale\n"
+        f"    from: {{question: {hashes['question']}, answer: {hashes['answer']}}}\n"
+        f"    question: \"{question.replace(chr(92), chr(92) * 2)}\"\n"
+        "    answer: \"其方差随 $d_k$ 增大；缩放使 softmax 不至于饱和。\"\n"
+    )
+
+
+@pytest.fixture
+def zh_bank(in_tmp: Path) -> Path:
+    bank = in_tmp / "q"
+    shutil.copytree(FIXTURES / "mini", bank)
+    deck = bank / "deck.yaml"
+    deck.write_text(deck.read_text(encoding="utf-8").replace("sections:", "languages: [en, zh]\nsections:"), encoding="utf-8")
+    (bank / "attention.zh.yaml").write_text(overlay(), encoding="utf-8")
+    return Path("q")
+
+
+def messages(bank: Path) -> list[str]:
+    """What check says of the translations."""
+    return [str(d) for d in check(bank)[1] if d.rule.startswith("translation-") or "zh.yaml" in d.location.path]
+
+
+def test_the_hash_a_translation_records_is_pinned() -> None:
+    # Changing how it is computed would make every translation in every bank stale at once.
+    assert text_hash("x") == "2d711642"
+    assert text_hash(("a", "b")) == text_hash("a\x1fb")
+
+
+def test_a_partial_translation_warns_only_for_the_questions_its_topic_leaves_out(zh_bank: Path) -> None:
+    assert messages(zh_bank) == [
+        "q/attention.zh.yaml:3:3: warning: no zh translation of 'formula': the zh edition shows it in English [translation-missing]",
+        "q/attention.zh.yaml:3:3: warning: no zh translation of 'hostile': the zh edition shows it in English [translation-missing]",
+    ]
+
+
+def test_a_changed_english_text_makes_its_translation_stale_at_the_overlays_line(zh_bank: Path) -> None:
+    topic = zh_bank / "attention.yaml"
+    topic.write_text(topic.read_text(encoding="utf-8").replace("out of saturation.", "away from saturation."), encoding="utf-8")
+    new = text_hash(WHY_SCALE_ANSWER.replace("out of", "away from"))
+    assert [m for m in messages(zh_bank) if "stale" in m] == [
+        f"q/attention.zh.yaml:4:40: warning: the English answer of 'why-scale' changed since it was translated: "
+        f"bring the translation up to date, then set from.answer to {new} [translation-stale]"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda text: text.replace("$\\\\sqrt{d_k}$", "$\\\\sqrt{d}$"),
+            "q/attention.zh.yaml:5:15: error: the question of 'why-scale' must keep the English math as written: '$\\sqrt{d}$' is not in the English [translation-math]",
+        ),
+        (
+            lambda text: text.replace("- id: why-scale", "- id: why-scales"),
+            "q/attention.zh.yaml:3:9: error: 'why-scales' is no question of attention.yaml [translation-id]",
+        ),
+        (
+            lambda text: text.replace("    answer:", "    type: basic\n    answer:"),
+            "q/attention.zh.yaml:6:5: error: unknown key 'type' in a translated question; a translation holds id, from, question, answer, extra, items, rows [translation-key]",
+        ),
+        (
+            lambda text: text.replace("answer: ", "answer: x", 1),
+            "q/attention.zh.yaml:4:40: error: from.answer should be the 8-character hash of the English it translates [translation-from]",
+        ),
+        (
+            lambda text: text.replace("其方差随", "[见](javascript:alert(1))其方差随"),
+            "q/attention.zh.yaml:6:13: error: link target 'javascript:alert(1)' is not an http(s) URL [link-scheme]",
+        ),
+    ],
+)
+def test_a_translation_that_breaks_a_rule_is_an_error_at_its_line(zh_bank: Path, change: Callable[[str], str], expected: str) -> None:
+    path = zh_bank / "attention.zh.yaml"
+    path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+    found = messages(zh_bank)
+    assert expected in found, found
+    assert check(zh_bank)[0] is None
+
+
+def test_an_overlay_is_not_read_as_a_topic_when_its_language_is_not_an_edition(in_tmp: Path) -> None:
+    # A bank valid before editions existed stays valid: `x.zh.yaml` is a topic file there.
+    bank = in_tmp / "q"
+    shutil.copytree(FIXTURES / "mini", bank)
+    (bank / "extra" / "lora.yml").rename(bank / "extra" / "lora.zh.yml")
+    assert {t.id for t in load_bank(bank).topics} == {"scaled-attention", "lora-vs-adapter"}
+
+
+def test_the_build_writes_each_edition_beside_the_english_one(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    result = build(zh_bank, Path("out"))
+    names = sorted(p.name for p in result.outputs if p.parent.name == "out")
+    assert names == [
+        "mini-deck.apkg",
+        "mini-deck.zh.apkg",
+        "review-questions.html",
+        "review-questions.md",
+        "review-questions.zh.html",
+        "review-questions.zh.md",
+        "review-sheet.html",
+        "review-sheet.md",
+        "review-sheet.zh.html",
+        "review-sheet.zh.md",
+    ]
+    sheet = Path("out/review-sheet.zh.md").read_text(encoding="utf-8")
+    assert "**Q1.** 在缩放点积注意力（scaled dot-product attention）中，为什么要把 logits 除以 $`\\sqrt{d_k}`$？" in sheet
+    assert "**Q2.** （尚未翻译）Attention is" in sheet
+    assert "## 目录" in sheet and "### 缩放注意力" in sheet
+    # The English sheets are what they were without the edition.
+    assert Path("out/review-sheet.md").read_text(encoding="utf-8") == (Path(__file__).parent / "golden" / "review-sheet.md").read_text(encoding="utf-8")
+
+
+def test_lang_builds_one_edition(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.build import BuildOptions, build_deck
+
+    epoch(1_700_000_000)
+    result = build_deck(BuildOptions(zh_bank, Path("out"), languages=("zh",)))
+    assert sorted(p.name for p in result.outputs if p.parent.name == "out") == [
+        "mini-deck.zh.apkg",
+        "review-questions.zh.html",
+        "review-questions.zh.md",
+        "review-sheet.zh.html",
+        "review-sheet.zh.md",
+    ]
+
+
+ALWAYS = 1  # ImportAnkiPackageUpdateCondition.ALWAYS: what the README says to choose when switching editions
+
+
+def _import(col: Collection, apkg: Path, update: int) -> None:
+    options = ImportAnkiPackageOptions(merge_notetypes=True, update_notes=update, update_notetypes=IF_NEWER, with_scheduling=False, with_deck_configs=False)
+    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options))
+
+
+def _texts(col: Collection) -> dict[str, str]:
+    return {col.get_note(nid)["ID"]: col.get_note(nid).fields[1] for nid in col.find_notes("")}
+
+
+@pytest.mark.slow
+def test_a_learner_moves_between_editions_in_real_anki_and_keeps_every_review(
+    zh_bank: Path, epoch: Callable[[int], None], collection: Collection
+) -> None:
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    english, chinese = Path("out/mini-deck.apkg"), Path("out/mini-deck.zh.apkg")
+    _import(collection, english, IF_NEWER)
+    notes, decks = len(collection.find_notes("")), sorted(d.name for d in collection.decks.all_names_and_ids())
+    collection.decks.select(collection.decks.id_for_name("Mini Deck"))
+    reviewed = [review_first_card(collection) for _ in range(3)]
+    revlog = collection.db.scalar("select count() from revlog")
+    assert revlog == 3
+    models = sorted(m.name for m in collection.models.all_names_and_ids())
+    # To the Chinese edition, as the README says: Update notes "Always".
+    _import(collection, chinese, ALWAYS)
+    texts = _texts(collection)
+    assert len(collection.find_notes("")) == notes  # the same notes, none added
+    assert texts["why-scale"].startswith("<p>在缩放点积注意力（scaled dot-product attention）中")
+    assert texts["hostile"].startswith("<p>（尚未翻译）What does")
+    assert collection.db.scalar("select count() from revlog") == revlog
+    assert all(collection.get_card(cid).reps == 1 for cid in reviewed)
+    assert sorted(d.name for d in collection.decks.all_names_and_ids()) == decks  # one deck tree for both
+    assert sorted(m.name for m in collection.models.all_names_and_ids()) == models  # no copy of a note type
+    topic = collection.get_note(collection.find_notes('"ID:why-scale"')[0])["Topic"]
+    assert topic == '<span lang="zh-Hans">缩放注意力</span>'
+    # And back to English.
+    _import(collection, english, ALWAYS)
+    back = _texts(collection)
+    assert back["why-scale"] == "<p>In scaled dot-product attention, why divide the logits by \\(\\sqrt{d_k}\\)?</p>"
+    assert len(collection.find_notes("")) == notes
+    assert collection.db.scalar("select count() from revlog") == revlog
+    assert all(collection.get_card(cid).reps == 1 for cid in reviewed)
+
+
+@pytest.mark.slow
+def test_the_chinese_edition_imports_alone(zh_bank: Path, epoch: Callable[[int], None], collection: Collection) -> None:
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    _import(collection, Path("out/mini-deck.zh.apkg"), IF_NEWER)
+    assert _texts(collection)["why-scale"].startswith("<p>在缩放点积注意力")
+    assert sorted(d.name for d in collection.decks.all_names_and_ids() if "::" in d.name) == ["Mini Deck::Attention", "Mini Deck::Attention::Scaled attention", "Mini Deck::Fine-Tuning", "Mini Deck::Fine-Tuning::LoRA vs Adapter"]
