@@ -203,3 +203,68 @@ def test_the_chinese_edition_imports_alone(zh_bank: Path, epoch: Callable[[int],
     _import(collection, Path("out/mini-deck.zh.apkg"), IF_NEWER)
     assert _texts(collection)["why-scale"].startswith("<p>在缩放点积注意力")
     assert sorted(d.name for d in collection.decks.all_names_and_ids() if "::" in d.name) == ["Mini Deck::Attention", "Mini Deck::Attention::Scaled attention", "Mini Deck::Fine-Tuning", "Mini Deck::Fine-Tuning::LoRA vs Adapter"]
+
+
+GLOSSARY = """\
+terms:
+  - {en: attention, zh: 注意力}
+  - {en: scaled dot-product attention, zh: 缩放点积注意力}
+  - {en: fine-tuning, zh: 微调, avoid: [精调]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        (
+            "缩放点积注意力（scaled dot-product attention）中，是否要把 logits 除以 $\\\\sqrt{d_k}$？",
+            "其方差随 $d_k$ 增大；缩放使 softmax 不至于饱和。",
+            "q/attention.zh.yaml:5:15: warning: a yes/no question (是否, 吗): ask for the fact itself (什么, 为什么, 如何) [zh-yes-no-question]",
+        ),
+        (
+            "这在缩放点积注意力（scaled dot-product attention）中为什么要除以 $\\\\sqrt{d_k}$？",
+            "其方差随 $d_k$ 增大；缩放使 softmax 不至于饱和。",
+            "q/attention.zh.yaml:5:15: warning: the question opens with 它 or 这: name what it asks about [zh-vague-start]",
+        ),
+        (
+            "缩放点积注意力中，为什么要把 logits 除以 $\\\\sqrt{d_k}$？",
+            "其方差随 $d_k$ 增大；缩放使 softmax 不至于饱和。",
+            "q/attention.zh.yaml:5:15: warning: the first 缩放点积注意力 of the card (its question) needs its English after it: "
+            "缩放点积注意力（scaled dot-product attention） [glossary-english]",
+        ),
+        (
+            "缩放点积注意力（scaled dot-product attention）中，为什么要把 logits 除以 $\\\\sqrt{d_k}$？",
+            "其方差随 $d_k$ 增大，注意力会饱和。",
+            "q/attention.zh.yaml:6:13: warning: the first 注意力 of the card (its answer) needs its English after it: 注意力（attention） [glossary-english]",
+        ),
+        (
+            "缩放点积注意力（scaled dot-product attention）中，为什么要把 logits 除以 $\\\\sqrt{d_k}$？",
+            "其方差随 $d_k$ 增大；精调时也一样。",
+            "q/attention.zh.yaml:6:13: warning: '精调' in the answer: the glossary's term is 微调（fine-tuning） [glossary-variant]",
+        ),
+        (
+            "缩放点积注意力（scaled dot-product attention）中，为什么要把 logits 除以 $\\\\sqrt{d_k}$？",
+            "其方差随着维度 $d_k$ 的增大而线性地增大，于是点积的数值也会跟着变得越来越大，最终把 softmax 推进梯度极小、几乎不再更新的饱和区域。",
+            "q/attention.zh.yaml:6:13: warning: answer has 55 characters (at most about 50): keep the core, move reasoning to 'extra' [zh-answer-length]",
+        ),
+    ],
+)
+def test_the_chinese_lint_reads_the_translations(zh_bank: Path, question: str, answer: str, expected: str) -> None:
+    (zh_bank / "glossary.zh.yaml").write_text(GLOSSARY, encoding="utf-8")
+    text = overlay(question.replace("\\\\", "\\")).replace("其方差随 $d_k$ 增大；缩放使 softmax 不至于饱和。", answer)
+    (zh_bank / "attention.zh.yaml").write_text(text, encoding="utf-8")
+    assert [m for m in messages(zh_bank) if "translation-missing" not in m] == [expected]
+
+
+def test_the_chinese_lint_passes_a_good_card_and_leaves_english_to_the_english_rules(zh_bank: Path) -> None:
+    (zh_bank / "glossary.zh.yaml").write_text(GLOSSARY, encoding="utf-8")
+    # 缩放点积注意力 is one use of itself, not of 注意力; the untranslated cards are not read.
+    assert [m for m in messages(zh_bank) if "translation-missing" not in m] == []
+
+
+def test_a_broken_glossary_is_an_error_at_its_line(zh_bank: Path) -> None:
+    (zh_bank / "glossary.zh.yaml").write_text(GLOSSARY + "  - {en: attention again, zh: 注意力}\n  - just text\n", encoding="utf-8")
+    assert [m for m in messages(zh_bank) if "glossary" in m] == [
+        "q/glossary.zh.yaml:5:31: error: 注意力 is in the glossary twice (also at q/glossary.zh.yaml:2:25) [glossary]",
+        "q/glossary.zh.yaml:6:5: error: expected a term: {en: …, zh: …, avoid: [...]} [glossary]",
+    ]

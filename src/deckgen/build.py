@@ -108,7 +108,8 @@ def check(
         with phase(timings, "lint"):
             diagnostics += lint_bank(bank)
         with phase(timings, "editions"):
-            _, translation_problems = editions(bank)
+            translated, translation_problems = editions(bank)
+            translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
             return None, sorted(diagnostics, key=Diagnostic.sort_key)

@@ -30,16 +30,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deckgen.cloze import clozes
+from deckgen.labels import UNTRANSLATED
 from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
-from deckgen.model import Bank, Deck, Diagnostic, Location, Question, QuestionType, Severity, Topic, clipped
+from deckgen.model import Bank, Deck, Diagnostic, GlossaryTerm, Location, Question, QuestionType, Severity, Topic, clipped
 from deckgen.reader import Reader, location_of
 from deckgen.references import DECK_FILE, Known, display
 from deckgen.render import math_spans
 
 SOURCE_LANGUAGE = "en"
 HASH_LENGTH = 8
-UNTRANSLATED = {"zh": "（尚未翻译）"}
-"""What marks a question an edition shows in English, before its text."""
 LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans"}
 """The HTML `lang` of each edition's text."""
 
@@ -342,7 +341,7 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
             rows_done = translated_rows.get(question.id)
             if rows_done is not None and len(rows_done) < len(question.rows):
                 translated = _marked(translated, language, rows_done)
-            questions.append(replace(translated, location=question.location, field_locations=question.field_locations))
+            questions.append(translated)
             done += 1
         else:
             questions.append(_marked(question, language, set()))
@@ -392,13 +391,44 @@ def _translate_deck(checker: _Checker) -> Deck:
     )
 
 
+def _glossary(checker: _Checker) -> tuple[GlossaryTerm, ...]:
+    """The edition's agreed terms, from `glossary.<language>.yaml` in the bank folder, if there is one."""
+    path = checker.bank.root / f"glossary.{checker.language}.yaml"
+    if not path.is_file():
+        return ()
+    loaded = load_file(path, display(checker.bank.root, path))
+    checker.diagnostics.extend(loaded.diagnostics)
+    top = loaded.root
+    entries = top.get("terms") if isinstance(top, Mapping) else None
+    if not isinstance(top, Mapping) or not isinstance(entries, Sequence):
+        checker.error(top.location if top is not None else Location(loaded.display), "expected a glossary: a mapping with a list of 'terms'", "glossary")
+        return ()
+    checker.keys(top, ("terms",), "a glossary")
+    terms: list[GlossaryTerm] = []
+    seen: dict[str, Location] = {}
+    for node in entries.items:
+        english, term = (_scalar(node.get(k)) for k in ("en", "zh")) if isinstance(node, Mapping) else (None, None)
+        if not isinstance(node, Mapping) or english is None or term is None:
+            checker.error(node.location, "expected a term: {en: …, zh: …, avoid: [...]}", "glossary")
+            continue
+        checker.keys(node, ("en", "zh", "avoid"), "a glossary term")
+        avoid = node.get("avoid")
+        variants = tuple(v.value for v in avoid.items if isinstance(v, Scalar)) if isinstance(avoid, Sequence) else ()
+        if term.value in seen:
+            checker.error(term.location, f"{term.value} is in the glossary twice (also at {seen[term.value]})", "glossary")
+            continue
+        seen[term.value] = term.location
+        terms.append(GlossaryTerm(english.value, term.value, variants, term.location))
+    return tuple(terms)
+
+
 def edition(bank: Bank, language: str) -> tuple[Edition | None, list[Diagnostic]]:
     """The bank in `language`, read from its overlays; None when an overlay has an error."""
     if language == SOURCE_LANGUAGE:
         total = len(bank.questions)
         return Edition(language, bank, Coverage(total, total)), []
     checker = _Checker(bank, language)
-    deck = _translate_deck(checker)
+    deck = replace(_translate_deck(checker), glossary=_glossary(checker))
     known = Known({"section": {s.id for s in bank.deck.sections}, "source": {s.id for s in bank.sources}}, root=bank.root)
     topics, done, total = [], 0, 0
     for topic in bank.topics:

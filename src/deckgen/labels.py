@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from deckgen.report import plural
 
 
+UNTRANSLATED = {"zh": "（尚未翻译）"}
+"""What marks a question an edition shows in English, before its text."""
+
+
 @dataclass(frozen=True)
 class Labels:
     """The labels of one language."""

@@ -255,6 +255,16 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class GlossaryTerm:
+    """One concept's agreed term in an edition's language, with its English and the variants to avoid."""
+
+    english: str
+    term: str
+    avoid: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
 class Deck:
     """What `deck.yaml` says about the deck as a whole."""
 
@@ -267,6 +277,8 @@ class Deck:
     """The editions the deck is built in, the source language (English) first."""
     language: str = "en"
     """The language this deck's text is in: the source language, or an edition's."""
+    glossary: tuple[GlossaryTerm, ...] = ()
+    """For an edition in another language: its agreed terms (`glossary.<language>.yaml`)."""
 
     @property
     def slug(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deckgen.lint import bank as bank_rules
-from deckgen.lint import clozes, duplicates, questions
+from deckgen.lint import chinese, clozes, duplicates, questions
 from deckgen.lint.duplicates import near_duplicates
 from deckgen.lint.registry import Context, Rule, Scope, Silenceable, rules_in
 from deckgen.lint.words import word_count
@@ -19,7 +19,7 @@ from deckgen.model import Bank, Diagnostic, Severity
 
 __all__ = ["QUESTION_RULES", "REGISTRY", "RULES", "SOURCE_RULES", "TOPIC_RULES", "lint_bank", "near_duplicates", "word_count"]
 
-REGISTRY: tuple[Rule, ...] = rules_in(questions, clozes, duplicates, bank_rules)
+REGISTRY: tuple[Rule, ...] = rules_in(questions, clozes, duplicates, bank_rules, chinese)
 """Every lint rule, in the order the README lists them."""
 
 RULES = {r.id: r.description for r in REGISTRY}
@@ -33,7 +33,8 @@ SOURCE_RULES = {r.id: r.description for r in REGISTRY if r.silenced_on is Scope.
 
 
 def lint_bank(bank: Bank) -> list[Diagnostic]:
-    """Every card-quality warning for the bank, minus those its authors silenced."""
+    """Every card-quality warning for the bank, by the rules of its language (an edition's bank
+    is linted in its own), minus those its authors silenced."""
     context = Context(bank)
     subjects: dict[Scope, Sequence[Silenceable | Bank]] = {
         Scope.QUESTION: context.questions,
@@ -42,7 +43,7 @@ def lint_bank(bank: Bank) -> list[Diagnostic]:
         Scope.BANK: (bank,),
     }
     diagnostics: list[Diagnostic] = []
-    for rule in REGISTRY:
+    for rule in (r for r in REGISTRY if r.language == bank.deck.language):
         for subject in subjects[rule.scope]:
             for finding in rule.check(subject, context):
                 silencers = finding.subjects if isinstance(subject, Bank) else (subject,)

@@ -77,16 +77,19 @@ class Rule:
     check: Check
     silenced_on: Scope
     """Where `lint: {ignore: [id]}` goes: a question, a topic or a source."""
+    language: str = "en"
+    """The language of the text it reads: an edition's bank is linted by its language's rules."""
 
 
-def rule(rule_id: str, scope: Scope, description: str, silenced_on: Scope | None = None) -> Callable[[Check], Rule]:
-    """Declare a function as the lint rule `rule_id`; a rule over the whole bank says where it is silenced."""
+def rule(rule_id: str, scope: Scope, description: str, silenced_on: Scope | None = None, language: str = "en") -> Callable[[Check], Rule]:
+    """Declare a function as the lint rule `rule_id` on text in `language`; a rule over the whole
+    bank says where it is silenced."""
     where = silenced_on or scope
     if where is Scope.BANK:
         raise ValueError(f"lint rule '{rule_id}' looks at the whole bank: say which entries may silence it")
 
     def register(check: Check) -> Rule:
-        return Rule(rule_id, scope, description, check, where)
+        return Rule(rule_id, scope, description, check, where, language)
 
     return register
 
