@@ -268,3 +268,54 @@ def test_a_broken_glossary_is_an_error_at_its_line(zh_bank: Path) -> None:
         "q/glossary.zh.yaml:5:31: error: 注意力 is in the glossary twice (also at q/glossary.zh.yaml:2:25) [glossary]",
         "q/glossary.zh.yaml:6:5: error: expected a term: {en: …, zh: …, avoid: [...]} [glossary]",
     ]
+
+
+def test_diff_compares_the_edition_it_is_asked_for(zh_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.diff import package_for
+    from deckgen.model import DeckgenError
+
+    epoch(1_700_000_000)
+    assert package_for(None, zh_bank, tmp_path / "zh", "zh").name == "mini-deck.zh.apkg"
+    assert package_for(None, zh_bank, tmp_path / "en", "en").name == "mini-deck.apkg"
+    with pytest.raises(DeckgenError) as refused:
+        package_for(None, zh_bank, tmp_path / "fr", "fr")
+    assert [str(d) for d in refused.value.diagnostics] == ["q:1:1: error: the working tree has no 'fr' edition (deck.yaml's languages) [diff]"]
+
+
+def test_new_translate_starts_an_overlay_that_check_follows_until_it_is_translated(zh_bank: Path) -> None:
+    from click.testing import CliRunner
+
+    from deckgen.cli import main
+
+    run = CliRunner().invoke(main, ["new", "--translate", "q/extra/lora.yml", "--bank", "q"])
+    assert (run.exit_code, run.output) == (
+        0,
+        "q/extra/lora.zh.yml: added 2 entries to translate: replace each 'TODO translate:' text, then run 'deckgen check --strict'\n",
+    )
+    overlay = zh_bank / "extra" / "lora.zh.yml"
+    assert [m for m in messages(zh_bank) if "lora" in m] == [
+        "q/extra/lora.zh.yml:2:8: warning: the title of lora.yml is still the English to translate [translation-todo]",
+        "q/extra/lora.zh.yml:6:15: warning: the question of 'lora-adapter' is still the English to translate [translation-todo]",
+        "q/extra/lora.zh.yml:19:15: warning: the question of 'lora-code' is still the English to translate [translation-todo]",
+        "q/extra/lora.zh.yml:20:13: warning: the answer of 'lora-code' is still the English to translate [translation-todo]",
+    ]
+    text = overlay.read_text(encoding="utf-8")
+    for english, chinese in [
+        ("LoRA vs Adapter", "LoRA 与 Adapter"),
+        ("How do LoRA and adapters differ?", "LoRA 与 adapter 有何不同？"),
+        ("Where parameters are added", "参数加在哪里"),
+        ("Low-rank $\\\\Delta W = BA$ beside a weight", "权重旁的低秩 $\\\\Delta W = BA$"),
+        ("Bottleneck layers | in series", "串联的瓶颈层"),
+        ("Extra inference latency", "额外的推理延迟"),
+        ('"TODO translate: No"', '"无"'),
+        ('"TODO translate: Yes"', '"有"'),
+        ("In PyTorch, how is a LoRA update merged into a weight?", "在 PyTorch 中，如何把 LoRA 更新合并进权重？"),
+    ]:
+        assert english in text, english
+        text = text.replace(english, chinese)
+    text = text.replace("TODO translate: \\n\\n```python", "```python").replace("TODO translate: ", "")
+    overlay.write_text(text, encoding="utf-8")
+    assert [m for m in messages(zh_bank) if "lora" in m] == []
+    # A second run adds nothing: every question has its entry.
+    again = CliRunner().invoke(main, ["new", "--translate", "q/extra/lora.yml", "--bank", "q"])
+    assert again.output == "q/extra/lora.zh.yml: every question already has an entry: replace each 'TODO translate:' text, then run 'deckgen check --strict'\n"

@@ -18,7 +18,7 @@ from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.printsheet import LAYOUTS, PAPERS, PrintStyle
 from deckgen.references import DEFAULT_BANK_DIR
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
-from deckgen.scaffold import new_question, new_topic
+from deckgen.scaffold import new_question, new_topic, new_translation
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
 from deckgen.stats import bank_stats, deck_counts, format_stats
 from deckgen.timing import Timings, phase
@@ -164,15 +164,17 @@ def stats_command(bank_dir: Path) -> None:
 @click.argument("new", required=False)
 @click.option("--bank", "bank_dir", default=DEFAULT_BANK_DIR, show_default=True, type=click.Path(path_type=Path), help="The bank folder, for git revisions.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
-def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str) -> None:
+@click.option("--lang", "language", default="en", show_default=True, metavar="LANG", help="The edition to compare, for git revisions: en, or a language deck.yaml lists.")
+def diff_command(old: str, new: str | None, bank_dir: Path, output_format: str, language: str) -> None:
     """Show what a release changes for learners.
 
     OLD and NEW are .apkg files or git revisions of the banks; without NEW, the banks as
     they are now. Lists notes added, changed (field by field) and retired, and anything
-    that would cost learners their history.
+    that would cost learners their history. With --lang, the edition in that language:
+    what its learners get, translations included.
     """
     with _failing("diff failed: {}"):
-        result = diff(old, new, bank_dir)
+        result = diff(old, new, bank_dir, language)
     click.echo(format_diff(result, markdown=output_format == "markdown"), nl=False)
 
 
@@ -223,14 +225,30 @@ _FILL_IN = "rename the question's id, pick its sources and replace its TODOs, th
 @click.option("--section", metavar="ID", help="The section of a new topic (a section id from deck.yaml).")
 @click.option("--title", help="The new topic's display title.")
 @click.option("--question", "question_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Add a question to this topic file instead.")
+@click.option(
+    "--translate", "translate_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Start or extend this topic file's translation (--lang), with an entry for each question it lacks.",
+)
+@click.option("--lang", "language", default="zh", show_default=True, metavar="LANG", help="The edition --translate writes.")
 @click.option("--bank", "bank_dir", default=DEFAULT_BANK_DIR, show_default=True, type=click.Path(path_type=Path))
-def new_command(topic_id: str | None, section: str | None, title: str | None, question_file: Path | None, bank_dir: Path) -> None:
-    """Start a topic file (TOPIC_ID --section ID), or add a question to one (--question FILE).
+def new_command(
+    topic_id: str | None, section: str | None, title: str | None, question_file: Path | None, translate_file: Path | None, language: str, bank_dir: Path
+) -> None:
+    """Start a topic file (TOPIC_ID --section ID), add a question to one (--question FILE), or
+    start its translation (--translate FILE --lang LANG).
 
     The entry has an id to rename, the section's sources to pick from and texts that say
-    TODO; check reports each until it is replaced.
+    TODO; check reports each until it is replaced. A translation's entries hold the English,
+    after "TODO translate:", and the hashes of what they translate.
     """
     with _failing(None):
+        if translate_file is not None:
+            if topic_id is not None or question_file is not None:
+                raise click.UsageError("give --translate FILE alone")
+            overlay, added = new_translation(bank_dir, translate_file, language)
+            what = f"added {len(added)} entries to translate" if added else "every question already has an entry"
+            click.echo(one_line(f"{overlay.as_posix()}: {what}: replace each 'TODO translate:' text, then run 'deckgen check --strict'"))
+            return
         if question_file is not None:
             if topic_id is not None:
                 raise click.UsageError("give either TOPIC_ID or --question, not both")

@@ -209,9 +209,10 @@ def _export_revision(revision: str, bank_dir: Path, target: Path) -> Path:
     return target / rel
 
 
-def package_for(spec: str | None, bank_dir: Path, work: Path) -> Path:
+def package_for(spec: str | None, bank_dir: Path, work: Path, language: str = "en") -> Path:
     """An .apkg for OLD or NEW: the file itself, a build of the banks at a git revision, or
-    (for None) a build of the banks as they are now. Builds happen in `work`, never in place."""
+    (for None) a build of the banks as they are now, in the edition of `language`. Builds
+    happen in `work`, never in place."""
     from deckgen.build import build  # diff is a consumer of the pipeline, not a step of it
 
     if spec is not None and spec.endswith(".apkg"):
@@ -227,15 +228,22 @@ def package_for(spec: str | None, bank_dir: Path, work: Path) -> Path:
     else:
         bank = _export_revision(spec, bank_dir, work / "tree")
     result = build(bank, work / "out")
-    return next(p for p in result.outputs if p.suffix == ".apkg")
+    packages = [p for p in result.outputs if p.suffix == ".apkg"]
+    # A deck's slug has no dot: `nlp-pretraining.apkg`, and `nlp-pretraining.zh.apkg` for an edition.
+    found = next((p for p in packages if p.stem.partition(".")[2] == ("" if language == "en" else language)), None)
+    if found is None:
+        shown = "the working tree" if spec is None else f"revision '{one_line(spec)}'"
+        raise _fail(spec or bank_dir.as_posix(), f"{shown} has no '{language}' edition (deck.yaml's languages)")
+    return found
 
 
-def diff(old: str, new: str | None, bank_dir: Path) -> DeckDiff:
-    """What NEW changes compared with OLD (each an .apkg or a git revision; NEW None is the working tree)."""
+def diff(old: str, new: str | None, bank_dir: Path, language: str = "en") -> DeckDiff:
+    """What NEW changes compared with OLD (each an .apkg or a git revision; NEW None is the
+    working tree), in the edition of `language`."""
     with tempfile.TemporaryDirectory(prefix="deckgen-diff-") as tmp:
         work = Path(tmp)
         (work / "old").mkdir()
         (work / "new").mkdir()
-        before = read_package(package_for(old, bank_dir, work / "old"))
-        after = read_package(package_for(new, bank_dir, work / "new"))
+        before = read_package(package_for(old, bank_dir, work / "old", language))
+        after = read_package(package_for(new, bank_dir, work / "new", language))
     return diff_packages(before, after)

@@ -38,6 +38,9 @@ from deckgen.references import DECK_FILE, Known, display
 from deckgen.render import math_spans
 
 SOURCE_LANGUAGE = "en"
+TRANSLATE_MARK = "TODO translate: "
+"""What starts each text `deckgen new --translate` writes, before the English to translate: an
+entry that still holds one is shown in English, and check warns `translation-todo`."""
 HASH_LENGTH = 8
 LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans"}
 """The HTML `lang` of each edition's text."""
@@ -183,6 +186,19 @@ class _Checker:
                     "translation-stale",
                 )
 
+    def todo(self, entry: Mapping, fields: tuple[str, ...], name: str) -> bool:
+        """Whether an entry still holds English to translate (as `deckgen new --translate` writes
+        it); each such text is warned about."""
+        found = False
+        for key in fields:
+            node = entry.get(key)
+            for item in node.items if isinstance(node, Sequence) else [node]:
+                if isinstance(item, Scalar) and item.value.startswith(TRANSLATE_MARK):
+                    self.warning(item.location, f"the {key} of {name} is still the English to translate", "translation-todo")
+                    found = True
+                    break
+        return found
+
     def keeps(self, entry: Mapping, english: Mapping, fields: tuple[str, ...], name: str) -> None:
         """A translation keeps the English's formulas, code and cloze numbers, field by field."""
         for key in fields:
@@ -283,6 +299,9 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
             continue
         entry = found
         label = f"'{qid}'"
+        if checker.todo(entry, QUESTION_FIELDS, label):
+            merged_items.append(english)
+            continue
         for key in QUESTION_FIELDS:
             if entry.get(key) is not None and english.get(key) is None:
                 checker.error(location_of(entry, key), f"{label} has no {key} in English to translate", "translation-key")
@@ -298,6 +317,8 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
                 for node in (english.get("rows").items if isinstance(english.get("rows"), Sequence) else [])  # type: ignore[union-attr]
                 if isinstance(node, Mapping) and (r := _scalar(node.get("id"))) is not None
             }
+            waiting = {row_id for row_id, row in rows.items() if checker.todo(row, ROW_FIELDS, f"{label}'s row '{row_id}'")}
+            rows = {row_id: row for row_id, row in rows.items() if row_id not in waiting}
             for row_id, row in rows.items():
                 original = english_rows.get(row_id)
                 if original is None:
@@ -306,7 +327,7 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
                 checker.hashes(row, original, ROW_FIELDS, f"{label}'s row '{row_id}'")
                 checker.keeps(row, original, ROW_FIELDS, f"{label}'s row '{row_id}'")
             for row_id in english_rows:
-                if row_id not in rows:
+                if row_id not in rows and row_id not in waiting:
                     checker.warning(entry.location, f"no {language} translation of {label}'s row '{row_id}': the {language} edition shows it in English", "translation-missing")
             translated_rows[qid] = {r for r in rows if r in english_rows}
         merged_items.append(_merged(english, entry, QUESTION_FIELDS, rows))
@@ -314,6 +335,9 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
         if question.id not in entries:
             checker.warning(location_of(top, "questions"), f"no {language} translation of '{question.id}': the {language} edition shows it in English", "translation-missing")
     title = _scalar(top.get("title"))
+    if title is not None and title.value.startswith(TRANSLATE_MARK):
+        checker.warning(title.location, f"the title of {topic.path.name} is still the English to translate", "translation-todo")
+        title = None
     top_items: list[tuple[Scalar, Node]] = []
     for top_key, top_value in english_top.items:
         if top_key.value == "topic" and title is not None:

@@ -15,10 +15,11 @@ import os
 import re
 from pathlib import Path
 
+from deckgen.editions import TRANSLATE_MARK, overlay_path, text_hash
 from deckgen.lint.questions import new_id
 from deckgen.load import load_bank, parse_text
 from deckgen.lock import read_lock
-from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, QuestionType, Severity
 from deckgen.references import SOURCE_PLACEHOLDER
 from deckgen.schema import SCHEMA_DIR, SCHEMA_FILES
 from deckgen.spec import KEBAB_RE
@@ -127,3 +128,79 @@ def _parses(text: str, path: Path) -> None:
     _, problems = parse_text(text, path.as_posix())
     if any(p.severity is Severity.ERROR for p in problems):
         raise _error(path.as_posix(), f"the new entry would not parse: {problems[0].message}; add it by hand")
+
+
+def _yaml_text(text: str) -> str:
+    """`text` as one YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _to_translate(english: str) -> str:
+    """A text to translate: the mark, then the English (on lines of its own if it has several,
+    so that a code block in it stays one)."""
+    return TRANSLATE_MARK + ("\n\n" + english if "\n" in english else english)
+
+
+def _translation_entry(question: Question) -> list[str]:
+    """An overlay entry for `question`: each field to translate, starting as its English, and
+    the hashes of what it translates."""
+    fields = {"question": question.question}
+    if question.answer:
+        fields["answer"] = question.answer
+    if question.extra:
+        fields["extra"] = question.extra
+    hashes = ", ".join(f"{key}: {text_hash(value)}" for key, value in fields.items())
+    lines = [f"  - id: {question.id}", f"    from: {{{hashes}}}"]
+    lines += [f"    {key}: {_yaml_text(_to_translate(value))}" for key, value in fields.items()]
+    if question.type is QuestionType.COMPARE:
+        lines.append("    rows:")
+        for row in question.live_rows:
+            row_fields: dict[str, str | tuple[str, ...]] = {"aspect": row.aspect, "values": row.values}
+            if row.extra:
+                row_fields["extra"] = row.extra
+            hashes = ", ".join(f"{key}: {text_hash(value)}" for key, value in row_fields.items())
+            lines += [f"      - id: {row.id}", f"        from: {{{hashes}}}", f"        aspect: {_yaml_text(_to_translate(row.aspect))}"]
+            lines.append("        values: [" + ", ".join(_yaml_text(_to_translate(v)) for v in row.values) + "]")
+            if row.extra:
+                lines.append(f"        extra: {_yaml_text(_to_translate(row.extra))}")
+    return lines + [""]
+
+
+def new_translation(bank_dir: Path, path: Path, language: str) -> tuple[Path, list[str]]:
+    """Start or extend the `language` overlay of a topic file with an entry for each question it
+    does not translate yet; return the overlay and the ids added."""
+    bank = load_bank(bank_dir)
+    if language == "en" or language not in bank.deck.languages:
+        listed = ", ".join(lang for lang in bank.deck.languages if lang != "en") or "none"
+        raise _error((bank_dir / "deck.yaml").as_posix(), f"no '{language}' edition to translate into: deck.yaml's languages list {listed}")
+    topic = next((t for t in bank.topics if t.path.resolve() == path.resolve()), None)
+    if topic is None:
+        raise _error(path.as_posix(), "not a topic file of this bank")
+    overlay = overlay_path(topic.path, language)
+    if overlay.exists():
+        text = overlay.read_text(encoding="utf-8")
+        root, problems = parse_text(text, overlay.as_posix())
+        if any(p.severity is Severity.ERROR for p in problems) or root is None:
+            raise _error(overlay.as_posix(), "the translation does not parse; fix it first (deckgen check)")
+        keys = re.findall(r"^([A-Za-z_][\w-]*):", text, re.MULTILINE)
+        if not keys or keys[-1] != "questions":
+            raise _error(overlay.as_posix(), "'questions:' is not the file's last key; add the entries by hand")
+        done = set(re.findall(r"^  - id: (\S+)$", text, re.MULTILINE))
+        text = text if text.endswith("\n") else text + "\n"
+    else:
+        done = set()
+        text = "\n".join(
+            [
+                f"# The {language} translation of {topic.path.name} (see \"Translations (editions)\" in the README).",
+                f"title: {_yaml_text(_to_translate(topic.title))}",
+                "questions:",
+                "",
+            ]
+        )
+    added = [q.id for q in topic.questions if q.id not in done]
+    for question in topic.questions:
+        if question.id in added:
+            text += "\n".join(_translation_entry(question)) + "\n"
+    _parses(text, overlay)
+    overlay.write_text(text, encoding="utf-8", newline="\n")
+    return overlay, added
