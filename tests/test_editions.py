@@ -12,7 +12,7 @@ from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPack
 from deckgen.build import build, check
 from deckgen.editions import text_hash
 from deckgen.load import load_bank
-from tests.conftest import FIXTURES, IF_NEWER, review_first_card
+from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, check_golden, review_first_card
 
 WHY_SCALE_QUESTION = r"In scaled dot-product attention, why divide the logits by $\sqrt{d_k}$?"
 WHY_SCALE_ANSWER = "Their variance grows as $d_k$; scaling keeps the softmax out of saturation."
@@ -319,3 +319,14 @@ def test_new_translate_starts_an_overlay_that_check_follows_until_it_is_translat
     # A second run adds nothing: every question has its entry.
     again = CliRunner().invoke(main, ["new", "--translate", "q/extra/lora.yml", "--bank", "q"])
     assert again.output == "q/extra/lora.zh.yml: every question already has an entry: replace each 'TODO translate:' text, then run 'deckgen check --strict'\n"
+
+
+@pytest.mark.parametrize("name", ["review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html"])
+def test_the_chinese_sheets_match_golden(zh_bank: Path, epoch: Callable[[int], None], name: str) -> None:
+    from deckgen.render import code_css
+
+    epoch(1_700_000_000)
+    (zh_bank / "glossary.zh.yaml").write_text(GLOSSARY, encoding="utf-8")
+    build(zh_bank, Path("out"))
+    page = Path("out", name).read_text(encoding="utf-8")
+    check_golden(GOLDEN / name, page.replace(code_css(), "/* Pygments styles */\n"))

@@ -167,7 +167,7 @@ def test_the_printed_shipped_sheets_keep_every_root_and_start_no_line_with_punct
         assert text.count("\u221a") == roots, name
     # The Chinese edition's text comes back out of its PDF as it went in.
     zh = subprocess.run([pdftotext, str(tmp_path / "out" / "review-sheet.zh.pdf"), "-"], capture_output=True, text=True, check=True).stdout
-    for words in ("NLP 预训练: 复习讲义", "目录", "注意力为何要区分 Q 与 K", "XLNet 与 BERT 对比", "本部分引用的文献"):
+    for words in ("NLP 预训练：复习讲义", "目录", "注意力为何要区分 Q 与 K", "XLNet 与 BERT 对比", "本部分引用的文献"):
         assert words in zh, words
 
 

@@ -20,6 +20,8 @@ class Labels:
     """The labels of one language."""
 
     html_lang: str
+    colon: str
+    """What follows a label: `: ` in English, `：` in Chinese."""
     review_sheet: str
     questions: str
     contents: str
@@ -44,6 +46,7 @@ class Labels:
 LABELS = {
     "en": Labels(
         html_lang="en",
+        colon=": ",
         review_sheet="review sheet",
         questions="questions",
         contents="Contents",
@@ -57,6 +60,7 @@ LABELS = {
     ),
     "zh": Labels(
         html_lang="zh-Hans",
+        colon="：",
         review_sheet="复习讲义",
         questions="自测题",
         contents="目录",

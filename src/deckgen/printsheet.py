@@ -249,7 +249,8 @@ def _cites(bank: Bank, question: Question, bibliography: dict[str, int], section
     links = [
         f'<a href="#b-{section}-{bibliography[source_id]}">[{escape(keys[source_id])}]</a>' for source_id in question.sources
     ]
-    return f'<span class="cites">{labels(bank.deck.language).sources}: {" ".join(links)}</span>' if links else ""
+    words = labels(bank.deck.language)
+    return f'<span class="cites">{words.sources}{words.colon}{" ".join(links)}</span>' if links else ""
 
 
 def _bibliography(bank: Bank, section: str, sources: list[Source]) -> str:
@@ -366,9 +367,9 @@ def _toc_entry(target: str, title: str) -> str:
 def _head(outline: Outline, subtitle: str, with_answers: bool, description: str, style: PrintStyle) -> list[str]:
     deck, words = outline.deck, labels(outline.deck.language)
     version = words.version.format(version=deck.version)
-    title = f"{deck.title}: {subtitle}"
+    title = f"{deck.title}{words.colon}{subtitle}"
     if outline.handout:
-        title = outline.handout if with_answers else f"{outline.handout}: {subtitle}"
+        title = outline.handout if with_answers else f"{outline.handout}{words.colon}{subtitle}"
     running_version = words.running_version.format(version=deck.version)
     running = _css_string(f"{title} · {running_version}" if outline.handout else f"{deck.title} · {subtitle} · {running_version}")
     css = PRINT_CSS % {"running": running} + SHEET_CSS + LAYOUT_CSS[style.layout] + f"@page {{ size: {PAPERS[style.paper]}; }}\n"

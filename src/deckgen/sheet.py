@@ -78,11 +78,11 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     deck, words = outline.deck, labels(outline.deck.language)
     if outline.handout:
         # A handout is titled by what it holds, and has no cover: no deck blurb, no contents.
-        title = outline.handout if subtitle == words.review_sheet else f"{outline.handout}: {subtitle}"
+        title = outline.handout if subtitle == words.review_sheet else f"{outline.handout}{words.colon}{subtitle}"
         slugger.slug(title)
         meta = f"{words.from_deck.format(deck=_plain(deck.title), version=_plain(deck.version))} · {outline.counts} · <{deck.homepage}>"
         return [f"# {_plain(title)}", "", meta, ""]
-    title = f"{deck.title}: {subtitle}"
+    title = f"{deck.title}{words.colon}{subtitle}"
     slugger.slug(title)
     lines = [
         f"# {_plain(title)}",
@@ -141,7 +141,8 @@ def _question(bank: Bank, number: int, question: Question, with_answers: bool) -
         for extra in question.row_extras:
             lines += [_quote(extra), ""]
         links = " · ".join(_source_link(bank.source(s)) for s in question.sources)
-        lines += [f"*{labels(bank.deck.language).sources}:* {links} · {_id_label(question)}", ""]
+        words = labels(bank.deck.language)
+        lines += [f"*{words.sources}{words.colon.rstrip()}* {links} · {_id_label(question)}", ""]
     else:
         lines += [_id_label(question), ""]
     return lines
