@@ -330,3 +330,24 @@ def test_the_chinese_sheets_match_golden(zh_bank: Path, epoch: Callable[[int], N
     build(zh_bank, Path("out"))
     page = Path("out", name).read_text(encoding="utf-8")
     check_golden(GOLDEN / name, page.replace(code_css(), "/* Pygments styles */\n"))
+
+
+@pytest.mark.slow
+def test_the_reviewer_shows_each_editions_labels(zh_bank: Path, epoch: Callable[[int], None], tmp_path: Path) -> None:
+    # The card's own labels follow the note's language (its Topic field), in Anki's own reviewer.
+    from tests.anki_reviewer import collection_cards, render_cards
+
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    probe = "(qa, side) => side === 'answer' ? [...qa.querySelectorAll('.dg-report span')].filter(s => s.offsetParent).map(s => s.textContent) : null"
+    shown = []
+    for package in ("mini-deck.apkg", "mini-deck.zh.apkg"):
+        col = Collection(str(tmp_path / f"{package}.anki2"))
+        try:
+            _import(col, Path("out", package), IF_NEWER)
+            inputs = collection_cards(col, '"ID:why-scale"')
+            views = render_cards([(i.question, i.answer) for i in inputs], probe=probe)
+            shown.append(views[0].answer.probe)
+        finally:
+            col.close()
+    assert shown == [["report a problem"], ["报告问题"]]

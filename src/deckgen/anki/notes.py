@@ -14,6 +14,7 @@ from deckgen.anki.ids import content_hash, note_guid, note_id_field
 from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
 from deckgen.cloze import mark_math_clozes
 from deckgen.editions import LANGUAGE_TAGS
+from deckgen.labels import labels
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, deck_part
 from deckgen.links import with_media
 from deckgen.render import plain_html, to_html, to_inline_html
@@ -87,9 +88,10 @@ def compare_table_html(items: tuple[str, ...], values: tuple[str, ...]) -> str:
     return f'<table class="dg-compare"><tr>{head}</tr><tr>{cells}</tr></table>'
 
 
-def compare_front(items: tuple[str, ...], row: CompareRow) -> str:
-    """The front of a compare row: "XLNet vs BERT: <aspect>", each piece rendered on its own, as it was checked."""
-    return " vs ".join(to_inline_html(item) for item in items) + ": " + to_inline_html(row.aspect)
+def compare_front(items: tuple[str, ...], row: CompareRow, colon: str = ": ") -> str:
+    """The front of a compare row: "XLNet vs BERT: <aspect>" (a full-width colon in Chinese), each
+    piece rendered on its own, as it was checked."""
+    return " vs ".join(to_inline_html(item) for item in items) + colon + to_inline_html(row.aspect)
 
 
 def question_tags(question: Question) -> tuple[str, ...]:
@@ -148,7 +150,7 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
         return [_note(layout, question, None, values, question.retired, bank.deck.language)]
     notes = []
     for row in question.rows:
-        values = {**shared, layout.front: compare_front(question.items, row), "Answer": compare_table_html(question.items, row.values)}
+        values = {**shared, layout.front: compare_front(question.items, row, labels(bank.deck.language).colon), "Answer": compare_table_html(question.items, row.values)}
         if row.extra:
             # A row's own extra follows the question's, on that row's card only.
             values["Extra"] = to_html(with_media("\n\n".join(t for t in (question.extra, row.extra) if t), media))
