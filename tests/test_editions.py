@@ -351,3 +351,18 @@ def test_the_reviewer_shows_each_editions_labels(zh_bank: Path, epoch: Callable[
         finally:
             col.close()
     assert shown == [["report a problem"], ["报告问题"]]
+
+
+def test_a_retired_note_carries_its_banner_in_the_editions_language(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.anki.read import read_package
+    from tests.conftest import release_v2
+
+    release_v2(zh_bank)
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    english, chinese = (read_package(Path("out", name)) for name in ("mini-deck.apkg", "mini-deck.zh.apkg"))
+    fronts = [dict(next(n for n in package.notes.values() if n.key == "hostile").fields)["Question"] for package in (english, chinese)]
+    assert fronts[0].startswith('<div class="dg-retired"><strong>Retired: delete this card.</strong> Superseded by the safety tests.')
+    assert fronts[1].startswith('<div class="dg-retired"><strong>已停用：请删除这张卡片。</strong> Superseded by the safety tests.（在“浏览”中搜索')
+    # Both editions hold the same notes, under the same GUIDs.
+    assert {n.guid: n.key for n in english.notes.values()} == {n.guid: n.key for n in chinese.notes.values()}
