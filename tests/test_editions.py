@@ -366,3 +366,20 @@ def test_a_retired_note_carries_its_banner_in_the_editions_language(zh_bank: Pat
     assert fronts[1].startswith('<div class="dg-retired"><strong>已停用：请删除这张卡片。</strong> Superseded by the safety tests.（在“浏览”中搜索')
     # Both editions hold the same notes, under the same GUIDs.
     assert {n.guid: n.key for n in english.notes.values()} == {n.guid: n.key for n in chinese.notes.values()}
+
+
+def test_each_editions_bibliography_glosses_titles_in_its_own_language(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    sources = zh_bank / "sources.yaml"
+    sources.write_text(
+        sources.read_text(encoding="utf-8")
+        .replace('    kind: paper\n', '    kind: paper\n    title_zh: "注意力就是你所需要的全部"\n')
+        .replace("    lang: zh\n", '    lang: zh\n    title_en: "Why use different K and Q [notes]"\n'),
+        encoding="utf-8",
+    )
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    english, chinese = (Path("out", name).read_text(encoding="utf-8") for name in ("review-sheet.html", "review-sheet.zh.html"))
+    assert '<cite>Attention Is All You Need</cite>. ' in english and "注意力就是你所需要的全部" not in english
+    assert '<cite lang="zh">为什么使用不同的K和Q [笔记]</cite> <span class="gloss">(Why use different K and Q [notes])</span>. ' in english
+    assert '<cite>Attention Is All You Need</cite> <span class="gloss">(注意力就是你所需要的全部)</span>. ' in chinese
+    assert '<cite lang="zh">为什么使用不同的K和Q [笔记]</cite>. ' in chinese and "Why use different K" not in chinese

@@ -148,6 +148,8 @@ class Source:
     lint_ignore: frozenset[str] = frozenset()
     title_en: str | None = None
     """An English translation of a title in another language, for the printed bibliography."""
+    title_zh: str | None = None
+    """A Chinese translation of a title in another language, for the Chinese edition's bibliography."""
 
     @property
     def site(self) -> str:

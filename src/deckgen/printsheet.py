@@ -254,11 +254,14 @@ def _cites(bank: Bank, question: Question, bibliography: dict[str, int], section
 
 
 def _bibliography(bank: Bank, section: str, sources: list[Source]) -> str:
-    """A section's numbered bibliography: key, original title, its English gloss, and a clickable URL."""
+    """A section's numbered bibliography: key, original title, its gloss in the edition's language
+    (English, or Chinese in the Chinese edition), and a clickable URL."""
     keys = cite_keys(bank.sources)
     items = []
+    chinese = bank.deck.language == "zh"
     for number, source in enumerate(sources, start=1):
-        gloss = f' <span class="gloss">({escape(source.title_en)})</span>' if source.title_en else ""
+        glossed = source.title_zh if chinese else source.title_en
+        gloss = f' <span class="gloss">({escape(glossed)})</span>' if glossed else ""
         lang = f' lang="{escape(source.lang)}"' if source.lang else ""
         items.append(
             f'<li id="b-{section}-{number}"><span class="key">[{escape(keys[source.id])}]</span> '

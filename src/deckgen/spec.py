@@ -158,6 +158,7 @@ SOURCE = Record(
         Field("id", ID, "the source's id, which questions cite"),
         Field("title", TEXT, "the title as its author wrote it"),
         Field("title_en", TEXT, "an English translation of a title in another language, which the printed bibliography shows beside it", required=False),
+        Field("title_zh", TEXT, "a Chinese translation of a title in another language, which the Chinese edition's printed bibliography shows beside it", required=False),
         Field("url", URL, "where to read it"),
         Field("section", REFERENCE, "the section of the reading list it belongs to", refers_to="section"),
         Field("lang", LANG, "the language it is written in", required=False),

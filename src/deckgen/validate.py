@@ -108,6 +108,7 @@ def _read_sources(reader: Reader, loaded: LoadedFile) -> list[Source]:
                 section=values["section"],
                 location=entry.location,
                 title_en=values["title_en"],
+                title_zh=values["title_zh"],
                 kind=SourceKind(values["kind"] or SourceKind.ARTICLE.value),
                 lang=values["lang"],
                 authors=tuple(a.value for a in values["authors"] or []),
