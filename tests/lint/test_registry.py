@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,26 @@ from deckgen.build import check
 from deckgen.lint import QUESTION_RULES, REGISTRY, RULES, SOURCE_RULES, TOPIC_RULES
 from deckgen.lint.registry import Context, Finding, Rule, Scope, rule, rules_in
 from deckgen.model import Question
-from tests.bankfiles import SOURCES, write_bank
+from tests.bankfiles import DECK, SOURCES, write_bank
 from tests.conftest import ROOT
 from tests.lint.cards import HEAD, OTHER, card, lint, lint_files
+
+ZH_DECK = DECK.replace("sections:", "languages: [en, zh]\nsections:")
+GLOSSARY = "terms:\n  - {en: attention, zh: 注意力}\n  - {en: fine-tuning, zh: 微调, avoid: [精调]}\n"
+
+
+def zh(question: str, answer: str = "为了让 softmax 不至于饱和。") -> dict[str, str]:
+    """The base bank with a Chinese edition whose one card says `question` and `answer`."""
+    overlay = (
+        "title: 注意力\n"
+        "questions:\n"
+        "  - id: why-scale\n"
+        "    from: {question: e38b0073, answer: 2e7dacb7}\n"
+        f"    question: {json.dumps(question, ensure_ascii=False)}\n"
+        f"    answer: {json.dumps(answer, ensure_ascii=False)}\n"
+    )
+    return {"deck.yaml": ZH_DECK, "glossary.zh.yaml": GLOSSARY, "attention.zh.yaml": overlay}
+
 
 EXAMPLES: dict[str, tuple[dict[str, str], str]] = {
     "answer-length": (
@@ -71,6 +89,26 @@ EXAMPLES: dict[str, tuple[dict[str, str], str]] = {
         {"attention.yaml": HEAD.replace("Why scale the logits?", "What divides the logits?")},
         "q/attention.yaml:1:1: warning: topic 'attention' has no why or how question: test understanding, not only recall [no-why-card]",
     ),
+    "zh-answer-length": (
+        zh("为什么要缩放 logits？", "为了让 softmax 不至于饱和，" + "否" * 43 + "。"),
+        "q/attention.zh.yaml:6:13: warning: answer has 52 characters (at most about 50): keep the core, move reasoning to 'extra' [zh-answer-length]",
+    ),
+    "zh-yes-no-question": (
+        zh("是否需要缩放 logits？"),
+        "q/attention.zh.yaml:5:15: warning: a yes/no question (是否, 吗): ask for the fact itself (什么, 为什么, 如何) [zh-yes-no-question]",
+    ),
+    "zh-vague-start": (
+        zh("这为什么要缩放 logits？"),
+        "q/attention.zh.yaml:5:15: warning: the question opens with 它 or 这: name what it asks about [zh-vague-start]",
+    ),
+    "glossary-english": (
+        zh("注意力为什么要缩放 logits？"),
+        "q/attention.zh.yaml:5:15: warning: the first 注意力 of the card (its question) needs its English after it: 注意力（attention） [glossary-english]",
+    ),
+    "glossary-variant": (
+        zh("精调时为什么要缩放 logits？"),
+        "q/attention.zh.yaml:5:15: warning: '精调' in the question: the glossary's term is 微调（fine-tuning） [glossary-variant]",
+    ),
     "uncited-source": (
         {"sources.yaml": SOURCES + "  - id: later\n    title: Cited later\n    url: https://example.org/later\n    section: transformer\n"},
         "q/sources.yaml:6:5: warning: source 'later' is cited by no card [uncited-source]",
@@ -125,7 +163,7 @@ def test_lint_entries_are_validated(root: Path) -> None:
     assert [str(d) for d in diagnostics] == [
         "q/attention.yaml:13:11: error: missing required key 'reason' in 'lint' [missing-key]",
         "q/attention.yaml:13:21: error: unknown lint rule 'answer-lenght' (did you mean 'answer-length'?) [unknown-rule]",
-        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, list-question, math-after-word, near-duplicate, new-id, no-article, placeholder, vague-start, yes-no-question [unknown-rule]",
+        "q/attention.yaml:13:36: error: lint rule 'uncited-source' does not apply to a question; rules here: answer-length, answer-list, cloze-giveaway, cloze-length, glossary-english, glossary-variant, list-question, math-after-word, near-duplicate, new-id, no-article, placeholder, vague-start, yes-no-question, zh-answer-length, zh-vague-start, zh-yes-no-question [unknown-rule]",
         "q/attention.yaml:18:11: error: expected 'lint' to be a mapping, found a list [wrong-type]",
     ]
 
