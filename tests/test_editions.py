@@ -383,3 +383,12 @@ def test_each_editions_bibliography_glosses_titles_in_its_own_language(zh_bank: 
     assert '<cite lang="zh">为什么使用不同的K和Q [笔记]</cite> <span class="gloss">(Why use different K and Q [notes])</span>. ' in english
     assert '<cite>Attention Is All You Need</cite> <span class="gloss">(注意力就是你所需要的全部)</span>. ' in chinese
     assert '<cite lang="zh">为什么使用不同的K和Q [笔记]</cite>. ' in chinese and "Why use different K" not in chinese
+
+
+def test_a_handout_of_an_edition_is_titled_in_its_language(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.build import BuildOptions, Selection, build_deck
+
+    epoch(1_700_000_000)
+    build_deck(BuildOptions(zh_bank, Path("out"), Selection(topics=("scaled-attention",)), languages=("zh",)))
+    lines = Path("out/review-sheet.zh.md").read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == ["# 缩放注意力", "", "摘自《Mini Deck》，版本 1.2.3 · 3 道题：在 Anki 中为 3 条笔记、4 张卡片 · <https://example.org/mini>"]
