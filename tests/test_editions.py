@@ -90,6 +90,18 @@ def test_a_changed_english_text_makes_its_translation_stale_at_the_overlays_line
             "q/attention.zh.yaml:4:40: error: from.answer should be the 8-character hash of the English it translates [translation-from]",
         ),
         (
+            lambda text: text + "    items: [甲, 乙]\n",
+            "q/attention.zh.yaml:7:12: error: 'why-scale' has no items in English to translate [translation-key]",
+        ),
+        (
+            lambda text: text + "  - id: why-scale\n    question: 又一次\n",
+            "q/attention.zh.yaml:7:9: error: 'why-scale' is translated twice; keep one entry [translation-duplicate]",
+        ),
+        (
+            lambda text: text.replace("    from: {question: ", "    from: {extra: 12345678, question: "),
+            "q/attention.zh.yaml:4:12: error: 'from' names extra, which this entry does not translate [translation-from]",
+        ),
+        (
             lambda text: text.replace("其方差随", "[见](javascript:alert(1))其方差随"),
             "q/attention.zh.yaml:6:13: error: link target 'javascript:alert(1)' is not an http(s) URL [link-scheme]",
         ),
