@@ -269,7 +269,11 @@ def test_the_chinese_lint_reads_the_translations(zh_bank: Path, question: str, a
 
 
 def test_the_chinese_lint_passes_a_good_card_and_leaves_english_to_the_english_rules(zh_bank: Path) -> None:
-    (zh_bank / "glossary.zh.yaml").write_text(GLOSSARY, encoding="utf-8")
+    # 来自编码器 holds the term 编码器 (encoder), not 自编码 (autoencoding), which it overlaps.
+    glossary = GLOSSARY + "  - {en: autoencoding, zh: 自编码}\n  - {en: encoder, zh: 编码器}\n"
+    (zh_bank / "glossary.zh.yaml").write_text(glossary, encoding="utf-8")
+    text = (zh_bank / "attention.zh.yaml").read_text(encoding="utf-8")
+    (zh_bank / "attention.zh.yaml").write_text(text.replace("缩放使 softmax", "来自编码器（encoder）的缩放使 softmax"), encoding="utf-8")
     # 缩放点积注意力 is one use of itself, not of 注意力; the untranslated cards are not read.
     assert [m for m in messages(zh_bank) if "translation-missing" not in m] == []
 

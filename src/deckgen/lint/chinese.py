@@ -124,17 +124,27 @@ def zh_vague_start(question: Question, context: Context) -> Iterator[Finding]:
         yield Finding(question.location_of("question"), "the question opens with 它 or 这: name what it asks about")
 
 
+def _term_at(text: str, position: int, terms: list[GlossaryTerm]) -> GlossaryTerm | None:
+    """The longest term that starts at `position` (`terms` are longest first)."""
+    return next((t for t in terms if text.startswith(t.term, position)), None)
+
+
 def _uses(text: str, terms: list[GlossaryTerm]) -> Iterator[tuple[GlossaryTerm, int]]:
     """Each glossary term `text` uses, with where it ends: the longest term at each place, left
-    to right, so that 自注意力 is one use of itself and none of 注意力. Linear in the text (the
-    glossary is fixed)."""
+    to right, so that 自注意力 is one use of itself and none of 注意力; but a term that a later
+    one overlaps and runs past is no use (来自编码器 holds 编码器, not 自编码). Linear in the
+    text (the glossary is fixed)."""
     position = 0
     while position < len(text):
-        found = next((t for t in terms if text.startswith(t.term, position)), None)
-        if found is None:
+        found = _term_at(text, position, terms)
+        end = position + len(found.term) if found is not None else position
+        overlapped = found is not None and any(
+            (later := _term_at(text, inner, terms)) is not None and inner + len(later.term) > end for inner in range(position + 1, end)
+        )
+        if found is None or overlapped:
             position += 1
             continue
-        position += len(found.term)
+        position = end
         yield found, position
 
 
