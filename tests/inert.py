@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import zipfile
 from html.parser import HTMLParser
@@ -45,6 +46,33 @@ def assert_inert_page(html: str) -> None:
                 assert (value or "").startswith("data:image/"), value
     style = html[html.index("<style>") : html.index("</style>")]
     assert "</" not in style[len("<style>"):]
+
+
+SITE_TAGS = PAGE_TAGS - {"style"} | {"link", "script", "main", "footer", "button", "input", "label", "noscript"}
+_ASSET = re.compile(r"(\.\./)*assets/[a-z-]+\.(js|css)")
+_SITE_LINK = re.compile(r"https?://|#|(\.\./)*[\w./-]+\.(html|apkg|pdf)(#[\w-]*)?$")
+
+
+def assert_inert_site_page(html: str) -> None:
+    """A page of the site: page, text and MathML elements, the site's own scripts and style
+    sheet only (by `src`/`href`, never inline), no handlers or styles, links only to http(s),
+    an anchor or a file beside it, images only inline."""
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag in SITE_TAGS | MATHML_TAGS, tag
+        values = dict(attrs)
+        for name, value in attrs:
+            assert not name.startswith("on") and name != "style", (tag, name)
+        if tag == "script":
+            assert _ASSET.fullmatch(values.get("src") or ""), values
+        elif tag == "link":
+            assert values.get("rel") == "stylesheet" and _ASSET.fullmatch(values.get("href") or ""), values
+        elif "href" in values:
+            assert _SITE_LINK.match(values["href"] or ""), values["href"]
+        if "src" in values and tag != "script":
+            assert (values["src"] or "").startswith("data:image/"), values["src"]
+    assert "<script>" not in html and "<style" not in html
 
 
 def assert_inert(html: str) -> None:

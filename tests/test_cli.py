@@ -27,7 +27,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     assert run("build", "mini", "--out", "out") == (
         0,
         "built 6 notes and 7 cards from 2 topics:\n  out/mini-deck.apkg\n  out/review-sheet.md\n  out/review-questions.md\n"
-        "  out/review-sheet.html\n  out/review-questions.html\n  mini/deck.lock\n",
+        "  out/review-sheet.html\n  out/review-questions.html\n  mini/deck.lock\n  out/site/ (9 files; open index.html)\n",
         UNCITED,
     )
     assert run("build", "mini", "--out", "strict", "--strict") == (
@@ -196,7 +196,7 @@ def test_build_writes_deck_and_sheets(mini: Path, epoch: Callable[[int], None]) 
     )
     assert not Path("strict").exists()
     assert sorted(p.name for p in Path("out").iterdir()) == [
-        ".deckgen-cache.sqlite", ".deckgen-output", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md"
+        ".deckgen-cache.sqlite", ".deckgen-output", "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md", "site"
     ]
 
 

@@ -19,7 +19,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 def test_every_output_has_its_own_name() -> None:
     names = [kind.name for kind in FORMATS]
-    assert names == ["apkg", "markdown", "html", "pdf"]
+    assert names == ["apkg", "markdown", "html", "site", "pdf"]
     assert [kind.name for kind in FORMATS if kind.late] == ["pdf"]
 
 

@@ -18,6 +18,7 @@ from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.printsheet import LAYOUTS, PAPERS, PrintStyle
 from deckgen.references import DEFAULT_BANK_DIR
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
+from deckgen.outputs.site import SITE_FOLDER
 from deckgen.scaffold import new_question, new_topic, new_translation
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
 from deckgen.stats import bank_stats, deck_counts, format_stats
@@ -106,8 +107,13 @@ def build_command(
         click.echo(clock.format(), err=True)
     _report(result.warnings)
     click.echo(f"built {deck_counts(result.bank).phrase()} from {plural(len(result.bank.topics), 'topic')}:")
+    site = options.out_dir / SITE_FOLDER
+    pages = [path for path in result.outputs if path.is_relative_to(site)]
     for path in result.outputs:
-        click.echo(f"  {one_line(path.as_posix())}")
+        if path not in pages:
+            click.echo(f"  {one_line(path.as_posix())}")
+    if pages:  # the site is many small files: one line for all of them
+        click.echo(f"  {one_line(site.as_posix())}/ ({plural(len(pages), 'file')}; open index.html)")
     if result.pdf_problems:
         _report(result.pdf_problems)
         click.echo(f"PDF failed: {summary(result.pdf_problems)}; everything else was written", err=True)

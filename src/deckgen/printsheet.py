@@ -473,3 +473,35 @@ def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintSt
     """The lines of both pages (review, questions), each text rendered at most once, from
     `cache` where it can. Each page is its lines, each followed by a newline."""
     return _pages(outline, cache, style)
+
+
+@dataclass(frozen=True)
+class PrintedCard:
+    """A question as a page shows it in full, in printed HTML (MathML math, images inline)."""
+
+    front: str
+    """The question: a cloze with its deletions blanked."""
+    back: str
+    """The question with a cloze's deletions shown (the front, for any other question)."""
+    answer: str
+    """A basic question's answer, or a compare's whole table; nothing for a cloze."""
+    extras: tuple[str, ...]
+    """The question's extra, then its rows' extras."""
+
+
+def printed_cards(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], PrintedCard]:
+    """How another page (the site) gets each question in printed HTML, from `cache` where it can."""
+    texts_of = _question_texts(bank, cache)
+    aspect = labels(bank.deck.language).aspect
+
+    def card(topic: Topic, question: Question) -> PrintedCard:
+        texts = texts_of(topic, question)
+        answer = ""
+        if question.type is QuestionType.COMPARE:
+            answer = _table(question, texts, with_values=True, aspect=aspect)
+        elif question.type is QuestionType.BASIC:
+            answer = texts[question.answer]
+        extras = tuple(texts[t] for t in ((question.extra,) if question.extra else ()) + question.row_extras)
+        return PrintedCard(texts[_shown(question, False)], texts[_shown(question, True)], answer, extras)
+
+    return card

@@ -11,7 +11,8 @@ from deckgen.outputs.base import Format, RenderContext, Writer
 from deckgen.outputs.markdown import MarkdownSheets
 from deckgen.outputs.pdfs import PdfSheets
 from deckgen.outputs.printhtml import PrintSheets
+from deckgen.outputs.site import Site
 
-FORMATS: tuple[Format, ...] = (AnkiPackage(), MarkdownSheets(), PrintSheets(), PdfSheets())
+FORMATS: tuple[Format, ...] = (AnkiPackage(), MarkdownSheets(), PrintSheets(), Site(), PdfSheets())
 
 __all__ = ["FORMATS", "Format", "RenderContext", "Writer"]

@@ -1,0 +1,2 @@
+window.DECKGEN_PAGES={"why-scale":"attention/scaled-attention.html#why-scale","formula":"attention/scaled-attention.html#formula","why-multi-head":"attention/scaled-attention.html#why-multi-head","hostile":{"retired":"Superseded by the safety tests."},"lora-adapter":"peft/lora-vs-adapter.html#lora-adapter","lora-adapter/where":"peft/lora-vs-adapter.html#lora-adapter","lora-adapter/latency":"peft/lora-vs-adapter.html#lora-adapter","lora-code":"peft/lora-vs-adapter.html#lora-code"};
+window.DECKGEN_RETIRED="This card was retired";
