@@ -109,12 +109,19 @@ def test_no_run_block_expands_a_template(path: Path) -> None:
         )
 
 
+WRITES = {
+    ("release.yml", "release"): {"contents": "write"},  # gh release create
+    ("pages.yml", "deploy"): {"pages": "write", "id-token": "write"},  # actions/deploy-pages, and nothing else
+}
+"""The jobs that write, and exactly what each may write; every other job only reads."""
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
 def test_permissions_are_none_by_default_and_least_per_job(path: Path) -> None:
     workflow = load(path)
     assert workflow.get("permissions") == {}, f"{path.name}: set `permissions: {{}}` at the top; each job asks for its own"
     for job_id, job in workflow["jobs"].items():
-        wanted = {"contents": "write"} if (path.name, job_id) == ("release.yml", "release") else {"contents": "read"}
+        wanted = WRITES.get((path.name, job_id), {"contents": "read"})
         assert job.get("permissions") == wanted, f"{path.name}: job {job_id} should have exactly `permissions: {wanted}`"
 
 
