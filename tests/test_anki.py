@@ -165,7 +165,10 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
     card = collection.get_note(collection.find_notes('"ID:lora-adapter/where"')[0]).cards()[0]
     assert (
-        '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> <a class="dg-report" href="https://github.com/example/deck/issues/new'
+        '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> '
+        '<a class="dg-web dg-en" href="https://example.github.io/deck/q/#lora-adapter/where">on the web</a>'
+        '<a class="dg-web dg-zh" href="https://example.github.io/deck/zh/q/#lora-adapter/where">网页版</a> '
+        '<a class="dg-report" href="https://github.com/example/deck/issues/new'
         '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
     ) in card.answer()
     assert "report a problem" not in card.question()
@@ -175,7 +178,7 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     assert root["desc"] == (
         "<p>A tiny bank that exercises every question type.</p>\n"
         '<p>Version 1.2.3 · <a href="https://github.com/example/deck/blob/main/CHANGELOG.md#123">what changed in 1.2.3</a> · '
-        '<a href="https://github.com/example/deck">https://github.com/example/deck</a></p>\n'
+        '<a href="https://github.com/example/deck">https://github.com/example/deck</a> · <a href="https://example.github.io/deck/">every card on the web</a></p>\n'
         "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired retention of 0.90. "
         "Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
         "When you import an update, leave <em>Import any deck presets</em> off.</p>"

@@ -68,11 +68,33 @@ def changelog_url(homepage: str, version: str) -> str:
     return escape(f"{base}/blob/main/CHANGELOG.md#{heading_anchor(version)}")
 
 
+def site_url(homepage: str) -> str | None:
+    """Where the release workflow publishes the deck's site: the repository's GitHub Pages
+    (`https://<owner>.github.io/<repository>/`); None for a homepage not on GitHub."""
+    base = homepage.rstrip("/")
+    if not _on_github(base):
+        return None
+    parts = urlsplit(base).path.strip("/").split("/")
+    if len(parts) != 2:
+        return None
+    owner, repository = parts
+    return f"https://{owner.lower()}.github.io/{repository}/"
+
+
 def _back_matter(homepage: str) -> str:
+    site = site_url(homepage)
+    # The card's own page on the site, by id (never by a line number, which would change the
+    # note whenever a question is added above it), in the edition's language.
+    web = (
+        f'<a class="dg-web dg-en" href="{escape(site)}q/#{{{{ID}}}}">on the web</a>'
+        f'<a class="dg-web dg-zh" href="{escape(site)}zh/q/#{{{{ID}}}}">网页版</a> '
+        if site
+        else ""
+    )
     return (
         '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="dg-sources">{{Sources}}</div>\n'
-        f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> '
+        f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> {web}'
         f'<a class="dg-report" href="{report_url(homepage)}"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
     )
 

@@ -20,7 +20,7 @@ from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 
 from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
-from deckgen.anki.notetypes import changelog_url, note_models
+from deckgen.anki.notetypes import changelog_url, note_models, site_url
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -35,7 +35,9 @@ def deck_description_html(bank: Bank, lock: Lock) -> str:
         to_html(deck.description),
         f"<p>Version {plain_html(deck.version)} · "
         f'<a href="{changelog_url(deck.homepage, deck.version)}">what changed in {plain_html(deck.version)}</a> · '
-        f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a></p>',
+        f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a>'
+        + (f' · <a href="{escape(site)}">every card on the web</a>' if (site := site_url(deck.homepage)) else "")
+        + "</p>",
     ]
     if changed:
         noun = "note" if changed == 1 else "notes"
