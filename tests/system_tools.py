@@ -75,3 +75,11 @@ def extra(name: str, package: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: pip install -e '.[test]' (it pins {package})")
     return found
+
+
+def axe_core() -> Path:
+    """axe-core's browser script, which the README's test command installs with `npm ci`."""
+    from tests.conftest import ROOT
+
+    script = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    return Path(required("axe-core (npm ci, from package-lock.json)", str(script) if script.is_file() else None))

@@ -17,7 +17,7 @@ from deckgen.build import build
 from tests.conftest import FIXTURES, GOLDEN, check_golden, release_v2
 from tests.hostile import hostile_bank
 from tests.inert import assert_inert_site_page
-from tests.system_tools import chromium
+from tests.system_tools import axe_core, chromium
 
 
 @pytest.fixture
@@ -128,3 +128,31 @@ def test_the_site_follows_the_systems_dark_theme(site: Path) -> None:
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), encoding="utf-8")
     assert 'data-bg="rgb(255, 255, 255)"' in _dom(probed.as_uri())
     assert 'data-bg="rgb(13, 17, 23)"' in _dom(probed.as_uri(), "--force-dark-mode")
+
+
+def _axe_violations(page: Path) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on `page`, in Chromium."""
+    probe = (
+        f'<script src="{axe_core().as_uri()}"></script><script>'
+        'document.addEventListener("DOMContentLoaded", () => axe.run(document, {resultTypes: ["violations"]}).then(r => {'
+        'document.body.dataset.axe = JSON.stringify(r.violations.filter(v => v.impact === "serious" || v.impact === "critical")'
+        '.map(v => v.id));}));</script>'
+    )
+    probed = page.with_name(f"axe-{page.name}")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), encoding="utf-8")
+    try:
+        found = re.search(r'data-axe="([^"]*)"', _dom(probed.as_uri(), "--virtual-time-budget=10000"))
+    finally:
+        probed.unlink()
+    assert found is not None, "axe-core did not run"
+    return list(json.loads(unescape(found[1])))
+
+
+@pytest.mark.slow
+def test_the_site_passes_an_accessibility_check(site: Path) -> None:
+    for page in sorted(site.rglob("*.html")):
+        assert _axe_violations(page) == [], page
+    # The check sees what it should: an unlabelled field and an image without a text.
+    control = site / "control.html"
+    control.write_text('<!doctype html><html lang="en"><title>c</title><body><main><input type="text"><img src="data:image/png;base64,AA=="></main></body></html>', encoding="utf-8")
+    assert sorted(_axe_violations(control)) == ["image-alt", "label"]
