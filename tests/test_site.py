@@ -156,3 +156,17 @@ def test_the_site_passes_an_accessibility_check(site: Path) -> None:
     control = site / "control.html"
     control.write_text('<!doctype html><html lang="en"><title>c</title><body><main><input type="text"><img src="data:image/png;base64,AA=="></main></body></html>', encoding="utf-8")
     assert sorted(_axe_violations(control)) == ["image-alt", "label"]
+
+
+def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.selection import Selection
+
+    bank = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", bank)
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out", selection=Selection(topics=("lora-vs-adapter",)))
+    site = tmp_path / "out" / "site"
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")) == ["index.html", "peft/lora-vs-adapter.html", "q/index.html"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<li>Fine-Tuning <span class="count">(3 cards)</span><ol><li><a href="peft/lora-vs-adapter.html">LoRA vs Adapter</a></li></ol></li>' in index
+    assert "Attention" not in index

@@ -57,6 +57,8 @@ class SiteWords:
     notes_cards: str
     retired: str
     no_script: str
+    cards: str
+    """`{n} cards`."""
 
 
 WORDS = {
@@ -65,12 +67,14 @@ WORDS = {
         "Space reveals the answer; the arrow keys move between cards.", "Show the answer", "report a problem",
         "suggest an edit", "Sources", "Anki deck (.apkg)", "changelog", "notes / cards", "This card was retired",
         "This address opens a card with a small script; turn JavaScript on, or use the contents.",
+        "{n} cards",
     ),
     "zh": SiteWords(
         "目录", "下载", "搜索", "搜索题目、答案与补充说明", "自测模式",
         "空格键显示答案，方向键在卡片间移动。", "显示答案", "报告问题",
         "建议修改", "出处", "Anki 卡组（.apkg）", "更新日志", "笔记 / 卡片", "这张卡片已停用",
         "这个地址用一小段脚本打开卡片；请启用 JavaScript，或使用目录。",
+        "{n} 张卡片",
     ),
 }
 
@@ -185,7 +189,10 @@ def index_page(bank: Bank, outline: Outline, description: str, downloads: list[t
         topics = "".join(
             f'<li><a href="{escape(page_path(t.topic))}">{escape(t.topic.title)}</a></li>' for t in section.topics if t.questions
         )
-        out.append(f"<li>{escape(section.section.title)}<ol>{topics}</ol></li>")
+        if not topics:
+            continue
+        cards = sum(n.question.card_count for t in section.topics for n in t.questions)
+        out.append(f'<li>{escape(section.section.title)} <span class="count">({words.cards.format(n=cards)})</span><ol>{topics}</ol></li>')
     out += ["</ol></section>", "</main>", *_scripts("", True), "</body>", "</html>"]
     return out
 
