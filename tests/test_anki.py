@@ -165,11 +165,11 @@ def test_the_back_links_to_the_issue_form_with_the_card_id(
     import_apkg(collection, build(mini_bank, tmp_path / "out").outputs[0], merge_notetypes=False)
     card = collection.get_note(collection.find_notes('"ID:lora-adapter/where"')[0]).cards()[0]
     assert (
-        '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> '
+        '<div class="dg-footer"><span class="dg-id">lora-adapter/where</span> <span class="dg-links">'
         '<a class="dg-web dg-en" href="https://example.github.io/deck/q/#lora-adapter/where">on the web</a>'
         '<a class="dg-web dg-zh" href="https://example.github.io/deck/zh/q/#lora-adapter/where">网页版</a> '
         '<a class="dg-report" href="https://github.com/example/deck/issues/new'
-        '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
+        '?template=card-problem.yml&amp;title=Card%3A+lora-adapter/where&amp;card=lora-adapter/where"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></span></div>'
     ) in card.answer()
     assert "report a problem" not in card.question()
     root = collection.decks.by_name("Mini Deck")

@@ -94,8 +94,8 @@ def _back_matter(homepage: str) -> str:
     return (
         '{{#Extra}}<div class="dg-extra">{{Extra}}</div>{{/Extra}}\n'
         '<div class="dg-sources">{{Sources}}</div>\n'
-        f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> {web}'
-        f'<a class="dg-report" href="{report_url(homepage)}"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></div>'
+        f'<div class="dg-footer"><span class="dg-id">{{{{ID}}}}</span> <span class="dg-links">{web}'
+        f'<a class="dg-report" href="{report_url(homepage)}"><span class="dg-en">report a problem</span><span class="dg-zh">报告问题</span></a></span></div>'
     )
 
 
