@@ -75,6 +75,12 @@ def assert_inert_site_page(html: str) -> None:
     assert "<script>" not in html and "<style" not in html
 
 
+def assert_inert_html_output(path: Path) -> None:
+    """An HTML file a build wrote: a page of the site, or a printable sheet."""
+    html = path.read_text(encoding="utf-8")
+    (assert_inert_site_page if "site" in path.parts else assert_inert_page)(html)
+
+
 def assert_inert(html: str) -> None:
     """A card field: only safe tags, no handlers or styles, links only to http(s) or #."""
     parser = _Tags()

@@ -24,7 +24,7 @@ from deckgen.model import DeckgenError, Severity
 from deckgen.tex import tex_problems
 from tests.hostile import FIELDS, INERT_MARKDOWN, INERT_PLAIN, MARKDOWN_FIELDS, TEXT_FIELDS, URL_FIELDS, hostile_bank, inert_bank, quoted
 from tests.conftest import import_apkg
-from tests.inert import assert_inert, assert_inert_page, note_fields
+from tests.inert import assert_inert, assert_inert_html_output, note_fields
 
 
 def errors(bank: Path) -> list[str]:
@@ -296,7 +296,7 @@ def test_accepted_hostile_text_imports_into_real_anki_and_stays_inert(
             html = viewer.render(path.read_text(encoding="utf-8"))
             assert_inert(html)
         elif path.suffix == ".html":
-            assert_inert_page(path.read_text(encoding="utf-8"))
+            assert_inert_html_output(path)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from deckgen.build import Selection, build, check
 from deckgen.load import MAX_FILE_BYTES, parse_text
 from deckgen.model import DeckgenError
 from tests.bankfiles import DECK, SOURCES, TOPIC, write_bank
-from tests.inert import assert_inert, assert_inert_page, assert_inert_site_page, note_fields
+from tests.inert import assert_inert, assert_inert_html_output, assert_inert_page, assert_inert_site_page, note_fields
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -58,8 +58,7 @@ def test_hostile_text_is_inert_in_the_deck_and_in_sheets(in_tmp: Path, epoch: Ca
         assert not ANKI_MARKUP.search(field), field
     assert any("&lt;script&gt;" in field for field in fields)
     for page in [p for p in result.outputs if p.suffix == ".html"]:
-        check_page = assert_inert_site_page if "site" in page.parts else assert_inert_page
-        check_page(page.read_text(encoding="utf-8"))
+        assert_inert_html_output(page)
     # A permissive viewer (raw HTML on, as in VS Code or Typora) still finds nothing live.
     viewer = MarkdownIt("commonmark", {"html": True})
     for sheet in [p for p in result.outputs if p.suffix == ".md"]:
@@ -129,7 +128,7 @@ def test_hostile_deck_and_section_titles_stay_text_in_every_sheet(in_tmp: Path, 
         if path.suffix == ".md":
             assert_inert(viewer.render(path.read_text(encoding="utf-8")))
         elif path.suffix == ".html":
-            (assert_inert_site_page if "site" in path.parts else assert_inert_page)(path.read_text(encoding="utf-8"))
+            assert_inert_html_output(path)
     handout = build(write_bank(Path("q"), {"deck.yaml": deck, "attention.yaml": topic}), Path("handout"), selection=Selection(topics=("attention",)))
     for path in handout.outputs:
         if path.suffix == ".md":
