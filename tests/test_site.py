@@ -170,3 +170,49 @@ def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Cal
     index = (site / "index.html").read_text(encoding="utf-8")
     assert '<li>Fine-Tuning <span class="count">(3 cards)</span><ol><li><a href="peft/lora-vs-adapter.html">LoRA vs Adapter</a></li></ol></li>' in index
     assert "Attention" not in index
+
+
+_RESOURCES_PROBE = (
+    # What the page holds once loaded, scripts' additions included: every script, style sheet,
+    # frame and image, by the absolute URL the browser resolved (file:// keeps no resource timings).
+    '<script>window.addEventListener("load", () => { document.body.dataset.loaded = JSON.stringify(['
+    '...[...document.scripts].filter(s => s.src).map(s => s.src), ...[...document.styleSheets].map(s => s.href), '
+    '...[...document.images].map(i => i.currentSrc), ...[...document.querySelectorAll("iframe,embed,object,audio,video,source")].map(e => e.src || e.data)]); });</script>'
+)
+
+
+def _console(url: str) -> list[str]:
+    """The console messages and uncaught errors of the page at `url`, as Chromium logs them."""
+    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0", "--dump-dom", url]
+    log = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stderr
+    return [line for line in log.splitlines() if ":CONSOLE" in line]
+
+
+def _loaded(page: Path) -> list[str]:
+    """What `page` loaded, by the probe."""
+    probed = page.with_name(f"probed-{page.name}")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _RESOURCES_PROBE + "</body>"), encoding="utf-8")
+    try:
+        found = re.search(r'data-loaded="([^"]*)"', _dom(probed.as_uri()))
+    finally:
+        probed.unlink()
+    assert found is not None, page
+    return list(json.loads(unescape(found[1])))
+
+
+@pytest.mark.slow
+def test_every_page_loads_with_no_console_message_and_nothing_from_outside_its_folder(site: Path) -> None:
+    control = site / "control.html"
+    control.write_text('<!doctype html><body><img src="https://example.org/x.png" alt="x"></body>', encoding="utf-8")
+    assert _loaded(control) == ["https://example.org/x.png"]  # the probe sees a load from elsewhere
+    control.unlink()
+    noisy = site / "noisy.html"
+    noisy.write_text("<!doctype html><body><script>null.x;</script></body>", encoding="utf-8")
+    assert len(_console(noisy.as_uri())) == 1  # the log shows an uncaught error
+    noisy.unlink()
+    for page in sorted(site.rglob("*.html")):
+        # As it is: Chromium logs every console message and uncaught error of the page.
+        assert _console(page.as_uri() + "?q=attention") == [], page
+        # With a probe: every resource the page loaded is a file of the site.
+        loaded = _loaded(page)
+        assert loaded and all(url.startswith((site.as_uri() + "/", "data:image/")) for url in loaded), (page, loaded)
