@@ -178,6 +178,10 @@ def report(results: dict[int, Sample], rounds: int) -> str:
     peak = results[largest].peak_mb["build"]
     why = _why(reference, ratios, results[largest])
     lines.append(f"- peak memory of a build at {largest} cards: {peak:.0f} MB (target ≤ {PEAK_MB_AT_50K} MB at 50k): {verdict(peak, PEAK_MB_AT_50K)}")
+    cold_steps = reference.steps["build"]
+    if "site" in cold_steps:
+        site_share = cold_steps["site"] / cold_steps["total"]
+        lines.append(f"- the site's share of a cold build at {size} cards: {site_share:.2f} (target < 0.33): {verdict(site_share, 0.33)}")
     size_ratio = results[largest].apkg_bytes / results[largest].genanki_bytes
     lines.append(f"- .apkg size against genanki's for the same notes: {size_ratio:.2f} (target ≤ 0.35): {verdict(size_ratio, 0.35)}")
     if len(results) > 1:

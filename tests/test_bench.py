@@ -28,7 +28,7 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
         assert target in report, target
     # deckgen's own breakdown by step, and a reason for every target that is not met.
     assert "## Where the time goes, at 80 cards\n" in report
-    for step in ("validate", "lock", "lint", "render", "update lock", "sheets", "write", "cache", "total"):
+    for step in ("validate", "lock", "lint", "render", "update lock", "sheets", "site", "write", "cache", "total"):
         assert re.search(rf"\n\| {step} \| \d+\.\d\d \| \d+\.\d\d \| (\d+\.\d\d)? \|\n", report), step
         assert re.search(rf"\n\| {step} \| \d+ \|\n", report.split("## Where the memory goes, at 80 cards\n")[1]), step
     for line in report.splitlines():
