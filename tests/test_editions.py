@@ -408,3 +408,22 @@ def test_a_handout_of_an_edition_is_titled_in_its_language(zh_bank: Path, epoch:
     build_deck(BuildOptions(zh_bank, Path("out"), Selection(topics=("scaled-attention",)), languages=("zh",)))
     lines = Path("out/review-sheet.zh.md").read_text(encoding="utf-8").splitlines()
     assert lines[:3] == ["# 缩放注意力", "", "摘自《Mini Deck》，版本 1.2.3 · 3 道题：在 Anki 中为 3 条笔记、4 张卡片 · <https://example.org/mini>"]
+
+
+def test_the_chinese_decks_description_is_in_chinese(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.anki.package import deck_description_html
+    from deckgen.editions import edition
+    from deckgen.release import read_release
+
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    lock = read_release(zh_bank).lock
+    assert lock is not None
+    made, _ = edition(load_bank(zh_bank), "zh")
+    assert made is not None
+    description = deck_description_html(made.bank, lock.edition("zh"))
+    assert description.splitlines()[1:] == [
+        '<p>版本 1.2.3 · <a href="https://example.org/mini">1.2.3 的更新内容</a> · <a href="https://example.org/mini">https://example.org/mini</a></p>',
+        "<p>建议设置（牌组选项）：每天 10–20 张新卡片；开启 FSRS，保持默认的期望保留率 0.90。请用旗标而不是标签标记卡片：更新会替换被修改笔记的标签。"
+        "导入更新时，不要勾选 <em>Import any deck presets</em>（导入牌组预设）。</p>",
+    ]

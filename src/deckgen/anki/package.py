@@ -27,34 +27,56 @@ from deckgen.render import plain_html, to_html
 
 
 def deck_description_html(bank: Bank, lock: Lock) -> str:
-    """The root deck's description: the deck's own text; its version, changelog and homepage; how
-    to find what this release changed; the study settings deckgen suggests."""
+    """The root deck's description, in the edition's language: the deck's own text; its version,
+    changelog and homepage; how to find what this release changed; the study settings deckgen
+    suggests."""
     deck = bank.deck
+    words = DESCRIPTION_WORDS[deck.language]
     changed = sum(state.release == lock.version for state in lock.notes.values()) if lock.version == deck.version else 0
+    version = plain_html(deck.version)
+    site = site_url(deck.homepage)
     parts = [
         to_html(deck.description),
-        f"<p>Version {plain_html(deck.version)} · "
-        f'<a href="{changelog_url(deck.homepage, deck.version)}">what changed in {plain_html(deck.version)}</a> · '
+        f"<p>{words['version'].format(version=version)} · "
+        f'<a href="{changelog_url(deck.homepage, deck.version)}">{words["changes"].format(version=version)}</a> · '
         f'<a href="{escape(deck.homepage)}">{plain_html(deck.homepage)}</a>'
-        + (f' · <a href="{escape(site)}">every card on the web</a>' if (site := site_url(deck.homepage)) else "")
+        + (f' · <a href="{escape(site)}{"" if deck.language == "en" else deck.language + "/"}">{words["web"]}</a>' if site else "")
         + "</p>",
     ]
     if changed:
-        noun = "note" if changed == 1 else "notes"
-        parts.append(
-            f"<p>The {changed} {noun} this release added or changed: <em>Browse</em>, search "
-            f"<code>tag:{escape(release_tag(deck.version))}</code>.</p>"
-        )
-    parts.append(STUDY_ADVICE)
+        key = "changed_one" if changed == 1 else "changed"
+        parts.append(f"<p>{words[key].format(count=changed, tag=escape(release_tag(deck.version)))}</p>")
+    parts.append(f"<p>{words['advice']}</p>")
     return "\n".join(parts)
 
 
-STUDY_ADVICE = (
-    "<p>Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired "
-    "retention of 0.90. Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
-    "When you import an update, leave <em>Import any deck presets</em> off.</p>"
-)
-"""What the deck description suggests; the README says the same at more length."""
+DESCRIPTION_WORDS = {
+    "en": {
+        "version": "Version {version}",
+        "changes": "what changed in {version}",
+        "web": "every card on the web",
+        "changed_one": "The {count} note this release added or changed: <em>Browse</em>, search <code>tag:{tag}</code>.",
+        "changed": "The {count} notes this release added or changed: <em>Browse</em>, search <code>tag:{tag}</code>.",
+        "advice": (
+            "Suggested settings (deck options): 10–20 new cards a day; FSRS on, with the default desired "
+            "retention of 0.90. Mark cards with flags, not tags: an update replaces the tags of the notes it changes. "
+            "When you import an update, leave <em>Import any deck presets</em> off."
+        ),
+    },
+    "zh": {
+        "version": "版本 {version}",
+        "changes": "{version} 的更新内容",
+        "web": "网页版：每张卡片",
+        "changed_one": "本次发布新增或修改了 {count} 条笔记：在<em>浏览</em>（Browse）中搜索 <code>tag:{tag}</code>。",
+        "changed": "本次发布新增或修改了 {count} 条笔记：在<em>浏览</em>（Browse）中搜索 <code>tag:{tag}</code>。",
+        "advice": (
+            "建议设置（牌组选项）：每天 10–20 张新卡片；开启 FSRS，保持默认的期望保留率 0.90。"
+            "请用旗标而不是标签标记卡片：更新会替换被修改笔记的标签。"
+            "导入更新时，不要勾选 <em>Import any deck presets</em>（导入牌组预设）。"
+        ),
+    },
+}
+"""The words of the deck description deckgen writes, per edition; the README says the same at more length."""
 
 
 def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
