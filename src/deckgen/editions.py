@@ -42,8 +42,6 @@ TRANSLATE_MARK = "TODO translate: "
 """What starts each text `deckgen new --translate` writes, before the English to translate: an
 entry that still holds one is shown in English, and check warns `translation-todo`."""
 HASH_LENGTH = 8
-LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans"}
-"""The HTML `lang` of each edition's text."""
 
 QUESTION_FIELDS = ("question", "answer", "extra", "items")
 ROW_FIELDS = ("aspect", "values", "extra")

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from deckgen.anki.ids import content_hash, note_guid, note_id_field
 from deckgen.anki.notetypes import BASIC_FIELDS, CLOZE_FIELDS
 from deckgen.cloze import mark_math_clozes
-from deckgen.editions import LANGUAGE_TAGS
 from deckgen.labels import labels
 from deckgen.model import Bank, CompareRow, Location, Question, QuestionType, Topic, deck_part
 from deckgen.links import with_media
@@ -117,7 +116,7 @@ def topic_field(bank: Bank, topic: Topic) -> str:
     English, which the card's CSS reads to show its own labels in that language."""
     title = plain_html(topic.title)
     language = bank.deck.language
-    return title if language == "en" else f'<span lang="{LANGUAGE_TAGS[language]}">{title}</span>'
+    return title if language == "en" else f'<span lang="{labels(language).html_lang}">{title}</span>'
 
 
 def _note(layout: NoteLayout, question: Question, row: CompareRow | None, values: dict[str, str], retired: str | None, language: str) -> NoteSpec:
