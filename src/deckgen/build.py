@@ -19,7 +19,7 @@ from pathlib import Path
 
 from deckgen.anki.notes import deck_notes
 from deckgen.cache import CACHE_FILE, BuildCache
-from deckgen.editions import editions
+from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
@@ -88,23 +88,36 @@ def check(
     timings: Timings | None = None,
     locked: bool = False,
 ) -> tuple[Bank | None, list[Diagnostic]]:
-    """Validate the bank, check it against what was released (the lock), then lint it; when
-    `locked`, also check that the lock is the one a build would write.
+    """Validate the bank, check it against what was released (the lock), then lint it and its
+    editions; when `locked`, also check that the lock is the one a build would write.
 
     The bank is None when any error was found. A build passes the release it read and its
     cache, so that the lock is read once and files unchanged since the last build are not read again.
     """
+    bank, diagnostics, _ = _check(bank_dir, accept_schema_change, release, cache, timings, locked)
+    return bank, diagnostics
+
+
+def _check(
+    bank_dir: Path,
+    accept_schema_change: bool,
+    release: Release | None,
+    cache: BuildCache | None,
+    timings: Timings | None,
+    locked: bool,
+) -> tuple[Bank | None, list[Diagnostic], list[Edition]]:
+    """`check`, and the editions it read (a build renders them without reading them again)."""
     now = time.time()
     with fewer_collections():
         with phase(timings, "validate"):
             bank, diagnostics = validate_bank(bank_dir, cache)
         if bank is None:
-            return None, diagnostics
+            return None, diagnostics, []
         release = release or read_release(bank_dir)
         with phase(timings, "lock"):
             problems = release.bank_problems(bank, accept_schema_change, now)
         if problems:
-            return None, sorted(diagnostics + problems, key=Diagnostic.sort_key)
+            return None, sorted(diagnostics + problems, key=Diagnostic.sort_key), []
         with phase(timings, "lint"):
             diagnostics += lint_bank(bank)
         with phase(timings, "editions"):
@@ -112,33 +125,33 @@ def check(
             translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
-            return None, sorted(diagnostics, key=Diagnostic.sort_key)
+            return None, sorted(diagnostics, key=Diagnostic.sort_key), []
         if locked:
             with phase(timings, "locked"):
-                stale = stale_lock(bank, release, cache, int(now))
+                stale = stale_lock(bank, release, cache, int(now), translated)
             if stale:
-                return None, sorted(diagnostics + stale, key=Diagnostic.sort_key)
-        return bank, sorted(diagnostics, key=Diagnostic.sort_key)
+                return None, sorted(diagnostics + stale, key=Diagnostic.sort_key), []
+        return bank, sorted(diagnostics, key=Diagnostic.sort_key), translated
 
 
-def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int) -> list[Diagnostic]:
+def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int, translated: list[Edition] | None = None) -> list[Diagnostic]:
     """Why the bank's lock is not the one a build would write now (see `Release.stale_problems`);
-    every note of every edition is rendered, as a build renders it, from `cache` where it can."""
+    every note of every edition (`translated`, else read here) is rendered, as a build renders
+    it, from `cache` where it can."""
     try:
-        translated = {e.language: deck_notes(e.bank, cache) for e in editions(bank)[0] if e.bank.edition_of is not None}
-        return release.stale_problems(bank, deck_notes(bank, cache), now, translated)
+        found = editions(bank)[0] if translated is None else translated
+        notes = {e.language: deck_notes(e.bank, cache) for e in found if e.bank.edition_of is not None}
+        return release.stale_problems(bank, deck_notes(bank, cache), now, notes)
     finally:
         forget_rendered()
 
 
-def checked_bank(options: BuildOptions, release: Release, cache: BuildCache | None = None) -> tuple[Bank, list[Diagnostic]]:
-    """The valid bank and its warnings; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics = check(
-        options.bank_dir, accept_schema_change=options.accept_schema_change, release=release, cache=cache, timings=options.timings
-    )
+def checked_bank(options: BuildOptions, release: Release, cache: BuildCache | None = None) -> tuple[Bank, list[Diagnostic], list[Edition]]:
+    """The valid bank, its warnings and its editions; DeckgenError on any error, or on any warning when strict."""
+    bank, diagnostics, found = _check(options.bank_dir, options.accept_schema_change, release, cache, options.timings, False)
     if bank is None or (options.strict and diagnostics):
         raise DeckgenError(diagnostics)
-    return bank, diagnostics
+    return bank, diagnostics, found
 
 
 def build_time() -> float:
@@ -275,15 +288,13 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
     """Check the bank, render every note of every edition (the lock describes them all), and bring
     the lock up to date: a render context per edition, the source language's first."""
     release = read_release(options.bank_dir)
-    bank, warnings = checked_bank(options, release, cache)
+    bank, warnings, found = checked_bank(options, release, cache)
     unknown = [lang for lang in options.languages or () if lang not in bank.deck.languages]
     if unknown:
         where = Location(options.bank_dir.as_posix() + "/deck.yaml")
         listed = ", ".join(bank.deck.languages)
         raise DeckgenError([Diagnostic(where, Severity.ERROR, f"no '{unknown[0]}' edition: deck.yaml lists {listed}", "languages")])
     timestamp = int(build_time())
-    with phase(options.timings, "editions"):
-        found = editions(bank)[0]
     with phase(options.timings, "render"):
         rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
