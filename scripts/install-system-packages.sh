@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The system packages deckgen's print tests and `deckgen build --pdf` use: a Chromium to
-# print, CJK fonts for the sources' Chinese titles, math fonts (Latin Modern Math and the TeX
-# Gyre math fonts, which the print CSS names for MathML), and poppler to read the PDFs back; on
-# Linux also TrueType text fonts (Noto Serif, WenQuanYi Micro Hei for Chinese), which
-# Chromium embeds as real fonts: from the CFF-flavoured Noto CJK alone it makes Type 3 fonts.
+# print, and its ChromeDriver, with which the site's tests drive it; CJK fonts for the sources'
+# Chinese titles, math fonts (Latin Modern Math and the TeX Gyre math fonts, which the print
+# CSS names for MathML), and poppler to read the PDFs back; on Linux also TrueType text fonts
+# (Noto Serif, WenQuanYi Micro Hei for Chinese), which Chromium embeds as real fonts: from the
+# CFF-flavoured Noto CJK alone it makes Type 3 fonts.
 #
 # What is missing is installed with apt-get (Debian, Ubuntu: it waits up to ten minutes for
 # a held apt lock), dnf (Fedora, RHEL) or Homebrew (macOS). Where none of them can, this
@@ -49,8 +50,9 @@ have_font_file() {  # have_font_file NAME: fontconfig knows a font file whose pa
 have_text_fonts() { ! have fc-list || have_font_file NotoSerif-Regular.ttf; }
 have_cjk_truetype() { ! have fc-list || have_font_file wqy-microhei; }
 
-need=()  # what is missing: browser, poppler, cjk-fonts, math-fonts, text-fonts, cjk-truetype
+need=()  # what is missing: browser, driver, poppler, cjk-fonts, math-fonts, text-fonts, cjk-truetype
 have_browser || need+=(browser)
+have chromedriver || need+=(driver)
 { have pdftotext && have pdfinfo; } || need+=(poppler)
 have_cjk_fonts || need+=(cjk-fonts)
 have_math_fonts || need+=(math-fonts)
@@ -66,6 +68,8 @@ fi
 package() {
   case "$1:$2" in
     apt-get:browser | dnf:browser) echo chromium ;;
+    apt-get:driver) echo chromium-driver ;;
+    dnf:driver) echo chromedriver ;;
     apt-get:poppler | dnf:poppler) echo poppler-utils ;;
     apt-get:cjk-fonts) echo fonts-noto-cjk ;;
     dnf:cjk-fonts) echo google-noto-sans-cjk-fonts ;;
@@ -76,6 +80,7 @@ package() {
     apt-get:cjk-truetype) echo fonts-wqy-microhei ;;
     dnf:cjk-truetype) echo wqy-microhei-fonts ;;
     brew:browser) echo "--cask chromium" ;;
+    brew:driver) echo "--cask chromedriver" ;;
     brew:poppler) echo poppler ;;
     brew:cjk-fonts) echo "--cask font-noto-sans-cjk" ;;
     brew:math-fonts) echo "--cask font-latin-modern-math" ;;
@@ -88,6 +93,7 @@ by_hand() {  # by_hand WHY: say what to install, and let the tests run without i
   for item in "${need[@]}"; do
     case "$item" in
       browser) echo "  - Chromium or Google Chrome, on PATH (or set DECKGEN_CHROMIUM to its path)" >&2 ;;
+      driver) echo "  - ChromeDriver, of the browser's version, on PATH (Debian: chromium-driver; Fedora: chromedriver; Homebrew: --cask chromedriver)" >&2 ;;
       poppler) echo "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)" >&2 ;;
       cjk-fonts) echo "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)" >&2 ;;
       math-fonts) echo "  - the Latin Modern Math font (Debian: fonts-lmodern fonts-texgyre-math; Fedora: texlive-lm-math; Homebrew: --cask font-latin-modern-math)" >&2 ;;

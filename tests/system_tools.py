@@ -42,6 +42,12 @@ def chromium() -> str:
     return required("Chromium (or Google Chrome, or the browser DECKGEN_CHROMIUM names)", find_browser())
 
 
+def chromedriver() -> str:
+    """ChromeDriver, of the same version as the Chromium it drives (Debian: chromium-driver), for
+    the tests that drive a browser through Selenium."""
+    return required("ChromeDriver", shutil.which("chromedriver"))
+
+
 def poppler(tool: str) -> str:
     """One of poppler's command-line tools, such as `pdftotext`."""
     return required(f"poppler's {tool}", shutil.which(tool))

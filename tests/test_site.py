@@ -1,23 +1,27 @@
-"""The deck's static site: golden pages, nothing live from a bank, and in real Chromium (from
-`file://`, with no server): search, permanent card addresses, study mode and dark mode."""
+"""The deck's static site: golden pages, nothing live from a bank, and in real Chromium (Debian's,
+driven by its ChromeDriver through Selenium, from `file://` with no server): search, permanent
+card addresses, study mode by keyboard, dark mode, a phone's width, accessibility, the console,
+and every request a page makes."""
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
-from collections.abc import Callable
-from html import unescape
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver import ActionChains, Chrome, ChromeOptions, ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
 
 from deckgen.build import build
 from tests.conftest import FIXTURES, GOLDEN, check_golden, release_v2
 from tests.hostile import hostile_bank
 from tests.inert import assert_inert_site_page
-from tests.system_tools import axe_core, chromium
+from tests.system_tools import axe_core, chromedriver, chromium
 
 
 @pytest.fixture
@@ -62,100 +66,182 @@ def test_nothing_from_a_bank_becomes_live_in_the_site_and_nothing_loads_from_els
     assert "<" not in index  # JSON with `<` escaped: no text of it can end a script
 
 
-def _dom(url: str, *flags: str) -> str:
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", *flags, "--dump-dom", url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
-
-
-@pytest.mark.slow
-def test_search_finds_a_card_by_a_word_of_its_answer_and_opens_it(site: Path) -> None:
-    dom = _dom((site / "index.html").as_uri() + "?q=flat")
-    results = re.search(r'<ol id="results">(.*?)</ol>', dom)
-    assert results is not None
-    links = re.findall(r'<a href="([^"]+)">', results[1])
-    assert links == ["attention/scaled-attention.html#why-scale"]
-    page = _dom((site / links[0].split("#")[0]).as_uri())
-    assert 'id="why-scale"' in page
-
-
-@pytest.mark.slow
-def test_a_permanent_address_opens_its_card_and_a_retired_one_says_why(site: Path) -> None:
-    opened = _dom((site / "q" / "index.html").as_uri() + "#lora-code")
-    assert "<title>LoRA vs Adapter · Mini Deck</title>" in opened and 'id="lora-code"' in opened
-    row = _dom((site / "q" / "index.html").as_uri() + "#lora-adapter/where")  # a compare row's card, by its ID in Anki
-    assert 'id="lora-adapter"' in row
-    retired = _dom((site / "q" / "index.html").as_uri() + "#hostile")
-    assert '<p id="where">This card was retired (hostile): Superseded by the safety tests.</p>' in retired
-
-
-_STUDY_PROBE = """
-<script>
-document.addEventListener("DOMContentLoaded", () => setTimeout(() => {
-  const shown = () => [...document.querySelectorAll(".card")].map(c => c.querySelector(".back").offsetParent !== null);
-  const states = [shown()];
-  const toggle = document.getElementById("study");
-  toggle.click();
-  states.push(shown());
-  const key = k => document.dispatchEvent(new KeyboardEvent("keydown", {key: k, bubbles: true}));
-  key(" ");
-  states.push(shown());
-  key("ArrowDown");
-  key(" ");
-  states.push(shown());
-  states.push(document.activeElement.id);
-  document.body.dataset.states = JSON.stringify(states);
-}, 0));
-</script>
-"""
-
-
-@pytest.mark.slow
-def test_study_mode_hides_the_answers_and_reveals_them_by_keyboard(site: Path) -> None:
-    page = site / "attention" / "scaled-attention.html"
-    probed = page.with_name("probed.html")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _STUDY_PROBE + "</body>"), encoding="utf-8")
-    dom = _dom(probed.as_uri())
-    states = json.loads(unescape(re.search(r'data-states="([^"]*)"', dom)[1]))  # type: ignore[index]
-    # Shown at first; hidden in study mode; space reveals the current card, an arrow moves on.
-    assert states == [[True, True, True], [False, False, False], [True, False, False], [True, True, False], "formula"]
-
-
-@pytest.mark.slow
-def test_the_site_follows_the_systems_dark_theme(site: Path) -> None:
-    page = site / "index.html"
-    probed = page.with_name("probed.html")
-    probe = '<script>document.addEventListener("DOMContentLoaded",()=>{document.body.dataset.bg=getComputedStyle(document.body).backgroundColor})</script>'
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), encoding="utf-8")
-    assert 'data-bg="rgb(255, 255, 255)"' in _dom(probed.as_uri())
-    assert 'data-bg="rgb(13, 17, 23)"' in _dom(probed.as_uri(), "--force-dark-mode")
-
-
-def _axe_violations(page: Path) -> list[str]:
-    """The serious and critical accessibility violations axe-core finds on `page`, in Chromium."""
-    probe = (
-        f'<script src="{axe_core().as_uri()}"></script><script>'
-        'document.addEventListener("DOMContentLoaded", () => axe.run(document, {resultTypes: ["violations"]}).then(r => {'
-        'document.body.dataset.axe = JSON.stringify(r.violations.filter(v => v.impact === "serious" || v.impact === "critical")'
-        '.map(v => v.id));}));</script>'
-    )
-    probed = page.with_name(f"axe-{page.name}")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), encoding="utf-8")
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """Debian's Chromium, driven by its ChromeDriver through Selenium: headless, offline, and
+    logging the console and every request the page makes."""
+    options = ChromeOptions()
+    options.binary_location = chromium()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = Chrome(options=options, service=ChromeService(executable_path=chromedriver()))
     try:
-        found = re.search(r'data-axe="([^"]*)"', _dom(probed.as_uri(), "--virtual-time-budget=10000"))
+        yield driver
     finally:
-        probed.unlink()
-    assert found is not None, "axe-core did not run"
-    return list(json.loads(unescape(found[1])))
+        driver.quit()
+
+
+def _open(driver: WebDriver, url: str) -> None:
+    """Open `url` afresh (a new document, even when only its fragment differs), forgetting the
+    logs of what came before, and wait until its scripts have run."""
+    driver.get("about:blank")
+    driver.get_log("browser")
+    driver.get_log("performance")
+    driver.get(url)
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _requests(driver: WebDriver) -> list[str]:
+    """Every URL the page has requested since it was opened, as DevTools saw it."""
+    events = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
+    return [event["params"]["request"]["url"] for event in events if event["method"] == "Network.requestWillBeSent"]
+
+
+def _console(driver: WebDriver) -> list[str]:
+    """The console messages and uncaught errors of the page since it was opened."""
+    return [entry["message"] for entry in driver.get_log("browser")]
+
+
+def _in_view(driver: WebDriver, element_id: str) -> bool:
+    """Whether the element's top is on screen, scrolled to (the page does not start there)."""
+    script = "const r = document.getElementById(arguments[0]).getBoundingClientRect(); return [r.top, window.innerHeight, window.scrollY];"
+    top, height, scrolled = driver.execute_script(script, element_id)
+    return bool(0 <= top < height and scrolled > 0)
 
 
 @pytest.mark.slow
-def test_the_site_passes_an_accessibility_check(site: Path) -> None:
-    for page in sorted(site.rglob("*.html")):
-        assert _axe_violations(page) == [], page
+def test_search_finds_a_card_by_a_word_of_its_answer_and_opens_it(site: Path, browser: WebDriver) -> None:
+    browser.set_window_size(800, 300)  # short, so that opening a card must scroll to it
+    _open(browser, (site / "index.html").as_uri())
+    browser.find_element(By.ID, "q").send_keys("flat")  # a word of why-scale's answer only
+    results = WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results a"))
+    assert [a.get_attribute("href") for a in results] == [(site / "attention" / "scaled-attention.html").as_uri() + "#why-scale"]
+    results[0].click()
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("scaled-attention.html#why-scale"))
+    assert _in_view(browser, "why-scale")
+
+
+@pytest.mark.slow
+def test_a_permanent_address_opens_its_card_and_a_retired_one_says_why(site: Path, browser: WebDriver) -> None:
+    browser.set_window_size(800, 300)
+    short = (site / "q" / "index.html").as_uri()
+    _open(browser, short + "#lora-code")
+    WebDriverWait(browser, 10).until(lambda d: d.current_url == (site / "peft" / "lora-vs-adapter.html").as_uri() + "#lora-code")
+    assert browser.title == "LoRA vs Adapter · Mini Deck" and _in_view(browser, "lora-code")
+    _open(browser, short + "#lora-adapter/where")  # a compare row's card, by its ID in Anki
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("lora-vs-adapter.html#lora-adapter"))
+    _open(browser, short + "#hostile")
+    assert browser.current_url == short + "#hostile"
+    assert browser.find_element(By.ID, "where").text == "This card was retired (hostile): Superseded by the safety tests."
+
+
+@pytest.mark.slow
+def test_study_mode_hides_the_answers_and_reveals_them_by_keyboard(site: Path, browser: WebDriver) -> None:
+    browser.set_window_size(1000, 800)
+    _open(browser, (site / "attention" / "scaled-attention.html").as_uri())
+    backs = browser.find_elements(By.CSS_SELECTOR, ".card .back")
+
+    def shown() -> list[bool]:
+        return [back.is_displayed() for back in backs]
+
+    assert shown() == [True, True, True]  # a page to read, at first
+    browser.find_element(By.CSS_SELECTOR, "label[for=study], #study").click()
+    assert shown() == [False, False, False]
+    keys = ActionChains(browser)
+    keys.send_keys(Keys.SPACE).perform()  # space reveals the current card
+    assert shown() == [True, False, False]
+    keys.send_keys(Keys.ARROW_DOWN).send_keys(Keys.SPACE).perform()  # an arrow moves on
+    assert shown() == [True, True, False]
+    assert browser.switch_to.active_element.get_attribute("id") == "formula"
+    keys.send_keys(Keys.ARROW_UP).perform()
+    assert browser.switch_to.active_element.get_attribute("id") == "why-scale"
+
+
+def _background(driver: WebDriver) -> str:
+    return str(driver.execute_script("return getComputedStyle(document.body).backgroundColor"))
+
+
+@pytest.mark.slow
+def test_the_site_follows_the_systems_dark_theme(site: Path, browser: WebDriver) -> None:
+    page = (site / "index.html").as_uri()
+    try:
+        for scheme, background in (("light", "rgb(255, 255, 255)"), ("dark", "rgb(13, 17, 23)")):
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+            _open(browser, page)
+            assert _background(browser) == background, scheme
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def _axe_violations(driver: WebDriver, page: Path) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on `page`."""
+    _open(driver, page.as_uri())
+    driver.execute_script(axe_core().read_text(encoding="utf-8"))
+    script = (
+        "const done = arguments[arguments.length - 1];"
+        'axe.run(document, {resultTypes: ["violations"]}).then(r => done(r.violations'
+        '.filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id)));'
+    )
+    driver.set_script_timeout(60)
+    return list(driver.execute_async_script(script))
+
+
+@pytest.mark.slow
+def test_the_site_passes_an_accessibility_check(site: Path, browser: WebDriver) -> None:
+    for width in (1280, 360):  # a desktop, and a phone
+        browser.set_window_size(width, 800)
+        for page in sorted(site.rglob("*.html")):
+            assert _axe_violations(browser, page) == [], (page, width)
     # The check sees what it should: an unlabelled field and an image without a text.
     control = site / "control.html"
     control.write_text('<!doctype html><html lang="en"><title>c</title><body><main><input type="text"><img src="data:image/png;base64,AA=="></main></body></html>', encoding="utf-8")
-    assert sorted(_axe_violations(control)) == ["image-alt", "label"]
+    assert sorted(_axe_violations(browser, control)) == ["image-alt", "label"]
+
+
+@pytest.mark.slow
+def test_every_page_fits_a_phone_screen(site: Path, browser: WebDriver) -> None:
+    """At 360 CSS pixels no page scrolls sideways as a whole (a wide formula or table scrolls in its own box)."""
+    metrics = {"width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": True}
+    overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    try:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        control = site / "control.html"
+        control.write_text('<!doctype html><meta name="viewport" content="width=device-width"><body><div style="width:500px">x</div></body>', encoding="utf-8")
+        _open(browser, control.as_uri())
+        assert browser.execute_script(overflow) > 0  # the measure sees a page too wide
+        control.unlink()
+        for page in sorted(site.rglob("*.html")):
+            _open(browser, page.as_uri())
+            assert browser.execute_script("return window.innerWidth") == 360
+            assert browser.execute_script(overflow) == 0, page
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.slow
+def test_every_page_loads_with_no_console_message_and_nothing_from_outside_its_folder(site: Path, browser: WebDriver) -> None:
+    # The controls: the logs see a load from elsewhere, and an uncaught error.
+    control = site / "control.html"
+    control.write_text('<!doctype html><body><img src="https://example.org/x.png" alt="x"><script>null.x;</script></body>', encoding="utf-8")
+    _open(browser, control.as_uri())
+    assert "https://example.org/x.png" in _requests(browser)
+    assert any("Uncaught TypeError" in message for message in _console(browser))
+    control.unlink()
+    requested = {}
+    for page in sorted(site.rglob("*.html")):
+        _open(browser, page.as_uri() + "?q=attention")  # with a search, so that its index loads too
+        requested[page.relative_to(site).as_posix()] = _requests(browser)
+        assert _console(browser) == [], page
+    for page, urls in requested.items():
+        assert all(url.startswith((site.as_uri() + "/", "data:image/")) for url in urls), (page, urls)
+    assert sorted(url.removeprefix(site.as_uri()) for url in requested["index.html"]) == [
+        "/assets/minisearch.js",
+        "/assets/search-index.js",
+        "/assets/site.css",
+        "/assets/site.js",
+        "/index.html?q=attention",
+    ]
 
 
 def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Callable[[int], None]) -> None:
@@ -172,47 +258,3 @@ def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Cal
     assert "Attention" not in index
 
 
-_RESOURCES_PROBE = (
-    # What the page holds once loaded, scripts' additions included: every script, style sheet,
-    # frame and image, by the absolute URL the browser resolved (file:// keeps no resource timings).
-    '<script>window.addEventListener("load", () => { document.body.dataset.loaded = JSON.stringify(['
-    '...[...document.scripts].filter(s => s.src).map(s => s.src), ...[...document.styleSheets].map(s => s.href), '
-    '...[...document.images].map(i => i.currentSrc), ...[...document.querySelectorAll("iframe,embed,object,audio,video,source")].map(e => e.src || e.data)]); });</script>'
-)
-
-
-def _console(url: str) -> list[str]:
-    """The console messages and uncaught errors of the page at `url`, as Chromium logs them."""
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0", "--dump-dom", url]
-    log = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stderr
-    return [line for line in log.splitlines() if ":CONSOLE" in line]
-
-
-def _loaded(page: Path) -> list[str]:
-    """What `page` loaded, by the probe."""
-    probed = page.with_name(f"probed-{page.name}")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _RESOURCES_PROBE + "</body>"), encoding="utf-8")
-    try:
-        found = re.search(r'data-loaded="([^"]*)"', _dom(probed.as_uri()))
-    finally:
-        probed.unlink()
-    assert found is not None, page
-    return list(json.loads(unescape(found[1])))
-
-
-@pytest.mark.slow
-def test_every_page_loads_with_no_console_message_and_nothing_from_outside_its_folder(site: Path) -> None:
-    control = site / "control.html"
-    control.write_text('<!doctype html><body><img src="https://example.org/x.png" alt="x"></body>', encoding="utf-8")
-    assert _loaded(control) == ["https://example.org/x.png"]  # the probe sees a load from elsewhere
-    control.unlink()
-    noisy = site / "noisy.html"
-    noisy.write_text("<!doctype html><body><script>null.x;</script></body>", encoding="utf-8")
-    assert len(_console(noisy.as_uri())) == 1  # the log shows an uncaught error
-    noisy.unlink()
-    for page in sorted(site.rglob("*.html")):
-        # As it is: Chromium logs every console message and uncaught error of the page.
-        assert _console(page.as_uri() + "?q=attention") == [], page
-        # With a probe: every resource the page loaded is a file of the site.
-        loaded = _loaded(page)
-        assert loaded and all(url.startswith((site.as_uri() + "/", "data:image/")) for url in loaded), (page, loaded)

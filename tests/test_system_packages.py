@@ -17,6 +17,7 @@ SHELL_SCRIPTS = [SCRIPT, ROOT / ".ci" / "run"]
 BASH = shutil.which("bash") or "/bin/bash"
 PRESENT = {
     "chromium": "",
+    "chromedriver": "",
     "pdftotext": "",
     "pdfinfo": "",
     "fc-list": "echo 'NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular'\n"
@@ -30,6 +31,7 @@ APT_UPDATE = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends"
 BY_HAND = (
     "  - Chromium or Google Chrome, on PATH (or set DECKGEN_CHROMIUM to its path)\n"
+    "  - ChromeDriver, of the browser's version, on PATH (Debian: chromium-driver; Fedora: chromedriver; Homebrew: --cask chromedriver)\n"
     "  - poppler's pdftotext and pdfinfo (Debian and Fedora: poppler-utils; Homebrew: poppler)\n"
     "  - the Noto Sans CJK fonts (Debian: fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts)\n"
     "  - the Latin Modern Math font (Debian: fonts-lmodern fonts-texgyre-math; Fedora: texlive-lm-math; Homebrew: --cask font-latin-modern-math)\n"
@@ -66,9 +68,9 @@ def test_nothing_is_installed_when_everything_is_there(tmp_path: Path) -> None:
 def test_apt_installs_what_is_missing_waiting_for_a_held_lock(tmp_path: Path) -> None:
     assert install(tmp_path, {"apt-get": ""}) == (
         0,
-        "installed chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math with apt-get\n",
+        "installed chromium chromium-driver poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math with apt-get\n",
         "",
-        [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"],
+        [APT_UPDATE, f"{APT_INSTALL} chromium chromium-driver poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"],
     )
 
 
@@ -90,7 +92,7 @@ def test_apt_through_sudo_installs_only_what_is_missing(tmp_path: Path) -> None:
 
 def test_a_failing_package_manager_stops_the_script(tmp_path: Path) -> None:
     code, out, _, logged = install(tmp_path, {"apt-get": 'if [ "$3" = install ]; then exit 100; fi\n'})
-    assert (code, out, logged) == (100, "", [APT_UPDATE, f"{APT_INSTALL} chromium poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"])
+    assert (code, out, logged) == (100, "", [APT_UPDATE, f"{APT_INSTALL} chromium chromium-driver poppler-utils fonts-noto-cjk fonts-lmodern fonts-texgyre-math"])
 
 
 def test_truetype_text_fonts_are_installed_where_only_noto_cjk_is(tmp_path: Path) -> None:
@@ -119,26 +121,26 @@ def test_truetype_text_fonts_are_installed_where_only_noto_cjk_is(tmp_path: Path
 
 def test_dnf_installs_fedoras_names(tmp_path: Path) -> None:
     commands = {**PRESENT, "dnf": ""}
-    del commands["chromium"], commands["fc-list"]
+    del commands["chromium"], commands["chromedriver"], commands["fc-list"]
     assert install(tmp_path, commands) == (
         0,
-        "installed chromium google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math with dnf\n",
+        "installed chromium chromedriver google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math with dnf\n",
         "",
-        ["dnf install -y -q chromium google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math"],
+        ["dnf install -y -q chromium chromedriver google-noto-sans-cjk-fonts texlive-lm-math texlive-tex-gyre-math"],
     )
 
 
 def test_homebrew_installs_formulae_and_casks_without_sudo(tmp_path: Path) -> None:
     assert install(tmp_path, {"brew": "", "sudo": SUDO}, uid=501, system="Darwin") == (
         0,
-        "installed poppler chromium font-noto-sans-cjk font-latin-modern-math with brew\n",
+        "installed poppler chromium chromedriver font-noto-sans-cjk font-latin-modern-math with brew\n",
         "",
-        ["brew install poppler", "brew install --cask chromium font-noto-sans-cjk font-latin-modern-math"],
+        ["brew install poppler", "brew install --cask chromium chromedriver font-noto-sans-cjk font-latin-modern-math"],
     )
 
 
 def test_without_fontconfig_the_fonts_are_looked_for_where_homebrew_puts_them(tmp_path: Path) -> None:
-    commands = {"brew": "", "chromium": "", "pdftotext": "", "pdfinfo": ""}
+    commands = {"brew": "", "chromium": "", "chromedriver": "", "pdftotext": "", "pdfinfo": ""}
     before, after = tmp_path / "before", tmp_path / "after"
     assert install(before, commands, uid=501, system="Darwin")[1] == "installed font-noto-sans-cjk font-latin-modern-math with brew\n"
     (after / "home" / "Library" / "Fonts").mkdir(parents=True)

@@ -1,5 +1,5 @@
-// deckgen's site: search (MiniSearch over assets/search-index.js), study mode, and the
-// permanent card addresses of q/. Bank text reaches the page only as textContent.
+// deckgen's site: search (MiniSearch over assets/search-index.js), study mode, the
+// permanent card addresses of q/, and keyboard access to boxes that scroll. Bank text reaches the page only as textContent.
 (function () {
   "use strict";
 
@@ -98,5 +98,18 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { setUpSearch(); setUpStudy(); followPermalink(); });
+  function markScrollBoxes() {
+    // A formula, table or code block wider than the screen scrolls in its own box: such a box
+    // takes the keyboard's focus, so that it scrolls by keyboard too; one that fits does not.
+    var boxes = document.querySelectorAll('.card pre, .card table, .card math[display="block"]');
+    for (var i = 0; i < boxes.length; i++) {
+      if (boxes[i].scrollWidth > boxes[i].clientWidth) boxes[i].setAttribute("tabindex", "0");
+      else boxes[i].removeAttribute("tabindex");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpSearch(); setUpStudy(); followPermalink(); markScrollBoxes();
+    window.addEventListener("resize", markScrollBoxes);
+  });
 })();
