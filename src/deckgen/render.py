@@ -189,6 +189,17 @@ def _reader() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[tuple[Token, ...], tuple[dict[str, Any], ...]]:
+    """`_reader()`'s tokens for `text`, and its link reference definitions, for reading only.
+    Validation reads each text twice in a row (its facts, then where the sheets put its math),
+    and a text is parsed once for both. Newlines around a text change no token but its line
+    numbers, so callers pass it stripped of them."""
+    env: dict[str, Any] = {}
+    tokens = _reader().parse(text, env)
+    return tuple(tokens), tuple(env.get("references", {}).values())
+
+
 _NO_FACTS = MarkdownFacts((), (), (), (), ())
 _FACT_MARKS = ("[", "<", "$")
 """Every link, image or reference starts at a `[` or `<`, and all math at a `$`."""
@@ -201,9 +212,8 @@ def markdown_facts(text: str, structure: bool = False) -> MarkdownFacts:
     images or math, and is not parsed for them: most texts of a bank."""
     if not structure and not any(mark in text for mark in _FACT_MARKS):
         return _NO_FACTS
-    env: dict[str, Any] = {}
-    tokens = _reader().parse(text, env)
-    links: list[str] = [str(ref.get("href", "")) for ref in env.get("references", {}).values()]
+    tokens, references = _parsed(text.strip("\n"))
+    links: list[str] = [str(ref.get("href", "")) for ref in references]
     images: list[str] = []
     math: list[tuple[str, bool]] = []
     stray: list[str] = []
@@ -455,6 +465,10 @@ def _place_math(text: str, at: int, math: _Math, blocks: bool) -> tuple[str, int
     return _inline_math(math), end
 
 
+_SHEET_SPECIAL_RE = re.compile(r"[\\`$<]")
+"""The characters `_sheet_paragraph` looks at: an escape, a code span, math and raw HTML."""
+
+
 def _sheet_paragraph(text: str, math: deque[_Math], blocks: bool) -> str:
     """Lines of sheet Markdown outside code blocks, with no blank line among them (so no code span
     crosses them): every `<` outside code made inert, and the next spans of `math` in GitHub's forms."""
@@ -462,6 +476,13 @@ def _sheet_paragraph(text: str, math: deque[_Math], blocks: bool) -> str:
     out: list[str] = []
     i, length = 0, len(text)
     while i < length:
+        special = _SHEET_SPECIAL_RE.search(text, i)
+        if special is None:
+            out.append(text[i:])
+            break
+        if special.start() > i:  # plain text up to the next character that may start something
+            out.append(text[i : special.start()])
+            i = special.start()
         char = text[i]
         end = i + 1
         if char == "\\":
@@ -496,7 +517,7 @@ def _sheet_markdown(text: str, blocks: bool) -> tuple[str, int]:
     display: dict[int, tuple[int, _Math]] = {}
     inline: deque[_Math] = deque()
     in_table = False
-    for token in _reader().parse("\n".join(lines)) if any(mark in text for mark in "`~$<") else ():
+    for token in _parsed("\n".join(lines))[0] if any(mark in text for mark in "`~$<") else ():
         in_table = token.type in ("th_open", "td_open") or (in_table and token.type == "inline")
         if token.type in ("fence", "code_block") and token.map:
             verbatim.update(range(*token.map))
