@@ -10,6 +10,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from deckgen import cache as cache_module
 from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
-from deckgen.cache import CACHE_FILE
+from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.load import LoadedFile
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.cloze import cloze_answers
@@ -92,13 +93,13 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     edit(bank)
     build(bank, tmp_path / "out")
     second = entries(tmp_path / "out")
-    # Only the edited question's entries changed (its notes and its print fragments), and
-    # its file's.
+    # Only the edited question's entries changed (its notes, its print fragments and its
+    # lines in the Markdown sheets), and its file's.
     added, dropped = set(second) - set(first), set(first) - set(second)
     assert len(added) == len(dropped) > 0
     assert sorted(key.split(":")[0] for key in added) == sorted(key.split(":")[0] for key in dropped)
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    assert len(added) <= 8
+    assert sorted(key.split(":")[0] for key in added) == ["notes", "print", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
@@ -110,10 +111,12 @@ def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_pat
     with sqlite3.connect(cache_file) as db:
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'notes:%'", (json.dumps([["poison"] * 4]),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'print:%'", (json.dumps("poison"),))
+        db.execute("UPDATE entries SET value = ? WHERE key LIKE 'sheet-%'", (json.dumps(["**Q0.** poison"]),))
         db.execute("UPDATE entries SET value = ? WHERE key LIKE 'topic:%'", (json.dumps({"id": "poison"}),))
         db.execute("UPDATE entries SET value = ? WHERE key = 'salt'", (json.dumps(cache_module._salt() + "-older"),))
     build(mini_bank, tmp_path / "out")
     assert "poison" not in (tmp_path / "out" / "review-sheet.html").read_text(encoding="utf-8")
+    assert "poison" not in (tmp_path / "out" / "review-sheet.md").read_text(encoding="utf-8")
     assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
     for content in (b"", b"not a database at all", b"SQLite format 3\x00" + b"\xff" * 200):
         cache_file.write_bytes(content)
@@ -132,7 +135,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     build(mini_bank, tmp_path / "out")
     expected = digests(tmp_path / "out")
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
-        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print"}
+        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en"}
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
     build(mini_bank, tmp_path / "out")
     assert digests(tmp_path / "out") == expected
@@ -361,3 +364,32 @@ def test_a_cache_that_cannot_be_moved_into_the_new_folder_leaves_nothing_behind(
     monkeypatch.undo()
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [".deckgen-output"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+
+
+def test_check_reads_a_builds_cache_and_writes_nothing(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "build")
+    edit(bank)
+    reads: list[Path] = []
+    read_topic = validate.read_topic
+
+    def counted(reader: Any, loaded: Any) -> Any:
+        reads.append(Path(loaded.path))
+        return read_topic(reader, loaded)
+
+    monkeypatch.setattr(validate, "read_topic", counted)
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    cold = check(bank)
+    cold_reads, reads[:] = list(reads), []
+    cache = BuildCache(tmp_path / "build", writable=False)
+    try:
+        warm = check(bank, cache=cache)
+    finally:
+        cache.close()
+    assert warm == cold
+    # Read again: the edited file, the topic that shows an image (never cached), and every
+    # Chinese overlay (read back into its topic after validation, with or without a cache).
+    overlays = sorted({p for p in cold_reads if cold_reads.count(p) == 2})
+    assert len(overlays) == len(list(bank.rglob("*.zh.yaml"))) - 2  # deck.zh.yaml and the glossary are not topics
+    assert sorted(reads) == sorted([bank / QK_FILE, bank / "bert-family" / "unilm-masks.yaml", *overlays])
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files

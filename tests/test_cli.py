@@ -349,7 +349,7 @@ def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], Non
     seconds = r"\d+\.\d\d s"
     code, _, err = run("build", "mini", "--out", "out", "--timings")
     assert code == 0
-    steps = ("validate", "lock", "lint", "editions", "render", "update lock", "sheets", "site", "write", "cache", "total")
+    steps = ("validate", "lock", "lint", "editions", "render", "update lock", "apkg", "markdown", "html", "site", "cache", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
     code, _, err = run("check", "mini", "--timings")
     assert code == 0

@@ -14,22 +14,25 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.anki.notes import deck_notes
+from deckgen import parallel
+from deckgen.anki.notes import cached_notes, deck_notes
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, write_lock
-from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic
 from deckgen.outdir import Output, Staging, held_output
-from deckgen.outline import outline
+from deckgen.outline import NumberedQuestion, outline
 from deckgen.outputs import FORMATS, RenderContext, Writer
-from deckgen.printsheet import PrintStyle
+from deckgen.printsheet import PrintStyle, question_texts
 from deckgen.release import Release, read_release
 from deckgen.render import forget_rendered
 from deckgen.selection import Selection, handout_title, select
+from deckgen.sheet import fragments
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
@@ -244,18 +247,26 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
     timings = options.timings
     contexts, warnings = _render(options, cache)
     context = contexts[0]
-    writers: dict[Path, Writer] = {}
+    writers: dict[str, dict[Path, Writer]] = {kind.name: {} for kind in FORMATS if not kind.late}
     late: dict[Path, Writer] = {}
+    order: list[Path] = []  # the outputs, edition by edition
     for edition in (c for c in contexts if options.languages is None or c.language in options.languages):
         for kind in FORMATS:
-            # The site is timed apart, so that the benchmark can say what it costs.
-            with phase(timings, "site" if kind.name == "site" else "sheets"):
-                (late if kind.late else writers).update(kind.files(edition))
+            if kind.late:  # timed as it writes, from the others' files
+                late.update(kind.files(edition))
+                continue
+            # Each output is timed by its name, making its files and writing them, so that the
+            # benchmark can say what each costs.
+            with phase(timings, kind.name):
+                files = kind.files(edition)
+            writers[kind.name].update(files)
+            order += files
     written_late: list[Path] = []
     problems: list[Diagnostic] = []
     with output.staging() as staging:
-        with phase(timings, "write"):
-            write_outputs(writers, staging)
+        for name, files in writers.items():
+            with phase(timings, name):
+                write_outputs(files, staging)
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
             try:
@@ -267,7 +278,7 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
         with phase(timings, "cache"):
             cache.save(staging.path(options.out_dir / CACHE_FILE))
         staging.switch()
-    outputs = [*writers, *_write_lock(options, context), *written_late]
+    outputs = [*order, *_write_lock(options, context), *written_late]
     return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems))
 
 
@@ -296,6 +307,7 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
         raise DeckgenError([Diagnostic(where, Severity.ERROR, f"no '{unknown[0]}' edition: deck.yaml lists {listed}", "languages")])
     timestamp = int(build_time())
     with phase(options.timings, "render"):
+        _notes_in_workers(found, cache)
         rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
         lock = release.next_lock(bank, rendered[0][1], timestamp, {e.language: n for e, n in rendered[1:]})
@@ -308,4 +320,43 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
         contexts.append(
             RenderContext(options.out_dir, chosen, shape, options.selection, whole, notes, release, edition_lock, cache, options.pdf, options.style, made.language)
         )
+    with phase(options.timings, "render"):
+        _pages_in_workers([c for c in contexts if options.languages is None or c.language in options.languages], cache)
     return contexts, warnings
+
+
+def _warm_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache) -> None:
+    cached_notes(bank, topic, question, cache)
+
+
+def _notes_in_workers(found: list[Edition], cache: BuildCache) -> None:
+    """Render, in worker processes, the notes of every edition that `cache` does not hold, when there are enough."""
+    tasks: list[parallel.Task] = []
+    for made in found:
+        for topic in made.bank.topics:
+            for question in (*topic.questions, *topic.retired):
+                if not cache.has("notes:" + cache.question_key(made.bank, topic, question)):
+                    tasks.append(partial(_warm_notes, made.bank, topic, question))
+    parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)
+
+
+def _warm_pages(bank: Bank, topic: Topic, numbered: NumberedQuestion, cache: BuildCache) -> None:
+    question_texts(bank, cache)(topic, numbered.question)
+    for lines in fragments(bank, cache):
+        lines(topic, numbered)
+
+
+def _pages_in_workers(contexts: list[RenderContext], cache: BuildCache) -> None:
+    """Render, in worker processes, what the sheets and the site show of each question (its printed
+    texts and its lines in the Markdown sheets) that `cache` does not hold, when there are enough."""
+    tasks: list[parallel.Task] = []
+    for context in contexts:
+        language = context.bank.deck.language
+        prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:")
+        for section in context.outline.sections:
+            for topic in section.topics:
+                for numbered in topic.questions:
+                    key = cache.question_key(context.bank, topic.topic, numbered.question)
+                    if not all(cache.has(prefix + key) for prefix in prefixes):
+                        tasks.append(partial(_warm_pages, context.bank, topic.topic, numbered))
+    parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)

@@ -75,8 +75,12 @@ def _open(path: Path) -> sqlite3.Connection:
 class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / CACHE_FILE
+    def __init__(self, out_dir: Path | None, *, writable: bool = True) -> None:
+        """The cache of the build folder `out_dir`. One that is not `writable` reads that folder's
+        cache and keeps what it makes in memory, for this process only (as `check` does, which
+        changes no file); with no `out_dir` too, it starts empty."""
+        self.path = (out_dir or Path(".")) / CACHE_FILE
+        self.writable = writable and out_dir is not None
         self.salt = _salt()
         self.keys: dict[tuple[str, str, str], str] = {}
         self._sources: dict[str, str] = {}
@@ -90,7 +94,7 @@ class BuildCache:
         self._pending: dict[str, str] = {}
         self._failed = False
         try:
-            if self.path.is_file():
+            if out_dir is not None and self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
@@ -101,8 +105,9 @@ class BuildCache:
             self._old = None
 
     def _writer(self) -> sqlite3.Connection | None:
-        """The new cache file, made beside the old one on the first write."""
-        if self._new is None and not self._failed:
+        """The new cache file, made beside the old one on the first write; none for a cache that
+        is not writable, whose entries then stay in memory."""
+        if self._new is None and not self._failed and self.writable:
             try:
                 # Beside the old cache when the build folder exists; a build must not make
                 # its folder before it knows it will write there.
@@ -152,14 +157,31 @@ class BuildCache:
         self.put(key, value if encode is None else encode(value))
         return value
 
+    def has(self, key: str) -> bool:
+        """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
+        if key in self._pending or key in self._made:
+            return True
+        try:
+            return self._old is not None and self._old.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None
+        except sqlite3.Error:
+            return False
+
     def put(self, key: str, value: Any) -> None:
         """Remember a value for the rest of this build and for the next one."""
+        self.put_json(key, json.dumps(value, ensure_ascii=False))
+
+    def put_json(self, key: str, text: str) -> None:
+        """`put` a value that is already JSON: what another process's cache made (`made`)."""
         if self._failed:
             return
         self._made.add(key)
-        self._pending[key] = json.dumps(value, ensure_ascii=False)
-        if len(self._pending) >= 1024:
+        self._pending[key] = text
+        if len(self._pending) >= 1024 and self.writable:
             self._flush()
+
+    def made(self) -> list[tuple[str, str]]:
+        """What this cache made and still holds in memory, as JSON: all of it, for one that is not writable."""
+        return list(self._pending.items())
 
     def _flush(self) -> None:
         db = self._writer()

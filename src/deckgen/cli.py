@@ -11,6 +11,7 @@ import click
 
 import deckgen
 from deckgen.build import BuildOptions, Selection, build_deck, check
+from deckgen.cache import BuildCache
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
 from deckgen.release import record_release
@@ -132,12 +133,24 @@ def build_command(
     help="text for people; github for workflow annotations; json for other tools (both on standard output).",
 )
 @click.option("--locked", is_flag=True, help="Also fail if deck.lock is not what 'deckgen build' would write.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="build",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The build folder, whose cache (if any) spares check the files unchanged since that build; check writes nothing there.",
+)
 @TIMINGS
-def check_command(bank_dir: Path, strict: bool, output_format: str, locked: bool, timings: bool) -> None:
+def check_command(bank_dir: Path, strict: bool, output_format: str, locked: bool, out_dir: Path, timings: bool) -> None:
     """Validate and lint BANK_DIR and report every problem; writes nothing."""
     clock = Timings() if timings else None
-    with phase(clock, "total"):
-        bank, diagnostics = check(bank_dir, timings=clock, locked=locked)
+    cache = BuildCache(out_dir, writable=False)
+    try:
+        with phase(clock, "total"):
+            bank, diagnostics = check(bank_dir, timings=clock, locked=locked, cache=cache)
+    finally:
+        cache.close()
     if clock is not None:
         click.echo(clock.format(), err=True)
     failed = bank is None or (strict and bool(diagnostics))

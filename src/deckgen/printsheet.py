@@ -231,7 +231,7 @@ def _cached_texts(value: object, question: Question) -> dict[str, str] | None:
     return value if all(text in value for text, _ in _texts_of(question)) else None
 
 
-def _question_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], dict[str, str]]:
+def question_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], dict[str, str]]:
     """How the pages get a question's printed texts: rendered, or from `cache` where it can."""
     if cache is None:
         return lambda topic, question: printed_texts(question)
@@ -412,7 +412,7 @@ def _pages(
     """The lines of both pages (review, questions), made in one pass over the questions, whose
     printed texts come from `cache` where they can."""
     bank = outline.bank
-    texts_of = _question_texts(bank, cache)
+    texts_of = question_texts(bank, cache)
     description = to_print_html(bank.deck.description)
     words = labels(outline.deck.language)
     review_out = _head(outline, words.review_sheet, True, description, style) if review else []
@@ -491,7 +491,7 @@ class PrintedCard:
 
 def printed_cards(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], PrintedCard]:
     """How another page (the site) gets each question in printed HTML, from `cache` where it can."""
-    texts_of = _question_texts(bank, cache)
+    texts_of = question_texts(bank, cache)
     aspect = labels(bank.deck.language).aspect
 
     def card(topic: Topic, question: Question) -> PrintedCard:

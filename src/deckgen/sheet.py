@@ -11,15 +11,23 @@ import html
 import re
 from collections.abc import Callable
 
+from typing import TYPE_CHECKING
+
 from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.labels import labels
 from deckgen.links import with_media
-from deckgen.model import Bank, Question, QuestionType, Source
+from deckgen.model import Bank, Question, QuestionType, Source, Topic
 from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.render import to_sheet_cell, to_sheet_markdown
 
+if TYPE_CHECKING:
+    from deckgen.cache import BuildCache
+
 MEDIA_FOLDER = "media"
 """Where the sheets' images are copied, beside the sheets."""
+
+QuestionLines = Callable[[Topic, NumberedQuestion], list[str]]
+"""A question's lines in a sheet, given its topic and its number."""
 
 
 class _Slugger:
@@ -105,7 +113,7 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     return lines + toc + [""]
 
 
-def _by_topic(outline: Outline, level: int, question_lines: Callable[[NumberedQuestion], list[str]]) -> list[str]:
+def _by_topic(outline: Outline, level: int, question_lines: QuestionLines) -> list[str]:
     """Each question's lines, by section and topic, under headings of `level` and `level + 1`."""
     lines: list[str] = []
     for section in outline.sections:
@@ -115,16 +123,61 @@ def _by_topic(outline: Outline, level: int, question_lines: Callable[[NumberedQu
             if topic.questions:
                 lines += [f"{'#' * (level + 1)} {_plain(topic.topic.title)}", ""]
             for numbered in topic.questions:
-                lines += question_lines(numbered)
+                lines += question_lines(topic.topic, numbered)
     return lines
 
 
-def _body(outline: Outline, with_answers: bool) -> list[str]:
-    return _by_topic(outline, 2, lambda n: _question(outline.bank, n.number, n.question, with_answers))
+_UNNUMBERED = 0
+"""The number that a question's lines are cached with: no question has it (numbers start at 1).
+Its label, which starts the first line, is swapped for the question's own."""
+
+
+def _label(number: int) -> str:
+    return f"**Q{number}.**"
+
+
+def _cached_lines(
+    bank: Bank, cache: BuildCache | None, kind: str, lines_of: Callable[[Question, int], list[str]]
+) -> QuestionLines:
+    """`lines_of` for each question, from `cache` where it can: a question's lines depend on its
+    number only through the label that starts them, so moving or renumbering a question costs
+    nothing. `kind` names what the lines are (with the edition's language, as labels are)."""
+    prefix = f"sheet-{kind}-{bank.deck.language}:"
+    unnumbered = _label(_UNNUMBERED)
+
+    def decode(value: object) -> list[str] | None:
+        if isinstance(value, list) and value and all(isinstance(line, str) for line in value) and value[0].startswith(unnumbered):
+            return value
+        return None
+
+    def lines(topic: Topic, numbered: NumberedQuestion) -> list[str]:
+        question = numbered.question
+        if cache is None:
+            return lines_of(question, numbered.number)
+        found = cache.memo(prefix + cache.question_key(bank, topic, question), lambda: lines_of(question, _UNNUMBERED), decode)
+        return [_label(numbered.number) + found[0][len(unnumbered) :], *found[1:]]
+
+    return lines
+
+
+def fragments(bank: Bank, cache: BuildCache | None) -> tuple[QuestionLines, QuestionLines, QuestionLines]:
+    """How the sheets get a question's lines, from `cache` where they can: in the review sheet,
+    in the questions sheet, and in its answer key."""
+    aspect = labels(bank.deck.language).aspect
+    return (
+        _cached_lines(bank, cache, "answers", lambda question, number: _question(bank, number, question, True)),
+        _cached_lines(bank, cache, "questions", lambda question, number: _question(bank, number, question, False)),
+        _cached_lines(bank, cache, "key", lambda question, number: _answer(question, number, aspect)),
+    )
+
+
+def _body(outline: Outline, with_answers: bool, cache: BuildCache | None) -> list[str]:
+    review, questions, _ = fragments(outline.bank, cache)
+    return _by_topic(outline, 2, review if with_answers else questions)
 
 
 def _question(bank: Bank, number: int, question: Question, with_answers: bool) -> list[str]:
-    label = f"**Q{number}.**"
+    label = _label(number)
     media = question.media(MEDIA_FOLDER + "/")
     if question.type is QuestionType.CLOZE:
         text = cloze_reveal(question.question) if with_answers else cloze_blank(question.question)
@@ -153,16 +206,16 @@ def _id_label(question: Question) -> str:
     return f"*ID:* `{question.id}`"
 
 
-def _answer_key(outline: Outline) -> list[str]:
+def _answer_key(outline: Outline, cache: BuildCache | None) -> list[str]:
     """The answers by section and topic, each on its number's line; a cloze as its whole
     sentence with the deletions in bold."""
     words = labels(outline.deck.language)
-    return [f"## {words.answer_key}", ""] + _by_topic(outline, 3, lambda numbered: _answer(numbered, words.aspect))
+    return [f"## {words.answer_key}", ""] + _by_topic(outline, 3, fragments(outline.bank, cache)[2])
 
 
-def _answer(numbered: NumberedQuestion, aspect: str) -> list[str]:
+def _answer(question: Question, number: int, aspect: str) -> list[str]:
     """A question's lines in the answer key."""
-    label, question = f"**Q{numbered.number}.**", numbered.question
+    label = _label(number)
     media = question.media(MEDIA_FOLDER + "/")
     if question.type is QuestionType.BASIC:
         return [_labelled(label, with_media(question.answer, media)), ""]
@@ -180,16 +233,17 @@ def _trimmed(lines: list[str]) -> list[str]:
     return lines
 
 
-def review_sheet_lines(outline: Outline) -> list[str]:
-    """The review sheet's lines, each to be followed by a newline."""
-    return _trimmed(_header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ()) + _body(outline, with_answers=True))
+def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str]:
+    """The review sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
+    head = _header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ())
+    return _trimmed(head + _body(outline, True, cache))
 
 
-def questions_sheet_lines(outline: Outline) -> list[str]:
-    """The questions sheet's lines, each to be followed by a newline."""
+def questions_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str]:
+    """The questions sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
     words = labels(outline.deck.language)
     head = _header(outline, words.questions, _Slugger(), (words.answer_key,))
-    return _trimmed(head + _body(outline, with_answers=False) + _answer_key(outline))
+    return _trimmed(head + _body(outline, False, cache) + _answer_key(outline, cache))
 
 
 def review_sheet(bank: Bank) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from deckgen import parallel
 from deckgen.cache import BuildCache
 from deckgen.serial import topic_from_json, topic_json
 from deckgen.content import cloze_problems
@@ -307,6 +309,36 @@ def _deck_name_problems(reader: Reader, topics: list[Topic]) -> None:
             seen[key] = where
 
 
+def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known, cache: BuildCache) -> None:
+    """Read one topic file, as `validate_bank` does, and cache it if it passed (in a worker of
+    `deckgen.parallel`). Its ids are checked against the other files' when the cached topic is
+    taken, as for any file unchanged since the last build."""
+    reader = Reader(Known(dict(known.ids), root=known.root, folder=path.parent))
+    loaded = load_file(path, name, data)
+    reader.diagnostics.extend(loaded.diagnostics)
+    if loaded.root is None or not isinstance(loaded.root, Mapping):
+        return
+    topic = read_topic(reader, loaded)
+    if topic is not None and all(d.severity is Severity.WARNING for d in reader.diagnostics):
+        entry = topic_json(topic, location_of(loaded.root, "id"), reader.diagnostics)
+        if entry is not None:
+            cache.put(key, entry)
+
+
+def _read_in_workers(root: Path, paths: list[Path], known: Known, cache: BuildCache) -> None:
+    """Read the topic files that `cache` does not hold in worker processes, when there are enough of them."""
+    tasks: list[parallel.Task] = []
+    size = 0
+    for path in paths:
+        data = read_bank_file(path)
+        name = display(root, path)
+        key = _topic_key(data, name, known) if data is not None else None
+        if data is not None and key is not None and not cache.has(key):
+            size += len(data)
+            tasks.append(partial(_read_into_cache, path, name, data, key, known))
+    parallel.run(cache, tasks, size >= parallel.MIN_BANK_BYTES)
+
+
 def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | None, list[Diagnostic]]:
     """Load and check every file of a bank folder; the bank is None when any error was found.
 
@@ -333,6 +365,8 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     reader.diagnostics.extend(unreadable)
     if not paths:
         reader.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
+    if cache is not None:
+        _read_in_workers(root, paths, known, cache)
     topics: list[Topic] = []
     for path in paths:
         known.folder = path.parent
@@ -355,7 +389,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
             topics.append(topic)
             found = reader.diagnostics[start:]
             clean = all(d.severity is Severity.WARNING for d in found)
-            if cache is not None and key is not None and clean and isinstance(loaded.root, Mapping):
+            if cache is not None and cache.writable and key is not None and clean and isinstance(loaded.root, Mapping):
                 entry = topic_json(topic, location_of(loaded.root, "id"), found)
                 if entry is not None:
                     cache.put(key, entry)

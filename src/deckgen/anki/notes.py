@@ -200,7 +200,7 @@ def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
     return specs
 
 
-def _cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
+def cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
     """The question's notes from `cache` if it holds them, else rendered (and stored there)."""
     if cache is None:
         return question_notes(bank, topic, question)
@@ -222,7 +222,7 @@ def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
             continue
         decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), ()))
         for topic in topics:
-            notes = [spec for q in (*topic.questions, *topic.retired) for spec in _cached_notes(bank, topic, q, cache)]
+            notes = [spec for q in (*topic.questions, *topic.retired) for spec in cached_notes(bank, topic, q, cache)]
             decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
     return DeckNotes(tuple(decks))
 

@@ -19,11 +19,11 @@ class MarkdownSheets:
     late = False
 
     def files(self, context: RenderContext) -> dict[Path, Writer]:
-        """Both sheets, then every image they show."""
+        """Both sheets, each question's lines from the cache where it can, then every image they show."""
         out, outline = context.out_dir, context.outline
         writers = {
-            context.path(REVIEW_SHEET): lines_writer(review_sheet_lines(outline)),
-            context.path(QUESTIONS_SHEET): lines_writer(questions_sheet_lines(outline)),
+            context.path(REVIEW_SHEET): lines_writer(review_sheet_lines(outline, context.cache)),
+            context.path(QUESTIONS_SHEET): lines_writer(questions_sheet_lines(outline, context.cache)),
         }
         for name, source in sorted(bank_media(context.bank).items()):
             writers[out / MEDIA_FOLDER / name] = copy_writer(source)

@@ -1,0 +1,72 @@
+"""Both cores for a build that has much to do: the expensive pure steps (reading a topic file,
+rendering a question's notes, printed texts and sheet lines) run in worker processes, which
+hand what they made to the build's cache; the build then reads each as any cache hit, so its
+outputs are the same bytes as a single-process build's.
+
+Workers are forked (on Linux), so they start with everything the build has read and are sent
+nothing but which work to do. A build with little to do stays in one process: below
+`MIN_QUESTIONS` questions to render, or `MIN_BANK_BYTES` of topic files to read, starting
+the workers and copying their results back would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from deckgen.cache import BuildCache
+
+Task = Callable[[BuildCache], None]
+"""One piece of work: it computes a value through the given cache's `memo` (or `put`s it)."""
+
+MIN_QUESTIONS = 1500
+"""Fewer questions to render than this, and a build renders them in one process."""
+MIN_BANK_BYTES = 1_000_000
+"""Fewer bytes of topic files to read than this, and they are read in one process."""
+JOBS_VARIABLE = "DECKGEN_JOBS"
+"""The environment variable that sets how many processes a build uses (1: only its own)."""
+
+_tasks: Sequence[Task] = ()
+"""The work of the current `run`, which forked workers inherit."""
+
+
+def jobs() -> int:
+    """How many processes a build may use: DECKGEN_JOBS, or else the cores this process may run
+    on; 1 where processes cannot be forked (then the build runs as it always did)."""
+    if sys.platform != "linux":  # forking is safe on Linux; elsewhere a build keeps to one process
+        return 1
+    setting = os.environ.get(JOBS_VARIABLE, "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0))
+
+
+def _work(chunk: range) -> list[tuple[str, str]]:
+    """In a worker: run the tasks of `chunk` into a cache of its own, and return what they made."""
+    made = BuildCache(None, writable=False)
+    for index in chunk:
+        _tasks[index](made)
+    return made.made()
+
+
+def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> None:
+    """Run `tasks` in worker processes, putting what they make into `cache`; or, if there is not
+    `enough` work or only one process to use, do nothing (the build computes each value when
+    it needs it, as it does for any cache miss)."""
+    global _tasks
+    workers = min(jobs(), len(tasks))
+    if workers < 2 or not enough:
+        return
+    # More chunks than workers, so that one slow chunk does not leave a core idle at the end.
+    count = workers * 4
+    chunks = [range(len(tasks) * i // count, len(tasks) * (i + 1) // count) for i in range(count)]
+    _tasks = tasks
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for made in pool.imap_unordered(_work, chunks):
+                for key, text in made:
+                    cache.put_json(key, text)
+    finally:
+        _tasks = ()

@@ -1,0 +1,110 @@
+"""Both cores: a build that renders in worker processes writes the same bytes as a build in one
+process, and its own process then reads and renders nothing itself: every value comes from the
+workers through the cache. A small build stays in one process."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import deckgen.anki.notes
+import deckgen.printsheet
+import deckgen.sheet
+import deckgen.validate
+from deckgen import parallel
+from deckgen.build import build
+from deckgen.load import load_bank
+from tests.conftest import FIXTURES, ROOT
+
+COUNTED: list[tuple[ModuleType, str]] = [
+    (deckgen.validate, "read_topic"),
+    (deckgen.anki.notes, "question_notes"),
+    (deckgen.printsheet, "printed_texts"),
+    (deckgen.sheet, "_question"),
+    (deckgen.sheet, "_answer"),
+]
+"""The expensive pure steps: reading a topic file, and rendering a question's notes, its printed
+texts and its lines in the Markdown sheets."""
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often this process runs each of COUNTED (a worker's calls are its own)."""
+    calls: Counter[str] = Counter()
+    for module, name in COUNTED:
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Callable[..., Any] = original, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _outputs(folder: Path) -> dict[str, str]:
+    """Every file the build wrote (its cache aside), by its digest."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+
+
+def test_a_build_in_worker_processes_writes_the_bytes_of_a_build_in_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
+    bank = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions", bank)
+    epoch(1_700_000_000)
+    lock = (bank / "deck.lock").read_bytes()
+    shipped = load_bank(bank)
+    live = sum(len(t.questions) for t in shipped.topics)
+    retired = sum(len(t.retired) for t in shipped.topics)
+    calls = _count_calls(monkeypatch)
+
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
+    build(bank, tmp_path / "one")
+    alone = dict(calls)
+    one_lock = (bank / "deck.lock").read_bytes()
+
+    (bank / "deck.lock").write_bytes(lock)
+    calls.clear()
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    monkeypatch.setattr(parallel, "MIN_QUESTIONS", 1)  # the shipped bank is below the thresholds
+    monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
+    build(bank, tmp_path / "two")
+
+    assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
+    assert (bank / "deck.lock").read_bytes() == one_lock
+    topic_files = len([p for p in bank.rglob("*.yaml") if ".zh." not in p.name and p.name not in ("deck.yaml", "sources.yaml")])
+    overlays = len(list(bank.rglob("*.zh.yaml"))) - 2  # deck.zh.yaml and glossary.zh.yaml are not topics
+    # Both editions: each question's notes, printed texts, two sheets' lines and answer key's.
+    expected = {"read_topic": topic_files + overlays, "question_notes": 2 * (live + retired), "printed_texts": 2 * live, "_question": 4 * live, "_answer": 2 * live}
+    assert alone == expected
+    # In one process, every file is read and every question rendered. With workers, the build's
+    # own process reads only the topic that shows an image (which is never cached) and the
+    # Chinese overlays (read back into their topics after validation).
+    assert dict(calls) == {"read_topic": 1 + overlays}
+
+
+def test_a_small_build_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
+    bank = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", bank)
+    epoch(1_700_000_000)
+    calls = _count_calls(monkeypatch)
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    build(bank, tmp_path / "out")
+    assert calls["read_topic"] == 2 and calls["question_notes"] > 0 and calls["printed_texts"] > 0
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("1", 1), ("3", 3), (" 2 ", 2), ("0", None), ("two", None), ("", None)])
+def test_deckgen_jobs_sets_how_many_processes_a_build_uses(monkeypatch: pytest.MonkeyPatch, setting: str, expected: int | None) -> None:
+    import os
+    import sys
+
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, setting)
+    if sys.platform != "linux":
+        assert parallel.jobs() == 1
+    else:
+        assert parallel.jobs() == (expected if expected is not None else len(os.sched_getaffinity(0)))
