@@ -40,7 +40,7 @@ def mini(in_tmp: Path) -> Path:
 
 def test_version() -> None:
     assert run("--version") == (0, f"deckgen {deckgen.__version__}\n", "")
-    assert deckgen.__version__ == "0.1.0"
+    assert deckgen.__version__ == "0.2.0"
 
 
 def test_python_dash_m_runs_the_cli() -> None:
