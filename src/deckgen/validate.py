@@ -325,17 +325,15 @@ def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known,
             cache.put(key, entry)
 
 
-def _read_in_workers(root: Path, paths: list[Path], known: Known, cache: BuildCache) -> None:
-    """Read the topic files that `cache` does not hold in worker processes, when there are enough of them."""
+def _read_in_workers(root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, cache: BuildCache) -> None:
+    """Read the topic files (`files`: each one's bytes and cache key) that `cache` does not hold
+    in worker processes, when there are enough of them."""
     tasks: list[parallel.Task] = []
     size = 0
-    for path in paths:
-        data = read_bank_file(path)
-        name = display(root, path)
-        key = _topic_key(data, name, known) if data is not None else None
+    for path, (data, key) in files.items():
         if data is not None and key is not None and not cache.has(key):
             size += len(data)
-            tasks.append(partial(_read_into_cache, path, name, data, key, known))
+            tasks.append(partial(_read_into_cache, path, display(root, path), data, key, known))
     parallel.run(cache, tasks, size >= parallel.MIN_BANK_BYTES)
 
 
@@ -365,15 +363,18 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     reader.diagnostics.extend(unreadable)
     if not paths:
         reader.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
+    # With a cache, each file is read once: the bytes that are hashed for its key are the bytes that are parsed.
+    files: dict[Path, tuple[bytes | None, str | None]] = {}
     if cache is not None:
-        _read_in_workers(root, paths, known, cache)
+        for path in paths:
+            data = read_bank_file(path)
+            files[path] = (data, _topic_key(data, display(root, path), known) if data is not None else None)
+        _read_in_workers(root, files, known, cache)
     topics: list[Topic] = []
     for path in paths:
         known.folder = path.parent
         name = display(root, path)
-        # Read once: the bytes that are hashed for the cache are the bytes that are parsed.
-        data = read_bank_file(path) if cache is not None else None
-        key = _topic_key(data, name, known) if cache is not None and data is not None else None
+        data, key = files.get(path, (None, None))
         if cache is not None and key is not None:
             cached = _cached_topic(reader, cache, key, path)
             if cached is not None:
