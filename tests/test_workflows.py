@@ -165,3 +165,51 @@ def test_the_release_time_stamp_is_the_tags_own_time_and_not_in_the_future(tmp_p
         )
     assert wrong_clock.returncode != 0 and "epoch=" not in wrong_clock.stdout, "a tag dated days ahead of the clock should stop the release"
     assert "more than a day in the future" in wrong_clock.stdout + wrong_clock.stderr
+
+
+CHANGELOG = """# Changelog
+
+## Unreleased
+
+Nothing yet.
+
+## 1.1.0
+
+### What this release does to your deck
+
+Every note is updated.
+
+## 1.0.0
+
+The first release.
+"""
+
+
+def test_the_release_notes_are_the_versions_changelog_entry_then_the_diff(tmp_path: Path) -> None:
+    """Run the release's "Release notes" script in a scratch repository, with deckgen stubbed."""
+    workflow = load(GITHUB / "workflows" / "release.yml")
+    (script,) = [step["run"] for _, step in steps(workflow) if step.get("name") == "Release notes"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "python"  # `python -m deckgen diff OLD NEW ...` names what it compares
+    stub.write_text('#!/bin/sh\necho "diff $4..$5"\n', encoding="utf-8")
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "CHANGELOG.md").write_text(CHANGELOG, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env |= {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env |= {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["add", "CHANGELOG.md"], ["commit", "-q", "-m", "one"], ["tag", "v1.0.0"], ["commit", "-q", "--allow-empty", "-m", "two"], ["tag", "v1.1.0"], ["tag", "v2.0.0"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+    def notes(tag: str) -> tuple[int, str, str]:
+        run_env = env | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_REF_NAME": tag}
+        result = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=run_env, capture_output=True, text=True, timeout=60)
+        written = (repo / "release-notes.md").read_text(encoding="utf-8") if (repo / "release-notes.md").exists() else ""
+        return result.returncode, result.stdout, written
+
+    assert notes("v1.1.0") == (0, "", "\n### What this release does to your deck\n\nEvery note is updated.\n\n\ndiff v1.0.0..v1.1.0\n")
+    assert notes("v1.0.0") == (0, "", "\nThe first release.\n")  # no earlier tag: no diff
+    code, out, _ = notes("v2.0.0")
+    assert code == 1 and out == "::error::CHANGELOG.md has no '## 2.0.0' entry: write it before tagging v2.0.0\n"
