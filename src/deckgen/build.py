@@ -331,6 +331,8 @@ def _warm_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache)
 
 def _notes_in_workers(found: list[Edition], cache: BuildCache) -> None:
     """Render, in worker processes, the notes of every edition that `cache` does not hold, when there are enough."""
+    if not parallel.worth(sum(len(q.questions) + len(q.retired) for made in found for q in made.bank.topics), parallel.MIN_QUESTIONS):
+        return
     tasks: list[parallel.Task] = []
     for made in found:
         for topic in made.bank.topics:
@@ -349,6 +351,8 @@ def _warm_pages(bank: Bank, topic: Topic, numbered: NumberedQuestion, cache: Bui
 def _pages_in_workers(contexts: list[RenderContext], cache: BuildCache) -> None:
     """Render, in worker processes, what the sheets and the site show of each question (its printed
     texts and its lines in the Markdown sheets) that `cache` does not hold, when there are enough."""
+    if not parallel.worth(sum(len(t.questions) for c in contexts for s in c.outline.sections for t in s.topics), parallel.MIN_QUESTIONS):
+        return
     tasks: list[parallel.Task] = []
     for context in contexts:
         language = context.bank.deck.language

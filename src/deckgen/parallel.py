@@ -43,6 +43,12 @@ def jobs() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def worth(amount: int, least: int) -> bool:
+    """Whether `amount` of work (at most; questions, or bytes) could be worth the workers: there
+    are processes to use and it reaches `least`. Checked before looking for what is uncached."""
+    return amount >= least and jobs() > 1
+
+
 def _work(chunk: range) -> list[tuple[str, str]]:
     """In a worker: run the tasks of `chunk` into a cache of its own, and return what they made."""
     made = BuildCache(None, writable=False)

@@ -318,16 +318,24 @@ def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known,
     reader.diagnostics.extend(loaded.diagnostics)
     if loaded.root is None or not isinstance(loaded.root, Mapping):
         return
-    topic = read_topic(reader, loaded)
-    if topic is not None and all(d.severity is Severity.WARNING for d in reader.diagnostics):
-        entry = topic_json(topic, location_of(loaded.root, "id"), reader.diagnostics)
-        if entry is not None:
-            cache.put(key, entry)
+    entry = _cache_entry(read_topic(reader, loaded), loaded, reader.diagnostics)
+    if entry is not None:
+        cache.put(key, entry)
+
+
+def _cache_entry(topic: Topic | None, loaded: LoadedFile, found: list[Diagnostic]) -> dict[str, Any] | None:
+    """What the cache keeps of a topic file read with the diagnostics `found`: None unless it
+    passed (warnings only) and can be cached."""
+    if topic is None or not isinstance(loaded.root, Mapping) or any(d.severity is not Severity.WARNING for d in found):
+        return None
+    return topic_json(topic, location_of(loaded.root, "id"), found)
 
 
 def _read_in_workers(root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, cache: BuildCache) -> None:
     """Read the topic files (`files`: each one's bytes and cache key) that `cache` does not hold
     in worker processes, when there are enough of them."""
+    if not parallel.worth(sum(len(data) for data, _ in files.values() if data is not None), parallel.MIN_BANK_BYTES):
+        return  # not even the whole bank is enough work
     tasks: list[parallel.Task] = []
     size = 0
     for path, (data, key) in files.items():
@@ -388,10 +396,8 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         topic = read_topic(reader, loaded)
         if topic is not None:
             topics.append(topic)
-            found = reader.diagnostics[start:]
-            clean = all(d.severity is Severity.WARNING for d in found)
-            if cache is not None and cache.writable and key is not None and clean and isinstance(loaded.root, Mapping):
-                entry = topic_json(topic, location_of(loaded.root, "id"), found)
+            if cache is not None and cache.writable and key is not None:
+                entry = _cache_entry(topic, loaded, reader.diagnostics[start:])
                 if entry is not None:
                     cache.put(key, entry)
     _deck_name_problems(reader, topics)
