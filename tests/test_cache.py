@@ -90,16 +90,19 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     # deck.yaml and sources.yaml are read every time, and translations with their edition
     topic_files = len([p for p in bank.rglob("*.yaml") if not p.stem.endswith(".zh")]) - 2
     assert sum(key.startswith("topic:") for key in first) == topic_files - 1  # unilm-masks shows an image
+    overlays = [p for p in bank.rglob("*.zh.yaml") if p.parent != bank]  # not deck.zh.yaml or the glossary
+    assert sum(key.startswith("edition:") for key in first) == len(overlays) - 1 > 0
     edit(bank)
     build(bank, tmp_path / "out")
     second = entries(tmp_path / "out")
     # Only the edited question's entries changed (its notes, its print fragments and its
-    # lines in the Markdown sheets), and its file's.
+    # lines in the Markdown sheets), and its file's and its file's translation's (whose
+    # translation of the edited answer is now stale: the Chinese notes are unchanged).
     added, dropped = set(second) - set(first), set(first) - set(second)
     assert len(added) == len(dropped) > 0
     assert sorted(key.split(":")[0] for key in added) == sorted(key.split(":")[0] for key in dropped)
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    assert sorted(key.split(":")[0] for key in added) == ["notes", "print", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
+    assert sorted(key.split(":")[0] for key in added) == ["edition", "notes", "print", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
@@ -387,9 +390,10 @@ def test_check_reads_a_builds_cache_and_writes_nothing(bank: Path, tmp_path: Pat
     finally:
         cache.close()
     assert warm == cold
-    # Read again: the edited file, the topic that shows an image (never cached), and every
-    # Chinese overlay (read back into its topic after validation, with or without a cache).
+    # A cold check reads every topic once, and each one with a Chinese overlay once more (its
+    # translation, read back into it). With the cache, only the edited file and the topic
+    # that shows an image (never cached) are read, each with its translation.
     overlays = sorted({p for p in cold_reads if cold_reads.count(p) == 2})
     assert len(overlays) == len(list(bank.rglob("*.zh.yaml"))) - 2  # deck.zh.yaml and the glossary are not topics
-    assert sorted(reads) == sorted([bank / QK_FILE, bank / "bert-family" / "unilm-masks.yaml", *overlays])
+    assert sorted(reads) == sorted([bank / QK_FILE, bank / "bert-family" / "unilm-masks.yaml"] * 2)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files

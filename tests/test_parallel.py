@@ -83,9 +83,9 @@ def test_a_build_in_worker_processes_writes_the_bytes_of_a_build_in_one(tmp_path
     expected = {"read_topic": topic_files + overlays, "question_notes": 2 * (live + retired), "printed_texts": 2 * live, "_question": 4 * live, "_answer": 2 * live}
     assert alone == expected
     # In one process, every file is read and every question rendered. With workers, the build's
-    # own process reads only the topic that shows an image (which is never cached) and the
-    # Chinese overlays (read back into their topics after validation).
-    assert dict(calls) == {"read_topic": 1 + overlays}
+    # own process reads only the topic that shows an image (which is never cached), and its
+    # Chinese translation (read back into it).
+    assert dict(calls) == {"read_topic": 2}
 
 
 def test_a_small_build_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:

@@ -124,7 +124,7 @@ def _check(
         with phase(timings, "lint"):
             diagnostics += lint_bank(bank)
         with phase(timings, "editions"):
-            translated, translation_problems = editions(bank)
+            translated, translation_problems = editions(bank, cache=cache)
             translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
@@ -142,7 +142,7 @@ def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int,
     every note of every edition (`translated`, else read here) is rendered, as a build renders
     it, from `cache` where it can."""
     try:
-        found = editions(bank)[0] if translated is None else translated
+        found = editions(bank, cache=cache)[0] if translated is None else translated
         notes = {e.language: deck_notes(e.bank, cache) for e in found if e.bank.edition_of is not None}
         return release.stale_problems(bank, deck_notes(bank, cache), now, notes)
     finally:

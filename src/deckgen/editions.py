@@ -24,18 +24,25 @@ translator's work in progress), and `deckgen stats` counts the coverage of every
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from deckgen import parallel
+from deckgen.cache import BuildCache
 
 from deckgen.cloze import clozes
 from deckgen.labels import UNTRANSLATED
-from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file
+from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file, read_bank_file
 from deckgen.model import Bank, Deck, Diagnostic, GlossaryTerm, Location, Question, QuestionType, Severity, Topic, clipped
 from deckgen.reader import Reader, location_of
 from deckgen.references import DECK_FILE, Known, display
 from deckgen.render import math_spans
+from deckgen.serial import topic_from_json, topic_json
 
 SOURCE_LANGUAGE = "en"
 TRANSLATE_MARK = "TODO translate: "
@@ -256,15 +263,110 @@ def _marked(question: Question, language: str, translated_rows: set[str]) -> Que
     return replace(question, question=mark + question.question)
 
 
-def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Topic, int, int]:
-    """The topic in the checker's language, with how many of its questions are translated."""
+@dataclass(frozen=True)
+class _Files:
+    """A topic's overlay and English file, each read once, and the cache key of its translation
+    (None when it cannot be cached)."""
+
+    overlay: bytes | None
+    english: bytes | None
+    key: str | None
+
+
+def _files(bank: Bank, topic: Topic, language: str, known: Known) -> _Files | None:
+    """What a topic's translation is read from; None when the topic has no overlay."""
+    path = overlay_path(topic.path, language)
+    if not path.is_file():
+        return None
+    from deckgen.validate import topic_key
+
+    overlay, english = read_bank_file(path), read_bank_file(topic.path)
+    english_key = topic_key(english, display(bank.root, topic.path), known) if english is not None else None
+    if overlay is None or english_key is None:
+        return _Files(overlay, english, None)
+    # What a translation's reading depends on: the overlay (its language, name and bytes) and
+    # everything the English topic's reading depends on.
+    parts = [language, display(bank.root, path), hashlib.sha256(overlay).hexdigest(), english_key]
+    return _Files(overlay, english, "edition:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest())
+
+
+def _entry(checker: _Checker, start: int, stale: int, topic: Topic, done: int) -> dict[str, Any] | None:
+    """What the cache keeps of a translated topic, read into `checker` since its `start`th
+    diagnostic and `stale`th stale field: None unless it passed (warnings only) and can be cached."""
+    found = checker.diagnostics[start:]
+    if any(d.severity is not Severity.WARNING for d in found):
+        return None
+    stored = topic_json(topic, topic.location, found)
+    return None if stored is None else {"translated": stored, "done": done, "stale": checker.stale - stale}
+
+
+def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tuple[Topic, int, int] | None:
+    """A topic's translation as an earlier build read it from the same files, its warnings
+    given to `checker`; None when the cache holds none that can be read."""
+    stored = cache.get(key)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        translated, _, warnings = topic_from_json(stored["translated"], topic.path)
+        done, stale = stored["done"], stored["stale"]
+    except (KeyError, TypeError, ValueError, RecursionError):
+        return None
+    if type(done) is not int or type(stale) is not int or [q.id for q in translated.questions] != [q.id for q in topic.questions]:
+        return None  # not what deckgen stored: read the files instead
+    checker.diagnostics += warnings
+    checker.stale += stale
+    return translated, done, len(topic.questions)
+
+
+def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, cache: BuildCache) -> None:
+    """Read one topic's translation, as `edition` does, and cache it if it passed (in a worker
+    of `deckgen.parallel`)."""
+    checker = _Checker(bank, language)
+    topic = bank.topics[index]
+    translated, done, _ = _translate_topic(checker, topic, _known(bank), files)
+    entry = _entry(checker, 0, 0, translated, done)
+    if entry is not None and files.key is not None:
+        cache.put(files.key, entry)
+
+
+def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], cache: BuildCache) -> None:
+    """Read, in worker processes, the translations that `cache` does not hold, when there are enough."""
+    if not parallel.worth(sum(len(f.overlay) for f in inputs if f is not None and f.overlay is not None), parallel.MIN_BANK_BYTES):
+        return
+    tasks: list[parallel.Task] = []
+    size = 0
+    for index, files in enumerate(inputs):
+        if files is not None and files.key is not None and files.overlay is not None and not cache.has(files.key):
+            size += len(files.overlay)
+            tasks.append(partial(_translate_into_cache, bank, language, index, files))
+    parallel.run(cache, tasks, size >= parallel.MIN_BANK_BYTES)
+
+
+def _translation(checker: _Checker, topic: Topic, known: Known, files: _Files | None, cache: BuildCache | None) -> tuple[Topic, int, int]:
+    """The topic in the checker's language, from `cache` when an earlier build read the same files."""
+    if cache is None or files is None or files.key is None:
+        return _translate_topic(checker, topic, known, files)
+    cached = _cached(checker, cache, files.key, topic)
+    if cached is not None:
+        return cached
+    start, stale = len(checker.diagnostics), checker.stale
+    translated, done, total = _translate_topic(checker, topic, known, files)
+    entry = _entry(checker, start, stale, translated, done) if cache.writable else None
+    if entry is not None:
+        cache.put(files.key, entry)
+    return translated, done, total
+
+
+def _translate_topic(checker: _Checker, topic: Topic, known: Known, files: _Files | None) -> tuple[Topic, int, int]:
+    """The topic in the checker's language, with how many of its questions are translated
+    (`files`: its overlay and English file as read, or None when it has no overlay)."""
     language, bank = checker.language, checker.bank
     path = overlay_path(topic.path, language)
     live = topic.questions
-    if not path.is_file():
+    if files is None:
         return replace(topic, questions=tuple(_marked(q, language, set()) for q in live)), 0, len(live)
     name = display(bank.root, path)
-    loaded = load_file(path, name)
+    loaded = load_file(path, name, files.overlay)
     checker.diagnostics.extend(loaded.diagnostics)
     top = loaded.root
     if not isinstance(top, Mapping):
@@ -273,7 +375,7 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known) -> tuple[Top
         return replace(topic, questions=tuple(_marked(q, language, set()) for q in live)), 0, len(live)
     checker.keys(top, ("title", "questions"), "a translation")
     entries = checker.entries(top.get("questions"), _ENTRY_KEYS, "a translated question", top.location)
-    english_file = load_file(topic.path, display(bank.root, topic.path))
+    english_file = load_file(topic.path, display(bank.root, topic.path), files.english)
     english_top = english_file.root
     assert isinstance(english_top, Mapping)  # the bank was read from it a moment ago
     english_entries: dict[str, Mapping] = {}
@@ -444,17 +546,29 @@ def _glossary(checker: _Checker) -> tuple[GlossaryTerm, ...]:
     return tuple(terms)
 
 
-def edition(bank: Bank, language: str) -> tuple[Edition | None, list[Diagnostic]]:
-    """The bank in `language`, read from its overlays; None when an overlay has an error."""
+def _known(bank: Bank) -> Known:
+    """What a translated topic is checked against: the ids of a valid bank's sections and sources."""
+    return Known({"section": {s.id for s in bank.deck.sections}, "source": {s.id for s in bank.sources}}, root=bank.root)
+
+
+def edition(bank: Bank, language: str, cache: BuildCache | None = None) -> tuple[Edition | None, list[Diagnostic]]:
+    """The bank in `language`, read from its overlays; None when an overlay has an error.
+
+    With a build's cache, a topic whose overlay and English file are unchanged since the last
+    build is taken from it instead of being read again, and the others are read in worker
+    processes when there are enough of them."""
     if language == SOURCE_LANGUAGE:
         total = len(bank.questions)
         return Edition(language, bank, Coverage(total, total)), []
     checker = _Checker(bank, language)
     deck = replace(_translate_deck(checker), glossary=_glossary(checker))
-    known = Known({"section": {s.id for s in bank.deck.sections}, "source": {s.id for s in bank.sources}}, root=bank.root)
+    known = _known(bank)
+    inputs = [_files(bank, topic, language, known) for topic in bank.topics]
+    if cache is not None:
+        _translate_in_workers(bank, language, inputs, cache)
     topics, done, total = [], 0, 0
-    for topic in bank.topics:
-        translated, topic_done, topic_total = _translate_topic(checker, topic, known)
+    for topic, files in zip(bank.topics, inputs):
+        translated, topic_done, topic_total = _translation(checker, topic, known, files, cache)
         topics.append(translated)
         done, total = done + topic_done, total + topic_total
     diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
@@ -464,14 +578,15 @@ def edition(bank: Bank, language: str) -> tuple[Edition | None, list[Diagnostic]
     return Edition(language, translated_bank, Coverage(done, total, checker.stale)), diagnostics
 
 
-def editions(bank: Bank, languages: tuple[str, ...] | None = None) -> tuple[list[Edition], list[Diagnostic]]:
-    """Every edition of the deck (or those in `languages`), English first, with the overlays' problems."""
+def editions(bank: Bank, languages: tuple[str, ...] | None = None, cache: BuildCache | None = None) -> tuple[list[Edition], list[Diagnostic]]:
+    """Every edition of the deck (or those in `languages`), English first, with the overlays'
+    problems; read through a build's `cache` when there is one (see `edition`)."""
     found: list[Edition] = []
     problems: list[Diagnostic] = []
     for language in bank.deck.languages:
         if languages is not None and language not in languages:
             continue
-        made, diagnostics = edition(bank, language)
+        made, diagnostics = edition(bank, language, cache)
         problems += diagnostics
         if made is not None:
             found.append(made)

@@ -255,7 +255,7 @@ def _load_one(reader: Reader, root: Path, stem: str) -> LoadedFile | None:
     return loaded
 
 
-def _topic_key(data: bytes, name: str, known: Known) -> str | None:
+def topic_key(data: bytes, name: str, known: Known) -> str | None:
     """What a topic file's reading depends on, hashed: its bytes, its name, and the ids it may refer to."""
     sections, sources = known.ids["section"], known.ids["source"]
     if sections is None or sources is None:
@@ -376,7 +376,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
     if cache is not None:
         for path in paths:
             data = read_bank_file(path)
-            files[path] = (data, _topic_key(data, display(root, path), known) if data is not None else None)
+            files[path] = (data, topic_key(data, display(root, path), known) if data is not None else None)
         _read_in_workers(root, files, known, cache)
     topics: list[Topic] = []
     for path in paths:
