@@ -286,6 +286,17 @@ def test_a_broken_glossary_is_an_error_at_its_line(zh_bank: Path) -> None:
     ]
 
 
+def test_an_empty_glossary_term_is_an_error_at_its_line(zh_bank: Path) -> None:
+    # An empty term would be found at every place of every text, an empty variant in every text.
+    glossary = GLOSSARY + '  - {en: encoder, zh: ""}\n  - {en: " ", zh: 编码器}\n  - {en: decoder, zh: 解码器, avoid: [解码, ""]}\n'
+    (zh_bank / "glossary.zh.yaml").write_text(glossary, encoding="utf-8")
+    assert [m for m in messages(zh_bank) if "glossary" in m] == [
+        "q/glossary.zh.yaml:5:23: error: a glossary term, its English and each variant to avoid are text: this one is empty [glossary]",
+        "q/glossary.zh.yaml:6:10: error: a glossary term, its English and each variant to avoid are text: this one is empty [glossary]",
+        "q/glossary.zh.yaml:7:40: error: a glossary term, its English and each variant to avoid are text: this one is empty [glossary]",
+    ]
+
+
 def test_diff_compares_the_edition_it_is_asked_for(zh_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     from deckgen.diff import package_for
     from deckgen.model import DeckgenError

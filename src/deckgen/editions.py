@@ -538,6 +538,10 @@ def _glossary(checker: _Checker) -> tuple[GlossaryTerm, ...]:
         checker.keys(node, ("en", "zh", "avoid"), "a glossary term")
         avoid = node.get("avoid")
         variants = tuple(v.value for v in avoid.items if isinstance(v, Scalar)) if isinstance(avoid, Sequence) else ()
+        empty = next((v for v in (english, term, *(avoid.items if isinstance(avoid, Sequence) else ())) if isinstance(v, Scalar) and not v.value.strip()), None)
+        if empty is not None:
+            checker.error(empty.location, "a glossary term, its English and each variant to avoid are text: this one is empty", "glossary")
+            continue
         if term.value in seen:
             checker.error(term.location, f"{term.value} is in the glossary twice (also at {seen[term.value]})", "glossary")
             continue

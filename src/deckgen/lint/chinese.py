@@ -8,6 +8,7 @@ silenced as any other, with `lint: {ignore: [...]}` on the English question.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from deckgen.labels import UNTRANSLATED
 from deckgen.lint.registry import Context, Finding, Scope, rule
@@ -124,12 +125,25 @@ def zh_vague_start(question: Question, context: Context) -> Iterator[Finding]:
         yield Finding(question.location_of("question"), "the question opens with 它 or 这: name what it asks about")
 
 
-def _term_at(text: str, position: int, terms: list[GlossaryTerm]) -> GlossaryTerm | None:
-    """The longest term that starts at `position` (`terms` are longest first)."""
-    return next((t for t in terms if text.startswith(t.term, position)), None)
+Terms = dict[str, tuple[GlossaryTerm, ...]]
+"""A glossary's terms by their first character, longest first."""
 
 
-def _uses(text: str, terms: list[GlossaryTerm]) -> Iterator[tuple[GlossaryTerm, int]]:
+@lru_cache(maxsize=4)
+def _by_first_character(glossary: tuple[GlossaryTerm, ...]) -> Terms:
+    terms: dict[str, list[GlossaryTerm]] = {}
+    for term in sorted(glossary, key=lambda t: -len(t.term)):
+        if term.term:
+            terms.setdefault(term.term[0], []).append(term)
+    return {first: tuple(found) for first, found in terms.items()}
+
+
+def _term_at(text: str, position: int, terms: Terms) -> GlossaryTerm | None:
+    """The longest term that starts at `position`."""
+    return next((t for t in terms.get(text[position], ()) if text.startswith(t.term, position)), None)
+
+
+def _uses(text: str, terms: Terms) -> Iterator[tuple[GlossaryTerm, int]]:
     """Each glossary term `text` uses, with where it ends: the longest term at each place, left
     to right, so that 自注意力 is one use of itself and none of 注意力; but a term that a later
     one overlaps and runs past is no use (来自编码器 holds 编码器, not 自编码). Linear in the
@@ -177,7 +191,7 @@ def glossary_english(question: Question, context: Context) -> Iterator[Finding]:
     """The English term at a term's first use lets the learner match the card to the papers."""
     if not _translated(question):
         return
-    terms = sorted(context.bank.deck.glossary, key=lambda t: -len(t.term))
+    terms = _by_first_character(context.bank.deck.glossary)
     reported: set[tuple[str, str]] = set()
     for card in _cards(question):
         seen: set[str] = set()
