@@ -26,7 +26,7 @@ from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic
 from deckgen.outdir import Output, Staging, held_output
-from deckgen.outline import NumberedQuestion, outline
+from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.outputs import FORMATS, RenderContext, Writer
 from deckgen.printsheet import PrintStyle, question_texts
 from deckgen.release import Release, read_release
@@ -306,61 +306,51 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
         listed = ", ".join(bank.deck.languages)
         raise DeckgenError([Diagnostic(where, Severity.ERROR, f"no '{unknown[0]}' edition: deck.yaml lists {listed}", "languages")])
     timestamp = int(build_time())
+    shapes = []
+    for made in found:
+        chosen = select(made.bank, options.selection)
+        shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection))))
     with phase(options.timings, "render"):
-        _notes_in_workers(found, cache)
+        _render_in_workers([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
         rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
         lock = release.next_lock(bank, rendered[0][1], timestamp, {e.language: n for e, n in rendered[1:]})
     contexts = []
-    for made, notes in rendered:
+    for (made, notes), (chosen, shape) in zip(rendered, shapes):
         whole = made.bank
-        chosen = select(whole, options.selection)
-        shape = outline(chosen, whole, handout_title(whole, options.selection))
         edition_lock = lock if whole.edition_of is None else lock.edition(made.language)
         contexts.append(
             RenderContext(options.out_dir, chosen, shape, options.selection, whole, notes, release, edition_lock, cache, options.pdf, options.style, made.language)
         )
-    with phase(options.timings, "render"):
-        _pages_in_workers([c for c in contexts if options.languages is None or c.language in options.languages], cache)
     return contexts, warnings
 
 
-def _warm_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache) -> None:
+def _warm(bank: Bank, topic: Topic, question: Question, numbered: NumberedQuestion | None, cache: BuildCache) -> None:
+    """Render what a build shows of one question: its notes, and (`numbered`, when the sheets
+    and the site print it) its printed texts and its lines in the Markdown sheets. In one
+    process, so that each text is parsed once for all of them."""
     cached_notes(bank, topic, question, cache)
+    if numbered is not None:
+        question_texts(bank, cache)(topic, question)
+        for lines in fragments(bank, cache):
+            lines(topic, numbered)
 
 
-def _notes_in_workers(found: list[Edition], cache: BuildCache) -> None:
-    """Render, in worker processes, the notes of every edition that `cache` does not hold, when there are enough."""
-    if not parallel.worth(sum(len(q.questions) + len(q.retired) for made in found for q in made.bank.topics), parallel.MIN_QUESTIONS):
+def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
+    """Render, in worker processes, what `cache` does not hold of every edition's notes and
+    (for each edition with the outline of what it prints) its pages, when there is enough of it."""
+    if not parallel.worth(sum(len(q.questions) + len(q.retired) for made, _ in found for q in made.bank.topics), parallel.MIN_QUESTIONS):
         return
     tasks: list[parallel.Task] = []
-    for made in found:
-        for topic in made.bank.topics:
-            for question in (*topic.questions, *topic.retired):
-                if not cache.has("notes:" + cache.question_key(made.bank, topic, question)):
-                    tasks.append(partial(_warm_notes, made.bank, topic, question))
-    parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)
-
-
-def _warm_pages(bank: Bank, topic: Topic, numbered: NumberedQuestion, cache: BuildCache) -> None:
-    question_texts(bank, cache)(topic, numbered.question)
-    for lines in fragments(bank, cache):
-        lines(topic, numbered)
-
-
-def _pages_in_workers(contexts: list[RenderContext], cache: BuildCache) -> None:
-    """Render, in worker processes, what the sheets and the site show of each question (its printed
-    texts and its lines in the Markdown sheets) that `cache` does not hold, when there are enough."""
-    if not parallel.worth(sum(len(t.questions) for c in contexts for s in c.outline.sections for t in s.topics), parallel.MIN_QUESTIONS):
-        return
-    tasks: list[parallel.Task] = []
-    for context in contexts:
-        language = context.bank.deck.language
+    for made, shape in found:
+        bank = made.bank
+        language = bank.deck.language
         prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:")
-        for section in context.outline.sections:
-            for topic in section.topics:
-                for numbered in topic.questions:
-                    key = cache.question_key(context.bank, topic.topic, numbered.question)
-                    if not all(cache.has(prefix + key) for prefix in prefixes):
-                        tasks.append(partial(_warm_pages, context.bank, topic.topic, numbered))
+        numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
+        for topic in bank.topics:
+            for question in (*topic.questions, *topic.retired):
+                key = cache.question_key(bank, topic, question)
+                numbered = numbers.get(question.id)
+                if not cache.has("notes:" + key) or (numbered is not None and not all(cache.has(prefix + key) for prefix in prefixes)):
+                    tasks.append(partial(_warm, bank, topic, question, numbered))
     parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)

@@ -7,7 +7,9 @@ silenced as any other, with `lint: {ignore: [...]}` on the English question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from deckgen.labels import UNTRANSLATED
@@ -125,31 +127,39 @@ def zh_vague_start(question: Question, context: Context) -> Iterator[Finding]:
         yield Finding(question.location_of("question"), "the question opens with 它 or 这: name what it asks about")
 
 
-Terms = dict[str, tuple[GlossaryTerm, ...]]
-"""A glossary's terms by their first character, longest first."""
+@dataclass(frozen=True)
+class Terms:
+    """A glossary's terms by their first character, longest first, and a search for the places
+    where any of them may start."""
+
+    by_first: dict[str, tuple[GlossaryTerm, ...]]
+    starts: re.Pattern[str] | None
 
 
 @lru_cache(maxsize=4)
-def _by_first_character(glossary: tuple[GlossaryTerm, ...]) -> Terms:
-    terms: dict[str, list[GlossaryTerm]] = {}
+def _terms(glossary: tuple[GlossaryTerm, ...]) -> Terms:
+    by_first: dict[str, list[GlossaryTerm]] = {}
     for term in sorted(glossary, key=lambda t: -len(t.term)):
         if term.term:
-            terms.setdefault(term.term[0], []).append(term)
-    return {first: tuple(found) for first, found in terms.items()}
+            by_first.setdefault(term.term[0], []).append(term)
+    # One character class: a search for it is linear in the text.
+    starts = re.compile("[" + "".join(re.escape(first) for first in by_first) + "]") if by_first else None
+    return Terms({first: tuple(found) for first, found in by_first.items()}, starts)
 
 
 def _term_at(text: str, position: int, terms: Terms) -> GlossaryTerm | None:
     """The longest term that starts at `position`."""
-    return next((t for t in terms.get(text[position], ()) if text.startswith(t.term, position)), None)
+    return next((t for t in terms.by_first.get(text[position], ()) if text.startswith(t.term, position)), None)
 
 
 def _uses(text: str, terms: Terms) -> Iterator[tuple[GlossaryTerm, int]]:
     """Each glossary term `text` uses, with where it ends: the longest term at each place, left
     to right, so that 自注意力 is one use of itself and none of 注意力; but a term that a later
     one overlaps and runs past is no use (来自编码器 holds 编码器, not 自编码). Linear in the
-    text (the glossary is fixed)."""
+    text (the glossary is fixed): only the places where a term's first character stands are tried."""
     position = 0
-    while position < len(text):
+    while terms.starts is not None and (start := terms.starts.search(text, position)) is not None:
+        position = start.start()
         found = _term_at(text, position, terms)
         end = position + len(found.term) if found is not None else position
         overlapped = found is not None and any(
@@ -191,7 +201,7 @@ def glossary_english(question: Question, context: Context) -> Iterator[Finding]:
     """The English term at a term's first use lets the learner match the card to the papers."""
     if not _translated(question):
         return
-    terms = _by_first_character(context.bank.deck.glossary)
+    terms = _terms(context.bank.deck.glossary)
     reported: set[tuple[str, str]] = set()
     for card in _cards(question):
         seen: set[str] = set()
