@@ -247,26 +247,23 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
     timings = options.timings
     contexts, warnings = _render(options, cache)
     context = contexts[0]
-    writers: dict[str, dict[Path, Writer]] = {kind.name: {} for kind in FORMATS if not kind.late}
     late: dict[Path, Writer] = {}
     order: list[Path] = []  # the outputs, edition by edition
-    for edition in (c for c in contexts if options.languages is None or c.language in options.languages):
-        for kind in FORMATS:
-            if kind.late:  # timed as it writes, from the others' files
-                late.update(kind.files(edition))
-                continue
-            # Each output is timed by its name, making its files and writing them, so that the
-            # benchmark can say what each costs.
-            with phase(timings, kind.name):
-                files = kind.files(edition)
-            writers[kind.name].update(files)
-            order += files
     written_late: list[Path] = []
     problems: list[Diagnostic] = []
     with output.staging() as staging:
-        for name, files in writers.items():
-            with phase(timings, name):
-                write_outputs(files, staging)
+        for edition in (c for c in contexts if options.languages is None or c.language in options.languages):
+            for kind in FORMATS:
+                if kind.late:  # timed as it writes, from the others' files
+                    late.update(kind.files(edition))
+                    continue
+                # Each output is made and written at once, and timed by its name, so that a
+                # build holds one output in memory at a time and the benchmark can say what
+                # each costs.
+                with phase(timings, kind.name):
+                    files = kind.files(edition)
+                    write_outputs(files, staging)
+                order += files
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
             try:
