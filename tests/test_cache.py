@@ -397,3 +397,21 @@ def test_check_reads_a_builds_cache_and_writes_nothing(bank: Path, tmp_path: Pat
     assert len(overlays) == len(list(bank.rglob("*.zh.yaml"))) - 2  # deck.zh.yaml and the glossary are not topics
     assert sorted(reads) == sorted([bank / QK_FILE, bank / "bert-family" / "unilm-masks.yaml"] * 2)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
+def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
+    first = BuildCache(tmp_path)
+    for number in range(1200):  # more than one query's worth
+        first.put(f"old:{number}", number)
+    first.save()
+    first.close()
+    cache = BuildCache(tmp_path, writable=False)
+    try:
+        cache.put("new:1", 1)
+        asked = [f"old:{n}" for n in range(0, 1300, 7)] + ["new:1", "new:2", "old:-1"]
+        assert cache.present(asked) == {f"old:{n}" for n in range(0, 1200, 7)} | {"new:1"}
+        assert cache.present(asked) == {key for key in asked if cache.has(key)}
+        assert cache.present([]) == set()
+    finally:
+        cache.close()
+    assert BuildCache(None, writable=False).present(["old:1"]) == set()

@@ -338,7 +338,7 @@ def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: Build
     (for each edition with the outline of what it prints) its pages, when there is enough of it."""
     if not parallel.worth(sum(len(q.questions) + len(q.retired) for made, _ in found for q in made.bank.topics), parallel.MIN_QUESTIONS):
         return
-    tasks: list[parallel.Task] = []
+    wanted: list[tuple[Bank, Topic, Question, NumberedQuestion | None, list[str]]] = []
     for made, shape in found:
         bank = made.bank
         language = bank.deck.language
@@ -348,6 +348,8 @@ def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: Build
             for question in (*topic.questions, *topic.retired):
                 key = cache.question_key(bank, topic, question)
                 numbered = numbers.get(question.id)
-                if not cache.has("notes:" + key) or (numbered is not None and not all(cache.has(prefix + key) for prefix in prefixes)):
-                    tasks.append(partial(_warm, bank, topic, question, numbered))
+                keys = ["notes:" + key, *(prefix + key for prefix in (prefixes if numbered is not None else ()))]
+                wanted.append((bank, topic, question, numbered, keys))
+    held = cache.present([key for *_, keys in wanted for key in keys])
+    tasks: list[parallel.Task] = [partial(_warm, bank, topic, question, numbered) for bank, topic, question, numbered, keys in wanted if not held.issuperset(keys)]
     parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)

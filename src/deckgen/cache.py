@@ -166,6 +166,19 @@ class BuildCache:
         except sqlite3.Error:
             return False
 
+    def present(self, keys: list[str]) -> set[str]:
+        """Which of `keys` the cache holds a value under: `has` for many keys, in a few queries."""
+        found = {key for key in keys if key in self._pending or key in self._made}
+        rest = [key for key in keys if key not in found]
+        try:
+            for start in range(0, len(rest) if self._old is not None else 0, 500):
+                chunk = rest[start : start + 500]
+                query = f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+                found.update(row[0] for row in self._old.execute(query, chunk))  # type: ignore[union-attr]
+        except sqlite3.Error:
+            pass
+        return found
+
     def put(self, key: str, value: Any) -> None:
         """Remember a value for the rest of this build and for the next one."""
         self.put_json(key, json.dumps(value, ensure_ascii=False))
