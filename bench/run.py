@@ -61,6 +61,8 @@ class Sample:
     """deckgen's own `--timings` for one more run of each command: seconds by step."""
     step_peaks: dict[str, dict[str, float]] = field(default_factory=dict)
     """The same runs' peak memory (MB) after each step."""
+    step_growth: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The same runs' growth of the peak memory (MB) during each step."""
 
     def median(self, step: str) -> float:
         return statistics.median(self.seconds[step])
@@ -81,17 +83,18 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def parse_timings(stderr: str) -> tuple[dict[str, float], dict[str, float]]:
-    """The seconds and the peak MB after each step, from `deckgen ... --timings`."""
+def parse_timings(stderr: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """The seconds, the peak MB after each step and what the peak grew by in each, from `deckgen ... --timings`."""
     seconds: dict[str, float] = {}
     peaks: dict[str, float] = {}
+    growth: dict[str, float] = {}
     for line in stderr.splitlines():
-        for prefix, into, unit in (("timings: ", seconds, " s"), ("peak memory after: ", peaks, " MB")):
+        for prefix, into, unit in (("timings: ", seconds, " s"), ("peak memory after: ", peaks, " MB"), ("peak memory grew: ", growth, " MB")):
             if line.startswith(prefix):
                 for item in line.removeprefix(prefix).split(", "):
                     name, value = item.removesuffix(unit).rsplit(" ", 1)
                     into[name] = float(value)
-    return seconds, peaks
+    return seconds, peaks, growth
 
 
 def edit_one_question(bank: Path, round_number: int) -> None:
@@ -160,7 +163,7 @@ def measure(cards: int, rounds: int, work: Path) -> Sample:
         result = subprocess.run([*steps[step], "--timings"], capture_output=True, text=True, env=env)
         if result.returncode != 0:
             raise SystemExit(f"failed ({result.returncode}): {' '.join(steps[step])}\n{result.stderr[-2000:]}")
-        sample.steps[step], sample.step_peaks[step] = parse_timings(result.stderr)
+        sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = parse_timings(result.stderr)
     sample.apkg_bytes = (work / "cold" / "bench-deck.apkg").stat().st_size
     sample.genanki_bytes = genanki_size(bank, work)
     return sample
@@ -241,9 +244,16 @@ def report(results: dict[int, Sample], rounds: int) -> str:
         cells = [f"{reference.steps[run][step]:.2f}" if step in reference.steps[run] else "" for run in ("build", "rebuild", "check")]
         lines.append(f"| {step} | {' | '.join(cells)} |")
     lines += ["", f"## Where the memory goes, at {largest} cards", ""]
-    lines += ["Peak memory of a cold build after each step (MB), from the same runs.", "", "| step | peak MB after |", "|---|---|"]
+    lines += [
+        "The peak memory of a cold build after each step, and what it grew by during each (an output is made",
+        "once per edition: its growth is summed), from the same runs.",
+        "",
+        "| step | peak MB after | grew MB during |",
+        "|---|---|---|",
+    ]
+    growth = results[largest].step_growth["build"]
     for step, mb in results[largest].step_peaks["build"].items():
-        lines.append(f"| {step} | {mb:.0f} |")
+        lines.append(f"| {step} | {mb:.0f} | {growth.get(step, 0.0):.0f} |")
     why = _why(reference, results[largest], unmet)
     if why:
         lines += ["", "## Why a target is not met", ""] + why
@@ -294,13 +304,13 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
             f"{checking.get('editions', 0.0):.2f} s, plus starting Python ({reference.median('start-up'):.2f} s)."
         )
     if "memory" in unmet:
-        peaks = largest.step_peaks["build"]
-        grown = sorted(((peaks[b] - peaks[a], b) for a, b in zip(peaks, list(peaks)[1:]) if b != "total"), reverse=True)[:3]
+        peaks, growth = largest.step_peaks["build"], largest.step_growth["build"]
+        grown = sorted(((mb, step) for step, mb in growth.items() if step != "total"), reverse=True)[:3]
         named = ", ".join(f"{step} +{mb:.0f} MB" for mb, step in grown)
         why.append(
-            f"- **memory**: the validated bank holds {peaks.get('validate', 0.0):.0f} MB, and the steps that add most are "
-            f"{named}: each edition's notes and pages are held until they are all written at once, so that a failed "
-            "build writes nothing."
+            f"- **memory**: after validation the build holds {peaks.get('validate', 0.0):.0f} MB (the bank, and "
+            f"each text's parse while it is checked), and the steps that add most are {named}: the model of both "
+            "editions and every rendered note stay in memory until the outputs are written."
         )
     return why
 

@@ -34,7 +34,7 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     assert "## Where the time goes, at 80 cards\n" in report
     for step in ("validate", "lock", "lint", "editions", "render", "update lock", "apkg", "markdown", "html", "site", "cache", "total"):
         assert re.search(rf"\n\| {step} \| \d+\.\d\d \| \d+\.\d\d \| (\d+\.\d\d)? \|\n", report), step
-        assert re.search(rf"\n\| {step} \| \d+ \|\n", report.split("## Where the memory goes, at 80 cards\n")[1]), step
+        assert re.search(rf"\n\| {step} \| \d+ \| \d+ \|\n", report.split("## Where the memory goes, at 80 cards\n")[1]), step
     for line in report.splitlines():
         if line.endswith("**not met**") and not line.startswith("- the site's share"):
             name = "memory" if line.startswith("- peak memory") else line.removeprefix("- ").split(" at ")[0]
@@ -45,10 +45,14 @@ def test_the_benchmark_reads_deckgens_timings() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from run import parse_timings
 
-    stderr = "warning line\ntimings: validate 1.25 s, lint 0.50 s, total 1.80 s\npeak memory after: validate 67 MB, lint 99 MB, total 99 MB\n"
+    stderr = (
+        "warning line\ntimings: validate 1.25 s, lint 0.50 s, total 1.80 s\npeak memory after: validate 67 MB, lint 99 MB, total 99 MB\n"
+        "peak memory grew: validate 20 MB, lint 32 MB, total 52 MB\n"
+    )
     assert parse_timings(stderr) == (
         {"validate": 1.25, "lint": 0.5, "total": 1.8},
         {"validate": 67.0, "lint": 99.0, "total": 99.0},
+        {"validate": 20.0, "lint": 32.0, "total": 52.0},
     )
 
 

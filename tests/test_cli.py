@@ -351,6 +351,11 @@ def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], Non
     assert code == 0
     steps = ("validate", "lock", "lint", "editions", "render", "update lock", "apkg", "markdown", "html", "site", "cache", "total")
     assert re.fullmatch("timings: " + ", ".join(f"{step} {seconds}" for step in steps), err.splitlines()[0])
+    after = [int(m) for m in re.fullmatch("peak memory after: " + ", ".join(f"{step} (\\d+) MB" for step in steps), err.splitlines()[1]).groups()]  # type: ignore[union-attr]
+    grew = [int(m) for m in re.fullmatch("peak memory grew: " + ", ".join(f"{step} (\\d+) MB" for step in steps), err.splitlines()[2]).groups()]  # type: ignore[union-attr]
+    # The peak only grows; what it grew by in the steps is at most what it grew by in all of them.
+    assert after[:-1] == sorted(after[:-1]) and after[-1] == max(after)
+    assert sum(grew[:-1]) <= grew[-1] + len(steps)  # each step rounded to a MB
     code, _, err = run("check", "mini", "--timings")
     assert code == 0
     steps = ("validate", "lock", "lint", "editions", "total")

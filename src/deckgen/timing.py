@@ -1,5 +1,6 @@
 """Where a build's time and memory go: named phases, timed with a monotonic clock, with the
-peak memory of the process after each, for `--timings` and the benchmark's breakdown."""
+peak memory of the process after each and what it grew by in each, for `--timings` and the
+benchmark's breakdown."""
 
 from __future__ import annotations
 
@@ -23,30 +24,36 @@ def peak_memory_mb() -> float | None:
 
 
 class Timings:
-    """Seconds spent in each named phase, in the order the phases first ran, and the peak
-    memory when each last ended."""
+    """Seconds spent in each named phase, in the order the phases first ran; the peak memory
+    when each last ended; and how much the peak grew while each ran (all its runs together:
+    an output is made once per edition)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
+        self.grown_mb: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        """Add the time spent in the block to `name`."""
+        """Add the time spent in the block to `name`, and what the peak memory grew by."""
         start = time.perf_counter()
+        before = peak_memory_mb()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
             peak = peak_memory_mb()
-            if peak is not None:
+            if peak is not None and before is not None:
                 self.peak_mb[name] = peak
+                self.grown_mb[name] = self.grown_mb.get(name, 0.0) + peak - before
 
     def format(self) -> str:
-        """`timings: validate 1.20 s, lint 0.52 s, ...`, then a line of the peak memory after each."""
+        """`timings: validate 1.20 s, lint 0.52 s, ...`, then a line of the peak memory after each,
+        and one of what the peak grew by in each."""
         lines = ["timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())]
         if self.peak_mb:
             lines.append("peak memory after: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in self.peak_mb.items()))
+            lines.append("peak memory grew: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in self.grown_mb.items()))
         return "\n".join(lines)
 
 
