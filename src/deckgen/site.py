@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from html import escape, unescape
 from importlib.resources import files
 from urllib.parse import quote
@@ -258,16 +259,22 @@ def asset(name: str) -> bytes:
     return files("deckgen").joinpath("site_assets", name).read_bytes()
 
 
-def site_pages(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]) -> dict[str, str]:
-    """Every generated file of the site, by its path from the site's root."""
+def site_pages(
+    bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]
+) -> dict[str, Callable[[], str]]:
+    """Every generated file of the site, by its path from the site's root: each made when it is
+    asked for, so that a build holds one page at a time."""
     card_of = printed_cards(whole, cache)
-    pages = {"index.html": "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
+    pages: dict[str, Callable[[], str]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
     for section in outline.sections:
         for topic in section.topics:
             if topic.questions:
-                lines = topic_page(bank, topic.topic, [n.question for n in topic.questions], card_of)
-                pages[page_path(topic.topic)] = "\n".join(lines) + "\n"
-    pages["q/index.html"] = "\n".join(permalink_page(bank)) + "\n"
-    pages["assets/pages.js"] = pages_script(bank, whole)
-    pages["assets/search-index.js"] = search_script(bank, outline, card_of)
+                pages[page_path(topic.topic)] = partial(_topic_page_text, bank, topic.topic, [n.question for n in topic.questions], card_of)
+    pages["q/index.html"] = lambda: "\n".join(permalink_page(bank)) + "\n"
+    pages["assets/pages.js"] = lambda: pages_script(bank, whole)
+    pages["assets/search-index.js"] = lambda: search_script(bank, outline, card_of)
     return pages
+
+
+def _topic_page_text(bank: Bank, topic: Topic, questions: list[Question], card_of: Callable[[Topic, Question], PrintedCard]) -> str:
+    return "\n".join(topic_page(bank, topic, questions, card_of)) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from deckgen.outputs.base import RenderContext, Writer
@@ -12,9 +13,11 @@ from deckgen.site import ASSETS, asset, site_pages
 SITE_FOLDER = "site"
 
 
-def _text_writer(text: str) -> Writer:
+def _page_writer(make: Callable[[], str]) -> Writer:
+    """Write the page `make` makes, made as it is written."""
+
     def write(path: Path) -> None:
-        path.write_text(text, encoding="utf-8", newline="\n")
+        path.write_text(make(), encoding="utf-8", newline="\n")
 
     return write
 
@@ -46,6 +49,6 @@ class Site:
         others = [lang for lang in (whole.edition_of or whole).deck.languages if lang != language]
         switch = [(lang, ("../" if language != "en" else "") + ("" if lang == "en" else f"{lang}/") + "index.html", lang) for lang in others]
         pages = site_pages(bank, whole, context.outline, context.cache, to_print_html(bank.deck.description), downloads, switch)
-        writers: dict[Path, Writer] = {root / name: _text_writer(text) for name, text in pages.items()}
+        writers: dict[Path, Writer] = {root / name: _page_writer(make) for name, make in pages.items()}
         writers.update({root / "assets" / name: _bytes_writer(asset(name)) for name in ASSETS})
         return writers
