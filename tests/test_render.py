@@ -114,7 +114,15 @@ def test_a_text_is_parsed_once_for_the_card_and_the_printed_sheet(monkeypatch: p
     assert to_html(text) == expected_card
     assert to_print_html(text) == expected_print
     assert render_text(text) == (expected_card, expected_print)
+    # The Markdown sheets read the same parse for where the text's code and math are.
+    from deckgen.render import _reader
+
+    reader = _reader()
+    monkeypatch.setattr(reader, "parse", lambda src, env=None: parses.append("reader") or [])
+    assert to_sheet_markdown(text) == "Scores: $`q^\\top k`$ over a table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```"
     assert parses == [text]
+    monkeypatch.undo()
+    monkeypatch.setattr(md, "parse", lambda src, env=None: parses.append(src) or real_parse(src, env))
     # A build empties the memo when it ends: printing then parses again.
     forget_rendered()
     assert to_print_html(text) == expected_print
@@ -130,3 +138,71 @@ def test_a_text_without_brackets_angles_or_dollars_has_no_facts(text: str) -> No
     full = markdown_facts(text, structure=True)
     assert markdown_facts(text) == MarkdownFacts((), (), (), (), ())
     assert (full.links, full.images, full.math, full.stray_dollars) == ((), (), (), ())
+
+
+_SHEET_PIECES = list("ab *_`!()#|-~:/\\\n&;{}0123456789.$^") + [
+    "http", "\n\n", "```", "```math", "~~~", "    ", "$$", "$x$", "$$y$$", "\n$$\nz\n$$\n", "| a | $b$ |\n|---|---|\n| $c$ | d |\n", "\\$",
+]
+
+
+def _sheets_from_the_reader(monkeypatch: pytest.MonkeyPatch, text: str) -> tuple[str, str]:
+    """The sheets' forms of `text` as they were made before the renderer's tokens were shared:
+    from the reader's own parse."""
+    from deckgen import render
+
+    with monkeypatch.context() as patched:
+        patched.setattr(render, "_structure_tokens", lambda written: render._parsed(written.strip("\n"))[0])
+        return to_sheet_markdown(text), render.to_sheet_cell(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_SHEET_PIECES), max_size=30).map("".join))
+def test_the_sheets_read_the_renderers_tokens_as_they_read_the_readers(text: str) -> None:
+    # A text with no link (no `[`, no `<`) parses alike for the renderer and the reader, so the
+    # sheets may take the tokens the card's rendering made; trailing newlines change nothing.
+    from deckgen.render import to_sheet_cell
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for written in (text, text + "\n", text + "\n\n"):
+            forget_rendered()
+            render_text(written)  # as a build does: the card first, then the sheets
+            assert (to_sheet_markdown(written), to_sheet_cell(written)) == _sheets_from_the_reader(monkeypatch, written), repr(written)
+    forget_rendered()
+
+
+def test_every_shipped_text_reads_alike_for_the_sheets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen.editions import editions
+    from deckgen.load import load_bank
+    from deckgen.render import to_sheet_cell
+    from tests.conftest import ROOT
+
+    bank = load_bank(ROOT / "questions")
+    found, _ = editions(bank)
+    texts = {
+        text
+        for made in found
+        for question in made.bank.questions
+        for text in (question.question, question.answer, question.extra or "", *question.items, *(v for row in question.rows for v in (row.aspect, *row.values, row.extra or "")))
+    }
+    assert len(texts) > 1000
+    for text in sorted(texts):
+        forget_rendered()
+        render_text(text)
+        assert (to_sheet_markdown(text), to_sheet_cell(text)) == _sheets_from_the_reader(monkeypatch, text), text
+    forget_rendered()
+
+
+@pytest.mark.parametrize(("text", "sheet"), [("[x](javascript:$a) b$", "[x](javascript:$a) b$"), ("<javascript:$a> b$", "&lt;javascript:$a> b$")])
+def test_a_text_that_may_hold_a_link_is_read_by_the_reader_for_the_sheets(monkeypatch: pytest.MonkeyPatch, text: str, sheet: str) -> None:
+    # The renderer refuses the link and finds math in its target; the reader, which validation
+    # uses, takes the link and finds none. The sheets must write what validation checked.
+    from deckgen.render import _parsed, _rendered_tokens
+
+    def math(tokens: object) -> list[str]:
+        return [child.content for token in tokens for child in token.children or () if child.type == "math_inline"]  # type: ignore[attr-defined]
+
+    assert (math(_rendered_tokens(text)), math(_parsed(text)[0])) == ([text[text.index("$") + 1 : -1]], [])
+    forget_rendered()
+    render_text(text)
+    assert to_sheet_markdown(text) == _sheets_from_the_reader(monkeypatch, text)[0] == sheet
+    forget_rendered()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -291,8 +291,38 @@ def render_text(text: str) -> tuple[str, str]:
     if not text.strip():
         return "", ""
     md = markdown()
-    tokens = md.parse(text)
+    tokens = _rendered_tokens(text)
     return _card_html(md, tokens), str(md.renderer.render(tokens, md.options, {"math": MATHML})).strip()
+
+
+_RECENT_TOKENS = 64
+_recent_tokens: OrderedDict[str, tuple[Token, ...]] = OrderedDict()
+"""`markdown()`'s tokens for the texts rendered last, newest last."""
+
+
+def _rendered_tokens(text: str) -> tuple[Token, ...]:
+    """`markdown()`'s tokens for `text`, kept for a while: a build renders a question's texts for
+    its card and its printed pages, then writes its lines in the Markdown sheets, and one parse
+    serves all three when it does them one after the other (as its workers do)."""
+    tokens = _recent_tokens.pop(text, None)
+    if tokens is None:
+        tokens = tuple(markdown().parse(text))
+        if len(_recent_tokens) >= _RECENT_TOKENS:
+            _recent_tokens.popitem(last=False)
+    _recent_tokens[text] = tokens
+    return tokens
+
+
+def _structure_tokens(text: str) -> Sequence[Token]:
+    """Tokens that show the code, display math and math spans of `text` as `_reader()` finds
+    them, for the sheets: the renderer's, when it has just rendered the text and they are the
+    reader's. They are, but for links: the renderer refuses a link that is not http(s), leaving
+    its brackets as text, where the reader takes every link. So they are taken only for a text
+    that can hold no link (no `[`, no `<`), and that starts with no newline (whose lines the
+    reader counts from the first line written)."""
+    if text in _recent_tokens and "[" not in text and "<" not in text and not text.startswith("\n"):
+        return _rendered_tokens(text)
+    return _parsed(text.strip("\n"))[0]
 
 
 def _card_html(md: MarkdownIt, tokens: Sequence[Token]) -> str:
@@ -312,6 +342,7 @@ def card_html_for_check(text: str) -> str:
 def forget_rendered() -> None:
     """Empty `render_text`'s memo: a build calls it when it ends."""
     render_text.cache_clear()
+    _recent_tokens.clear()
 
 
 def to_html(text: str) -> str:
@@ -517,7 +548,7 @@ def _sheet_markdown(text: str, blocks: bool) -> tuple[str, int]:
     display: dict[int, tuple[int, _Math]] = {}
     inline: deque[_Math] = deque()
     in_table = False
-    for token in _parsed("\n".join(lines))[0] if any(mark in text for mark in "`~$<") else ():
+    for token in _structure_tokens(text) if any(mark in text for mark in "`~$<") else ():
         in_table = token.type in ("th_open", "td_open") or (in_table and token.type == "inline")
         if token.type in ("fence", "code_block") and token.map:
             verbatim.update(range(*token.map))
