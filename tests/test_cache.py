@@ -95,14 +95,15 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     edit(bank)
     build(bank, tmp_path / "out")
     second = entries(tmp_path / "out")
-    # Only the edited question's entries changed (its notes, its print fragments and its
-    # lines in the Markdown sheets), and its file's and its file's translation's (whose
-    # translation of the edited answer is now stale: the Chinese notes are unchanged).
+    # Only the edited question's entries changed (its notes, its print fragments, its lines
+    # in the Markdown sheets and its text in the site's search), and its file's and its
+    # file's translation's (whose translation of the edited answer is now stale: the
+    # Chinese notes are unchanged).
     added, dropped = set(second) - set(first), set(first) - set(second)
     assert len(added) == len(dropped) > 0
     assert sorted(key.split(":")[0] for key in added) == sorted(key.split(":")[0] for key in dropped)
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    assert sorted(key.split(":")[0] for key in added) == ["edition", "notes", "print", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
+    assert sorted(key.split(":")[0] for key in added) == ["edition", "notes", "print", "search-en", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
@@ -138,7 +139,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     build(mini_bank, tmp_path / "out")
     expected = digests(tmp_path / "out")
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
-        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en"}
+        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en"}
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
     build(mini_bank, tmp_path / "out")
     assert digests(tmp_path / "out") == expected

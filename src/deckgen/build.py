@@ -33,6 +33,7 @@ from deckgen.release import Release, read_release
 from deckgen.render import forget_rendered
 from deckgen.selection import Selection, handout_title, select
 from deckgen.sheet import fragments
+from deckgen.site import search_texts
 from deckgen.timing import Timings, phase
 from deckgen.validate import validate_bank
 
@@ -324,13 +325,14 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
 
 def _warm(bank: Bank, topic: Topic, question: Question, numbered: NumberedQuestion | None, cache: BuildCache) -> None:
     """Render what a build shows of one question: its notes, and (`numbered`, when the sheets
-    and the site print it) its printed texts and its lines in the Markdown sheets. In one
-    process, so that each text is parsed once for all of them."""
+    and the site print it) its printed texts, its lines in the Markdown sheets and its text in
+    the site's search index. In one process, so that each text is parsed once for all of them."""
     cached_notes(bank, topic, question, cache)
     if numbered is not None:
         question_texts(bank, cache)(topic, question)
         for lines in fragments(bank, cache):
             lines(topic, numbered)
+        search_texts(bank, cache)(topic, question)
 
 
 def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
@@ -342,7 +344,7 @@ def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: Build
     for made, shape in found:
         bank = made.bank
         language = bank.deck.language
-        prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:")
+        prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:", f"search-{language}:")
         numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
         for topic in bank.topics:
             for question in (*topic.questions, *topic.retired):

@@ -232,22 +232,49 @@ def pages_script(bank: Bank, whole: Bank) -> str:
     return f"window.DECKGEN_PAGES={_script_json(pages)};\nwindow.DECKGEN_RETIRED={_script_json(words.retired)};\n"
 
 
-def search_script(bank: Bank, outline: Outline, card_of: Callable[[Topic, Question], PrintedCard]) -> str:
+SEARCHED = ("question", "answer", "extra")
+"""What the search index holds of each card, as text."""
+
+
+def _cached_search(value: object) -> dict[str, str] | None:
+    if not isinstance(value, dict) or sorted(value) != sorted(SEARCHED) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return value
+
+
+def search_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Question], dict[str, str]]:
+    """How the search index gets each card's text (its question, its answer and its extra, from
+    its printed HTML), from `cache` where it can."""
+    card_of = printed_cards(bank, cache)
+
+    def plain(topic: Topic, question: Question) -> dict[str, str]:
+        card = card_of(topic, question)
+        return {"question": _plain(card.front), "answer": _plain(card.back + " " + card.answer), "extra": _plain(" ".join(card.extras))}
+
+    if cache is None:
+        return plain
+    prefix = f"search-{bank.deck.language}:"
+
+    def texts(topic: Topic, question: Question) -> dict[str, str]:
+        return cache.memo(prefix + cache.question_key(bank, topic, question), lambda: plain(topic, question), _cached_search)
+
+    return texts
+
+
+def search_script(bank: Bank, outline: Outline, texts_of: Callable[[Topic, Question], dict[str, str]]) -> str:
     """`assets/search-index.js`: every live card's text, for MiniSearch, as a script file (which
     `file://` may load, where a fetched index would be refused)."""
     documents = []
     for section in outline.sections:
         for topic in section.topics:
             for numbered in topic.questions:
-                card = card_of(topic.topic, numbered.question)
+                texts = texts_of(topic.topic, numbered.question)
                 documents.append(
                     {
                         "id": numbered.question.id,
                         "page": page_path(topic.topic),
                         "topic": topic.topic.title,
-                        "question": _plain(card.front),
-                        "answer": _plain(card.back + " " + card.answer),
-                        "extra": _plain(" ".join(card.extras)),
+                        **{name: texts[name] for name in SEARCHED},
                     }
                 )
     language = bank.deck.language
@@ -272,7 +299,7 @@ def site_pages(
                 pages[page_path(topic.topic)] = partial(_topic_page_text, bank, topic.topic, [n.question for n in topic.questions], card_of)
     pages["q/index.html"] = lambda: "\n".join(permalink_page(bank)) + "\n"
     pages["assets/pages.js"] = lambda: pages_script(bank, whole)
-    pages["assets/search-index.js"] = lambda: search_script(bank, outline, card_of)
+    pages["assets/search-index.js"] = lambda: search_script(bank, outline, search_texts(whole, cache))
     return pages
 
 
