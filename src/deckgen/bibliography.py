@@ -55,9 +55,18 @@ def _letters(index: int) -> str:
     return suffix
 
 
+_last_keys: list[tuple[tuple[Source, ...], dict[str, str]]] = []
+"""The sources last asked about, and their keys: a page asks for the same ones at every
+question, and looking them up in `_cite_keys`'s memo hashes every source each time."""
+
+
 def cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
     """Every source's key by its id; unique, and the same for the same sources."""
-    return _cite_keys(sources)
+    if _last_keys and _last_keys[0][0] is sources:
+        return _last_keys[0][1]
+    keys = _cite_keys(sources)
+    _last_keys[:] = [(sources, keys)]
+    return keys
 
 
 @cache
