@@ -12,6 +12,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape, unescape
 from pathlib import Path
 
@@ -288,6 +289,7 @@ question spans both columns, since paper cannot scroll and MathML does not wrap.
 _TAG_RE = re.compile(r"<[^<>]*>")
 
 
+@lru_cache(maxsize=256)  # each page of the pair, and the answer key, asks about a question's texts in turn
 def _math_length(html: str) -> int:
     """The length of the longest formula in printed HTML, in characters of its MathML's text."""
     longest, start = 0, html.find("<math")
