@@ -308,9 +308,10 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
         grown = sorted(((mb, step) for step, mb in growth.items() if step != "total"), reverse=True)[:3]
         named = ", ".join(f"{step} +{mb:.0f} MB" for mb, step in grown)
         why.append(
-            f"- **memory**: after validation the build holds {peaks.get('validate', 0.0):.0f} MB (the bank, and "
-            f"each text's parse while it is checked), and the steps that add most are {named}: the model of both "
-            "editions and every rendered note stay in memory until the outputs are written."
+            f"- **memory**: after validation the build holds {peaks.get('validate', 0.0):.0f} MB (the model of the "
+            f"bank), and the steps that add most are {named}: the model of both editions and every rendered note "
+            "stay in memory until the last output is written, and each edition's print pages are made whole "
+            "before they are written."
         )
     return why
 
