@@ -34,7 +34,6 @@ from typing import Any
 
 from deckgen import parallel
 from deckgen.cache import BuildCache
-
 from deckgen.cloze import clozes
 from deckgen.labels import UNTRANSLATED
 from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file, read_bank_file
@@ -331,15 +330,12 @@ def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, 
 
 def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], cache: BuildCache) -> None:
     """Read, in worker processes, the translations that `cache` does not hold, when there are enough."""
-    if not parallel.worth(sum(len(f.overlay) for f in inputs if f is not None and f.overlay is not None), parallel.MIN_BANK_BYTES):
-        return
-    tasks: list[parallel.Task] = []
-    size = 0
-    for index, files in enumerate(inputs):
-        if files is not None and files.key is not None and files.overlay is not None and not cache.has(files.key):
-            size += len(files.overlay)
-            tasks.append(partial(_translate_into_cache, bank, language, index, files))
-    parallel.run(cache, tasks, size >= parallel.MIN_BANK_BYTES)
+    work = [
+        (files.key, len(files.overlay), partial(_translate_into_cache, bank, language, index, files))
+        for index, files in enumerate(inputs)
+        if files is not None and files.key is not None and files.overlay is not None
+    ]
+    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
 
 
 def _translation(checker: _Checker, topic: Topic, known: Known, files: _Files | None, cache: BuildCache | None) -> tuple[Topic, int, int]:

@@ -76,3 +76,13 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> None:
                     cache.put_json(key, text)
     finally:
         _tasks = ()
+
+
+def run_missing(cache: BuildCache, work: Sequence[tuple[str, int, Task]], least: int) -> None:
+    """`run` each task of `work` (its value's cache key, how much it has to do, the task) whose
+    key `cache` does not hold, when what is missing reaches `least`. When even the whole of
+    `work` does not, or there is one process, nothing is looked up."""
+    if not worth(sum(size for _, size, _ in work), least):
+        return
+    missing = [(size, task) for key, size, task in work if not cache.has(key)]
+    run(cache, [task for _, task in missing], sum(size for size, _ in missing) >= least)

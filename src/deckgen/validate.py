@@ -334,15 +334,12 @@ def _cache_entry(topic: Topic | None, loaded: LoadedFile, found: list[Diagnostic
 def _read_in_workers(root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, cache: BuildCache) -> None:
     """Read the topic files (`files`: each one's bytes and cache key) that `cache` does not hold
     in worker processes, when there are enough of them."""
-    if not parallel.worth(sum(len(data) for data, _ in files.values() if data is not None), parallel.MIN_BANK_BYTES):
-        return  # not even the whole bank is enough work
-    tasks: list[parallel.Task] = []
-    size = 0
-    for path, (data, key) in files.items():
-        if data is not None and key is not None and not cache.has(key):
-            size += len(data)
-            tasks.append(partial(_read_into_cache, path, display(root, path), data, key, known))
-    parallel.run(cache, tasks, size >= parallel.MIN_BANK_BYTES)
+    work = [
+        (key, len(data), partial(_read_into_cache, path, display(root, path), data, key, known))
+        for path, (data, key) in files.items()
+        if data is not None and key is not None
+    ]
+    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
 
 
 def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | None, list[Diagnostic]]:
