@@ -18,6 +18,7 @@ from deckgen.editions import editions
 
 from deckgen import validate
 from deckgen import cache as cache_module
+from deckgen import outdir
 from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
@@ -416,3 +417,85 @@ def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
     finally:
         cache.close()
     assert BuildCache(None, writable=False).present(["old:1"]) == set()
+
+
+class _FailingUpdate:
+    """An SQLite connection whose statements that add this build's entries to the old cache fail."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("INSERT OR REPLACE INTO main.entries"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def _cross_device(source: object, target: object) -> None:
+    raise OSError(18, "Invalid cross-device link")
+
+
+_CONNECT = sqlite3.connect
+
+
+def _failing_update(*args: Any, **kwargs: Any) -> Any:
+    return _FailingUpdate(_CONNECT(*args, **kwargs))
+
+
+@pytest.mark.parametrize("trouble", ["in place", "cross-device", "failed update"])
+def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, trouble: str
+) -> None:
+    # A rebuild moves the old cache into the new folder and updates it in place; when the file
+    # cannot be moved, or the update fails (and is rolled back), it copies what it used instead.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "expected")
+    build(mini_bank, tmp_path / "out")
+    first = entries(tmp_path / "out")
+    edit_mini(mini_bank)
+    lock = (mini_bank / "deck.lock").read_text(encoding="utf-8")
+    epoch(1_750_000_000)
+    build(mini_bank, tmp_path / "expected")
+    expected = entries(tmp_path / "expected")
+    assert set(expected) != set(first) and set(expected) & set(first)  # some entries dropped, some kept
+    (mini_bank / "deck.lock").write_text(lock, encoding="utf-8")
+    if trouble == "cross-device":
+        monkeypatch.setattr(cache_module.os, "rename", _cross_device)
+    elif trouble == "failed update":
+        monkeypatch.setattr(cache_module.sqlite3, "connect", _failing_update)
+    build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    assert entries(tmp_path / "out") == expected
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".expected.deckgen-lock", ".out.deckgen-lock"]
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_build_whose_folder_cannot_take_the_old_ones_place_leaves_the_cache_there(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    before = digests(tmp_path / "out")
+    edit_mini(mini_bank)
+
+    def refused(a: Path, b: Path) -> bool:
+        raise OSError(16, "Device or resource busy")
+
+    monkeypatch.setattr(outdir, "exchange", refused)
+    with pytest.raises(DeckgenError) as err:
+        build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    assert [d.message for d in err.value.diagnostics] == ["cannot put the new outputs in place: Device or resource busy"]
+    assert digests(tmp_path / "out") == before
+    # The cache the build saved went back to the old folder, whole, and the next build reads it.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+    assert any("its flat region" in value for value in entries(tmp_path / "out").values())
+    build(mini_bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")

@@ -275,7 +275,11 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
                 problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
         with phase(timings, "cache"):
             cache.save(staging.path(options.out_dir / CACHE_FILE))
-        staging.switch()
+        try:
+            staging.switch()
+        except DeckgenError:
+            cache.give_back()
+            raise
     outputs = [*order, *_write_lock(options, context), *written_late]
     return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems))
 

@@ -10,8 +10,10 @@ a question or editing the one above it costs nothing.
 
 The cache is an SQLite file of JSON values: reading it can never run code, and entries
 are looked up one at a time, so a build never holds the whole cache in memory. A build
-writes the entries it used to a new file beside the old one and swaps it in at the end;
-a build that fails leaves the old cache as it was. A cache that cannot be read or written
+writes the entries it makes to a new file beside the old one; at the end it moves the old
+file into the new output folder and, in one transaction, drops the entries it did not use
+and adds the ones it made (the first build, or one on another file system, moves the new
+file there instead). A build that fails before that leaves the old cache as it was. A cache that cannot be read or written
 is ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
 it, so that a value no check foresaw is never read again. Validated topics are stored as
 deckgen.serial writes them.
@@ -93,6 +95,8 @@ class BuildCache:
         self._made: set[str] = set()
         self._pending: dict[str, str] = {}
         self._failed = False
+        self._moved: tuple[Path, Path] | None = None
+        """Where `save` moved the old cache to, and from."""
         try:
             if out_dir is not None and self.path.is_file():
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
@@ -208,41 +212,114 @@ class BuildCache:
 
     def save(self, target: Path | None = None) -> None:
         """Keep the entries this build used or made, and drop the rest, in `target` (by default
-        where the cache was read from); best effort, as a cache must never fail a build."""
+        where the cache was read from); best effort, as a cache must never fail a build.
+
+        With an old cache, its file is moved to `target` and brought up to date in place, in one
+        transaction, so that a rebuild writes what changed rather than every entry again."""
         target = self.path if target is None else target
         self.put("salt", self.salt)
         self._flush()
-        db = self._new
         try:
-            if db is None or self._new_path is None:
+            if self._new is None or self._new_path is None:
                 return
-            had_old = self._old is not None
-            if self._old is not None:
-                self._old.close()  # before its file is replaced (Windows cannot replace an open file)
-                self._old = None
-            if had_old and self._used:
-                db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY) WITHOUT ROWID")
-                db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self._used))
-                db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
-                db.execute("INSERT OR IGNORE INTO entries SELECT e.key, e.value FROM old.entries e JOIN used USING (key)")
-            db.execute("COMMIT")
-            db.close()
+            self._new.execute("COMMIT")
+            self._new.close()
             self._new = None
-            try:
-                os.replace(self._new_path, target)
-            except OSError:
-                try:
-                    shutil.copyfile(self._new_path, target)  # another file system; the target is not live yet
-                except OSError:
-                    target.unlink(missing_ok=True)  # a half-copied cache would only be read again to be refused
-                    raise
-                self._new_path.unlink(missing_ok=True)
-            self._temporary.remove(self._new_path)
-            self._new_path = None
+            if self._old is not None:
+                self._old.close()  # before its file is moved (Windows cannot move an open file)
+                self._old = None
+                if self._update_in_place(target):
+                    return
+                self._copy_used()
+            self._move_new(target)
         except (OSError, sqlite3.Error):
             pass
         finally:
             self._discard()
+
+    def _update_in_place(self, target: Path) -> bool:
+        """Move the old cache to `target` and, in one transaction, drop what this build did not use
+        and add what it made; whether it did. A file system that cannot move it there leaves it
+        where it was; a transaction that fails is rolled back, and the file moved back."""
+        made = self._new_path
+        assert made is not None
+        moved = os.path.abspath(target) != os.path.abspath(self.path)
+        try:
+            if moved:
+                os.rename(self.path, target)  # beside the old folder, so on its file system
+        except OSError:
+            return False
+        db: sqlite3.Connection | None = None
+        try:
+            # A rollback journal (not _open's none), so that a failed update leaves the file whole.
+            db = sqlite3.connect(Path(os.path.abspath(target)).as_uri(), uri=True, timeout=1.0, isolation_level=None)
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("BEGIN IMMEDIATE")
+            kept = self._used | self._made
+            unused = [(key,) for (key,) in db.execute("SELECT key FROM entries") if key not in kept]
+            db.executemany("DELETE FROM entries WHERE key = ?", unused)
+            db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
+            db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
+            db.execute("COMMIT")
+            db.execute("DETACH DATABASE made")
+            db.close()
+        except sqlite3.Error:
+            try:
+                if db is not None:
+                    db.close()  # an unfinished transaction is rolled back
+                if moved:
+                    os.rename(target, self.path)
+            except (OSError, sqlite3.Error):
+                pass
+            return False
+        made.unlink(missing_ok=True)
+        self._temporary.remove(made)
+        self._new_path = None
+        self._moved = (Path(target), self.path) if moved else None
+        return True
+
+    def give_back(self) -> None:
+        """Move the saved cache back to the old output folder, for a build whose new folder could
+        not take the place of the old one: the old folder keeps a cache (this build's, which is as
+        good: every entry is keyed by what it depends on)."""
+        if self._moved is not None:
+            saved, home = self._moved
+            self._moved = None
+            try:
+                os.rename(saved, home)
+            except OSError:
+                pass
+
+    def _copy_used(self) -> None:
+        """Copy the old cache's entries that this build used into the new file."""
+        if not self._used or self._new_path is None:
+            return
+        db = _open(self._new_path)
+        try:
+            db.execute("BEGIN")
+            db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self._used))
+            db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
+            db.execute("INSERT OR IGNORE INTO entries SELECT e.key, e.value FROM old.entries e JOIN used USING (key)")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def _move_new(self, target: Path) -> None:
+        """Move the new cache file, which holds every entry this build keeps, to `target`."""
+        made = self._new_path
+        assert made is not None
+        try:
+            os.replace(made, target)
+        except OSError:
+            try:
+                shutil.copyfile(made, target)  # another file system; the target is not live yet
+            except OSError:
+                target.unlink(missing_ok=True)  # a half-copied cache would only be read again to be refused
+                raise
+            made.unlink(missing_ok=True)
+        self._temporary.remove(made)
+        self._new_path = None
 
     def _discard(self) -> None:
         """Close everything and remove the unfinished new file (a failed build keeps the old cache);
