@@ -24,6 +24,7 @@ from deckgen.validate import validate_bank
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.load import LoadedFile
+from deckgen.printsheet import PrintStyle
 from deckgen.model import DeckgenError, QuestionType
 from deckgen.cloze import cloze_answers
 from deckgen.render import card_html_for_check, forget_rendered, markdown
@@ -84,6 +85,11 @@ def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch:
     assert warm.warnings == cold.warnings
 
 
+def kind(key: str) -> str:
+    """What a cache entry holds: its key without the hash."""
+    return key.rsplit(":", 1)[0]
+
+
 def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
@@ -102,9 +108,15 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     # Chinese notes are unchanged).
     added, dropped = set(second) - set(first), set(first) - set(second)
     assert len(added) == len(dropped) > 0
-    assert sorted(key.split(":")[0] for key in added) == sorted(key.split(":")[0] for key in dropped)
+    assert sorted(map(kind, added)) == sorted(map(kind, dropped))
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    assert sorted(key.split(":")[0] for key in added) == ["edition", "notes", "print", "search-en", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic"]
+    # So did its topic's notes and search texts, and where its topic's parts of the sheets and
+    # its page on the site were written (the next build reads them back from there).
+    assert sorted(map(kind, added)) == [
+        "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
+        "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
+        "edition", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic",
+    ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
 
@@ -140,7 +152,11 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     build(mini_bank, tmp_path / "out")
     expected = digests(tmp_path / "out")
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
-        assert {key.split(":")[0] for (key,) in db.execute("SELECT key FROM entries")} == {"salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en"}
+        assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
+            "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "search-topic",
+            "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
+            "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
+        }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
     build(mini_bank, tmp_path / "out")
     assert digests(tmp_path / "out") == expected
@@ -312,6 +328,17 @@ def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Pat
         ("sources.yaml", 'title: "12个NLP预训练模型的学习笔记"', 'title: "12 个 NLP 预训练模型的学习笔记"'),
         ("deck.yaml", "homepage: https://github.com/deckgen/deckgen", "homepage: https://example.org/deckgen"),
         (QK_FILE.as_posix(), "topic: Why attention separates Q and K", "topic: Why attention keeps Q and K apart"),
+        # What a topic's part of an output shows besides its questions: the deck's and the
+        # section's titles, the questions' numbers and lines (the site links to each line), and
+        # the sections' order (every number after it).
+        ("deck.yaml", "title: NLP Pretraining\n", "title: NLP Pretraining Models\n"),
+        ("deck.yaml", '{id: transformer, title: "Transformer"', '{id: transformer, title: "The Transformer"'),
+        (QK_FILE.as_posix(), "section: transformer\n", "section: transformer\n# one line more above every question\n"),
+        (
+            "deck.yaml",
+            '  - {id: surveys, title: "Surveys", heading: "汇总"}\n  - {id: transformer, title: "Transformer", heading: "Transformer"}\n',
+            '  - {id: transformer, title: "Transformer", heading: "Transformer"}\n  - {id: surveys, title: "Surveys", heading: "汇总"}\n',
+        ),
     ],
 )
 def test_what_a_card_shows_from_elsewhere_invalidates_it(
@@ -325,6 +352,15 @@ def test_what_a_card_shows_from_elsewhere_invalidates_it(
     build(bank, tmp_path / "warm")
     build(bank, tmp_path / "cold")
     assert digests(tmp_path / "warm") == digests(tmp_path / "cold")
+
+
+def test_a_rebuild_with_another_layout_equals_a_cold_one(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "warm")
+    for style in (PrintStyle("compact", "a4"), PrintStyle("full", "a4")):
+        build(mini_bank, tmp_path / "warm", style=style)
+        build(mini_bank, tmp_path / f"cold-{style.layout}", style=style)
+        assert digests(tmp_path / "warm") == digests(tmp_path / f"cold-{style.layout}")
 
 
 def test_a_file_saved_during_a_build_is_cached_as_it_was_read(
@@ -499,3 +535,71 @@ def test_a_build_whose_folder_cannot_take_the_old_ones_place_leaves_the_cache_th
     build(mini_bank, tmp_path / "out")
     build(mini_bank, tmp_path / "cold")
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_rebuild_reads_back_every_part_that_did_not_change(bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    blocks = {key for key in entries(tmp_path / "out") if key.startswith("block:")}
+    edit(bank)
+    read: list[Path] = []
+    real_read = cache_module._OpenFiles.read
+
+    def counted(self: Any, path: Path, at: int, size: int) -> bytes | None:
+        read.append(path)
+        return real_read(self, path, at, size)
+
+    monkeypatch.setattr(cache_module._OpenFiles, "read", counted)
+    build(bank, tmp_path / "out")
+    # Each topic's part of each sheet and its page on the site, in both editions, but the edited
+    # topic's in English: three parts of the print pages, three of the Markdown sheets, one page.
+    assert len(read) == len(blocks) - 7 > 0
+    assert {p.relative_to(tmp_path / "out").parts[0] for p in read} == {
+        "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
+        "review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html", "site",
+    }
+
+
+def _point_outside(out: Path) -> None:
+    with sqlite3.connect(out / CACHE_FILE) as db:
+        for key, value in list(db.execute("SELECT key, value FROM entries WHERE key LIKE 'block:%'")):
+            where = json.loads(value)
+            shutil.copyfile(out / where["file"], out.parent / Path(where["file"]).name)
+            db.execute("UPDATE entries SET value = ? WHERE key = ?", (json.dumps({**where, "file": "../" + Path(where["file"]).name}), key))
+
+
+TAMPERING: dict[str, Callable[[Path], None]] = {
+    "a changed byte": lambda out: (out / "review-sheet.html").write_bytes((out / "review-sheet.html").read_bytes().replace(b"saturat", b"Saturat")),
+    "a cut file": lambda out: (out / "review-questions.md").write_bytes((out / "review-questions.md").read_bytes()[:-200]),
+    "a removed page": lambda out: shutil.rmtree(out / "site"),
+    "a file outside": _point_outside,
+    "a link": lambda out: ((out / "review-sheet.md").rename(out / "moved.md"), (out / "review-sheet.md").symlink_to(out / "moved.md")),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_a_part_is_read_back_only_as_it_was_written_there(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, tampering: str
+) -> None:
+    # A part is read back from the file the last build wrote it to, in the output folder, only
+    # when its bytes there are the ones written: else it is made again.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    TAMPERING[tampering](tmp_path / "out")
+    read: list[tuple[Path, bool]] = []
+    real_read = cache_module._OpenFiles.read
+
+    def seen(self: Any, path: Path, at: int, size: int) -> bytes | None:
+        read.append((path, path.is_symlink()))
+        return real_read(self, path, at, size)
+
+    monkeypatch.setattr(cache_module._OpenFiles, "read", seen)
+    build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+    # Nothing is read from outside the output folder, nor through a link.
+    if tampering == "a file outside":
+        assert read == []
+    else:
+        assert read and all(tmp_path / "out" in path.parents and not link for path, link in read)

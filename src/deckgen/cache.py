@@ -29,8 +29,8 @@ import sqlite3
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Callable
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,6 +95,8 @@ class BuildCache:
         self._made: set[str] = set()
         self._pending: dict[str, str] = {}
         self._failed = False
+        self._old_files = _OpenFiles()
+        """The last build's output files that blocks are read back from."""
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
         try:
@@ -161,6 +163,75 @@ class BuildCache:
         self.put(key, value if encode is None else encode(value))
         return value
 
+    def fragment(
+        self,
+        kind: str,
+        parts: object,
+        kept: Iterable[str],
+        compute: Callable[[], T],
+        decode: Callable[[Any], T | None],
+        encode: Callable[[T], Any] | None = None,
+    ) -> T:
+        """`memo` for what is made of many cached values (a topic's part of an output), under a
+        hash of `parts`, which must name everything it shows: the key of each question in it
+        (`question_key`), and whatever else it reads. The entries it is made of, `kept`, stay in
+        the cache when it is found there, so that an edit to one question of the topic renders
+        that question again, not the others."""
+        key = f"{kind}:{hashlib.sha256(repr(parts).encode('utf-8')).hexdigest()}"
+        value = self.memo(key, compute, decode, encode)
+        self._used.update(kept)
+        return value
+
+    def blocks(self, kinds: Sequence[str], parts: object, kept: Iterable[str], make: Callable[[], list[list[str]]]) -> list[Block]:
+        """Parts of output files made of many cached values (a topic's part of each sheet), one of
+        each of `kinds`, all made by `make` as lines: read back from the files the last build wrote
+        when every one of them is there, byte for byte as written, else made. `parts` must name
+        everything they show (see `fragment`); `kept` are the entries they are made of."""
+        digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+        keys = [f"{kind}:{digest}" for kind in kinds]
+        found = [self._written(key) for key in keys]
+        if all(data is not None for data in found):
+            self._used.update(kept)
+            return [Block(key, data) for key, data in zip(keys, found)]  # type: ignore[arg-type]
+        return [Block(key, "".join(line + "\n" for line in lines).encode("utf-8")) for key, lines in zip(keys, make())]
+
+    def block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], list[str]]) -> Block:
+        """One of `blocks`."""
+        return self.blocks([kind], parts, kept, lambda: [make()])[0]
+
+    def wrote(self, name: str, block: Block, at: int) -> None:
+        """Remember that this build wrote `block` at byte `at` of its output file `name` (its path
+        in the output folder, with `/`), where the next build reads it back."""
+        self.put(_BLOCK + block.key, {"file": name, "at": at, "size": len(block.data), "sha256": hashlib.sha256(block.data).hexdigest()})
+
+    def _written(self, key: str) -> bytes | None:
+        """The bytes of the block `key` in the file the last build wrote it to, if it is there as
+        written: the file in the output folder, the same size and hash. None otherwise."""
+        if self._old is None:
+            return None
+        try:
+            row = self._old.execute("SELECT value FROM entries WHERE key = ?", (_BLOCK + key,)).fetchone()
+            where = json.loads(row[0]) if row is not None else None
+        except (sqlite3.Error, ValueError, TypeError, RecursionError):
+            return None
+        if not (isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("sha256"), str)):
+            return None
+        at, size, name = where.get("at"), where.get("size"), where["file"]
+        parts = name.split("/")
+        if not (isinstance(at, int) and isinstance(size, int) and at >= 0 and size >= 0) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+            return None
+        path = self.path.parent.joinpath(*parts)
+        try:
+            if path.is_symlink():
+                return None
+            data = self._old_files.read(path, at, size)
+        except OSError:
+            return None
+        if data is None or hashlib.sha256(data).hexdigest() != where["sha256"]:
+            return None
+        self._used.add(_BLOCK + key)
+        return data
+
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
         if key in self._pending or key in self._made:
@@ -217,6 +288,7 @@ class BuildCache:
         With an old cache, its file is moved to `target` and brought up to date in place, in one
         transaction, so that a rebuild writes what changed rather than every entry again."""
         target = self.path if target is None else target
+        self._old_files.close()
         self.put("salt", self.salt)
         self._flush()
         try:
@@ -325,6 +397,7 @@ class BuildCache:
         """Close everything and remove the unfinished new file (a failed build keeps the old cache);
         the cache is then off for the rest of the build."""
         self._failed = True
+        self._old_files.close()
         self._pending.clear()
         self._made.clear()
         for db in (self._old, self._new):
@@ -375,6 +448,51 @@ class BuildCache:
             source = bank.source(source_id)
             part = self._sources[source_id] = repr(tuple(getattr(source, name) for name in _SOURCE_CONTENT))
         return part
+
+
+_BLOCK = "block:"
+"""What the cache's entries about the blocks that a build wrote start with."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """Part of an output file that is made of many cached values (a topic's part of a sheet), as
+    the bytes written: made by this build, or read back from the file the last build wrote."""
+
+    key: str
+    data: bytes
+
+    def lines(self) -> list[str]:
+        """Its lines, without their newlines."""
+        return self.data.decode("utf-8").split("\n")[:-1]
+
+
+def joined(lines: Iterable[str | Block]) -> str:
+    """Lines and blocks as the text of a file: each line followed by a newline."""
+    return "".join(line + "\n" if isinstance(line, str) else line.data.decode("utf-8") for line in lines)
+
+
+class _OpenFiles:
+    """The last few files read back from, kept open: the pages of a pair are made together."""
+
+    def __init__(self) -> None:
+        self._open: dict[Path, Any] = {}
+
+    def read(self, path: Path, at: int, size: int) -> bytes | None:
+        """`size` bytes of `path` from byte `at`; None when the file is shorter."""
+        handle = self._open.pop(path, None)
+        if handle is None:
+            handle = open(path, "rb")  # noqa: SIM115 (closed when it falls out of this cache, or by close)
+            if len(self._open) >= 2:
+                self._open.pop(next(iter(self._open))).close()
+        self._open[path] = handle
+        data = os.pread(handle.fileno(), size, at)
+        return data if len(data) == size else None
+
+    def close(self) -> None:
+        for handle in self._open.values():
+            handle.close()
+        self._open.clear()
 
 
 # What rendering reads of each: every field but where it is written and which lint rules it silences.

@@ -12,17 +12,17 @@ import base64
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import escape, unescape
 from pathlib import Path
 
-from deckgen.cache import BuildCache
+from deckgen.cache import Block, BuildCache, joined
 from deckgen.bibliography import cite_keys, cited
 from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.labels import labels
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source, Topic, media_name
-from deckgen.outline import NumberedQuestion, Outline, outline
+from deckgen.outline import NumberedQuestion, Outline, TopicOutline, outline
 from deckgen.render import code_css, print_only_html, to_print_html
 
 # Chromium's MathML has no <menclose>, so \boxed would not show on paper; colour and a
@@ -408,18 +408,62 @@ def _head(outline: Outline, subtitle: str, with_answers: bool, description: str,
     return out
 
 
+def _topic_lines(
+    bank: Bank, cache: BuildCache | None, style: PrintStyle, section_id: str, bibliography: dict[str, int], topic: TopicOutline, review: bool, questions: bool
+) -> list[list[str | Block]]:
+    """A topic's part of the review page, of the questions page and of its answer key (each empty
+    when that page is not made); read back from the last build where it can."""
+    texts_of = question_texts(bank, cache)
+    words = labels(bank.deck.language)
+
+    def make() -> list[list[str]]:
+        review_out: list[str] = []
+        questions_out: list[str] = []
+        key_out = [f"<h4>{escape(topic.topic.title)}</h4>"]
+        opening = f'<section class="topic" id="t-{topic.topic.id}"><div class="lead"><h3>{escape(topic.topic.title)}</h3>'
+        for index, numbered in enumerate(topic.questions):
+            question = numbered.question
+            texts = texts_of(topic.topic, question)
+            lead, close = (opening, "</div>") if index == 0 else ("", "")
+            if review:
+                cites = _cites(bank, question, bibliography, section_id)
+                review_out.append(lead + _question_html(bank, numbered, texts, True, cites, style) + close)
+            if questions:
+                questions_out.append(lead + _question_html(bank, numbered, texts, False, "", style) + close)
+                key_out.append(_answer_html(numbered, texts, words.aspect))
+        made = [review_out + ["</section>"], questions_out + ["</section>"], key_out]
+        return [lines for lines, wanted in zip(made, (review, questions, questions)) if wanted]
+
+    wanted = [review, questions, questions]
+    if cache is None:
+        found: list[list[str | Block]] = [[*lines] for lines in make()]
+    else:
+        # What the parts show: the topic, each question's number and printed texts, the keys and
+        # numbers of the sources it cites (in the section's bibliography), and the page's layout.
+        keys = cite_keys(bank.sources)
+        shown = [
+            (n.number, cache.question_key(bank, topic.topic, n.question), [(bibliography[s], keys[s]) for s in n.question.sources])
+            for n in topic.questions
+        ]
+        parts = (bank.deck.language, style.layout, style.writing_lines, section_id, topic.topic.id, topic.topic.title, shown)
+        kinds = [kind for kind, made in zip(("print-review-topic", "print-questions-topic", "print-key-topic"), wanted) if made]
+        found = [[block] for block in cache.blocks(kinds, parts, ["print:" + key for _, key, _ in shown], make)]
+    pages = iter(found)
+    return [next(pages) if made else [] for made in wanted]
+
+
 def _pages(
     outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool = True, questions: bool = True
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str | Block], list[str | Block]]:
     """The lines of both pages (review, questions), made in one pass over the questions, whose
-    printed texts come from `cache` where they can."""
+    printed texts come from `cache` where they can, and each topic's part from the last build's
+    pages where it can."""
     bank = outline.bank
-    texts_of = question_texts(bank, cache)
     description = to_print_html(bank.deck.description)
     words = labels(outline.deck.language)
-    review_out = _head(outline, words.review_sheet, True, description, style) if review else []
-    questions_out = _head(outline, words.questions, False, description, style) if questions else []
-    key_out: list[str] = []
+    review_out: list[str | Block] = list(_head(outline, words.review_sheet, True, description, style)) if review else []
+    questions_out: list[str | Block] = list(_head(outline, words.questions, False, description, style)) if questions else []
+    key_out: list[str | Block] = []
     for section in outline.sections:
         if not section.has_questions:
             continue
@@ -432,21 +476,10 @@ def _pages(
         questions_out += [heading] if questions else []
         key_out.append(f'<h3 class="key-section">{escape(section.section.title)}</h3>')
         for topic in live:
-            opening = f'<section class="topic" id="t-{topic.topic.id}"><div class="lead"><h3>{escape(topic.topic.title)}</h3>'
-            key_out.append(f'<h4>{escape(topic.topic.title)}</h4>')
-            for index, numbered in enumerate(topic.questions):
-                question = numbered.question
-                texts = texts_of(topic.topic, question)
-                lead, close = (opening, "</div>") if index == 0 else ("", "")
-                if review:
-                    cites = _cites(bank, question, bibliography, section_id)
-                    review_out.append(lead + _question_html(bank, numbered, texts, True, cites, style) + close)
-                if questions:
-                    questions_out.append(lead + _question_html(bank, numbered, texts, False, "", style) + close)
-                    key_out.append(_answer_html(numbered, texts, words.aspect))
-            for out in (review_out, questions_out):
-                if out:
-                    out.append("</section>")
+            made = _topic_lines(bank, cache, style, section_id, bibliography, topic, review, questions)
+            review_out += made[0]
+            questions_out += made[1]
+            key_out += made[2]
         if review:
             review_out.append("</div>" + _bibliography(bank, section_id, cited_sources) + "</section>")
         if questions:
@@ -463,15 +496,15 @@ def _pages(
 
 def review_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """Every question with its answer, extra and sources, as one printable page."""
-    return "\n".join(_pages(outline(bank), None, style, questions=False)[0]) + "\n"
+    return joined(_pages(outline(bank), None, style, questions=False)[0])
 
 
 def questions_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """The questions only, then an answer key at the end, as one printable page."""
-    return "\n".join(_pages(outline(bank), None, style, review=False)[1]) + "\n"
+    return joined(_pages(outline(bank), None, style, review=False)[1])
 
 
-def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[list[str], list[str]]:
+def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[list[str | Block], list[str | Block]]:
     """The lines of both pages (review, questions), each text rendered at most once, from
     `cache` where it can. Each page is its lines, each followed by a newline."""
     return _pages(outline, cache, style)

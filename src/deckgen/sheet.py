@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from functools import partial
 
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,10 @@ from deckgen.cloze import cloze_blank, cloze_reveal
 from deckgen.labels import labels
 from deckgen.links import with_media
 from deckgen.model import Bank, Question, QuestionType, Source, Topic
-from deckgen.outline import NumberedQuestion, Outline, outline
+from deckgen.outline import NumberedQuestion, Outline, TopicOutline, outline
 from deckgen.render import to_sheet_cell, to_sheet_markdown
+
+from deckgen.cache import Block, joined
 
 if TYPE_CHECKING:
     from deckgen.cache import BuildCache
@@ -113,17 +116,31 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     return lines + toc + [""]
 
 
-def _by_topic(outline: Outline, level: int, question_lines: QuestionLines) -> list[str]:
-    """Each question's lines, by section and topic, under headings of `level` and `level + 1`."""
-    lines: list[str] = []
+def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None) -> list[str | Block]:
+    """Each question's lines of `kind` (one of `KINDS`), by section and topic, under headings of
+    `level` and `level + 1`; each topic's part read back from the last build where it can."""
+    bank = outline.bank
+    question_lines = fragments(bank, cache)[KINDS.index(kind)]
+    lines: list[str | Block] = []
     for section in outline.sections:
         if section.has_questions:
             lines += [f"{'#' * level} {_plain(section.section.title)}", ""]
         for topic in section.topics:
-            if topic.questions:
-                lines += [f"{'#' * (level + 1)} {_plain(topic.topic.title)}", ""]
-            for numbered in topic.questions:
-                lines += question_lines(topic.topic, numbered)
+            if not topic.questions:
+                continue
+            heading = [f"{'#' * (level + 1)} {_plain(topic.topic.title)}", ""]
+
+            def make(topic: TopicOutline = topic, heading: list[str] = heading) -> list[str]:
+                return heading + [line for numbered in topic.questions for line in question_lines(topic.topic, numbered)]
+
+            if cache is None:
+                lines += make()
+                continue
+            # What the topic's part shows: its heading, and each question's number and lines.
+            keys = [cache.question_key(bank, topic.topic, n.question) for n in topic.questions]
+            prefix = f"sheet-{kind}-{bank.deck.language}"
+            parts = (heading, [(n.number, key) for n, key in zip(topic.questions, keys)])
+            lines.append(cache.block(f"{prefix}-topic", parts, [f"{prefix}:{key}" for key in keys], make))
     return lines
 
 
@@ -160,6 +177,10 @@ def _cached_lines(
     return lines
 
 
+KINDS = ("answers", "questions", "key")
+"""What `fragments` gives a question's lines for, in its order."""
+
+
 def fragments(bank: Bank, cache: BuildCache | None) -> tuple[QuestionLines, QuestionLines, QuestionLines]:
     """How the sheets get a question's lines, from `cache` where they can: in the review sheet,
     in the questions sheet, and in its answer key."""
@@ -171,9 +192,8 @@ def fragments(bank: Bank, cache: BuildCache | None) -> tuple[QuestionLines, Ques
     )
 
 
-def _body(outline: Outline, with_answers: bool, cache: BuildCache | None) -> list[str]:
-    review, questions, _ = fragments(outline.bank, cache)
-    return _by_topic(outline, 2, review if with_answers else questions)
+def _body(outline: Outline, with_answers: bool, cache: BuildCache | None) -> list[str | Block]:
+    return _by_topic(outline, 2, "answers" if with_answers else "questions", cache)
 
 
 def _question(bank: Bank, number: int, question: Question, with_answers: bool) -> list[str]:
@@ -206,11 +226,12 @@ def _id_label(question: Question) -> str:
     return f"*ID:* `{question.id}`"
 
 
-def _answer_key(outline: Outline, cache: BuildCache | None) -> list[str]:
+def _answer_key(outline: Outline, cache: BuildCache | None) -> list[str | Block]:
     """The answers by section and topic, each on its number's line; a cloze as its whole
     sentence with the deletions in bold."""
     words = labels(outline.deck.language)
-    return [f"## {words.answer_key}", ""] + _by_topic(outline, 3, fragments(outline.bank, cache)[2])
+    heading: list[str | Block] = [f"## {words.answer_key}", ""]
+    return heading + _by_topic(outline, 3, "key", cache)
 
 
 def _answer(question: Question, number: int, aspect: str) -> list[str]:
@@ -224,33 +245,39 @@ def _answer(question: Question, number: int, aspect: str) -> list[str]:
     return [label, "", _compare_table(question, with_values=True, aspect=aspect), ""]
 
 
-def _trimmed(lines: list[str]) -> list[str]:
-    """The lines without the blank ones at the end, so that the file ends in one newline."""
-    while lines and not lines[-1].rstrip("\n"):
-        lines.pop()
-    if lines:
-        lines[-1] = lines[-1].rstrip("\n")
+def _trimmed(lines: list[str | Block]) -> list[str | Block]:
+    """The lines without the blank ones at the end, so that the file ends in one newline (a part
+    read back from the last build that ends the file is taken apart into its lines)."""
+    while lines:
+        last = lines[-1]
+        if isinstance(last, Block):
+            lines[-1:] = last.lines()
+        elif last.rstrip("\n"):
+            lines[-1] = last.rstrip("\n")
+            break
+        else:
+            lines.pop()
     return lines
 
 
-def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str]:
+def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str | Block]:
     """The review sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
-    head = _header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ())
+    head: list[str | Block] = [*_header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ())]
     return _trimmed(head + _body(outline, True, cache))
 
 
-def questions_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str]:
+def questions_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str | Block]:
     """The questions sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
     words = labels(outline.deck.language)
-    head = _header(outline, words.questions, _Slugger(), (words.answer_key,))
+    head: list[str | Block] = [*_header(outline, words.questions, _Slugger(), (words.answer_key,))]
     return _trimmed(head + _body(outline, False, cache) + _answer_key(outline, cache))
 
 
 def review_sheet(bank: Bank) -> str:
     """Every question with its answer, extra and sources, by section and topic."""
-    return "".join(line + "\n" for line in review_sheet_lines(outline(bank)))
+    return joined(review_sheet_lines(outline(bank)))
 
 
 def questions_sheet(bank: Bank) -> str:
     """The questions only, for self-testing, with the answer key at the end."""
-    return "".join(line + "\n" for line in questions_sheet_lines(outline(bank)))
+    return joined(questions_sheet_lines(outline(bank)))

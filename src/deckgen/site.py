@@ -26,10 +26,10 @@ from importlib.resources import files
 from urllib.parse import quote
 
 from deckgen.anki.notetypes import changelog_url, report_url
-from deckgen.cache import BuildCache
+from deckgen.cache import Block, BuildCache
 from deckgen.labels import labels
 from deckgen.model import Bank, Question, Topic
-from deckgen.outline import Outline
+from deckgen.outline import Outline, TopicOutline
 from deckgen.printsheet import PrintedCard, printed_cards
 
 ASSETS = ("site.css", "site.js", "minisearch.js")
@@ -116,6 +116,12 @@ def _scripts(root: str, search: bool) -> list[str]:
 def _edit_url(bank: Bank, topic: Topic, question: Question) -> str | None:
     """The question's line in the repository's web editor, for a homepage on GitHub (the bank
     folder sits at the repository's top, as `questions/` does)."""
+    base = _edit_base(bank, topic)
+    return None if base is None else f"{base}#L{question.location.line}"
+
+
+def _edit_base(bank: Bank, topic: Topic) -> str | None:
+    """The topic's file in the repository's web editor, for a homepage on GitHub."""
     base = bank.deck.homepage.rstrip("/")
     if not base.startswith(("https://github.com/", "https://www.github.com/")):
         return None
@@ -123,7 +129,7 @@ def _edit_url(bank: Bank, topic: Topic, question: Question) -> str | None:
         within = topic.path.resolve().relative_to(bank.root.resolve()).as_posix()
     except ValueError:
         return None
-    return f"{base}/edit/main/{quote(bank.root.resolve().name)}/{quote(within)}#L{question.location.line}"
+    return f"{base}/edit/main/{quote(bank.root.resolve().name)}/{quote(within)}"
 
 
 def _card(bank: Bank, topic: Topic, question: Question, card: PrintedCard, words: SiteWords) -> str:
@@ -261,22 +267,48 @@ def search_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Quest
     return texts
 
 
-def search_script(bank: Bank, outline: Outline, texts_of: Callable[[Topic, Question], dict[str, str]]) -> str:
+_DOCUMENT = ("id", "page", "topic", *SEARCHED)
+"""What the search index holds of each card."""
+
+
+def _documents(ids: list[str], value: object) -> list[dict[str, str]] | None:
+    """A topic's documents in the search index as the cache stored them, one for each of `ids`
+    in order, or None."""
+    if (
+        isinstance(value, list)
+        and len(value) == len(ids)
+        and all(isinstance(d, dict) and list(d) == list(_DOCUMENT) and all(isinstance(v, str) for v in d.values()) for d in value)
+        and [d["id"] for d in value] == ids
+    ):
+        return value
+    return None
+
+
+def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None) -> str:
     """`assets/search-index.js`: every live card's text, for MiniSearch, as a script file (which
-    `file://` may load, where a fetched index would be refused)."""
+    `file://` may load, where a fetched index would be refused); each topic's cards from `cache`
+    where it can."""
+    texts_of = search_texts(whole, cache)
     documents = []
     for section in outline.sections:
         for topic in section.topics:
-            for numbered in topic.questions:
-                texts = texts_of(topic.topic, numbered.question)
-                documents.append(
-                    {
-                        "id": numbered.question.id,
-                        "page": page_path(topic.topic),
-                        "topic": topic.topic.title,
-                        **{name: texts[name] for name in SEARCHED},
-                    }
-                )
+            if not topic.questions:
+                continue
+
+            def make(topic: TopicOutline = topic) -> list[dict[str, str]]:
+                made = []
+                for numbered in topic.questions:
+                    texts = texts_of(topic.topic, numbered.question)
+                    made.append({"id": numbered.question.id, "page": page_path(topic.topic), "topic": topic.topic.title, **{name: texts[name] for name in SEARCHED}})
+                return made
+
+            if cache is None:
+                documents += make()
+                continue
+            keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
+            parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
+            ids = [n.question.id for n in topic.questions]
+            documents += cache.fragment("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], make, partial(_documents, ids))
     language = bank.deck.language
     return f"window.DECKGEN_SEARCH={_script_json({'language': language, 'documents': documents})};\n"
 
@@ -288,20 +320,35 @@ def asset(name: str) -> bytes:
 
 def site_pages(
     bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]
-) -> dict[str, Callable[[], str]]:
+) -> dict[str, Callable[[], str | Block]]:
     """Every generated file of the site, by its path from the site's root: each made when it is
-    asked for, so that a build holds one page at a time."""
+    asked for, so that a build holds one page at a time (a topic's page read back from the last
+    build where it can)."""
     card_of = printed_cards(whole, cache)
-    pages: dict[str, Callable[[], str]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
+    pages: dict[str, Callable[[], str | Block]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
     for section in outline.sections:
         for topic in section.topics:
             if topic.questions:
-                pages[page_path(topic.topic)] = partial(_topic_page_text, bank, topic.topic, [n.question for n in topic.questions], card_of)
+                pages[page_path(topic.topic)] = partial(_topic_page_text, bank, whole, topic.topic, [n.question for n in topic.questions], card_of, cache)
     pages["q/index.html"] = lambda: "\n".join(permalink_page(bank)) + "\n"
     pages["assets/pages.js"] = lambda: pages_script(bank, whole)
-    pages["assets/search-index.js"] = lambda: search_script(bank, outline, search_texts(whole, cache))
+    pages["assets/search-index.js"] = lambda: search_script(bank, whole, outline, cache)
     return pages
 
 
-def _topic_page_text(bank: Bank, topic: Topic, questions: list[Question], card_of: Callable[[Topic, Question], PrintedCard]) -> str:
-    return "\n".join(topic_page(bank, topic, questions, card_of)) + "\n"
+def _topic_page_text(
+    bank: Bank, whole: Bank, topic: Topic, questions: list[Question], card_of: Callable[[Topic, Question], PrintedCard], cache: BuildCache | None
+) -> str | Block:
+    """A topic's page, read back from the last build where it can."""
+
+    def make() -> list[str]:
+        return topic_page(bank, topic, questions, card_of)
+
+    if cache is None:
+        return "\n".join(make()) + "\n"
+    # What the page shows: the deck's title, the section's and the topic's, and each card with
+    # its link to the web editor (which names the question's line).
+    keys = [cache.question_key(whole, topic, q) for q in questions]
+    shown = [(key, q.location.line) for q, key in zip(questions, keys)]
+    parts = (bank.deck.language, bank.deck.title, bank.section(topic.section).title, topic.title, _edit_base(bank, topic), shown)
+    return cache.block("site-topic", parts, ["print:" + key for key in keys], make)

@@ -200,6 +200,11 @@ def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
     return specs
 
 
+def _stored(specs: list[NoteSpec]) -> list[list[object]]:
+    """A question's notes as the cache stores them."""
+    return [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs]
+
+
 def cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache | None) -> list[NoteSpec]:
     """The question's notes from `cache` if it holds them, else rendered (and stored there)."""
     if cache is None:
@@ -208,8 +213,30 @@ def cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache
         "notes:" + cache.question_key(bank, topic, question),
         lambda: question_notes(bank, topic, question),
         lambda value: _note_specs(value, question),
-        lambda specs: [[s.guid, s.model, list(s.fields), list(s.tags)] for s in specs],
+        _stored,
     )
+
+
+def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[NoteSpec]:
+    """Every note of the topic, live and retired, in order: from `cache` where it can, the whole
+    topic's at once, else each question's."""
+    questions = (*topic.questions, *topic.retired)
+
+    def make() -> list[list[NoteSpec]]:
+        return [cached_notes(bank, topic, q, cache) for q in questions]
+
+    def decode(value: object) -> list[list[NoteSpec]] | None:
+        if not isinstance(value, list) or len(value) != len(questions):
+            return None
+        found = [_note_specs(entry, q) for entry, q in zip(value, questions)]
+        return None if any(specs is None for specs in found) else found  # type: ignore[return-value]
+
+    if cache is None:
+        by_question = make()
+    else:
+        keys = [cache.question_key(bank, topic, q) for q in questions]
+        by_question = cache.fragment("notes-topic", keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(specs) for specs in made])
+    return [spec for specs in by_question for spec in specs]
 
 
 def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
@@ -222,8 +249,7 @@ def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
             continue
         decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), ()))
         for topic in topics:
-            notes = [spec for q in (*topic.questions, *topic.retired) for spec in cached_notes(bank, topic, q, cache)]
-            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(notes)))
+            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(topic_notes(bank, topic, cache))))
     return DeckNotes(tuple(decks))
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from deckgen.anki.notes import DeckNotes
-from deckgen.cache import BuildCache
+from deckgen.cache import Block, BuildCache
 from deckgen.lock import Lock
 from deckgen.model import Bank
 from deckgen.outline import Outline
@@ -46,6 +46,10 @@ class RenderContext:
     """The edition's language: files of an edition other than the source one carry it before
     their extension (`review-sheet.zh.md`)."""
 
+    def name(self, path: Path) -> str:
+        """A file's path in `--out`, with `/`: what the cache remembers it by."""
+        return path.relative_to(self.out_dir).as_posix()
+
     def path(self, name: str) -> Path:
         """Where the file `name` of this edition goes in `--out`."""
         if self.language == "en":
@@ -67,14 +71,19 @@ class Format(Protocol):
         ...
 
 
-def lines_writer(lines: list[str]) -> Writer:
-    """Write each line followed by a newline, without joining them in memory first."""
+def lines_writer(lines: Sequence[str | Block], cache: BuildCache | None = None, name: str = "") -> Writer:
+    """Write each line followed by a newline, and each block as it is, without joining them in
+    memory first; tell `cache` where each block went in the file `name` (its path in `--out`)."""
 
     def write(path: Path) -> None:
-        with path.open("w", encoding="utf-8", newline="\n") as out:
+        at = 0
+        with path.open("wb") as out:
             for line in lines:
-                out.write(line)
-                out.write("\n")
+                data = line.encode("utf-8") + b"\n" if isinstance(line, str) else line.data
+                if cache is not None and isinstance(line, Block):
+                    cache.wrote(name, line, at)
+                out.write(data)
+                at += len(data)
 
     return write
 

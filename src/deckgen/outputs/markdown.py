@@ -21,9 +21,10 @@ class MarkdownSheets:
     def files(self, context: RenderContext) -> dict[Path, Writer]:
         """Both sheets, each question's lines from the cache where it can, then every image they show."""
         out, outline = context.out_dir, context.outline
+        review, questions = context.path(REVIEW_SHEET), context.path(QUESTIONS_SHEET)
         writers = {
-            context.path(REVIEW_SHEET): lines_writer(review_sheet_lines(outline, context.cache)),
-            context.path(QUESTIONS_SHEET): lines_writer(questions_sheet_lines(outline, context.cache)),
+            review: lines_writer(review_sheet_lines(outline, context.cache), context.cache, context.name(review)),
+            questions: lines_writer(questions_sheet_lines(outline, context.cache), context.cache, context.name(questions)),
         }
         for name, source in sorted(bank_media(context.bank).items()):
             writers[out / MEDIA_FOLDER / name] = copy_writer(source)

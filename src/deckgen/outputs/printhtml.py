@@ -20,4 +20,5 @@ class PrintSheets:
     def files(self, context: RenderContext) -> dict[Path, Writer]:
         """Both pages, each question's printed texts from the cache where it can."""
         review, questions = print_pages(context.outline, context.cache, context.style)
-        return {context.path(REVIEW_HTML): lines_writer(review), context.path(QUESTIONS_HTML): lines_writer(questions)}
+        paths = context.path(REVIEW_HTML), context.path(QUESTIONS_HTML)
+        return {path: lines_writer(lines, context.cache, context.name(path)) for path, lines in zip(paths, (review, questions))}

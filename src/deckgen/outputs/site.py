@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from deckgen.cache import Block, BuildCache
 from deckgen.outputs.base import RenderContext, Writer
 from deckgen.outputs.printhtml import QUESTIONS_HTML, REVIEW_HTML
 from deckgen.render import to_print_html
@@ -13,11 +14,16 @@ from deckgen.site import ASSETS, asset, site_pages
 SITE_FOLDER = "site"
 
 
-def _page_writer(make: Callable[[], str]) -> Writer:
-    """Write the page `make` makes, made as it is written."""
+def _page_writer(make: Callable[[], str | Block], cache: BuildCache, name: str) -> Writer:
+    """Write the page `make` makes, made as it is written; tell `cache` where a block went."""
 
     def write(path: Path) -> None:
-        path.write_text(make(), encoding="utf-8", newline="\n")
+        page = make()
+        if isinstance(page, str):
+            path.write_text(page, encoding="utf-8", newline="\n")
+            return
+        cache.wrote(name, page, 0)
+        path.write_bytes(page.data)
 
     return write
 
@@ -49,6 +55,6 @@ class Site:
         others = [lang for lang in (whole.edition_of or whole).deck.languages if lang != language]
         switch = [(lang, ("../" if language != "en" else "") + ("" if lang == "en" else f"{lang}/") + "index.html", lang) for lang in others]
         pages = site_pages(bank, whole, context.outline, context.cache, to_print_html(bank.deck.description), downloads, switch)
-        writers: dict[Path, Writer] = {root / name: _page_writer(make) for name, make in pages.items()}
+        writers: dict[Path, Writer] = {root / name: _page_writer(make, context.cache, context.name(root / name)) for name, make in pages.items()}
         writers.update({root / "assets" / name: _bytes_writer(asset(name)) for name in ASSETS})
         return writers
