@@ -293,8 +293,10 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
         steps = sorted(((seconds, step) for step, seconds in warm.items() if step != "total"), reverse=True)[:4]
         named = ", ".join(f"{step} {seconds:.2f} s" for seconds, step in steps)
         why.append(
-            f"- **rebuild / floor**: what changed is read and rendered again, but every output is still assembled "
-            f"and written in full, and the whole bank linted; the rebuild's largest steps: {named}."
+            f"- **rebuild / floor**: what changed is read and rendered again, and each unchanged topic's part of the "
+            f"sheets and its site page are read back from the last build's files; but the packages are written whole "
+            f"(a SQLite database and its zip), the whole bank is linted again, and every cached topic is read back into "
+            f"the bank's model; the rebuild's largest steps: {named}."
         )
     if "check / floor" in unmet:
         checking = reference.steps["check"]
