@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -537,35 +540,63 @@ def test_a_build_whose_folder_cannot_take_the_old_ones_place_leaves_the_cache_th
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
+class Reads:
+    """Every file a build asks to read a block back from: where, whether the read gave bytes, and
+    whether the path went through a link (looked at before the read)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[Path, bool, bool]] = []
+        real_read = cache_module._OpenFiles.read
+
+        def read(files: Any, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
+            path = root.joinpath(*parts)
+            linked = any(root.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts) + 1))
+            data = real_read(files, root, parts, at, size)
+            self.calls.append((path, data is not None, linked))
+            return data
+
+        monkeypatch.setattr(cache_module._OpenFiles, "read", read)
+
+    @property
+    def read(self) -> list[Path]:
+        """The files a block was read back from."""
+        return [path for path, found, _ in self.calls if found]
+
+
 def test_a_rebuild_reads_back_every_part_that_did_not_change(bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
     blocks = {key for key in entries(tmp_path / "out") if key.startswith("block:")}
     edit(bank)
-    read: list[Path] = []
-    real_read = cache_module._OpenFiles.read
-
-    def counted(self: Any, path: Path, at: int, size: int) -> bytes | None:
-        read.append(path)
-        return real_read(self, path, at, size)
-
-    monkeypatch.setattr(cache_module._OpenFiles, "read", counted)
+    reads = Reads(monkeypatch)
     build(bank, tmp_path / "out")
     # Each topic's part of each sheet and its page on the site, in both editions, but the edited
     # topic's in English: three parts of the print pages, three of the Markdown sheets, one page.
-    assert len(read) == len(blocks) - 7 > 0
-    assert {p.relative_to(tmp_path / "out").parts[0] for p in read} == {
+    assert len(reads.read) == len(reads.calls) == len(blocks) - 7 > 0
+    assert {p.relative_to(tmp_path / "out").parts[0] for p in reads.read} == {
         "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
         "review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html", "site",
     }
 
 
-def _point_outside(out: Path) -> None:
+def _edit_blocks(out: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite every block entry of the cache in `out`."""
     with sqlite3.connect(out / CACHE_FILE) as db:
         for key, value in list(db.execute("SELECT key, value FROM entries WHERE key LIKE 'block:%'")):
-            where = json.loads(value)
-            shutil.copyfile(out / where["file"], out.parent / Path(where["file"]).name)
-            db.execute("UPDATE entries SET value = ? WHERE key = ?", (json.dumps({**where, "file": "../" + Path(where["file"]).name}), key))
+            db.execute("UPDATE entries SET value = ? WHERE key = ?", (json.dumps(change(json.loads(value))), key))
+
+
+def _point_outside(out: Path) -> None:
+    def outside(where: dict[str, Any]) -> dict[str, Any]:
+        shutil.copyfile(out / where["file"], out.parent / Path(where["file"]).name)
+        return {**where, "file": "../" + Path(where["file"]).name}
+
+    _edit_blocks(out, outside)
+
+
+def _link_folder(out: Path) -> None:
+    (out / "site").rename(out.parent / "elsewhere")
+    (out / "site").symlink_to(out.parent / "elsewhere")
 
 
 TAMPERING: dict[str, Callable[[Path], None]] = {
@@ -573,7 +604,12 @@ TAMPERING: dict[str, Callable[[Path], None]] = {
     "a cut file": lambda out: (out / "review-questions.md").write_bytes((out / "review-questions.md").read_bytes()[:-200]),
     "a removed page": lambda out: shutil.rmtree(out / "site"),
     "a file outside": _point_outside,
-    "a link": lambda out: ((out / "review-sheet.md").rename(out / "moved.md"), (out / "review-sheet.md").symlink_to(out / "moved.md")),
+    "a linked file": lambda out: ((out / "review-sheet.md").rename(out / "moved.md"), (out / "review-sheet.md").symlink_to(out / "moved.md")),
+    "a linked folder": _link_folder,
+    "a huge size": lambda out: _edit_blocks(out, lambda where: {**where, "size": 2**64}),
+    "a size larger than memory": lambda out: _edit_blocks(out, lambda where: {**where, "size": 10**12}),
+    "a huge offset": lambda out: _edit_blocks(out, lambda where: {**where, "at": 2**64}),
+    "a NUL in a name": lambda out: _edit_blocks(out, lambda where: {**where, "file": where["file"] + "\u0000x"}),
 }
 
 
@@ -586,20 +622,65 @@ def test_a_part_is_read_back_only_as_it_was_written_there(
     epoch(1_700_000_000)
     build(mini_bank, tmp_path / "out")
     TAMPERING[tampering](tmp_path / "out")
-    read: list[tuple[Path, bool]] = []
-    real_read = cache_module._OpenFiles.read
-
-    def seen(self: Any, path: Path, at: int, size: int) -> bytes | None:
-        read.append((path, path.is_symlink()))
-        return real_read(self, path, at, size)
-
-    monkeypatch.setattr(cache_module._OpenFiles, "read", seen)
+    reads = Reads(monkeypatch)
     build(mini_bank, tmp_path / "out")
     monkeypatch.undo()
     build(mini_bank, tmp_path / "cold")
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
-    # Nothing is read from outside the output folder, nor through a link.
-    if tampering == "a file outside":
-        assert read == []
-    else:
-        assert read and all(tmp_path / "out" in path.parents and not link for path, link in read)
+    # Nothing is read from outside the output folder, nor through a link; the cache is kept.
+    assert all(tmp_path / "out" in path.parents and not linked for path, found, linked in reads.calls if found)
+    assert reads.read if tampering in ("a changed byte", "a cut file", "a removed page", "a linked file", "a linked folder") else reads.read == []
+    assert (tmp_path / "out" / CACHE_FILE).is_file()
+
+
+def test_a_fifo_in_place_of_an_old_page_does_not_hold_up_a_build(mini_bank: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "deckgen", "build", str(mini_bank), "--out", str(tmp_path / "out")]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    page = next((tmp_path / "out" / "site").glob("*/*.html"))
+    page.unlink()
+    os.mkfifo(page)
+    # A hang guard, far beyond what the build takes: opening a FIFO to read waits for a writer.
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    assert page.is_file()
+
+
+def test_a_cache_that_is_a_link_is_neither_read_nor_changed(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    (tmp_path / "out" / CACHE_FILE).rename(tmp_path / "elsewhere.sqlite")
+    (tmp_path / "out" / CACHE_FILE).symlink_to(tmp_path / "elsewhere.sqlite")
+    before = (tmp_path / "elsewhere.sqlite").read_bytes()
+    edit_mini(mini_bank)
+    build(mini_bank, tmp_path / "out")
+    assert (tmp_path / "elsewhere.sqlite").read_bytes() == before
+    assert not (tmp_path / "out" / CACHE_FILE).is_symlink()
+    assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
+
+
+@pytest.mark.parametrize("change", ["PRAGMA journal_mode=WAL", "CREATE TRIGGER kept AFTER INSERT ON entries BEGIN SELECT 1; END"])
+def test_a_cache_another_program_changed_is_not_updated_in_place(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], change: str
+) -> None:
+    # The rebuild writes a new cache as deckgen writes it, and keeps what it used of the old one.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "expected")
+    db = sqlite3.connect(tmp_path / "out" / CACHE_FILE)
+    db.execute(change)
+    db.close()
+    build(mini_bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "expected")
+    assert entries(tmp_path / "out") == entries(tmp_path / "expected")
+    db = sqlite3.connect(tmp_path / "out" / CACHE_FILE)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert db.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall() == [("table", "entries"), ("index", "sqlite_autoindex_entries_1")]
+    finally:
+        db.close()
+    cache = BuildCache(tmp_path / "out", writable=False)
+    try:
+        assert check(mini_bank, cache=cache) == check(mini_bank)
+    finally:
+        cache.close()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]

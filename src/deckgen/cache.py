@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -40,6 +42,11 @@ T = TypeVar("T")
 
 CACHE_FILE = ".deckgen-cache.sqlite"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_MASTER = [
+    ("table", "entries", _SCHEMA.replace(" IF NOT EXISTS", "")),
+    ("index", "sqlite_autoindex_entries_1", None),
+]
+"""What `sqlite_master` holds in a cache that deckgen made."""
 
 
 def _salt() -> str:
@@ -100,7 +107,7 @@ class BuildCache:
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
         try:
-            if out_dir is not None and self.path.is_file():
+            if out_dir is not None and self.path.is_file() and not self.path.is_symlink():  # a link's file is not the folder's
                 old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
@@ -206,7 +213,8 @@ class BuildCache:
 
     def _written(self, key: str) -> bytes | None:
         """The bytes of the block `key` in the file the last build wrote it to, if it is there as
-        written: the file in the output folder, the same size and hash. None otherwise."""
+        written: a regular file in the output folder, reached through no link, with the same bytes
+        (size and hash) in the same place. None otherwise, whatever the entry or the folder holds."""
         if self._old is None:
             return None
         try:
@@ -217,16 +225,12 @@ class BuildCache:
         if not (isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("sha256"), str)):
             return None
         at, size, name = where.get("at"), where.get("size"), where["file"]
+        if not (isinstance(at, int) and isinstance(size, int) and at >= 0 and size >= 0):
+            return None
         parts = name.split("/")
-        if not (isinstance(at, int) and isinstance(size, int) and at >= 0 and size >= 0) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+        if not all(_FILE_NAME.fullmatch(part) for part in parts):
             return None
-        path = self.path.parent.joinpath(*parts)
-        try:
-            if path.is_symlink():
-                return None
-            data = self._old_files.read(path, at, size)
-        except OSError:
-            return None
+        data = self._old_files.read(self.path.parent, parts, at, size)
         if data is None or hashlib.sha256(data).hexdigest() != where["sha256"]:
             return None
         self._used.add(_BLOCK + key)
@@ -326,6 +330,11 @@ class BuildCache:
             # A rollback journal (not _open's none), so that a failed update leaves the file whole.
             db = sqlite3.connect(Path(os.path.abspath(target)).as_uri(), uri=True, timeout=1.0, isolation_level=None)
             db.execute("PRAGMA synchronous=OFF")
+            # Only a file as deckgen writes it is kept: not one that another program put in WAL
+            # mode (which `check` would then write beside) or gave another table or a trigger.
+            mode = db.execute("PRAGMA journal_mode=DELETE").fetchone()
+            if mode != ("delete",) or db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() != _MASTER:
+                raise sqlite3.DatabaseError("not a cache as deckgen writes it")
             db.execute("BEGIN IMMEDIATE")
             kept = self._used | self._made
             unused = [(key,) for (key,) in db.execute("SELECT key FROM entries") if key not in kept]
@@ -472,26 +481,64 @@ def joined(lines: Iterable[str | Block]) -> str:
     return "".join(line + "\n" if isinstance(line, str) else line.data.decode("utf-8") for line in lines)
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A file or folder name that deckgen writes into the output folder: none is `.`, `..` or hidden."""
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+"""A file read back is opened without following a link, and without waiting (a FIFO would)."""
+
+
 class _OpenFiles:
-    """The last few files read back from, kept open: the pages of a pair are made together."""
+    """The last few files read back from, kept open: the pages of a pair are made together. Only
+    regular files are read, in the output folder and not through a link."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, Any] = {}
+        self._open: dict[Path, tuple[int, int]] = {}
+        """Each file's descriptor and size."""
 
-    def read(self, path: Path, at: int, size: int) -> bytes | None:
-        """`size` bytes of `path` from byte `at`; None when the file is shorter."""
-        handle = self._open.pop(path, None)
-        if handle is None:
-            handle = open(path, "rb")  # noqa: SIM115 (closed when it falls out of this cache, or by close)
-            if len(self._open) >= 2:
-                self._open.pop(next(iter(self._open))).close()
-        self._open[path] = handle
-        data = os.pread(handle.fileno(), size, at)
-        return data if len(data) == size else None
+    def read(self, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
+        """`size` bytes from byte `at` of the file `parts` in the folder `root`; None when it is not
+        there as a regular file, is reached through a link, or is shorter."""
+        path = root.joinpath(*parts)
+        try:
+            found = self._open.pop(path, None) or self._opened(root, parts)
+        except OSError:
+            return None
+        if found is None:
+            return None
+        self._open[path] = found
+        fd, length = found
+        if at > length or size > length - at:
+            return None
+        chunks = []
+        try:
+            os.lseek(fd, at, os.SEEK_SET)
+            while size > 0:
+                chunk = os.read(fd, min(size, 1 << 24))
+                if not chunk:
+                    return None
+                chunks.append(chunk)
+                size -= len(chunk)
+        except OSError:
+            return None
+        return b"".join(chunks)
+
+    def _opened(self, root: Path, parts: list[str]) -> tuple[int, int] | None:
+        for depth in range(1, len(parts)):
+            if not stat.S_ISDIR(os.lstat(root.joinpath(*parts[:depth])).st_mode):  # a folder, not a link to one
+                return None
+        fd = os.open(root.joinpath(*parts), _OPEN_FLAGS)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        if len(self._open) >= 2:
+            os.close(self._open.pop(next(iter(self._open)))[0])
+        return fd, info.st_size
 
     def close(self) -> None:
-        for handle in self._open.values():
-            handle.close()
+        for fd, _ in self._open.values():
+            os.close(fd)
         self._open.clear()
 
 
