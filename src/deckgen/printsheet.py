@@ -12,7 +12,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from html import escape, unescape
 from pathlib import Path
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from functools import partial
 
 from typing import TYPE_CHECKING
 
