@@ -184,8 +184,7 @@ class BuildCache:
         (`question_key`), and whatever else it reads. The entries it is made of, `kept`, stay in
         the cache when it is found there, so that an edit to one question of the topic renders
         that question again, not the others."""
-        key = f"{kind}:{hashlib.sha256(repr(parts).encode('utf-8')).hexdigest()}"
-        value = self.memo(key, compute, decode, encode)
+        value = self.memo(f"{kind}:{_digest(parts)}", compute, decode, encode)
         self._used.update(kept)
         return value
 
@@ -194,13 +193,16 @@ class BuildCache:
         each of `kinds`, all made by `make` as lines: read back from the files the last build wrote
         when every one of them is there, byte for byte as written, else made. `parts` must name
         everything they show (see `fragment`); `kept` are the entries they are made of."""
-        digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+        digest = _digest(parts)
         keys = [f"{kind}:{digest}" for kind in kinds]
-        found = [self._written(key) for key in keys]
-        if all(data is not None for data in found):
-            self._used.update(kept)
-            return [Block(key, data) for key, data in zip(keys, found)]  # type: ignore[arg-type]
-        return [Block(key, "".join(line + "\n" for line in lines).encode("utf-8")) for key, lines in zip(keys, make())]
+        found: list[Block] = []
+        for key in keys:
+            block = self._written(key)
+            if block is None:
+                return [Block.made(key, lines) for key, lines in zip(keys, make())]
+            found.append(block)
+        self._used.update(kept)
+        return found
 
     def block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], list[str]]) -> Block:
         """One of `blocks`."""
@@ -209,10 +211,10 @@ class BuildCache:
     def wrote(self, name: str, block: Block, at: int) -> None:
         """Remember that this build wrote `block` at byte `at` of its output file `name` (its path
         in the output folder, with `/`), where the next build reads it back."""
-        self.put(_BLOCK + block.key, {"file": name, "at": at, "size": len(block.data), "sha256": hashlib.sha256(block.data).hexdigest()})
+        self.put(_BLOCK + block.key, {"file": name, "at": at, "size": len(block.data), "sha256": block.sha256})
 
-    def _written(self, key: str) -> bytes | None:
-        """The bytes of the block `key` in the file the last build wrote it to, if it is there as
+    def _written(self, key: str) -> Block | None:
+        """The block `key` from the file the last build wrote it to, if it is there as
         written: a regular file in the output folder, reached through no link, with the same bytes
         (size and hash) in the same place. None otherwise, whatever the entry or the folder holds."""
         if self._old is None:
@@ -231,10 +233,11 @@ class BuildCache:
         if not all(_FILE_NAME.fullmatch(part) for part in parts):
             return None
         data = self._old_files.read(self.path.parent, parts, at, size)
-        if data is None or hashlib.sha256(data).hexdigest() != where["sha256"]:
+        digest = hashlib.sha256(data).hexdigest() if data is not None else None
+        if data is None or digest != where["sha256"]:
             return None
         self._used.add(_BLOCK + key)
-        return data
+        return Block(key, data, where["sha256"])
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
@@ -459,6 +462,11 @@ class BuildCache:
         return part
 
 
+def _digest(parts: object) -> str:
+    """A hash of what a topic's part of an output shows (see `BuildCache.fragment`)."""
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
 _BLOCK = "block:"
 """What the cache's entries about the blocks that a build wrote start with."""
 
@@ -470,6 +478,14 @@ class Block:
 
     key: str
     data: bytes
+    sha256: str
+    """The SHA-256 of `data`, in hex: what the next build checks the bytes it reads back against."""
+
+    @classmethod
+    def made(cls, key: str, lines: list[str]) -> Block:
+        """The block of `lines`, each followed by a newline."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        return cls(key, data, hashlib.sha256(data).hexdigest())
 
     def lines(self) -> list[str]:
         """Its lines, without their newlines."""
