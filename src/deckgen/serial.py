@@ -102,12 +102,14 @@ def _decoder(hint: Any) -> Code:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint
     if hint is Location:
-        text, number = _exactly(str), _exactly(int)
-
+        # The commonest value of a topic (every field has one): checked inline.
         def location(value: Any) -> Location:
-            if len(_list(value)) != 3:
+            if type(value) is not list or len(value) != 3:
                 raise TypeError("not a location")
-            return Location(text(value[0]), number(value[1]), number(value[2]))
+            path, line, col = value
+            if type(path) is not str or type(line) is not int or type(col) is not int:
+                raise TypeError("not a location")
+            return Location(path, line, col)
 
         return location
     if origin is frozenset:
@@ -116,6 +118,16 @@ def _decoder(hint: Any) -> Code:
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _decoder(args[0])
         return lambda value: tuple(item(v) for v in _list(value))
+    if origin is tuple and args == (str, Location):
+        # Where each field is written: a question has several.
+        where = _decoder(Location)
+
+        def placed(value: Any) -> tuple[str, Location]:
+            if type(value) is not list or len(value) != 2 or type(value[0]) is not str:
+                raise TypeError("not a field's location")
+            return value[0], where(value[1])
+
+        return placed
     if origin is tuple:
         items = tuple(_decoder(a) for a in args)
 
@@ -145,8 +157,21 @@ def topic_json(topic: Topic, id_location: Location, warnings: list[Diagnostic]) 
     None if it cannot be cached (a question shows an image, whose file may change on its own)."""
     if any(q.images for q in (*topic.questions, *topic.retired)):
         return None
+    return {"topic": _encoder(Topic)(topic), "id_location": list(id_location), "warnings": warnings_json(warnings)}
+
+
+def warnings_json(warnings: list[Diagnostic]) -> list[Any]:
+    """Warnings as JSON (what lint found in a topic, say)."""
     diagnostic = _encoder(Diagnostic)
-    return {"topic": _encoder(Topic)(topic), "id_location": list(id_location), "warnings": [diagnostic(d) for d in warnings]}
+    return [diagnostic(d) for d in warnings]
+
+
+def warnings_from_json(data: Any) -> list[Diagnostic]:
+    """The warnings that `warnings_json` stored."""
+    warnings = [_decoder(Diagnostic)(d) for d in _list(data)]
+    if any(d.severity is not Severity.WARNING for d in warnings):
+        raise ValueError("only warnings are stored")
+    return warnings
 
 
 def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, list[Diagnostic]]:
@@ -155,7 +180,5 @@ def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, 
     if not isinstance(stored, dict):
         raise TypeError("not an object")
     topic = Topic(path=path, **{name: decode(stored[name]) for name, decode in _field_decoders(Topic)})
-    warnings = [_decoder(Diagnostic)(d) for d in _list(data["warnings"])]
-    if any(d.severity is not Severity.WARNING for d in warnings):
-        raise ValueError("only warnings are stored")
+    warnings = warnings_from_json(data["warnings"])
     return topic, _decoder(Location)(data["id_location"]), warnings
