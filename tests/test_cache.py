@@ -113,12 +113,12 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert len(added) == len(dropped) > 0
     assert sorted(map(kind, added)) == sorted(map(kind, dropped))
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    # So did its topic's notes and search texts, and where its topic's parts of the sheets and
+    # So did its topic's notes, search texts and lint warnings, and where its topic's parts of the sheets and
     # its page on the site were written (the next build reads them back from there).
     assert sorted(map(kind, added)) == [
         "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
         "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
-        "edition", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic",
+        "edition", "lint-topic", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic",
     ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
@@ -157,7 +157,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
             "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "search-topic",
-            "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
+            "lint-topic", "near-duplicates", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
             "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
         }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
@@ -355,6 +355,70 @@ def test_what_a_card_shows_from_elsewhere_invalidates_it(
     build(bank, tmp_path / "warm")
     build(bank, tmp_path / "cold")
     assert digests(tmp_path / "warm") == digests(tmp_path / "cold")
+
+
+# Edits to what lint reads, one after the other, each with the warnings lint then gives: a
+# question text (a near-duplicate), an answer (too long), the lines above every question
+# (where each warning points), a `lint: ignore`, and the Chinese edition's glossary (a variant
+# to avoid, in a translation that did not change).
+LINT_EDITS: list[tuple[list[tuple[Path, str, str]], list[str]]] = [
+    (
+        [
+            (
+                QK_FILE,
+                "In Transformer self-attention with tied projections ($W_Q = W_K$), how do the raw\n      scores $s_{ij}$ and $s_{ji}$ compare?",
+                # The words of the topic's first question, and the math its translation keeps.
+                "In Transformer self-attention, why are scores $s_{ij}$ and $s_{ji}$ computed from two different\n"
+                "      projections, $q_i = x_i W_Q$ and $k_j = x_j W_K$, rather than one shared projection ($W_Q = W_K$)?",
+            ),
+            (
+                QK_FILE.with_suffix(".zh.yaml"),
+                "在共享投影（$W_Q = W_K$）的 Transformer 自注意力（self-attention）中，原始分数\n      $s_{ij}$ 与 $s_{ji}$ 是什么关系？",
+                "Transformer 的自注意力（self-attention）中，为什么分数 $s_{ij}$ 与 $s_{ji}$ 要由 $q_i = x_i W_Q$ 和\n"
+                "      $k_j = x_j W_K$ 两个不同的投影算出，而不共用同一个投影（$W_Q = W_K$）？",
+            ),
+        ],
+        ["near-duplicate"],
+    ),
+    (
+        [
+            (
+                QK_FILE,
+                "They are equal: $S = QK^\\\\top$ becomes symmetric.",
+                "They are equal, because with one shared projection the score matrix $S = QK^\\\\top$ is the product"
+                " of a matrix and its own transpose, which always makes it a symmetric matrix.",
+            )
+        ],
+        ["near-duplicate", "answer-length"],
+    ),
+    ([(QK_FILE, "section: transformer\n", "section: transformer\n# one line more above every question\n")], ["near-duplicate", "answer-length"]),
+    (
+        [
+            (
+                QK_FILE,
+                "    extra: |\n      $S = XW(XW)^\\top$ equals",
+                "    lint: {ignore: [near-duplicate], reason: a test of silencing}\n    extra: |\n      $S = XW(XW)^\\top$ equals",
+            )
+        ],
+        ["answer-length"],
+    ),
+    ([(Path("glossary.zh.yaml"), "terms:\n", "terms:\n  - {en: score matrix, zh: 得分矩阵, avoid: [分数矩阵]}\n")], ["answer-length", "glossary-variant"]),
+]
+
+
+def test_lint_from_the_cache_warns_as_a_cold_check_does(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    before = build(bank, tmp_path / "warm").warnings
+    assert before == ()
+    for step, (changes, rules) in enumerate(LINT_EDITS):
+        for file, old, new in changes:
+            text = (bank / file).read_text(encoding="utf-8")
+            assert text.count(old) == 1, step
+            (bank / file).write_text(text.replace(old, new), encoding="utf-8")
+        warm = build(bank, tmp_path / "warm").warnings
+        cold = build(bank, tmp_path / f"cold-{step}").warnings
+        assert warm == cold, step
+        assert [d.rule for d in warm if not d.rule.startswith("translation-")] == rules, step
 
 
 def test_a_rebuild_with_another_layout_equals_a_cold_one(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

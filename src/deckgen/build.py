@@ -123,10 +123,10 @@ def _check(
         if problems:
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key), []
         with phase(timings, "lint"):
-            diagnostics += lint_bank(bank)
+            diagnostics += lint_bank(bank, cache)
         with phase(timings, "editions"):
             translated, translation_problems = editions(bank, cache=cache)
-            translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank)]
+            translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank, cache)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
             return None, sorted(diagnostics, key=Diagnostic.sort_key), []

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from deckgen.cache import BuildCache
 from deckgen.lint import bank as bank_rules
 from deckgen.lint import chinese, clozes, duplicates, questions
 from deckgen.lint.duplicates import near_duplicates
 from deckgen.lint.registry import Context, Rule, Scope, Silenceable, rules_in
 from deckgen.lint.words import word_count
-from deckgen.model import Bank, Diagnostic, Severity
+from deckgen.model import Bank, Diagnostic, Severity, Topic
+from deckgen.serial import warnings_from_json, warnings_json
 
 __all__ = ["QUESTION_RULES", "REGISTRY", "RULES", "SOURCE_RULES", "TOPIC_RULES", "lint_bank", "near_duplicates", "word_count"]
 
@@ -32,21 +34,59 @@ SOURCE_RULES = {r.id: r.description for r in REGISTRY if r.silenced_on is Scope.
 """The rules a source may silence."""
 
 
-def lint_bank(bank: Bank) -> list[Diagnostic]:
+def lint_bank(bank: Bank, cache: BuildCache | None = None) -> list[Diagnostic]:
     """Every card-quality warning for the bank, by the rules of its language (an edition's bank
-    is linted in its own), minus those its authors silenced."""
-    context = Context(bank)
-    subjects: dict[Scope, Sequence[Silenceable | Bank]] = {
-        Scope.QUESTION: context.questions,
-        Scope.TOPIC: bank.topics,
-        Scope.SOURCE: bank.sources,
-        Scope.BANK: (bank,),
-    }
+    is linted in its own), minus those its authors silenced.
+
+    With a build cache, what the rules on one question found is kept per topic, and the
+    near-duplicate join per bank, so that an edit lints its own topic again, not the bank."""
+    context = Context(bank, cache)
+    rules = [r for r in REGISTRY if r.language == bank.deck.language]
+    on_questions = [r for r in rules if r.scope is Scope.QUESTION]
     diagnostics: list[Diagnostic] = []
-    for rule in (r for r in REGISTRY if r.language == bank.deck.language):
+    for topic in bank.ordered_topics():
+        found: list[Diagnostic]
+        if cache is None:
+            found = _question_warnings(topic, context, on_questions)
+        else:
+            found = cache.fragment(
+                "lint-topic",
+                _topic_parts(topic, context, cache),
+                (),
+                lambda: _question_warnings(topic, context, on_questions),
+                warnings_from_json,
+                warnings_json,
+            )
+        diagnostics += found
+    subjects: dict[Scope, Sequence[Silenceable | Bank]] = {Scope.TOPIC: bank.topics, Scope.SOURCE: bank.sources, Scope.BANK: (bank,)}
+    for rule in (r for r in rules if r.scope is not Scope.QUESTION):
         for subject in subjects[rule.scope]:
-            for finding in rule.check(subject, context):
-                silencers = finding.subjects if isinstance(subject, Bank) else (subject,)
-                if not any(rule.id in s.lint_ignore for s in silencers):
-                    diagnostics.append(Diagnostic(finding.location, Severity.WARNING, finding.message, rule.id))
+            diagnostics += _warnings(rule, subject, context)
     return sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def _question_warnings(topic: Topic, context: Context, rules: list[Rule]) -> list[Diagnostic]:
+    """What the rules on one question find in each of a topic's questions."""
+    return [d for question in topic.questions for rule in rules for d in _warnings(rule, question, context)]
+
+
+def _warnings(rule: Rule, subject: Silenceable | Bank, context: Context) -> list[Diagnostic]:
+    """What one rule finds in one subject, minus what the subject (or, for a rule on the whole
+    bank, any entry the finding names) silenced."""
+    found = []
+    for finding in rule.check(subject, context):
+        silencers = finding.subjects if isinstance(subject, Bank) else (subject,)
+        if not any(rule.id in s.lint_ignore for s in silencers):
+            found.append(Diagnostic(finding.location, Severity.WARNING, finding.message, rule.id))
+    return found
+
+
+def _topic_parts(topic: Topic, context: Context, cache: BuildCache) -> object:
+    """Everything the rules on one question read, for each question of a topic: what renders
+    it, where each of its fields is written and which rules it silences (its rows too), and the
+    deck (an edition's glossary)."""
+    bank = context.bank
+    return (
+        context.deck_part,
+        [(cache.question_key(bank, topic, q), q.id, q.location, q.field_locations, sorted(q.lint_ignore), q.rows) for q in topic.questions],
+    )

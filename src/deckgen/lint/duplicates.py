@@ -42,6 +42,11 @@ def _signature(tokens: frozenset[str]) -> int:
 
 
 def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[Question, Question]]:
+    """For each question, the most similar earlier one (see `_near_duplicate_pairs`)."""
+    return [(questions[earlier], questions[later]) for earlier, later in _near_duplicate_pairs(questions, threshold)]
+
+
+def _near_duplicate_pairs(questions: list[Question], threshold: float) -> list[tuple[int, int]]:
     """For each question, the most similar earlier one, if their question words have a Jaccard
     similarity of at least `threshold`: one warning per question, however many it resembles.
 
@@ -54,7 +59,7 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
     signatures = [_signature(tokens) for tokens in sets]
     frequency = Counter(token for tokens in sets for token in tokens)
     index: dict[str, list[int]] = defaultdict(list)
-    pairs: list[tuple[Question, Question]] = []
+    pairs: list[tuple[int, int]] = []
     for i, tokens in enumerate(sets):
         size = sizes[i]
         if size < MIN_DUPLICATE_TOKENS:
@@ -78,11 +83,23 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
             if score > best_score or (score == best_score and (best < 0 or j < best)):
                 best, best_score = j, score
         if best >= 0:
-            pairs.append((questions[best], questions[i]))
+            pairs.append((best, i))
         for token in prefix:
             postings = index[token]
             if len(postings) < MAX_POSTINGS:
                 postings.append(i)
+    return pairs
+
+
+def _pairs_from_json(value: object, count: int) -> list[tuple[int, int]]:
+    """Pairs of question numbers, as cached: each an earlier and a later question of `count`."""
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    pairs = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(n) is int for n in pair) and 0 <= pair[0] < pair[1] < count):
+            raise ValueError("not a pair of questions")
+        pairs.append((pair[0], pair[1]))
     return pairs
 
 
@@ -94,7 +111,23 @@ def near_duplicates(questions: list[Question], threshold: float = NEAR_DUPLICATE
 )
 def near_duplicate(bank: Bank, context: Context) -> Iterator[Finding]:
     """Two cards asking the same thing split their reviews; either one may silence the pair."""
-    for earlier, later in near_duplicates(list(context.questions)):
+    questions = list(context.questions)
+    if context.cache is None:
+        found = near_duplicates(questions)
+    else:
+        # What the join reads is each question's text and type, in deck order: an edit that
+        # changes none of them (an answer, say) finds the pairs it found last time.
+        texts = [(q.type is QuestionType.CLOZE, q.question) for q in questions]
+        pairs = context.cache.fragment(
+            "near-duplicates",
+            (NEAR_DUPLICATE_JACCARD, texts),
+            (),
+            lambda: _near_duplicate_pairs(questions, NEAR_DUPLICATE_JACCARD),
+            lambda value: _pairs_from_json(value, len(questions)),
+            lambda pairs: [list(pair) for pair in pairs],
+        )
+        found = [(questions[earlier], questions[later]) for earlier, later in pairs]
+    for earlier, later in found:
         yield Finding(
             later.location_of("question"),
             f"question is nearly the same as '{earlier.id}' ({earlier.location_of('question')}): merge them or ask from another angle",

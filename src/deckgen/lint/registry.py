@@ -12,6 +12,7 @@ from enum import Enum
 from functools import cached_property
 from types import ModuleType
 
+from deckgen.cache import BuildCache
 from deckgen.model import Bank, Location, Question, Source, Topic
 
 
@@ -45,11 +46,18 @@ class Context:
     """The bank being linted, with what several rules look up in it computed once."""
 
     bank: Bank
+    cache: BuildCache | None = None
+    """The build's cache, where a rule over the whole bank may keep what it found."""
 
     @cached_property
     def questions(self) -> tuple[Question, ...]:
         """Every question, in deck order (the order in which 'earlier' is meant)."""
         return self.bank.questions
+
+    @cached_property
+    def deck_part(self) -> str:
+        """The deck as a cached entry's key names it: its glossary, sections and titles."""
+        return repr(self.bank.deck)
 
     @cached_property
     def reading_list(self) -> frozenset[str]:
