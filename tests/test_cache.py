@@ -116,7 +116,7 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     # So did its topic's notes, search texts and lint warnings, and where its topic's parts of the sheets and
     # its page on the site were written (the next build reads them back from there).
     assert sorted(map(kind, added)) == [
-        "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
+        "block:apkg", "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
         "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
         "edition", "lint-topic", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic",
     ]
@@ -157,7 +157,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
             "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "search-topic",
-            "lint-topic", "near-duplicates", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
+            "lint-topic", "near-duplicates", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
             "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
         }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
@@ -342,6 +342,9 @@ def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Pat
             '  - {id: surveys, title: "Surveys", heading: "汇总"}\n  - {id: transformer, title: "Transformer", heading: "Transformer"}\n',
             '  - {id: transformer, title: "Transformer", heading: "Transformer"}\n  - {id: surveys, title: "Surveys", heading: "汇总"}\n',
         ),
+        # The Chinese deck's description: the Chinese package, whose notes are unchanged, is not
+        # the last build's.
+        ("deck.zh.yaml", "每张卡片都注明它出自哪些文章和论文。", "每张卡片都注明出处。"),
     ],
 )
 def test_what_a_card_shows_from_elsewhere_invalidates_it(
@@ -635,10 +638,11 @@ def test_a_rebuild_reads_back_every_part_that_did_not_change(bank: Path, tmp_pat
     reads = Reads(monkeypatch)
     build(bank, tmp_path / "out")
     # Each topic's part of each sheet and its page on the site, in both editions, but the edited
-    # topic's in English: three parts of the print pages, three of the Markdown sheets, one page.
-    assert len(reads.read) == len(reads.calls) == len(blocks) - 7 > 0
+    # topic's in English: three parts of the print pages, three of the Markdown sheets, one page;
+    # and the Chinese package, whose notes did not change, but not the English one.
+    assert len(reads.read) == len(reads.calls) == len(blocks) - 8 > 0
     assert {p.relative_to(tmp_path / "out").parts[0] for p in reads.read} == {
-        "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
+        "nlp-pretraining.zh.apkg", "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
         "review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html", "site",
     }
 

@@ -208,6 +208,19 @@ class BuildCache:
         """One of `blocks`."""
         return self.blocks([kind], parts, kept, lambda: [make()])[0]
 
+    def whole(self, kind: str, parts: object, name: str, path: Path, write: Callable[[Path], None]) -> None:
+        """Write the output file `name` (at `path`), which is made of `parts` alone (they must name
+        every byte it holds): a copy of the file that the last build wrote, when it is there as
+        written (see `blocks`), else by `write`."""
+        key = f"{kind}:{_digest(parts)}"
+        block = self._written(key)
+        if block is None:
+            write(path)
+            block = Block.of(key, path.read_bytes())
+        else:
+            path.write_bytes(block.data)
+        self.wrote(name, block, 0)
+
     def wrote(self, name: str, block: Block, at: int) -> None:
         """Remember that this build wrote `block` at byte `at` of its output file `name` (its path
         in the output folder, with `/`), where the next build reads it back."""
@@ -484,7 +497,11 @@ class Block:
     @classmethod
     def made(cls, key: str, lines: list[str]) -> Block:
         """The block of `lines`, each followed by a newline."""
-        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        return cls.of(key, "".join(line + "\n" for line in lines).encode("utf-8"))
+
+    @classmethod
+    def of(cls, key: str, data: bytes) -> Block:
+        """The block of `data`."""
         return cls(key, data, hashlib.sha256(data).hexdigest())
 
     def lines(self) -> list[str]:

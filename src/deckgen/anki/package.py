@@ -6,11 +6,15 @@ and decks' JSON and each note's cards, deckgen every id and every time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from html import escape
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models, site_url
+from deckgen.cache import BuildCache
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -79,15 +84,87 @@ DESCRIPTION_WORDS = {
 """The words of the deck description deckgen writes, per edition; the README says the same at more length."""
 
 
-def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
-    """Write the package's `collection.anki2` SQLite database to `db_path` (a new file), the
-    same bytes for the same inputs.
+@dataclass(frozen=True)
+class Collection:
+    """What a package's database holds: the note types, the decks, and each note in the order
+    it is written, with its tags, deck, position and time."""
+
+    models: str
+    """The note types' JSON."""
+    decks: str
+    """The decks' JSON."""
+    notes: list[tuple[genanki.Model, NoteSpec, str, int, int, int]]
+    """Each note: its note type, what it shows, its tags as stored, its deck id, its position
+    among new cards and the time its content last changed."""
+
+    @cached_property
+    def digest(self) -> str:
+        """A hash of everything the database is written from: equal digests, equal bytes (each
+        text is hashed with its length, so no two different collections run together alike)."""
+        hashed = hashlib.sha256(f"{len(self.models)}\0{self.models}{len(self.decks)}\0{self.decks}".encode())
+        for model, spec, tags, did, due, mtime in self.notes:
+            fields = "\x1f".join(spec.fields)
+            hashed.update(f"{model.model_id}\0{spec.guid}\0{len(tags)}\0{tags}{did}\0{due}\0{mtime}\0{len(fields)}\0{fields}".encode("utf-8", "surrogatepass"))
+        return hashed.hexdigest()
+
+    def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
+        """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
+        ordinals: dict[tuple[int, tuple[bool, ...]], list[int]] = {}
+        for model, spec, tags, did, due, mtime in self.notes:
+            nid = note_id(spec.guid)
+            note = (nid, spec.guid, model.model_id, mtime, tags, "\x1f".join(spec.fields), spec.fields[model.sort_field_index])
+            yield note, [(card_id(spec.guid, ordinal), nid, did, ordinal, mtime, due) for ordinal in _card_ordinals(model, spec, ordinals)]
+
+
+def _card_ordinals(model: genanki.Model, spec: NoteSpec, known: dict[tuple[int, tuple[bool, ...]], list[int]]) -> list[int]:
+    """The note's cards, as genanki decides them: one per template whose fields are filled in,
+    or one per cloze number. A note type with templates decides by which fields are empty, so
+    its answer is kept in `known`, per note type and pattern of empty fields."""
+    if model.model_type != model.FRONT_BACK:
+        return [card.ord for card in genanki.Note(model=model, fields=list(spec.fields), guid=spec.guid).cards]
+    filled = (model.model_id, tuple(bool(field) for field in spec.fields))
+    found = known.get(filled)
+    if found is None:
+        found = known[filled] = [card.ord for card in genanki.Note(model=model, fields=list(spec.fields), guid=spec.guid).cards]
+    return found
+
+
+def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
+    """What the package's `collection.anki2` holds for the notes, with the lock's times.
 
     Note and card ids derive from GUIDs, each note carries the time its content last
     changed, and note types the time their look last changed, all from the lock.
     """
     models = note_models(bank.deck.homepage)
     root_id = deck_id(*notes.decks[0][0])
+    model_json = {
+        str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
+    }
+    decks_json = json.loads(_DEFAULT_DECKS)
+    made: list[tuple[genanki.Model, NoteSpec, str, int, int, int]] = []
+    position = 0
+    for path, name, specs in notes.decks:
+        did = deck_id(*path)
+        description = deck_description_html(bank, lock) if len(path) == 1 else ""
+        decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
+        for spec in specs:
+            position += 1
+            state = lock.notes[spec.fields[0]]
+            tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
+            # A space at each end, as Anki and genanki write tags, so that a search for
+            # ' tag ' matches the first and the last tag too.
+            made.append((models[spec.model], spec, " " + " ".join(tags) + " ", did, position, state.mtime))
+    return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
+
+
+def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
+    """Write the package's `collection.anki2` SQLite database to `db_path` (a new file), the
+    same bytes for the same inputs."""
+    write_rows(collection(bank, notes, lock), db_path)
+
+
+def write_rows(made: Collection, db_path: Path) -> None:
+    """Write `made` as a `collection.anki2` SQLite database to `db_path` (a new file)."""
     connection = sqlite3.connect(db_path)
     try:
         # A new file of its own: no journal, no waiting for the disk, and every page in memory
@@ -99,52 +176,37 @@ def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) ->
         cursor = connection.cursor()
         cursor.executescript(APKG_SCHEMA)
         cursor.executescript(APKG_COL)
-        model_json = {
-            str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
-        }
-        (decks_raw,) = cursor.execute("SELECT decks FROM col").fetchone()
-        decks_json = json.loads(decks_raw)
-        position = 0
-        for path, name, specs in notes.decks:
-            did = deck_id(*path)
-            description = deck_description_html(bank, lock) if len(path) == 1 else ""
-            decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
-            for spec in specs:
-                position += 1
-                state = lock.notes[spec.fields[0]]
-                tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
-                _insert_note(cursor, models[spec.model], spec, tags, did, position, state.mtime)
-        cursor.execute("UPDATE col SET models = ?, decks = ?", (json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)))
+        # Each note, then its cards: the order in which pages are given to the two tables,
+        # so the bytes of the file, depend on it.
+        for note, cards in made.rows():
+            cursor.execute(_INSERT_NOTE, note)
+            cursor.executemany(_INSERT_CARD, cards)
+        cursor.execute("UPDATE col SET models = ?, decks = ?", (made.models, made.decks))
         connection.commit()
     finally:
         connection.close()
 
 
-def _insert_note(cursor: sqlite3.Cursor, model: genanki.Model, spec: NoteSpec, tags: tuple[str, ...], did: int, due: int, mtime: int) -> None:
-    """A note with `tags` and its cards, new (usn -1) and unscheduled, with the ids derived from its GUID."""
-    nid = note_id(spec.guid)
-    cursor.execute(
-        "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)"
-        " VALUES (:id, :guid, :mid, :mod, -1, :tags, :flds, :sfld, 0, 0, '')",
-        {
-            "id": nid,
-            "guid": spec.guid,
-            "mid": model.model_id,
-            "mod": mtime,
-            # A space at each end, as Anki and genanki write tags, so that a search for
-            # ' tag ' matches the first and the last tag too.
-            "tags": " " + " ".join(tags) + " ",
-            "flds": "\x1f".join(spec.fields),
-            "sfld": spec.fields[model.sort_field_index],
-        },
-    )
-    # genanki decides which cards a note has: one per template, or one per cloze number.
-    for card in genanki.Note(model=model, fields=list(spec.fields), guid=spec.guid).cards:
-        cursor.execute(
-            "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data)"
-            " VALUES (:id, :nid, :did, :ord, :mod, -1, 0, 0, :due, 0, 0, 0, 0, 0, 0, 0, 0, '')",
-            {"id": card_id(spec.guid, card.ord), "nid": nid, "did": did, "ord": card.ord, "mod": mtime, "due": due},
-        )
+_INSERT_NOTE = "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data) VALUES (?, ?, ?, ?, -1, ?, ?, ?, 0, 0, '')"
+_INSERT_CARD = (
+    "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data)"
+    " VALUES (?, ?, ?, ?, ?, -1, 0, 0, ?, 0, 0, 0, 0, 0, 0, 0, 0, '')"
+)
+
+
+def _default_decks() -> str:
+    """The decks' JSON of genanki's empty collection."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.executescript(APKG_SCHEMA)
+        connection.executescript(APKG_COL)
+        (decks,) = connection.execute("SELECT decks FROM col").fetchone()
+        return str(decks)
+    finally:
+        connection.close()
+
+
+_DEFAULT_DECKS = _default_decks()
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -183,9 +245,21 @@ def bank_media(bank: Bank) -> dict[str, Path]:
     }
 
 
-def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock) -> None:
-    """Write the bank as an Anki package, with its images and the times recorded in `lock`."""
+def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: BuildCache | None = None, name: str = "") -> None:
+    """Write the bank as an Anki package, with its images and the times recorded in `lock`; with
+    a build cache, a copy of the package the last build wrote as `name` (its path in `--out`),
+    when the database and the images are the same."""
+    made = collection(bank, notes, lock)
+    media = bank_media(bank)
+    if cache is None:
+        _write_apkg(made, media, path)
+    else:
+        # An image's packed name is a hash of its bytes.
+        cache.whole("apkg", (made.digest, sorted(media)), name, path, lambda target: _write_apkg(made, media, target))
+
+
+def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
-        collection = Path(tmp) / "collection.anki2"
-        write_collection(bank, notes, lock, collection)
-        write_package(path, collection, bank_media(bank))
+        database = Path(tmp) / "collection.anki2"
+        write_rows(made, database)
+        write_package(path, database, media)

@@ -21,4 +21,5 @@ class AnkiPackage:
         # Without filters the selection is the whole bank, whose notes are already rendered.
         notes = deck_notes(chosen, context.cache) if context.selection else context.notes
         slug = (chosen.edition_of or chosen).deck.slug
-        return {context.path(f"{slug}.apkg"): lambda path: write_apkg(chosen, path, notes, lock)}
+        path = context.path(f"{slug}.apkg")
+        return {path: lambda target: write_apkg(chosen, target, notes, lock, context.cache, context.name(path))}
