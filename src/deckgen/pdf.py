@@ -8,11 +8,12 @@ import subprocess
 import tempfile
 from html import unescape
 from pathlib import Path
-
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import Destination, IndirectObject
+from typing import TYPE_CHECKING
 
 from deckgen.model import DeckgenError, Diagnostic, Location, Severity
+
+if TYPE_CHECKING:
+    from pypdf.generic import Destination, IndirectObject
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = (
@@ -82,6 +83,8 @@ _TITLE = re.compile(r"<title>([^<]*)</title>")
 
 def destination_pages(pdf: Path) -> dict[str, int]:
     """The page (from 1) of each named destination in `pdf`: each element that a link points to."""
+    from pypdf import PdfReader  # only a build with --pdf reads PDFs: the others start without it
+
     reader = PdfReader(pdf)
     pages = {}
     for name, destination in reader.named_destinations.items():
@@ -114,6 +117,8 @@ def _bookmarks(html: str) -> list[tuple[int, str, str]]:
 def _finish(pdf: Path, html: str, out: Path) -> None:
     """Copy `pdf` to `out` with bookmarks for the contents' entries, at each one's page, and the
     page's title; without Chromium's print time, so that the same page gives the same bytes."""
+    from pypdf import PdfReader, PdfWriter
+
     reader = PdfReader(pdf)
     writer = PdfWriter(clone_from=reader)
     destinations: dict[str, Destination] = {name.removeprefix("/"): d for name, d in reader.named_destinations.items()}
