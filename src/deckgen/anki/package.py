@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from html import escape
 from pathlib import Path
 
@@ -140,7 +140,7 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
     model_json = {
         str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
     }
-    decks_json = json.loads(_DEFAULT_DECKS)
+    decks_json = json.loads(_default_decks())
     made: list[tuple[genanki.Model, NoteSpec, str, int, int, int]] = []
     position = 0
     for path, name, specs in notes.decks:
@@ -155,12 +155,6 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
             # ' tag ' matches the first and the last tag too.
             made.append((models[spec.model], spec, " " + " ".join(tags) + " ", did, position, state.mtime))
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
-
-
-def write_collection(bank: Bank, notes: DeckNotes, lock: Lock, db_path: Path) -> None:
-    """Write the package's `collection.anki2` SQLite database to `db_path` (a new file), the
-    same bytes for the same inputs."""
-    write_rows(collection(bank, notes, lock), db_path)
 
 
 def write_rows(made: Collection, db_path: Path) -> None:
@@ -194,6 +188,7 @@ _INSERT_CARD = (
 )
 
 
+@lru_cache(maxsize=1)
 def _default_decks() -> str:
     """The decks' JSON of genanki's empty collection."""
     connection = sqlite3.connect(":memory:")
@@ -204,9 +199,6 @@ def _default_decks() -> str:
         return str(decks)
     finally:
         connection.close()
-
-
-_DEFAULT_DECKS = _default_decks()
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
