@@ -88,6 +88,49 @@ def test_a_build_in_worker_processes_writes_the_bytes_of_a_build_in_one(tmp_path
     assert dict(calls) == {"read_topic": 2}
 
 
+def test_a_build_in_one_process_parses_each_question_text_once_to_render_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
+    # In one process too, a question's notes, printed texts and sheet lines are made one after
+    # the other, so the sheets take where a text's code and math are from the parse that rendered
+    # its card: once the bank is checked, the reader parses no question text that can hold no link.
+    from deckgen import build as build_module
+    from deckgen import render
+    from deckgen.editions import editions
+
+    bank = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions", bank)
+    epoch(1_700_000_000)
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
+    rendering = [False]
+    read_after_check: list[str] = []
+    reader = render._reader()
+    real_parse = reader.parse
+
+    def parse(src: str, env: Any = None) -> Any:
+        if rendering[0]:
+            read_after_check.append(src)
+        return real_parse(src, env)
+
+    def render_ahead(*args: Any, _real: Callable[..., None] = build_module._render_ahead) -> None:
+        rendering[0] = True
+        _real(*args)
+
+    monkeypatch.setattr(reader, "parse", parse)
+    monkeypatch.setattr(build_module, "_render_ahead", render_ahead)
+    build(bank, tmp_path / "out")
+    monkeypatch.undo()
+
+    found, _ = editions(load_bank(bank))
+    texts = {
+        text.strip("\n")
+        for made in found
+        for q in made.bank.questions
+        for text in (q.question, q.answer, q.extra or "", *q.items, *(v for row in q.rows for v in (row.aspect, *row.values, row.extra or "")))
+        if text.strip() and not text.startswith("\n") and "[" not in text and "<" not in text
+    }
+    assert len(texts) > 1000 and read_after_check
+    assert [text for text in read_after_check if text in texts] == []
+
+
 def test_a_small_build_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
     bank = tmp_path / "mini"
     shutil.copytree(FIXTURES / "mini", bank)

@@ -313,7 +313,7 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
         chosen = select(made.bank, options.selection)
         shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection))))
     with phase(options.timings, "render"):
-        _render_in_workers([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
+        _render_ahead([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
         rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
         lock = release.next_lock(bank, rendered[0][1], timestamp, {e.language: n for e, n in rendered[1:]})
@@ -330,7 +330,7 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
 def _warm(bank: Bank, topic: Topic, question: Question, numbered: NumberedQuestion | None, cache: BuildCache) -> None:
     """Render what a build shows of one question: its notes, and (`numbered`, when the sheets
     and the site print it) its printed texts, its lines in the Markdown sheets and its text in
-    the site's search index. In one process, so that each text is parsed once for all of them."""
+    the site's search index. One after the other, so that each text is parsed once for all of them."""
     cached_notes(bank, topic, question, cache)
     if numbered is not None:
         question_texts(bank, cache)(topic, question)
@@ -339,11 +339,11 @@ def _warm(bank: Bank, topic: Topic, question: Question, numbered: NumberedQuesti
         search_texts(bank, cache)(topic, question)
 
 
-def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
-    """Render, in worker processes, what `cache` does not hold of every edition's notes and
-    (for each edition with the outline of what it prints) its pages, when there is enough of it."""
-    if not parallel.worth(sum(len(q.questions) + len(q.retired) for made, _ in found for q in made.bank.topics), parallel.MIN_QUESTIONS):
-        return
+def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
+    """Render what `cache` does not hold of every edition's notes and (for each edition with the
+    outline of what it prints) its pages, question by question: in worker processes when there
+    is enough of it, else here. Either way the outputs then read each value from the cache, and
+    no text is parsed again for a later output."""
     wanted: list[tuple[Bank, Topic, Question, NumberedQuestion | None, list[str]]] = []
     for made, shape in found:
         bank = made.bank
@@ -358,4 +358,6 @@ def _render_in_workers(found: list[tuple[Edition, Outline | None]], cache: Build
                 wanted.append((bank, topic, question, numbered, keys))
     held = cache.present([key for *_, keys in wanted for key in keys])
     tasks: list[parallel.Task] = [partial(_warm, bank, topic, question, numbered) for bank, topic, question, numbered, keys in wanted if not held.issuperset(keys)]
-    parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS)
+    if not parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS):
+        for task in tasks:
+            task(cache)

@@ -57,14 +57,14 @@ def _work(chunk: range) -> list[tuple[str, str]]:
     return made.made()
 
 
-def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> None:
-    """Run `tasks` in worker processes, putting what they make into `cache`; or, if there is not
-    `enough` work or only one process to use, do nothing (the build computes each value when
-    it needs it, as it does for any cache miss)."""
+def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> bool:
+    """Run `tasks` in worker processes, putting what they make into `cache`, and say so; or, if
+    there is not `enough` work or only one process to use, do nothing and return False (the
+    build computes each value when it needs it, as it does for any cache miss)."""
     global _tasks
     workers = min(jobs(), len(tasks))
     if workers < 2 or not enough:
-        return
+        return False
     # More chunks than workers, so that one slow chunk does not leave a core idle at the end.
     count = workers * 4
     chunks = [range(len(tasks) * i // count, len(tasks) * (i + 1) // count) for i in range(count)]
@@ -76,6 +76,7 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> None:
                     cache.put_json(key, text)
     finally:
         _tasks = ()
+    return True
 
 
 def run_missing(cache: BuildCache, work: Sequence[tuple[str, int, Task]], least: int) -> None:

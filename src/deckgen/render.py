@@ -280,13 +280,13 @@ def _inert_anki_markup(html: str) -> str:
     return html
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=1024)
 def render_text(text: str) -> tuple[str, str]:
     """A text as HTML for an Anki field and as HTML for the printable sheets, from one parse.
 
-    A build shows most texts twice, on a card and on the printable sheet, and renders all
-    cards before any sheet: the memo keeps every text of a build, and the build empties it
-    (`forget_rendered`) when it ends, so that a long-lived process does not grow with it.
+    A build shows most texts twice, on a card and on the printable sheet, and renders both
+    forms of a question's texts one after the other (see `deckgen.build`), so the memo keeps
+    only the texts rendered last; the build empties it (`forget_rendered`) when it ends.
     """
     if not text.strip():
         return "", ""
