@@ -5,9 +5,11 @@ workers through the cache. A small build stays in one process."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +22,7 @@ import deckgen.sheet
 import deckgen.validate
 from deckgen import parallel
 from deckgen.build import build
+from deckgen.cache import BuildCache
 from deckgen.load import load_bank
 from tests.conftest import FIXTURES, ROOT
 
@@ -151,3 +154,31 @@ def test_deckgen_jobs_sets_how_many_processes_a_build_uses(monkeypatch: pytest.M
         assert parallel.jobs() == 1
     else:
         assert parallel.jobs() == (expected if expected is not None else len(os.sched_getaffinity(0)))
+
+
+_real_work = parallel._work
+
+
+def _counted_work(chunk: range) -> list[tuple[str, str]]:
+    """`parallel._work`, which also hands back how many tasks its chunk had."""
+    return [("chunk", str(len(chunk))), *_real_work(chunk)]
+
+
+def _record_task(index: int, made: BuildCache) -> None:
+    made.put(f"task:{index}", [index, os.getpid()])
+
+
+def test_a_run_of_many_tasks_takes_them_in_chunks_and_keeps_every_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build takes in what a chunk made all at once, so chunks stay small however many tasks there are.
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+    sizes: list[int] = []
+    monkeypatch.setattr(parallel, "_work", _counted_work)
+    cache = BuildCache(None, writable=False)
+    real_put = cache.put_json
+    monkeypatch.setattr(cache, "put_json", lambda key, text: sizes.append(int(text)) if key == "chunk" else real_put(key, text))
+    assert parallel.run(cache, [partial(_record_task, i) for i in range(50)], enough=True)
+    assert (max(sizes), len(sizes), sum(sizes)) == (3, 17, 50)  # 17 chunks of at most 3, not 4 chunks per worker
+    values = [cache.get(f"task:{i}") for i in range(50)]
+    assert [v[0] for v in values] == list(range(50))
+    assert os.getpid() not in {v[1] for v in values}

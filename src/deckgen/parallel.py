@@ -25,6 +25,10 @@ MIN_QUESTIONS = 1500
 """Fewer questions to render than this, and a build renders them in one process."""
 MIN_BANK_BYTES = 1_000_000
 """Fewer bytes of topic files to read than this, and they are read in one process."""
+CHUNK = 256
+"""At most this many tasks (questions to render, files to read) go to a worker at a time, so
+that what a chunk makes, which the build holds twice while it takes it in (sent, then read),
+stays small however large the bank."""
 JOBS_VARIABLE = "DECKGEN_JOBS"
 """The environment variable that sets how many processes a build uses (1: only its own)."""
 
@@ -58,15 +62,15 @@ def _work(chunk: range) -> list[tuple[str, str]]:
 
 
 def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> bool:
-    """Run `tasks` in worker processes, putting what they make into `cache`, and say so; or, if
-    there is not `enough` work or only one process to use, do nothing and return False (the
-    build computes each value when it needs it, as it does for any cache miss)."""
+    """Run `tasks` in worker processes, at most `CHUNK` at a time, putting what they make into
+    `cache`, and say so; or, if there is not `enough` work or only one process to use, do nothing
+    and return False (the build computes each value when it needs it, as for any cache miss)."""
     global _tasks
     workers = min(jobs(), len(tasks))
     if workers < 2 or not enough:
         return False
     # More chunks than workers, so that one slow chunk does not leave a core idle at the end.
-    count = workers * 4
+    count = max(workers * 4, -(-len(tasks) // CHUNK))
     chunks = [range(len(tasks) * i // count, len(tasks) * (i + 1) // count) for i in range(count)]
     _tasks = tasks
     try:
