@@ -332,7 +332,7 @@ def _card_html(md: MarkdownIt, tokens: Sequence[Token]) -> str:
 @lru_cache(maxsize=4096)
 def card_html_for_check(text: str) -> str:
     """`to_html` for a check, which runs outside a build: the card alone (no print form), in a
-    bounded memo, where `render_text`'s is emptied only when a build ends."""
+    memo of its own, which a build does not empty when it ends."""
     if not text.strip():
         return ""
     md = markdown()
