@@ -15,11 +15,19 @@ from anki.scheduler.v3 import CardAnswer
 from deckgen.anki import notetypes
 
 if TYPE_CHECKING:
+    from deckgen.model import Question
     from tests.shipped_deck import Shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def markdown_texts(question: Question) -> tuple[str, ...]:
+    """Every Markdown text a question writes: question, answer, extra, items and each compare
+    row's aspect, values and extra (empty where the bank writes none)."""
+    rows = (text for row in question.rows for text in (row.aspect, *row.values, row.extra or ""))
+    return (question.question, question.answer, question.extra or "", *question.items, *rows)
 
 
 def check_golden(path: Path, actual: str) -> None:

@@ -24,7 +24,7 @@ from deckgen import parallel
 from deckgen.build import build
 from deckgen.cache import BuildCache
 from deckgen.load import load_bank
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, markdown_texts
 
 COUNTED: list[tuple[ModuleType, str]] = [
     (deckgen.validate, "read_topic"),
@@ -127,7 +127,7 @@ def test_a_build_in_one_process_parses_each_question_text_once_to_render_it(tmp_
         text.strip("\n")
         for made in found
         for q in made.bank.questions
-        for text in (q.question, q.answer, q.extra or "", *q.items, *(v for row in q.rows for v in (row.aspect, *row.values, row.extra or "")))
+        for text in markdown_texts(q)
         if text.strip() and not text.startswith("\n") and "[" not in text and "<" not in text
     }
     assert len(texts) > 1000 and read_after_check

@@ -174,16 +174,11 @@ def test_every_shipped_text_reads_alike_for_the_sheets(monkeypatch: pytest.Monke
     from deckgen.editions import editions
     from deckgen.load import load_bank
     from deckgen.render import to_sheet_cell
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, markdown_texts
 
     bank = load_bank(ROOT / "questions")
     found, _ = editions(bank)
-    texts = {
-        text
-        for made in found
-        for question in made.bank.questions
-        for text in (question.question, question.answer, question.extra or "", *question.items, *(v for row in question.rows for v in (row.aspect, *row.values, row.extra or "")))
-    }
+    texts = {text for made in found for question in made.bank.questions for text in markdown_texts(question)}
     assert len(texts) > 1000
     for text in sorted(texts):
         forget_rendered()
