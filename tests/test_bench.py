@@ -21,9 +21,10 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     )
     report = out.read_text(encoding="utf-8")
     assert result.stdout == report
-    assert "| cards | floor s | build s | build, one process s | rebuild s | check s | check after an edit s | start-up s | peak MB (build) |" in report
-    assert "| cards | build / floor | build, one process / floor | rebuild / floor | check / floor | check after an edit / floor | .apkg / genanki |" in report
+    assert "| cards | floor s | build s | build, one process s | rebuild s | check s | check after an edit s | least check s | start-up s | peak MB (build) |" in report
+    assert "| cards | build / floor | build, one process / floor | rebuild / floor | check / floor | check after an edit / floor | least check / floor | .apkg / genanki |" in report
     assert report.count("\n| 40 |") == 2 and report.count("\n| 80 |") == 2
+    assert re.search(r"\n- check / floor at 80 cards: \d+\.\d\d \(target ≤ 0\.3; the least any check does: \d+\.\d\d\): ", report)
     for target in ("build / floor at 80 cards", "rebuild / floor at 80 cards", "check / floor at 80 cards",
                    "peak memory of a build at 80 cards", "check after a one-file edit at 80 cards", "the site's share of a cold build",
                    ".apkg size against genanki's", "cost per 1,000 cards"):
@@ -71,3 +72,32 @@ def test_the_generated_bank_is_clean_and_the_floor_builds(tmp_path: Path) -> Non
     assert "\nzh: 228 of 228 questions translated (100%), none stale\n" in stats  # 250 cards: 228 questions, 11 of them compares of 3 rows
     subprocess.run([sys.executable, str(ROOT / "bench" / "floor.py"), str(tmp_path / "bank"), str(tmp_path / "floor.apkg")], check=True)
     assert (tmp_path / "floor.apkg").stat().st_size > 0 and (tmp_path / "floor.zh.apkg").stat().st_size > 0
+
+
+def _marked_texts(node: object, key: str | None = None) -> list[str]:
+    """The texts under `node` that hold a `[`, `<` or `$`, leaving out ids, sources, tags and settings."""
+    if key in ("id", "from", "sources", "tags", "type", "section", "topic", "lint"):
+        return []
+    if isinstance(node, str):
+        return [node] if any(mark in node for mark in "[<$") else []
+    if isinstance(node, list):
+        return [text for item in node for text in _marked_texts(item, key)]
+    if isinstance(node, dict):
+        return [text for k, v in node.items() for text in _marked_texts(v, k)]
+    return []
+
+
+def test_the_least_check_parses_each_text_that_may_hold_a_link_or_math_once_per_file(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import yaml
+    from generate import write_bank
+
+    write_bank(tmp_path / "bank", 250, languages=True)
+    files = sorted((tmp_path / "bank").glob("*.yaml"))
+    expected = sum(len(set(_marked_texts(yaml.safe_load(f.read_text(encoding="utf-8")).get("questions", [])))) for f in files)
+    assert expected > 250  # every question's texts hold math
+    for jobs in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "least_check.py"), str(tmp_path / "bank"), "--jobs", jobs], capture_output=True, text=True, check=True
+        )
+        assert result.stdout == f"{len(files)} files, {expected} texts parsed\n"
