@@ -2,6 +2,7 @@
 
     python bench/run.py                      # 1k, 10k and 50k cards, 3 rounds each
     python bench/run.py --sizes 1000 --rounds 5 --out report.md
+    python bench/run.py --sizes 10000 --baseline main   # this tree against main, side by side
 
 For each size it writes a synthetic bank with a Chinese edition (bench/generate.py), then
 runs, in alternating order within each round: the floor (bench/floor.py); a cold `deckgen
@@ -13,7 +14,9 @@ per card across sizes, and the .apkg's size against genanki's for the same notes
 runs each deckgen command once more with `--timings`, and reports where the time and the
 memory go, step by step (each output by its name), and why each target that is not met
 is not. Times are ratios measured in one run on one machine: compare them, not the
-seconds, across machines.
+seconds, across machines. With `--baseline COMMIT`, every deckgen step also runs the deckgen
+of that commit, in the same rounds, and the report compares the two step by step: the way
+to measure a change on a shared machine, whose speed drifts between runs.
 """
 
 from __future__ import annotations
@@ -123,36 +126,66 @@ def genanki_size(bank: Path, work: Path) -> int:
     return path.stat().st_size
 
 
-def measure(cards: int, rounds: int, work: Path) -> Sample:
+DECKGEN_STEPS = ("build", "build, one process", "rebuild", "check", "check after an edit", "start-up")
+"""The steps that run deckgen: with `--baseline`, each is timed for the baseline too."""
+BASELINE = " (baseline)"
+"""What a step's name ends with when it runs the baseline's deckgen."""
+
+
+def baseline_tree(revision: str, into: Path) -> Path:
+    """deckgen's source as of `revision` (anything git names a commit by), written into `into`;
+    the folder its package is imported from."""
+    root = HERE.parent
+    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"--baseline {revision}: not a commit of {root}")
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", found.stdout.strip(), "src"], capture_output=True, check=True)
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def importing(source: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` for a process that imports deckgen from the tree `source` (its `src`), whatever is installed."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH", "")]))}
+
+
+def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -> Sample:
     bank = work / f"bank-{cards}"
     write_bank(bank, cards, languages=True)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     python = sys.executable
-    deckgen = [python, "-m", "deckgen"]
-    steps = {
-        "floor": [python, str(HERE / "floor.py"), str(bank), str(work / "floor.apkg")],
-        "build": [*deckgen, "build", str(bank), "--out", str(work / "cold")],
-        "build, one process": [*deckgen, "build", str(bank), "--out", str(work / "cold-1")],
-        "rebuild": [*deckgen, "build", str(bank), "--out", str(work / "warm")],
-        "check": [*deckgen, "check", str(bank), "--out", str(work / "no-build")],
-        "check after an edit": [*deckgen, "check", str(bank), "--out", str(work / "warm")],
-        "least check": [python, str(HERE / "least_check.py"), str(bank)],
-        "start-up": [*deckgen, "--version"],
+    steps: dict[str, tuple[list[str], dict[str, str]]] = {
+        "floor": ([python, str(HERE / "floor.py"), str(bank), str(work / "floor.apkg")], env),
+        "least check": ([python, str(HERE / "least_check.py"), str(bank)], env),
     }
-    one_process = {**env, "DECKGEN_JOBS": "1"}
+    outs: dict[str, Path] = {}  # the build folder of each step that builds (a cold build's is emptied first)
+    versions = {"": HERE.parent / "src", **({BASELINE: baseline} if baseline is not None else {})}
+    for suffix, source in versions.items():
+        own = importing(source, env)
+        deckgen = [python, "-m", "deckgen"]
+        folder = {"build": "cold", "build, one process": "cold-1", "rebuild": "warm", "check": "no-build", "check after an edit": "warm"}
+        for step in DECKGEN_STEPS:
+            if step == "start-up":
+                command = [*deckgen, "--version"]
+            else:
+                outs[step + suffix] = work / (folder[step] + ("-baseline" if suffix else ""))
+                command = [*deckgen, "build" if step.startswith(("build", "rebuild")) else "check", str(bank), "--out", str(outs[step + suffix])]
+            steps[step + suffix] = (command, {**own, "DECKGEN_JOBS": "1"} if "one process" in step else own)
     sample = Sample()
-    subprocess.run(steps["rebuild"], check=True, capture_output=True, env=env)  # warm the rebuild's cache
+    for suffix in versions:  # warm each rebuild's cache
+        subprocess.run(steps["rebuild" + suffix][0], check=True, capture_output=True, env=steps["rebuild" + suffix][1])
     edits = 0
     for round_number in range(rounds):
         order = list(steps) if round_number % 2 == 0 else list(reversed(steps))
         for step in order:
             if step.startswith("build"):
-                shutil.rmtree(work / ("cold-1" if "one" in step else "cold"), ignore_errors=True)
-            if step in ("rebuild", "check after an edit"):
+                shutil.rmtree(outs[step], ignore_errors=True)
+            if step.removesuffix(BASELINE) in ("rebuild", "check after an edit"):
                 # An edit the warm build folder has not seen: the rebuild, or check with its cache, meets it.
                 edit_one_question(bank, edits)
                 edits += 1
-            seconds, peak = timed(steps[step], one_process if "one process" in step else env)
+            seconds, peak = timed(*steps[step])
             sample.seconds.setdefault(step, []).append(seconds)
             sample.peak_mb[step] = max(sample.peak_mb.get(step, 0.0), peak)
     # One more run of each, untimed by us, for deckgen's own breakdown by step.
@@ -161,9 +194,10 @@ def measure(cards: int, rounds: int, work: Path) -> Sample:
         if step == "rebuild":
             edit_one_question(bank, edits)
             edits += 1
-        result = subprocess.run([*steps[step], "--timings"], capture_output=True, text=True, env=env)
+        command, step_env = steps[step]
+        result = subprocess.run([*command, "--timings"], capture_output=True, text=True, env=step_env)
         if result.returncode != 0:
-            raise SystemExit(f"failed ({result.returncode}): {' '.join(steps[step])}\n{result.stderr[-2000:]}")
+            raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
         sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = parse_timings(result.stderr)
     sample.apkg_bytes = (work / "cold" / "bench-deck.apkg").stat().st_size
     sample.genanki_bytes = genanki_size(bank, work)
@@ -174,7 +208,7 @@ def verdict(value: float, target: float) -> str:
     return "met" if value <= target else "**not met**"
 
 
-def report(results: dict[int, Sample], rounds: int) -> str:
+def report(results: dict[int, Sample], rounds: int, baseline: str | None = None) -> str:
     lines = [
         "# deckgen benchmark",
         "",
@@ -198,6 +232,8 @@ def report(results: dict[int, Sample], rounds: int) -> str:
     for cards, s in sorted(results.items()):
         ratios = [f"{s.ratio(k):.2f}" for k in ("build", "build, one process", "rebuild", "check", "check after an edit", "least check")]
         lines.append(f"| {cards} | {' | '.join(ratios)} | {s.apkg_bytes / s.genanki_bytes:.2f} |")
+    if baseline is not None:
+        lines += _against_baseline(results, baseline)
     lines += ["", "## Targets", ""]
     unmet: set[str] = set()
     for name, (target, sizes) in TARGETS.items():
@@ -260,6 +296,26 @@ def report(results: dict[int, Sample], rounds: int) -> str:
     if why:
         lines += ["", "## Why a target is not met", ""] + why
     return "\n".join(lines) + "\n"
+
+
+def _against_baseline(results: dict[int, Sample], baseline: str) -> list[str]:
+    """Each deckgen step of this tree against the same step of the baseline's, run side by side."""
+    lines = [
+        "",
+        f"## Against the baseline ({baseline})",
+        "",
+        f"This tree's deckgen and the deckgen of `{baseline}`, each step of both run in the same rounds, alternating:",
+        "medians, and the peak memory of each step's largest process. Below 1.00, this tree is faster or smaller.",
+        "",
+        "| cards | step | s | baseline s | / baseline | peak MB | baseline peak MB | / baseline |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cards, s in sorted(results.items()):
+        for step in DECKGEN_STEPS:
+            ours, theirs = s.median(step), s.median(step + BASELINE)
+            peak, base_peak = s.peak_mb[step], s.peak_mb[step + BASELINE]
+            lines.append(f"| {cards} | {step} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f} | {peak:.0f} | {base_peak:.0f} | {peak / base_peak:.2f} |")
+    return lines
 
 
 def _linear(results: dict[int, Sample]) -> str:
@@ -331,15 +387,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 50_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--baseline", metavar="COMMIT", help="also time the deckgen of this commit, side by side, and compare")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="deckgen-bench-") as tmp:
+        baseline = baseline_tree(args.baseline, Path(tmp) / "baseline") if args.baseline else None
         for cards in args.sizes:
             work = Path(tmp) / str(cards)
             work.mkdir()
-            results[cards] = measure(cards, args.rounds, work)
+            results[cards] = measure(cards, args.rounds, work, baseline)
             print(f"measured {cards} cards", file=sys.stderr)
-    text = report(results, args.rounds)
+    text = report(results, args.rounds, args.baseline)
     print(text, end="")
     if args.out:
         args.out.write_text(text, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -40,6 +41,34 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
         if line.endswith("**not met**") and not line.startswith("- the site's share"):
             name = "memory" if line.startswith("- peak memory") else line.removeprefix("- ").split(" at ")[0]
             assert f"- **{name}**: " in report.split("## Why a target is not met\n")[1], name
+
+
+def test_the_benchmark_compares_each_deckgen_step_with_a_baseline_commit_run_beside_it(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "40", "--rounds", "1", "--baseline", "HEAD", "--out", str(out)],
+        capture_output=True,
+        check=True,
+        timeout=600,
+    )
+    section = out.read_text(encoding="utf-8").split("## Against the baseline (HEAD)\n")[1].split("\n## ")[0]
+    rows = re.findall(r"\n\| 40 \| ([a-z, -]+) \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| \d+ \| \d+ \| \d+\.\d\d \|", section)
+    assert rows == ["build", "build, one process", "rebuild", "check", "check after an edit", "start-up"]
+
+
+def test_the_baseline_is_the_commits_own_source_and_each_side_imports_its_own_deckgen(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import baseline_tree, importing
+
+    source = baseline_tree("HEAD", tmp_path / "baseline")
+    committed = subprocess.run(["git", "-C", str(ROOT), "show", "HEAD:src/deckgen/build.py"], capture_output=True, check=True).stdout
+    assert (source / "deckgen" / "build.py").read_bytes() == committed
+    where = "import deckgen, pathlib; print(pathlib.Path(deckgen.__file__).parent)"
+    for tree in (source, ROOT / "src"):
+        found = subprocess.run([sys.executable, "-c", where], capture_output=True, text=True, check=True, env=importing(tree, dict(os.environ)), cwd=tmp_path)
+        assert found.stdout == f"{tree / 'deckgen'}\n"
+    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--baseline", "no-such-commit"], capture_output=True, text=True)
+    assert (refused.returncode, refused.stderr) == (1, f"--baseline no-such-commit: not a commit of {ROOT}\n")
 
 
 def test_the_benchmark_reads_deckgens_timings() -> None:
