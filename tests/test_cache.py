@@ -530,6 +530,28 @@ def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
     assert BuildCache(None, writable=False).present(["old:1"]) == set()
 
 
+def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path)
+    try:
+        text = "x" * (cache_module.PENDING_CHARACTERS // 3)
+        cache.put("small", 1)
+        cache.put("first", text)
+        cache.put("second", text)
+        assert [key for key, _ in cache.made()] == ["small", "first", "second"]  # two thirds of the bound so far
+        cache.put("third", text)
+        assert cache.made() == []  # written to the new cache file, all four
+        cache.put("fourth", text)
+        assert [key for key, _ in cache.made()] == ["fourth"]  # counted afresh after writing
+        assert [cache.get(key) for key in ("small", "first", "second", "third", "fourth")] == [1, text, text, text, text]
+    finally:
+        cache.close()
+    in_memory = BuildCache(tmp_path, writable=False)  # as check's: it has no file to write to
+    for number in range(4):
+        in_memory.put(f"big:{number}", "x" * (cache_module.PENDING_CHARACTERS // 3))
+    assert len(in_memory.made()) == 4
+    in_memory.close()
+
+
 class _FailingUpdate:
     """An SQLite connection whose statements that add this build's entries to the old cache fail."""
 

@@ -41,6 +41,12 @@ from deckgen.model import Bank, CompareRow, Question, Source, Topic, media_name
 T = TypeVar("T")
 
 CACHE_FILE = ".deckgen-cache.sqlite"
+PENDING_ENTRIES = 1024
+PENDING_CHARACTERS = 1 << 22
+"""A writable cache keeps what a build made in memory until it holds this many entries or this
+many characters of JSON, then writes them to its file. Entries differ a thousandfold in size
+(a topic file read holds each of its questions), so the count alone would keep the JSON of a
+whole bank's topics in memory at once."""
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _MASTER = [
     ("table", "entries", _SCHEMA.replace(" IF NOT EXISTS", "")),
@@ -101,6 +107,7 @@ class BuildCache:
         self._used: set[str] = set()
         self._made: set[str] = set()
         self._pending: dict[str, str] = {}
+        self._pending_characters = 0
         self._failed = False
         self._old_files = _OpenFiles()
         """The last build's output files that blocks are read back from."""
@@ -284,7 +291,8 @@ class BuildCache:
             return
         self._made.add(key)
         self._pending[key] = text
-        if len(self._pending) >= 1024 and self.writable:
+        self._pending_characters += len(text)
+        if (len(self._pending) >= PENDING_ENTRIES or self._pending_characters >= PENDING_CHARACTERS) and self.writable:
             self._flush()
 
     def made(self) -> list[tuple[str, str]]:
@@ -298,6 +306,7 @@ class BuildCache:
         try:
             db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", self._pending.items())
             self._pending.clear()
+            self._pending_characters = 0
         except sqlite3.Error:
             self._discard()
 
@@ -424,6 +433,7 @@ class BuildCache:
         self._failed = True
         self._old_files.close()
         self._pending.clear()
+        self._pending_characters = 0
         self._made.clear()
         for db in (self._old, self._new):
             if db is not None:
