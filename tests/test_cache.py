@@ -531,9 +531,14 @@ def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
 
 
 def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: Path) -> None:
+    last = BuildCache(tmp_path)
+    last.put("first", "the last build's")
+    last.put("unused", 0)
+    last.save()
+    last.close()
     cache = BuildCache(tmp_path)
+    text = "x" * (cache_module.PENDING_CHARACTERS // 3)
     try:
-        text = "x" * (cache_module.PENDING_CHARACTERS // 3)
         cache.put("small", 1)
         cache.put("first", text)
         cache.put("second", text)
@@ -543,11 +548,18 @@ def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: P
         cache.put("fourth", text)
         assert [key for key, _ in cache.made()] == ["fourth"]  # counted afresh after writing
         assert [cache.get(key) for key in ("small", "first", "second", "third", "fourth")] == [1, text, text, text, text]
+        asked = ["small", "first", "third", "fourth", "unused", "none"]
+        assert cache.present(asked) == {"small", "first", "third", "fourth", "unused"}
+        assert [cache.has(key) for key in asked] == [True, True, True, True, True, False]
+        cache.save()
     finally:
         cache.close()
+    saved = BuildCache(tmp_path, writable=False)
+    assert [saved.get(key) for key in ("small", "first", "fourth", "unused")] == [1, text, text, None]  # made again: this build's
+    saved.close()
     in_memory = BuildCache(tmp_path, writable=False)  # as check's: it has no file to write to
     for number in range(4):
-        in_memory.put(f"big:{number}", "x" * (cache_module.PENDING_CHARACTERS // 3))
+        in_memory.put(f"big:{number}", text)
     assert len(in_memory.made()) == 4
     in_memory.close()
 

@@ -105,7 +105,6 @@ class BuildCache:
         self._temporary: list[Path] = []
         """Files this build made and has not yet moved into place: removed if it fails."""
         self._used: set[str] = set()
-        self._made: set[str] = set()
         self._pending: dict[str, str] = {}
         self._pending_characters = 0
         self._failed = False
@@ -152,8 +151,11 @@ class BuildCache:
         try:
             if key in self._pending:
                 return json.loads(self._pending[key])
-            db = self._new if key in self._made else self._old
-            row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
+            # What this build made, then the last build's: a value made again replaces the old one.
+            for db in (self._new, self._old):
+                row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
+                if row is not None:
+                    break
             value = json.loads(row[0]) if row is not None else None
         except (sqlite3.Error, ValueError, TypeError, RecursionError):
             return None
@@ -261,22 +263,23 @@ class BuildCache:
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
-        if key in self._pending or key in self._made:
+        if key in self._pending:
             return True
         try:
-            return self._old is not None and self._old.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None
+            return any(db.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None for db in (self._new, self._old) if db is not None)
         except sqlite3.Error:
             return False
 
     def present(self, keys: list[str]) -> set[str]:
         """Which of `keys` the cache holds a value under: `has` for many keys, in a few queries."""
-        found = {key for key in keys if key in self._pending or key in self._made}
-        rest = [key for key in keys if key not in found]
+        found = {key for key in keys if key in self._pending}
         try:
-            for start in range(0, len(rest) if self._old is not None else 0, 500):
-                chunk = rest[start : start + 500]
-                query = f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
-                found.update(row[0] for row in self._old.execute(query, chunk))  # type: ignore[union-attr]
+            for db in [db for db in (self._new, self._old) if db is not None]:
+                rest = [key for key in keys if key not in found]
+                for start in range(0, len(rest), 500):
+                    chunk = rest[start : start + 500]
+                    query = f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+                    found.update(row[0] for row in db.execute(query, chunk))
         except sqlite3.Error:
             pass
         return found
@@ -289,7 +292,6 @@ class BuildCache:
         """`put` a value that is already JSON: what another process's cache made (`made`)."""
         if self._failed:
             return
-        self._made.add(key)
         self._pending[key] = text
         self._pending_characters += len(text)
         if (len(self._pending) >= PENDING_ENTRIES or self._pending_characters >= PENDING_CHARACTERS) and self.writable:
@@ -361,8 +363,8 @@ class BuildCache:
             if mode != ("delete",) or db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() != _MASTER:
                 raise sqlite3.DatabaseError("not a cache as deckgen writes it")
             db.execute("BEGIN IMMEDIATE")
-            kept = self._used | self._made
-            unused = [(key,) for (key,) in db.execute("SELECT key FROM entries") if key not in kept]
+            # What this build made is added below, whether or not the old cache held it too.
+            unused = [(key,) for (key,) in db.execute("SELECT key FROM entries") if key not in self._used]
             db.executemany("DELETE FROM entries WHERE key = ?", unused)
             db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
             db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
@@ -434,7 +436,6 @@ class BuildCache:
         self._old_files.close()
         self._pending.clear()
         self._pending_characters = 0
-        self._made.clear()
         for db in (self._old, self._new):
             if db is not None:
                 try:
