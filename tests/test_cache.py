@@ -534,6 +534,7 @@ def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: P
     last = BuildCache(tmp_path)
     last.put("first", "the last build's")
     last.put("unused", 0)
+    last.put("shared", 2)
     last.save()
     last.close()
     cache = BuildCache(tmp_path)
@@ -551,11 +552,13 @@ def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: P
         asked = ["small", "first", "third", "fourth", "unused", "none"]
         assert cache.present(asked) == {"small", "first", "third", "fourth", "unused"}
         assert [cache.has(key) for key in asked] == [True, True, True, True, True, False]
+        cache._made.add(hash("shared"))  # as if a key made had its hash: the last build's value is still found
+        assert (cache.has("shared"), cache.present(["shared"]), cache.get("shared")) == (True, {"shared"}, 2)
         cache.save()
     finally:
         cache.close()
     saved = BuildCache(tmp_path, writable=False)
-    assert [saved.get(key) for key in ("small", "first", "fourth", "unused")] == [1, text, text, None]  # made again: this build's
+    assert [saved.get(key) for key in ("small", "first", "fourth", "shared", "unused")] == [1, text, text, 2, None]  # "first" made again: this build's
     saved.close()
     in_memory = BuildCache(tmp_path, writable=False)  # as check's: it has no file to write to
     for number in range(4):

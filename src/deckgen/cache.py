@@ -105,6 +105,9 @@ class BuildCache:
         self._temporary: list[Path] = []
         """Files this build made and has not yet moved into place: removed if it fails."""
         self._used: set[str] = set()
+        self._made: set[int] = set()
+        """The hash of each key this build made: only those are looked for in the new cache file
+        (a key's hash is a tenth of its size; one that another key shares costs a query)."""
         self._pending: dict[str, str] = {}
         self._pending_characters = 0
         self._failed = False
@@ -152,7 +155,7 @@ class BuildCache:
             if key in self._pending:
                 return json.loads(self._pending[key])
             # What this build made, then the last build's: a value made again replaces the old one.
-            for db in (self._new, self._old):
+            for db in (self._new, self._old) if hash(key) in self._made else (self._old,):
                 row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
                 if row is not None:
                     break
@@ -266,7 +269,8 @@ class BuildCache:
         if key in self._pending:
             return True
         try:
-            return any(db.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None for db in (self._new, self._old) if db is not None)
+            dbs = (self._new, self._old) if hash(key) in self._made else (self._old,)
+            return any(db.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None for db in dbs if db is not None)
         except sqlite3.Error:
             return False
 
@@ -275,7 +279,7 @@ class BuildCache:
         found = {key for key in keys if key in self._pending}
         try:
             for db in [db for db in (self._new, self._old) if db is not None]:
-                rest = [key for key in keys if key not in found]
+                rest = [key for key in keys if key not in found and (db is self._old or hash(key) in self._made)]
                 for start in range(0, len(rest), 500):
                     chunk = rest[start : start + 500]
                     query = f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
@@ -292,6 +296,7 @@ class BuildCache:
         """`put` a value that is already JSON: what another process's cache made (`made`)."""
         if self._failed:
             return
+        self._made.add(hash(key))
         self._pending[key] = text
         self._pending_characters += len(text)
         if (len(self._pending) >= PENDING_ENTRIES or self._pending_characters >= PENDING_CHARACTERS) and self.writable:
@@ -436,6 +441,7 @@ class BuildCache:
         self._old_files.close()
         self._pending.clear()
         self._pending_characters = 0
+        self._made.clear()
         for db in (self._old, self._new):
             if db is not None:
                 try:
