@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape, unescape
@@ -452,17 +452,14 @@ def _topic_lines(
     return [next(pages) if made else [] for made in wanted]
 
 
-def _pages(
-    outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool = True, questions: bool = True
-) -> tuple[list[str | Block], list[str | Block]]:
-    """The lines of both pages (review, questions), made in one pass over the questions, whose
-    printed texts come from `cache` where they can, and each topic's part from the last build's
-    pages where it can."""
+def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool) -> Iterator[str | Block]:
+    """The lines of one page, made as they are written: the review page, or (not `review`) the
+    questions page with its answer key at the end. Each question's printed texts come from
+    `cache` where they can, and each topic's part from the last build's page where it can. Only
+    the answer key is held until the end of the page: it follows every question."""
     bank = outline.bank
-    description = to_print_html(bank.deck.description)
     words = labels(outline.deck.language)
-    review_out: list[str | Block] = list(_head(outline, words.review_sheet, True, description, style)) if review else []
-    questions_out: list[str | Block] = list(_head(outline, words.questions, False, description, style)) if questions else []
+    yield from _head(outline, words.review_sheet if review else words.questions, review, to_print_html(bank.deck.description), style)
     key_out: list[str | Block] = []
     for section in outline.sections:
         if not section.has_questions:
@@ -471,43 +468,36 @@ def _pages(
         live = [t for t in section.topics if t.questions]
         cited_sources = _sorted_sources(bank, cited(bank, [n.question for t in live for n in t.questions]))
         bibliography = {source.id: number for number, source in enumerate(cited_sources, start=1)}
-        heading = f'<section class="section" id="s-{section_id}"><h2>{escape(section.section.title)}</h2><div class="cols">'
-        review_out += [heading] if review else []
-        questions_out += [heading] if questions else []
+        yield f'<section class="section" id="s-{section_id}"><h2>{escape(section.section.title)}</h2><div class="cols">'
         key_out.append(f'<h3 class="key-section">{escape(section.section.title)}</h3>')
         for topic in live:
-            made = _topic_lines(bank, cache, style, section_id, bibliography, topic, review, questions)
-            review_out += made[0]
-            questions_out += made[1]
+            made = _topic_lines(bank, cache, style, section_id, bibliography, topic, review, not review)
+            yield from made[0] if review else made[1]
             key_out += made[2]
-        if review:
-            review_out.append("</div>" + _bibliography(bank, section_id, cited_sources) + "</section>")
-        if questions:
-            questions_out.append("</div></section>")
-    if questions:
-        questions_out.append(f'<section class="section key" id="answer-key"><h2>{escape(labels(outline.deck.language).answer_key)}</h2><div class="cols">')
-        questions_out += key_out
-        questions_out.append("</div></section>")
-    for out in (review_out, questions_out):
-        if out:
-            out += ["</body>", "</html>"]
-    return review_out, questions_out
+        yield "</div>" + _bibliography(bank, section_id, cited_sources) + "</section>" if review else "</div></section>"
+    if not review:
+        yield f'<section class="section key" id="answer-key"><h2>{escape(words.answer_key)}</h2><div class="cols">'
+        yield from key_out
+        yield "</div></section>"
+    yield "</body>"
+    yield "</html>"
 
 
 def review_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """Every question with its answer, extra and sources, as one printable page."""
-    return joined(_pages(outline(bank), None, style, questions=False)[0])
+    return joined(_page(outline(bank), None, style, review=True))
 
 
 def questions_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     """The questions only, then an answer key at the end, as one printable page."""
-    return joined(_pages(outline(bank), None, style, review=False)[1])
+    return joined(_page(outline(bank), None, style, review=False))
 
 
-def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[list[str | Block], list[str | Block]]:
-    """The lines of both pages (review, questions), each text rendered at most once, from
-    `cache` where it can. Each page is its lines, each followed by a newline."""
-    return _pages(outline, cache, style)
+def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[Iterator[str | Block], Iterator[str | Block]]:
+    """The lines of both pages (review, questions), each made only as it is written, so that a
+    build holds one topic's part of a page at a time (and the answer key); each text rendered at
+    most once, from `cache` where it can. Each page is its lines, each followed by a newline."""
+    return _page(outline, cache, style, review=True), _page(outline, cache, style, review=False)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -71,9 +71,9 @@ class Format(Protocol):
         ...
 
 
-def lines_writer(lines: Sequence[str | Block], cache: BuildCache | None = None, name: str = "") -> Writer:
+def lines_writer(lines: Iterable[str | Block], cache: BuildCache | None = None, name: str = "") -> Writer:
     """Write each line followed by a newline, and each block as it is, without joining them in
-    memory first; tell `cache` where each block went in the file `name` (its path in `--out`)."""
+    memory first (and, when `lines` makes them as they are asked for, holding one at a time); tell `cache` where each block went in the file `name` (its path in `--out`)."""
 
     def write(path: Path) -> None:
         at = 0

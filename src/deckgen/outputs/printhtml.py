@@ -1,4 +1,4 @@
-"""The printable HTML sheets: self-contained pages, made in one pass over the questions."""
+"""The printable HTML sheets: self-contained pages, each made as it is written."""
 
 from __future__ import annotations
 
