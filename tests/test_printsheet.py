@@ -6,13 +6,17 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from typing import Any
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from deckgen.build import build
-from deckgen.printsheet import questions_html, review_html
+from deckgen import printsheet
+from deckgen.cache import BuildCache
+from deckgen.outline import outline
+from deckgen.printsheet import print_pages, questions_html, review_html
 from deckgen.render import code_css
 from deckgen.load import load_bank
 from tests.conftest import FIXTURES, GOLDEN, ROOT, check_golden
@@ -25,6 +29,28 @@ def test_html_sheets_match_golden(name: str, render: Callable[..., str]) -> None
     page = render(load_bank(FIXTURES / "mini"))
     assert code_css() in page
     check_golden(GOLDEN / name, page.replace(code_css(), "/* Pygments styles */\n"))
+
+
+def test_a_build_makes_each_print_page_a_topic_at_a_time_as_it_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    bank = load_bank(ROOT / "questions")
+    shape = outline(bank)
+    topics = [t.topic.id for s in shape.sections for t in s.topics if t.questions]
+    made: list[str] = []
+    topic_lines = printsheet._topic_lines
+
+    def recording(*args: Any) -> Any:
+        made.append(args[5].topic.id)
+        return topic_lines(*args)
+
+    monkeypatch.setattr(printsheet, "_topic_lines", recording)
+    cache = BuildCache(None, writable=False)
+    for page in print_pages(shape, cache):
+        made.clear()
+        made_when_each_line_is_written = [len(made) for _ in page]
+        # Nothing is made until the page is written, and each topic's part when its turn comes.
+        assert made == topics
+        assert made_when_each_line_is_written[0] == 0 and sorted(set(made_when_each_line_is_written)) == list(range(len(topics) + 1))
+    cache.close()
 
 
 class _Outside(HTMLParser):
