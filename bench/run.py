@@ -161,6 +161,11 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -
     }
     outs: dict[str, Path] = {}  # the build folder of each step that builds (a cold build's is emptied first)
     versions = {"": HERE.parent / "src", **({BASELINE: baseline} if baseline is not None else {})}
+    # The baseline builds a copy of the bank, so that neither side meets the lock the other wrote.
+    banks = {suffix: bank if not suffix else work / f"bank-{cards}-baseline" for suffix in versions}
+    if baseline is not None:
+        shutil.copytree(bank, banks[BASELINE])
+    side: dict[str, Path] = {}  # the bank each step reads
     for suffix, source in versions.items():
         own = importing(source, env)
         deckgen = [python, "-m", "deckgen"]
@@ -170,12 +175,13 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -
                 command = [*deckgen, "--version"]
             else:
                 outs[step + suffix] = work / (folder[step] + ("-baseline" if suffix else ""))
-                command = [*deckgen, "build" if step.startswith(("build", "rebuild")) else "check", str(bank), "--out", str(outs[step + suffix])]
+                command = [*deckgen, "build" if step.startswith(("build", "rebuild")) else "check", str(banks[suffix]), "--out", str(outs[step + suffix])]
             steps[step + suffix] = (command, {**own, "DECKGEN_JOBS": "1"} if "one process" in step else own)
+            side[step + suffix] = banks[suffix]
     sample = Sample()
     for suffix in versions:  # warm each rebuild's cache
         subprocess.run(steps["rebuild" + suffix][0], check=True, capture_output=True, env=steps["rebuild" + suffix][1])
-    edits = 0
+    edits = dict.fromkeys(banks.values(), 0)  # how many times each bank was edited
     for round_number in range(rounds):
         order = list(steps) if round_number % 2 == 0 else list(reversed(steps))
         for step in order:
@@ -183,8 +189,8 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -
                 shutil.rmtree(outs[step], ignore_errors=True)
             if step.removesuffix(BASELINE) in ("rebuild", "check after an edit"):
                 # An edit the warm build folder has not seen: the rebuild, or check with its cache, meets it.
-                edit_one_question(bank, edits)
-                edits += 1
+                edit_one_question(side[step], edits[side[step]])
+                edits[side[step]] += 1
             seconds, peak = timed(*steps[step])
             sample.seconds.setdefault(step, []).append(seconds)
             sample.peak_mb[step] = max(sample.peak_mb.get(step, 0.0), peak)
@@ -192,8 +198,8 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -
     shutil.rmtree(work / "cold", ignore_errors=True)
     for step in ("build", "rebuild", "check"):
         if step == "rebuild":
-            edit_one_question(bank, edits)
-            edits += 1
+            edit_one_question(bank, edits[bank])
+            edits[bank] += 1
         command, step_env = steps[step]
         result = subprocess.run([*command, "--timings"], capture_output=True, text=True, env=step_env)
         if result.returncode != 0:
@@ -379,8 +385,7 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
         why.append(
             f"- **memory**: after validation the build holds {peaks.get('validate', 0.0):.0f} MB (the model of the "
             f"bank), and the steps that add most are {named}: the model of both editions and every rendered note "
-            "stay in memory until the last output is written, and each edition's print pages are made whole "
-            "before they are written."
+            "stay in memory until the last output is written."
         )
     return why
 
