@@ -12,8 +12,10 @@ the build's cache; the least that any check must do (bench/least_check.py); and 
 --version` (the cost of starting Python and importing deckgen). It reports medians, each target as a ratio against the floor, peak memory, cost
 per card across sizes, and the .apkg's size against genanki's for the same notes. Then it
 runs each deckgen command once more with `--timings`, and reports where the time and the
-memory go, step by step (each output by its name), and why each target that is not met
-is not. Times are ratios measured in one run on one machine: compare them, not the
+memory go, step by step (each output by its name); profiles the floor and a build in one
+process at 10,000 cards (or the largest size) to say which library the time goes to
+(bench/profile_libraries.py); and says why each target that is not met is not, and what
+would meet it. Times are ratios measured in one run on one machine: compare them, not the
 seconds, across machines. With `--baseline COMMIT`, every deckgen step also runs the deckgen
 of that commit, in the same rounds, and the report compares the two step by step: the way
 to measure a change on a shared machine, whose speed drifts between runs.
@@ -22,6 +24,7 @@ to measure a change on a shared machine, whose speed drifts between runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -66,6 +69,9 @@ class Sample:
     """The same runs' peak memory (MB) after each step."""
     step_growth: dict[str, dict[str, float]] = field(default_factory=dict)
     """The same runs' growth of the peak memory (MB) during each step."""
+    profile: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each part's share of the floor's time and of a build's in one process (bench/profile_libraries.py),
+    when this size was profiled."""
 
     def median(self, step: str) -> float:
         return statistics.median(self.seconds[step])
@@ -150,7 +156,7 @@ def importing(source: Path, env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH", "")]))}
 
 
-def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -> Sample:
+def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None, profile: bool = False) -> Sample:
     bank = work / f"bank-{cards}"
     write_bank(bank, cards, languages=True)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
@@ -205,9 +211,20 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None) -
         if result.returncode != 0:
             raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
         sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = parse_timings(result.stderr)
+    if profile:
+        command = [python, str(HERE / "profile_libraries.py"), str(bank), str(work / "profile")]
+        result = subprocess.run(command, capture_output=True, text=True, env=importing(versions[""], env))
+        if result.returncode != 0:
+            raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+        sample.profile = json.loads(result.stdout)
     sample.apkg_bytes = (work / "cold" / "bench-deck.apkg").stat().st_size
     sample.genanki_bytes = genanki_size(bank, work)
     return sample
+
+
+def reference_size(sizes: list[int] | dict[int, Sample]) -> int:
+    """The size whose steps the report breaks down, and which is profiled: 10,000 cards, else the largest."""
+    return 10_000 if 10_000 in sizes else max(sizes)
 
 
 def verdict(value: float, target: float) -> str:
@@ -257,26 +274,26 @@ def report(results: dict[int, Sample], rounds: int, baseline: str | None = None)
             limit = limit or PEAK_MB[50_000]
             lines.append(f"- peak memory of a build at {size} cards: {peak:.0f} MB (target ≤ {limit} MB): {verdict(peak, limit)}")
             unmet |= {"memory"} if peak > limit else set()
-    largest, reference_size = max(results), (10_000 if 10_000 in results else max(results))
-    reference = results[reference_size]
+    largest, reference_cards = max(results), reference_size(results)
+    reference = results[reference_cards]
     checking = sum(reference.steps["rebuild"].get(step, 0.0) for step in CHECKING)
     startup = reference.median("start-up")
     lines.append(
-        f"- check after a one-file edit at {reference_size} cards: {reference.median('check after an edit'):.2f} s, against "
+        f"- check after a one-file edit at {reference_cards} cards: {reference.median('check after an edit'):.2f} s, against "
         f"{checking + startup:.2f} s for a rebuild's own checking steps and start-up "
         f"({reference.median('check after an edit') / (checking + startup):.2f}x)"
     )
     cold = reference.steps["build"]
     for output in OUTPUTS:
         if output in cold:
-            lines.append(f"- {output}'s share of a cold build at {reference_size} cards: {cold[output] / cold['total']:.2f}")
+            lines.append(f"- {output}'s share of a cold build at {reference_cards} cards: {cold[output] / cold['total']:.2f}")
     if "site" in cold:
         lines.append(f"- the site's share of a cold build: {cold['site'] / cold['total']:.2f} (target < 0.33): {verdict(cold['site'] / cold['total'], 0.33)}")
     size_ratio = results[largest].apkg_bytes / results[largest].genanki_bytes
     lines.append(f"- .apkg size against genanki's for the same notes: {size_ratio:.2f} (target ≤ 0.35): {verdict(size_ratio, 0.35)}")
     if len(results) > 1:
         lines.append(_linear(results))
-    lines += ["", f"## Where the time goes, at {reference_size} cards", ""]
+    lines += ["", f"## Where the time goes, at {reference_cards} cards", ""]
     lines += [
         "deckgen's own `--timings`, from one more run of each command (seconds; `total` leaves out",
         "starting Python and importing deckgen; each output is the step that makes and writes it).",
@@ -298,10 +315,39 @@ def report(results: dict[int, Sample], rounds: int, baseline: str | None = None)
     growth = results[largest].step_growth["build"]
     for step, mb in results[largest].step_peaks["build"].items():
         lines.append(f"| {step} | {mb:.0f} | {growth.get(step, 0.0):.0f} |")
-    why = _why(reference, results[largest], unmet)
+    lines += _by_library(reference, reference_cards)
+    why = _why(reference, results[largest], largest, unmet)
     if why:
         lines += ["", "## Why a target is not met", ""] + why
     return "\n".join(lines) + "\n"
+
+
+PROFILE_ROWS = 12
+"""The parts the profile lists by name, largest first; the rest are summed."""
+
+
+def _by_library(reference: Sample, cards: int) -> list[str]:
+    """The profile of the floor and of a build in one process: each part's share, and its time against the floor's."""
+    floor, build = reference.profile["floor"], reference.profile["build, one process"]
+    one_process = reference.ratio("build, one process")
+    named = sorted(set(floor) | set(build), key=lambda part: -max(floor.get(part, 0.0), build.get(part, 0.0) * one_process))[:PROFILE_ROWS]
+    lines = [
+        "",
+        f"## Where a build's time goes, by library, at {cards} cards",
+        "",
+        "A sampling profile (bench/profile_libraries.py) of the floor and of a cold build in one process. A library's part is",
+        "the time of every call into it; `deckgen/…` is the time of that module's own code. Each share is",
+        "multiplied by the time measured without the profiler, to give it against the floor.",
+        "",
+        "| part | floor share | build, one process share | build, one process / floor |",
+        "|---|---|---|---|",
+    ]
+    for part in named:
+        lines.append(f"| {part} | {floor.get(part, 0.0):.2f} | {build.get(part, 0.0):.2f} | {build.get(part, 0.0) * one_process:.2f} |")
+    rest_floor = 1 - sum(floor.get(part, 0.0) for part in named)
+    rest_build = 1 - sum(build.get(part, 0.0) for part in named)
+    lines.append(f"| everything else | {rest_floor:.2f} | {rest_build:.2f} | {rest_build * one_process:.2f} |")
+    return lines
 
 
 def _against_baseline(results: dict[int, Sample], baseline: str) -> list[str]:
@@ -337,7 +383,49 @@ def _linear(results: dict[int, Sample]) -> str:
     )
 
 
-def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
+def _would_meet_build(reference: Sample) -> str:
+    """How much less work a build must do to meet its target, from the profile."""
+    if not reference.profile:
+        return ""
+    target, cores = TARGETS["build / floor"][0], os.cpu_count() or 1
+    one_process = reference.ratio("build, one process")
+    build = reference.profile["build, one process"]
+    markdown = build.get("markdown-it-py", 0.0) * one_process
+    libraries = sum(share for part, share in build.items() if not part.startswith("deckgen/") and part not in ("markdown-it-py", "other")) * one_process
+    own = one_process - markdown - libraries
+    allowed = target * cores
+    left = allowed - markdown / 2 - libraries
+    need = (
+        f"deckgen's own code would have to fall from {own:.2f}x to {left:.2f}x the floor"
+        if left > 0
+        else "no deckgen code would fit, and only a faster Markdown parser than markdown-it-py would"
+    )
+    return (
+        f"What would meet it: even with every step split evenly across {cores} cores, a build may do at most "
+        f"{allowed:.2f}x the floor's work in one process. In one process it does {one_process:.2f}x: markdown-it-py "
+        f"{markdown:.2f}x (the floor's own markdown-it-py: {reference.profile['floor'].get('markdown-it-py', 0.0):.2f}x), "
+        f"the other libraries {libraries:.2f}x, deckgen's own code and Python's {own:.2f}x. One parse of each text "
+        f"for checking and rendering, instead of two, would save at most half of markdown-it-py's part; then "
+        f"{need}, with every step, the outputs' included, on every core."
+    )
+
+
+def _would_meet_memory(largest: Sample, cards: int) -> str:
+    """What a build that holds one topic at a time would still hold, from the memory by step."""
+    peaks, growth = largest.step_peaks["build"], largest.step_growth["build"]
+    before = peaks.get("validate", 0.0) - growth.get("validate", 0.0)
+    across = growth.get("lint", 0.0) + growth.get("update lock", 0.0)
+    limit = PEAK_MB.get(cards, PEAK_MB[50_000])
+    return (
+        f"What would meet it: a pipeline that holds one topic at a time, from reading its file to writing its "
+        f"part of every output, and keeps across topics only what the lint and the lock need. Such a build "
+        f"would still hold what this one holds before validating ({before:.0f} MB: Python, deckgen, the lock and "
+        f"the cache it read) and about what the lint and the lock's update add ({across:.0f} MB): "
+        f"{before + across:.0f} MB, {'within' if before + across <= limit else 'above'} the target's {limit} MB."
+    )
+
+
+def _why(reference: Sample, largest: Sample, largest_cards: int, unmet: set[str]) -> list[str]:
     """For each target not met, what the breakdown by step shows."""
     why = []
     floor = reference.median("floor")
@@ -351,7 +439,7 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
             f"printed text and sheet line of both editions {cold.get('render', 0.0):.2f} s ({cold.get('render', 0.0) / floor:.2f}x), "
             f"and assembling and writing the outputs {outputs:.2f} s ({outputs / floor:.2f}x); starting Python and importing "
             f"deckgen take {reference.median('start-up'):.2f} s more. In one process the build costs "
-            f"{reference.ratio('build, one process'):.2f}x the floor."
+            f"{reference.ratio('build, one process'):.2f}x the floor. {_would_meet_build(reference)}"
         )
     if "rebuild / floor" in unmet:
         steps = sorted(((seconds, step) for step, seconds in warm.items() if step != "total"), reverse=True)[:4]
@@ -363,20 +451,29 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
             f"(a SQLite database and its zip), the whole bank is linted again, and every cached topic is read back into "
             f"the bank's model; the rebuild's largest steps: {named}. Starting Python and writing the package whose "
             f"notes changed alone take {fixed:.2f} s, {fixed / floor:.2f}x the floor, of the target's "
-            f"{TARGETS['rebuild / floor'][0]}x."
+            f"{TARGETS['rebuild / floor'][0]}x. What would meet it: a process that stays running between edits (a watch "
+            f"mode), so that start-up is paid once and the bank's model, the lint's index and each package's database "
+            f"stay in memory, and an edit costs only its own topic's steps and the package rows it changed. Each "
+            f"step a rebuild runs today works on the whole bank, most of it read back from the cache: together they take "
+            f"{warm.get('total', 0.0) - warm.get('apkg', 0.0):.2f} s without the package, "
+            f"{(warm.get('total', 0.0) - warm.get('apkg', 0.0)) / floor:.2f}x the floor on their own."
         )
     if "check / floor" in unmet:
-        checking = reference.steps["check"]
+        check_steps = reference.steps["check"]
         least = reference.ratio("least check")
         target = TARGETS["check / floor"][0]
         why.append(
-            f"- **check / floor**: check with no build cache reads every file: validate {checking.get('validate', 0.0):.2f} s "
-            f"(each text parsed as CommonMark and its math checked), lint {checking.get('lint', 0.0):.2f} s and the editions "
-            f"{checking.get('editions', 0.0):.2f} s, plus starting Python ({reference.median('start-up'):.2f} s). "
+            f"- **check / floor**: check with no build cache reads every file: validate {check_steps.get('validate', 0.0):.2f} s "
+            f"(each text parsed as CommonMark and its math checked), lint {check_steps.get('lint', 0.0):.2f} s and the editions "
+            f"{check_steps.get('editions', 0.0):.2f} s, plus starting Python ({reference.median('start-up'):.2f} s). "
             f"Only reading every file (bench/least_check.py: each file composed by PyYAML's C loader, each text that may "
             f"hold a link, an image or math parsed once, on every core, and nothing checked) costs {least:.2f}x the floor, "
             f"which leaves {max(target - least, 0.0):.2f}x of the target for every rule, the lint and the translations' "
-            f"checks; deckgen's check costs {reference.ratio('check') / least:.1f}x that bound."
+            f"checks; deckgen's check costs {reference.ratio('check') / least:.1f}x that bound. What would meet it: "
+            f"reading the last build's cache instead of every file, which `check` does when a build folder exists: "
+            f"after a one-file edit it costs {reference.ratio('check after an edit'):.2f}x the floor "
+            f"({'within' if reference.ratio('check after an edit') <= target else 'above'} the target). With no cache, no "
+            "check that reads every file with PyYAML and markdown-it-py can meet it."
         )
     if "memory" in unmet:
         peaks, growth = largest.step_peaks["build"], largest.step_growth["build"]
@@ -385,7 +482,7 @@ def _why(reference: Sample, largest: Sample, unmet: set[str]) -> list[str]:
         why.append(
             f"- **memory**: after validation the build holds {peaks.get('validate', 0.0):.0f} MB (the model of the "
             f"bank), and the steps that add most are {named}: the model of both editions and every rendered note "
-            "stay in memory until the last output is written."
+            f"stay in memory until the last output is written. {_would_meet_memory(largest, largest_cards)}"
         )
     return why
 
@@ -403,7 +500,7 @@ def main() -> None:
         for cards in args.sizes:
             work = Path(tmp) / str(cards)
             work.mkdir()
-            results[cards] = measure(cards, args.rounds, work, baseline)
+            results[cards] = measure(cards, args.rounds, work, baseline, profile=cards == reference_size(args.sizes))
             print(f"measured {cards} cards", file=sys.stderr)
     text = report(results, args.rounds, args.baseline)
     print(text, end="")

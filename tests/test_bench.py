@@ -37,13 +37,22 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     for step in ("validate", "lock", "lint", "editions", "render", "update lock", "apkg", "markdown", "html", "site", "cache", "total"):
         assert re.search(rf"\n\| {step} \| \d+\.\d\d \| \d+\.\d\d \| (\d+\.\d\d)? \|\n", report), step
         assert re.search(rf"\n\| {step} \| \d+ \| \d+ \|\n", report.split("## Where the memory goes, at 80 cards\n")[1]), step
-    # At this size nothing is met: each reason names what bounds it.
+    # Which library the time goes to, for the floor and a build in one process.
+    profile = report.split("## Where a build's time goes, by library, at 80 cards\n")[1].split("\n## ")[0]
+    rows = re.findall(r"\n\| ([a-zA-Z/._ -]+) \| (\d\.\d\d) \| (\d\.\d\d) \| \d+\.\d\d \|", profile)
+    parts = [part for part, _, _ in rows]
+    assert {"markdown-it-py", "PyYAML", "genanki", "deckgen/render.py"} <= set(parts) and parts[-1] == "everything else"
+    for column in (1, 2):
+        assert abs(sum(float(row[column]) for row in rows) - 1) < 0.01 * len(rows)
+    # At this size nothing is met: each reason names what bounds it, and what would meet it.
     assert re.search(r"Starting Python and writing the package whose notes changed alone take \d+\.\d\d s, \d+\.\d\dx the floor, of the target's 0\.12x\.", report)
     assert re.search(r"costs \d+\.\d\dx the floor, which leaves \d+\.\d\dx of the target for every rule", report)
     for line in report.splitlines():
         if line.endswith("**not met**") and not line.startswith("- the site's share"):
             name = "memory" if line.startswith("- peak memory") else line.removeprefix("- ").split(" at ")[0]
-            assert f"- **{name}**: " in report.split("## Why a target is not met\n")[1], name
+            reason = report.split(f"- **{name}**: ")[1].split("\n")[0]
+            assert " What would meet it: " in reason, name
+    assert re.search(r"What would meet it: even with every step split evenly across \d+ cores, a build may do at most \d+\.\d\dx", report)
 
 
 def test_the_benchmark_compares_each_deckgen_step_with_a_baseline_commit_run_beside_it(tmp_path: Path) -> None:
@@ -133,3 +142,64 @@ def test_the_least_check_parses_each_text_that_may_hold_a_link_or_math_once_per_
             [sys.executable, str(ROOT / "bench" / "least_check.py"), str(tmp_path / "bank"), "--jobs", jobs], capture_output=True, text=True, check=True
         )
         assert result.stdout == f"{len(files)} files, {expected} texts parsed\n"
+
+
+def test_the_profile_gives_a_library_every_call_into_it_and_deckgen_each_modules_own_time() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from types import SimpleNamespace
+
+    from profile_libraries import part_of, shares
+
+    site = "/usr/lib/python3.11/site-packages"
+    assert [part_of(path) for path in (
+        f"{site}/markdown_it/parser_block.py", f"{site}/mdit_py_plugins/dollarmath/index.py", f"{site}/yaml/__init__.py",
+        "/usr/lib/python3.11/json/decoder.py", "/usr/lib/python3.11/zipfile.py", "/work/src/deckgen/anki/package.py",
+        "/usr/lib/python3.11/functools.py", "",
+    )] == ["markdown-it-py", "markdown-it-py", "PyYAML", "json", "zip", "deckgen/anki/package.py", None, None]
+
+    def frame(path: str, time: float, *children: SimpleNamespace) -> SimpleNamespace:
+        return SimpleNamespace(file_path=path, time=time, children=list(children))
+
+    root = frame("<module>", 10.0,
+        frame("/x/click/core.py", 9.5,
+            frame("/x/src/deckgen/render.py", 6.0,
+                frame(f"{site}/markdown_it/main.py", 4.0, frame("/x/src/deckgen/render.py", 1.0)),  # a plug-in calling back: markdown-it's
+                frame("/usr/lib/python3.11/functools.py", 0.5),  # Python's own: the caller's
+            ),
+            frame("/x/src/deckgen/cache.py", 3.0, frame("/usr/lib/python3.11/json/decoder.py", 2.0)),
+        ),
+    )
+    assert shares(root) == {"other": 1.0, "deckgen/render.py": 2.0, "markdown-it-py": 4.0, "deckgen/cache.py": 1.0, "json": 2.0}
+
+
+def test_what_would_meet_the_build_and_memory_targets_is_worked_out_from_the_measurements(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT / "bench"))
+    import run
+
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 2)
+    sample = run.Sample(seconds={"floor": [2.0], "build, one process": [8.0]})
+    sample.profile = {
+        "floor": {"markdown-it-py": 0.8, "PyYAML": 0.1, "genanki": 0.1},
+        "build, one process": {"markdown-it-py": 0.4, "json": 0.05, "deckgen/render.py": 0.3, "other": 0.25},
+    }
+    assert run._would_meet_build(sample) == (
+        "What would meet it: even with every step split evenly across 2 cores, a build may do at most 1.60x the floor's "
+        "work in one process. In one process it does 4.00x: markdown-it-py 1.60x (the floor's own markdown-it-py: 0.80x), "
+        "the other libraries 0.20x, deckgen's own code and Python's 2.20x. One parse of each text for checking and "
+        "rendering, instead of two, would save at most half of markdown-it-py's part; then deckgen's own code would have "
+        "to fall from 2.20x to 0.60x the floor, with every step, the outputs' included, on every core."
+    )
+    sample.profile["build, one process"]["markdown-it-py"] = 0.75
+    assert run._would_meet_build(sample).endswith(
+        "; then no deckgen code would fit, and only a faster Markdown parser than markdown-it-py would, with every step, "
+        "the outputs' included, on every core."
+    )
+    sample.step_peaks["build"] = {"validate": 315.0, "lint": 411.0, "update lock": 836.0}
+    sample.step_growth["build"] = {"validate": 190.0, "lint": 89.0, "update lock": 29.0}
+    assert run._would_meet_memory(sample, 50_000) == (
+        "What would meet it: a pipeline that holds one topic at a time, from reading its file to writing its part of "
+        "every output, and keeps across topics only what the lint and the lock need. Such a build would still hold what "
+        "this one holds before validating (125 MB: Python, deckgen, the lock and the cache it read) and about what the "
+        "lint and the lock's update add (118 MB): 243 MB, within the target's 300 MB."
+    )
+    assert run._would_meet_memory(sample, 10_000).endswith(": 243 MB, above the target's 110 MB.")
