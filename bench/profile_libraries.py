@@ -2,10 +2,11 @@
 
 Runs `bench/floor.py`, then a cold `deckgen build` in one process (`DECKGEN_JOBS=1`: a
 sampling profiler sees only its own process), each under pyinstrument, and prints each part's
-share of the whole as JSON. A part is a library (the time of every call into it, whatever it
-calls in turn: markdown-it-py's plug-ins count as markdown-it-py) or, for deckgen, the module
-whose own code ran. Profiling slows Python code down, so only shares mean anything: the
-benchmark multiplies them by the times it measured without a profiler.
+share of the whole as JSON. A part is a library whose own code ran (markdown-it-py's plug-ins
+count as markdown-it-py, split into parsing and rendering) or a deckgen module whose own code
+ran; the time of Python's own modules goes to the part that called them. Profiling slows
+Python code down, so only shares mean anything: the benchmark multiplies them by the times it
+measured without a profiler.
 
     python bench/profile_libraries.py BANK WORK
 """
@@ -29,41 +30,57 @@ LIBRARIES = {
     "mdit_py_plugins": "markdown-it-py",
     "yaml": "PyYAML",
     "genanki": "genanki",
+    "pygments": "Pygments",
     "json": "json",
-    "sqlite3": "SQLite",
     "zipfile": "zip",
-    "zlib": "zip",
 }
 """The libraries a build spends its time in, by the folder or module their code is in."""
+SQLITE_CALLS = ("Connection.", "Cursor.")
+"""SQLite is called from C: its calls are these built-in methods."""
+RENDERER = "markdown_it/renderer.py"
+"""markdown-it-py's renderer: what it calls in the library is rendering; the rest is parsing."""
 INTERVAL = 0.001
 """Seconds between samples."""
 
 
-def part_of(file_path: str) -> str | None:
-    """The library a frame's code belongs to; `deckgen/…` for deckgen's modules; None for the rest
-    (Python's own modules, click, and the profiler), whose time goes to whoever called them."""
+def part_of(file_path: str | None, function: str, deckgen: str) -> str | None:
+    """The part a frame's own time belongs to: `deckgen/…` for a module of deckgen (installed in
+    the folder `deckgen`), a library's name, or None for the rest (Python's own modules, click,
+    the profiler, a sample's own time), whose time goes to the part that called it."""
+    if file_path is None:
+        return None
+    if file_path == "<built-in>":
+        return "SQLite" if function.startswith(SQLITE_CALLS) else None
     path = file_path.replace(os.sep, "/")
+    if path.startswith(deckgen + "/"):
+        return "deckgen/" + path.removeprefix(deckgen + "/")
     for folder, library in LIBRARIES.items():
         if f"/{folder}/" in path or path.endswith(f"/{folder}.py"):
             return library
-    if "/deckgen/" in path:
-        return "deckgen/" + path.rsplit("/deckgen/", 1)[1]
     return None
 
 
-def shares(frame: Any, owner: str = "other", into: dict[str, float] | None = None) -> dict[str, float]:
-    """Seconds by part under `frame` (a pyinstrument frame): a library's calls whole, at the
-    outermost call into it; any other code's own time to its part, or to the part that called it."""
+def shares(frame: Any, deckgen: str, owner: str = "other", rendering: bool = False, into: dict[str, float] | None = None) -> dict[str, float]:
+    """Seconds by part under `frame` (a pyinstrument frame), each frame's own time to its part
+    (`part_of`), or to its caller's. markdown-it-py's time is parse or render: whatever runs in
+    the library under its renderer is render. deckgen's own render rules, which the renderer
+    calls, are deckgen's."""
     into = {} if into is None else into
-    part = part_of(frame.file_path or "")
-    if part is not None and not part.startswith("deckgen/"):
-        into[part] = into.get(part, 0.0) + frame.time
-        return into
+    part = part_of(frame.file_path, frame.function or "", deckgen)
+    rendering = rendering or (part == "markdown-it-py" and (frame.file_path or "").replace(os.sep, "/").endswith(RENDERER))
+    if part == "markdown-it-py":
+        part = "markdown-it-py (render)" if rendering else "markdown-it-py (parse)"
     owner = part or owner
     into[owner] = into.get(owner, 0.0) + frame.time - sum(child.time for child in frame.children)
     for child in frame.children:
-        shares(child, owner, into)
+        shares(child, deckgen, owner, rendering, into)
     return into
+
+
+def _deckgen_folder() -> str:
+    import deckgen
+
+    return Path(deckgen.__file__).resolve().parent.as_posix()
 
 
 def profiled(run: Callable[[], None]) -> dict[str, float]:
@@ -78,7 +95,7 @@ def profiled(run: Callable[[], None]) -> dict[str, float]:
         profiler.stop()
     session = profiler.last_session
     assert session is not None
-    seconds = shares(session.root_frame())
+    seconds = shares(session.root_frame(), _deckgen_folder())
     total = sum(seconds.values())
     return {part: value / total for part, value in sorted(seconds.items(), key=lambda item: -item[1]) if value > 0}
 
