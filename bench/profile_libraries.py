@@ -39,6 +39,8 @@ SQLITE_CALLS = ("Connection.", "Cursor.")
 """SQLite is called from C: its calls are these built-in methods."""
 RENDERER = "markdown_it/renderer.py"
 """markdown-it-py's renderer: what it calls in the library is rendering; the rest is parsing."""
+PARSE, RENDER = "markdown-it-py (parse)", "markdown-it-py (render)"
+"""markdown-it-py's two parts."""
 INTERVAL = 0.001
 """Seconds between samples."""
 
@@ -69,7 +71,7 @@ def shares(frame: Any, deckgen: str, owner: str = "other", rendering: bool = Fal
     part = part_of(frame.file_path, frame.function or "", deckgen)
     rendering = rendering or (part == "markdown-it-py" and (frame.file_path or "").replace(os.sep, "/").endswith(RENDERER))
     if part == "markdown-it-py":
-        part = "markdown-it-py (render)" if rendering else "markdown-it-py (parse)"
+        part = RENDER if rendering else PARSE
     owner = part or owner
     into[owner] = into.get(owner, 0.0) + frame.time - sum(child.time for child in frame.children)
     for child in frame.children:

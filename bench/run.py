@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import write_bank  # noqa: E402
+from profile_libraries import PARSE, RENDER  # noqa: E402
 
 TARGETS = {
     # name: (target ratio, the sizes it is held to)
@@ -207,19 +208,22 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None, p
             edit_one_question(bank, edits[bank])
             edits[bank] += 1
         command, step_env = steps[step]
-        result = subprocess.run([*command, "--timings"], capture_output=True, text=True, env=step_env)
-        if result.returncode != 0:
-            raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+        result = _ran([*command, "--timings"], step_env)
         sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = parse_timings(result.stderr)
     if profile:
-        command = [python, str(HERE / "profile_libraries.py"), str(bank), str(work / "profile")]
-        result = subprocess.run(command, capture_output=True, text=True, env=importing(versions[""], env))
-        if result.returncode != 0:
-            raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+        result = _ran([python, str(HERE / "profile_libraries.py"), str(bank), str(work / "profile")], importing(versions[""], env))
         sample.profile = json.loads(result.stdout)
     sample.apkg_bytes = (work / "cold" / "bench-deck.apkg").stat().st_size
     sample.genanki_bytes = genanki_size(bank, work)
     return sample
+
+
+def _ran(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`command`, run to its end with its output captured; the benchmark stops, saying why, if it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+    return result
 
 
 def reference_size(sizes: list[int] | dict[int, Sample]) -> int:
@@ -392,7 +396,6 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-PARSE, RENDER = "markdown-it-py (parse)", "markdown-it-py (render)"
 
 
 def _would_meet_build(reference: Sample) -> str:
