@@ -14,6 +14,7 @@ from deckgen.render import (
     markdown,
     markdown_facts,
     forget_rendered,
+    print_only_html,
     render_text,
     to_html,
     to_inline_html,
@@ -200,4 +201,56 @@ def test_a_text_that_may_hold_a_link_is_read_by_the_reader_for_the_sheets(monkey
     forget_rendered()
     render_text(text)
     assert to_sheet_markdown(text) == _sheets_from_the_reader(monkeypatch, text)[0] == sheet
+    forget_rendered()
+
+
+_RENDER_PIECES = [*_SHEET_PIECES, "&amp;", "&#36;", "\\*", "**", "1. ", "- ", "> ", "\t", "\n```\n", "\n  ```", "\n~~~~\n", "\n    x", "\n> ```", "\n- ```\n", "\u3000", "\n````\n", " \n"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_RENDER_PIECES), max_size=30).map("".join), st.integers(0, 2))
+def test_a_text_that_validation_parsed_renders_from_its_parse_as_from_its_own(text: str, newlines: int) -> None:
+    # A build renders a topic right after checking it, from the reader's parse of each text
+    # (which has no trailing newlines): the tokens, and so the card and the print forms, are the
+    # renderer's own for the text as written.
+    from deckgen.render import _parsed, _rendered_tokens
+
+    def shape(tokens: object) -> list[object]:
+        return [(t.type, t.tag, t.nesting, t.attrs, t.content, t.markup, t.info, t.block, t.hidden, t.level, shape(t.children or ())) for t in tokens]  # type: ignore[attr-defined]
+
+    written = text + "\n" * newlines
+    forget_rendered()
+    expected = render_text(written), print_only_html(written)  # each parsed by the renderer itself
+    own = markdown().parse(written)
+    forget_rendered()
+    _parsed(written.strip("\n"))  # what validation leaves behind
+    assert shape(_rendered_tokens(written)) == shape(own)
+    forget_rendered()
+    _parsed(written.strip("\n"))
+    assert (render_text(written), print_only_html(written)) == expected
+    forget_rendered()
+
+
+def test_the_renderer_parses_again_a_text_the_reader_parses_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Validation's parse serves the card only where both parsers read the text alike.
+    from deckgen.render import _parsed
+
+    md = markdown()
+    parses: list[str] = []
+    real_parse = md.parse
+    monkeypatch.setattr(md, "parse", lambda src, env=None: parses.append(src) or real_parse(src, env))
+    texts = [
+        "a $x$ b",  # taken from the reader
+        "a $x$ b\n\n```python\nx = 1\n```\n",  # a fence closed on its last line: taken
+        "[link](https://example.org) $x$",  # a link: parsed again
+        "<https://example.org> $x$",  # an autolink
+        "a $x$\n\n```\nopen\n",  # newlines that an open fence takes in
+        "a $x$\n\n    code\n",  # an indented code block at the end
+        "a $x$\n\n> ```\n> quoted\n> ```\n",  # a fence in a quote: not read as closed
+    ]
+    for text in texts:
+        forget_rendered()
+        _parsed(text.strip("\n"))
+        render_text(text)
+    assert parses == texts[2:]
     forget_rendered()

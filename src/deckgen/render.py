@@ -8,9 +8,11 @@ Whatever a bank writes ends up as text: nothing in it runs as HTML or script.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -189,15 +191,42 @@ def _reader() -> MarkdownIt:
     return md
 
 
-@lru_cache(maxsize=64)
-def _parsed(text: str) -> tuple[tuple[Token, ...], tuple[dict[str, Any], ...]]:
+_Parse = tuple[tuple[Token, ...], tuple[dict[str, Any], ...]]
+_PARSES_KEPT = 64
+_parses: OrderedDict[str, _Parse] = OrderedDict()
+"""`_reader()`'s parses of the texts read last, newest last: `_PARSES_KEPT` of them, or every
+text of a topic while a build reads it (`reading_for_a_build`)."""
+_keeping = False
+
+
+def _parsed(text: str) -> _Parse:
     """`_reader()`'s tokens for `text`, and its link reference definitions, for reading only.
     Validation reads each text twice in a row (its facts, then where the sheets put its math),
     and a text is parsed once for both. Newlines around a text change no token but its line
     numbers, so callers pass it stripped of them."""
-    env: dict[str, Any] = {}
-    tokens = _reader().parse(text, env)
-    return tuple(tokens), tuple(env.get("references", {}).values())
+    found = _parses.pop(text, None)
+    if found is None:
+        env: dict[str, Any] = {}
+        tokens = _reader().parse(text, env)
+        found = tuple(tokens), tuple(env.get("references", {}).values())
+        if len(_parses) >= _PARSES_KEPT and not _keeping:
+            _parses.popitem(last=False)
+    _parses[text] = found
+    return found
+
+
+@contextmanager
+def reading_for_a_build() -> Iterator[None]:
+    """Keep the parse of every text read in the block, not only of the last few: a build reads a
+    topic, then renders its questions at once from the same parses (see `_rendered_tokens`)."""
+    global _keeping
+    _keeping = True
+    try:
+        yield
+    finally:
+        _keeping = False
+        while len(_parses) > _PARSES_KEPT:
+            _parses.popitem(last=False)
 
 
 _NO_FACTS = MarkdownFacts((), (), (), (), ())
@@ -303,14 +332,95 @@ _recent_tokens: OrderedDict[str, tuple[Token, ...]] = OrderedDict()
 def _rendered_tokens(text: str) -> tuple[Token, ...]:
     """`markdown()`'s tokens for `text`, kept for a while: a build renders a question's texts for
     its card and its printed pages, then writes its lines in the Markdown sheets, and one parse
-    serves all three when it does them one after the other (as its workers do)."""
+    serves all three when it does them one after the other (as its workers do). A text that
+    validation has just parsed is not parsed again (see `_as_rendered`)."""
     tokens = _recent_tokens.pop(text, None)
     if tokens is None:
-        tokens = tuple(markdown().parse(text))
+        tokens = _parse_for_rendering(text)
         if len(_recent_tokens) >= _RECENT_TOKENS:
             _recent_tokens.popitem(last=False)
     _recent_tokens[text] = tokens
     return tokens
+
+
+def _parse_for_rendering(text: str) -> tuple[Token, ...]:
+    """`markdown()`'s tokens for `text`: made from the reader's, when validation has just parsed it
+    and they are the same, else parsed."""
+    written = text.rstrip("\n")
+    read = _parses.get(written) if _alike_for_both(text) else None
+    if read is not None and (written == text or not _runs_to_the_end(read[0], written)):
+        return _as_rendered(read[0])
+    return tuple(markdown().parse(text))
+
+
+def _alike_for_both(text: str) -> bool:
+    """Whether `_reader()` and `markdown()` parse `text` into the same tokens, but for how
+    `markdown()` joins text (`_as_rendered`). They differ only in links, which the renderer
+    refuses unless http(s), leaving their brackets as text, where the reader takes every link:
+    a text with no `[` and no `<` holds no link. And the reader counts lines from the first
+    one written, so a text that starts with a newline is left to the renderer."""
+    return "[" not in text and "<" not in text and not text.startswith("\n")
+
+
+_RUNS_ON = frozenset({"fence", "code_block", "math_block"})
+_LEAVES = _RUNS_ON | {"paragraph_open", "heading_open", "hr", "table_open"}
+"""The blocks that hold no other block: the last of them is what a text ends in."""
+
+
+def _runs_to_the_end(tokens: Sequence[Token], written: str) -> bool:
+    """Whether newlines after `written` could change its tokens: the reader parses a text without
+    them (`markdown_facts`). Only a code block or a display formula that the text ends in, still
+    open, takes them in: one that something follows, or a fence closed on its own last line, does not."""
+    last = next((token for token in reversed(tokens) if token.type in _LEAVES), None)
+    if last is None or last.type not in _RUNS_ON:
+        return False
+    if last.type != "fence" or last.map is None:
+        return True
+    first, end = last.map
+    lines = written.split("\n")
+    return not (first < end - 1 and end <= len(lines) and _closes(last.markup, lines[end - 1]))
+
+
+def _closes(markup: str, line: str) -> bool:
+    """Whether `line` is a closing fence for a fence opened with `markup` (as CommonMark reads one):
+    up to three spaces, at least as many of its character, then only spaces or tabs."""
+    body = line.lstrip(" ")
+    run = len(body) - len(body.lstrip(markup[0]))
+    return len(line) - len(body) <= 3 and run >= len(markup) and not body[run:].strip(" \t")
+
+
+def _as_rendered(tokens: Sequence[Token]) -> tuple[Token, ...]:
+    """`_reader()`'s `tokens` as `markdown()` gives them: with its `text_join` rule, which the
+    reader leaves out to tell an escaped `\\$` from a `$`. Each escaped or special character
+    becomes text, joined with the text around it. The reader's tokens are left as they are (a
+    token that changes is a new one), since validation may read them again."""
+    result = list(tokens)
+    for at, token in enumerate(result):
+        children = token.children
+        if token.type != "inline" or not children or not _joins(children):
+            continue
+        joined: list[Token] = []
+        for child in children:
+            if child.type in ("text", "text_special"):
+                if joined and joined[-1].type == "text":
+                    last = joined[-1]
+                    joined[-1] = dataclasses.replace(last, content=last.content + child.content)
+                    continue
+                if child.type == "text_special":
+                    child = dataclasses.replace(child, type="text")
+            joined.append(child)
+        result[at] = dataclasses.replace(token, children=joined)
+    return tuple(result)
+
+
+def _joins(children: Sequence[Token]) -> bool:
+    """Whether `text_join` changes an inline token with these children."""
+    previous = ""
+    for child in children:
+        if child.type == "text_special" or (child.type == "text" and previous == "text"):
+            return True
+        previous = child.type
+    return False
 
 
 def _structure_tokens(text: str) -> Sequence[Token]:
@@ -343,6 +453,7 @@ def forget_rendered() -> None:
     """Empty `render_text`'s memo: a build calls it when it ends."""
     render_text.cache_clear()
     _recent_tokens.clear()
+    _parses.clear()
 
 
 def to_html(text: str) -> str:
@@ -367,7 +478,8 @@ def print_only_html(text: str) -> str:
     alone, and not kept, where `to_print_html` would render it for a card as well."""
     if not text.strip():
         return ""
-    return str(markdown().render(text, {"math": MATHML})).strip()
+    md = markdown()
+    return str(md.renderer.render(_parse_for_rendering(text), md.options, {"math": MATHML})).strip()
 
 
 def plain_html(text: str) -> str:
