@@ -5,6 +5,7 @@ workers through the cache. A small build stays in one process."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections import Counter
@@ -91,47 +92,66 @@ def test_a_build_in_worker_processes_writes_the_bytes_of_a_build_in_one(tmp_path
     assert dict(calls) == {"read_topic": 2}
 
 
-def test_a_build_in_one_process_parses_each_question_text_once_to_render_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
-    # In one process too, a question's notes, printed texts and sheet lines are made one after
-    # the other, so the sheets take where a text's code and math are from the parse that rendered
-    # its card: once the bank is checked, the reader parses no question text that can hold no link.
-    from deckgen import build as build_module
+def _ends_in_an_open_block(text: str) -> bool:
+    """Whether newlines after `text` change its tokens: it ends in a code block or a display formula
+    that they run into. Found from the renderer itself, by parsing it with and without them."""
+    from deckgen.render import markdown
+
+    def shape(tokens: Any) -> list[Any]:
+        return [(t.type, t.content, t.info, t.markup, shape(t.children or [])) for t in tokens]
+
+    return shape(markdown().parse(text)) != shape(markdown().parse(text.rstrip("\n")))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_build_parses_each_question_text_once_to_check_and_render_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None], jobs: str
+) -> None:
+    # A build renders a topic as soon as it has checked it, from the parse that checking made:
+    # the renderer parses again only a text that can hold a link (which the two parse apart), one
+    # that starts with a newline (whose lines they count apart), or one whose last newlines run
+    # into a code block still open (which the checker does not see). In one process, and in the
+    # workers, which are forked and so share the parsers as patched here.
     from deckgen import render
     from deckgen.editions import editions
 
     bank = tmp_path / "questions"
     shutil.copytree(ROOT / "questions", bank)
     epoch(1_700_000_000)
-    monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
-    rendering = [False]
-    read_after_check: list[str] = []
-    reader = render._reader()
-    real_parse = reader.parse
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+    monkeypatch.setattr(parallel, "MIN_QUESTIONS", 1)
+    monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
+    log = tmp_path / "parsed.log"  # each process appends the texts it parsed, one JSON line each
 
-    def parse(src: str, env: Any = None) -> Any:
-        if rendering[0]:
-            read_after_check.append(src)
-        return real_parse(src, env)
+    def logged(parser: Any, name: str) -> None:
+        real = parser.parse
 
-    def render_ahead(*args: Any, _real: Callable[..., None] = build_module._render_ahead) -> None:
-        rendering[0] = True
-        _real(*args)
+        def parse(src: str, env: Any = None) -> Any:
+            with log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps([name, src]) + "\n")
+            return real(src, env)
 
-    monkeypatch.setattr(reader, "parse", parse)
-    monkeypatch.setattr(build_module, "_render_ahead", render_ahead)
+        monkeypatch.setattr(parser, "parse", parse)
+
+    logged(render._reader(), "checked")
+    logged(render.markdown(), "rendered")
     build(bank, tmp_path / "out")
     monkeypatch.undo()
 
+    parsed: dict[str, list[str]] = {"checked": [], "rendered": []}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        name, text = json.loads(line)
+        parsed[name].append(text)
     found, _ = editions(load_bank(bank))
-    texts = {
-        text.strip("\n")
-        for made in found
-        for q in made.bank.questions
-        for text in markdown_texts(q)
-        if text.strip() and not text.startswith("\n") and "[" not in text and "<" not in text
-    }
-    assert len(texts) > 1000 and read_after_check
-    assert [text for text in read_after_check if text in texts] == []
+    # A text written in more than one place (a short cell, say) may be checked in one topic and
+    # rendered in another: only a text written once is counted.
+    written = Counter(text for made in found for q in made.bank.questions for text in dict.fromkeys(markdown_texts(q)) if text.strip())
+    texts = {text for text, count in written.items() if count == 1}
+    checked = set(parsed["checked"])
+    twice = [text for text in parsed["rendered"] if text in texts and text.strip("\n") in checked]
+    assert len(texts) > 1000 and len(checked & {t.strip("\n") for t in texts}) > 1000
+    assert [t for t in twice if not ("[" in t or "<" in t or t.startswith("\n") or _ends_in_an_open_block(t))] == []
+    assert len(twice) < len(texts) // 10
 
 
 def test_a_small_build_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:

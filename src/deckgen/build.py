@@ -35,7 +35,7 @@ from deckgen.selection import Selection, handout_title, select
 from deckgen.sheet import fragments
 from deckgen.site import search_texts
 from deckgen.timing import Timings, phase
-from deckgen.validate import validate_bank
+from deckgen.validate import Warm, validate_bank
 
 __all__ = ["BuildOptions", "BuildResult", "Selection", "build", "build_deck", "build_time", "check", "checked_bank", "select", "stale_lock"]
 
@@ -98,7 +98,7 @@ def check(
     The bank is None when any error was found. A build passes the release it read and its
     cache, so that the lock is read once and files unchanged since the last build are not read again.
     """
-    bank, diagnostics, _ = _check(bank_dir, accept_schema_change, release, cache, timings, locked)
+    bank, diagnostics, _ = _check(bank_dir, accept_schema_change, release, cache, timings, locked, None)
     return bank, diagnostics
 
 
@@ -109,12 +109,14 @@ def _check(
     cache: BuildCache | None,
     timings: Timings | None,
     locked: bool,
+    warm: Warm | None,
 ) -> tuple[Bank | None, list[Diagnostic], list[Edition]]:
-    """`check`, and the editions it read (a build renders them without reading them again)."""
+    """`check`, and the editions it read (a build renders them without reading them again, and
+    passes `warm` to render each topic file into `cache` as soon as it is read)."""
     now = time.time()
     with fewer_collections():
         with phase(timings, "validate"):
-            bank, diagnostics = validate_bank(bank_dir, cache)
+            bank, diagnostics = validate_bank(bank_dir, cache, warm)
         if bank is None:
             return None, diagnostics, []
         release = release or read_release(bank_dir)
@@ -125,7 +127,7 @@ def _check(
         with phase(timings, "lint"):
             diagnostics += lint_bank(bank, cache)
         with phase(timings, "editions"):
-            translated, translation_problems = editions(bank, cache=cache)
+            translated, translation_problems = editions(bank, cache=cache, warm=warm)
             translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank, cache)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
@@ -152,7 +154,8 @@ def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int,
 
 def checked_bank(options: BuildOptions, release: Release, cache: BuildCache | None = None) -> tuple[Bank, list[Diagnostic], list[Edition]]:
     """The valid bank, its warnings and its editions; DeckgenError on any error, or on any warning when strict."""
-    bank, diagnostics, found = _check(options.bank_dir, options.accept_schema_change, release, cache, options.timings, False)
+    warm = partial(_warm_topic, not options.selection, options.languages) if cache is not None else None
+    bank, diagnostics, found = _check(options.bank_dir, options.accept_schema_change, release, cache, options.timings, False, warm)
     if bank is None or (options.strict and diagnostics):
         raise DeckgenError(diagnostics)
     return bank, diagnostics, found
@@ -337,6 +340,18 @@ def _warm(bank: Bank, topic: Topic, question: Question, numbered: NumberedQuesti
         for lines in fragments(bank, cache):
             lines(topic, numbered)
         search_texts(bank, cache)(topic, question)
+
+
+def _warm_topic(whole: bool, languages: tuple[str, ...] | None, bank: Bank, topic: Topic, cache: BuildCache) -> None:
+    """Render what a build shows of a topic that it has just read (`bank`: its edition, as far as
+    it is known), while the parse of each text that checking it made is at hand: every question's
+    notes, and, in a `whole` build of an edition it writes (of one of `languages`, if given),
+    what the pages print of each live question. `_render_ahead` then finds them in the cache."""
+    printed = whole and (languages is None or bank.deck.language in languages)
+    for question in topic.questions:
+        _warm(bank, topic, question, NumberedQuestion(0, question) if printed else None, cache)
+    for question in topic.retired:
+        _warm(bank, topic, question, None, cache)
 
 
 def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:

@@ -27,10 +27,11 @@ import hashlib
 import json
 import re
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen import parallel
 from deckgen.cache import BuildCache
@@ -40,8 +41,11 @@ from deckgen.load import LoadedFile, Mapping, Node, Scalar, Sequence, load_file,
 from deckgen.model import Bank, Deck, Diagnostic, GlossaryTerm, Location, Question, QuestionType, Severity, Topic, clipped
 from deckgen.reader import Reader, location_of
 from deckgen.references import DECK_FILE, Known, display
-from deckgen.render import math_spans
+from deckgen.render import math_spans, reading_for_a_build
 from deckgen.serial import topic_from_json, topic_json
+
+if TYPE_CHECKING:
+    from deckgen.validate import Warm
 
 SOURCE_LANGUAGE = "en"
 TRANSLATE_MARK = "TODO translate: "
@@ -317,39 +321,63 @@ def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tup
     return translated, done, len(topic.questions)
 
 
-def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, cache: BuildCache) -> None:
+@dataclass(frozen=True)
+class _Warming:
+    """What a build renders of each translated topic as soon as it has read it (see
+    `deckgen.validate.Warm`), and the edition's deck that it renders it in."""
+
+    warm: Warm
+    deck: Deck
+
+    def __call__(self, bank: Bank, checker: _Checker, start: int, topic: Topic, cache: BuildCache) -> None:
+        """`warm` the topic if what `checker` found since its `start`th diagnostic is warnings at most."""
+        if all(d.severity is Severity.WARNING for d in checker.diagnostics[start:]):
+            self.warm(Bank(bank.root, self.deck, bank.sources, (topic,), edition_of=bank), topic, cache)
+
+
+def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, warming: _Warming | None, cache: BuildCache) -> None:
     """Read one topic's translation, as `edition` does, and cache it if it passed (in a worker
-    of `deckgen.parallel`)."""
+    of `deckgen.parallel`), and what `warming` renders of it."""
     checker = _Checker(bank, language)
     topic = bank.topics[index]
-    translated, done, _ = _translate_topic(checker, topic, _known(bank), files)
-    entry = _entry(checker, 0, 0, translated, done)
-    if entry is not None and files.key is not None:
-        cache.put(files.key, entry)
+    with reading_for_a_build() if warming is not None else nullcontext():
+        translated, done, _ = _translate_topic(checker, topic, _known(bank), files)
+        entry = _entry(checker, 0, 0, translated, done)
+        if entry is not None and files.key is not None:
+            cache.put(files.key, entry)
+        if warming is not None:
+            warming(bank, checker, 0, translated, cache)
 
 
-def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], cache: BuildCache) -> None:
+def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], warming: _Warming | None, cache: BuildCache) -> None:
     """Read, in worker processes, the translations that `cache` does not hold, when there are enough."""
     work = [
-        (files.key, len(files.overlay), partial(_translate_into_cache, bank, language, index, files))
+        (files.key, len(files.overlay), partial(_translate_into_cache, bank, language, index, files, warming))
         for index, files in enumerate(inputs)
         if files is not None and files.key is not None and files.overlay is not None
     ]
     parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
 
 
-def _translation(checker: _Checker, topic: Topic, known: Known, files: _Files | None, cache: BuildCache | None) -> tuple[Topic, int, int]:
-    """The topic in the checker's language, from `cache` when an earlier build read the same files."""
-    if cache is None or files is None or files.key is None:
+def _translation(
+    checker: _Checker, topic: Topic, known: Known, files: _Files | None, cache: BuildCache | None, warming: _Warming | None = None
+) -> tuple[Topic, int, int]:
+    """The topic in the checker's language, from `cache` when an earlier build read the same files
+    (else read, and what `warming` renders of it rendered into `cache`)."""
+    if cache is None:
         return _translate_topic(checker, topic, known, files)
-    cached = _cached(checker, cache, files.key, topic)
-    if cached is not None:
-        return cached
+    if files is not None and files.key is not None:
+        cached = _cached(checker, cache, files.key, topic)
+        if cached is not None:
+            return cached
     start, stale = len(checker.diagnostics), checker.stale
-    translated, done, total = _translate_topic(checker, topic, known, files)
-    entry = _entry(checker, start, stale, translated, done) if cache.writable else None
-    if entry is not None:
-        cache.put(files.key, entry)
+    with reading_for_a_build() if warming is not None else nullcontext():
+        translated, done, total = _translate_topic(checker, topic, known, files)
+        entry = _entry(checker, start, stale, translated, done) if cache.writable and files is not None and files.key is not None else None
+        if entry is not None and files is not None and files.key is not None:
+            cache.put(files.key, entry)
+        if warming is not None:
+            warming(checker.bank, checker, start, translated, cache)
     return translated, done, total
 
 
@@ -551,12 +579,13 @@ def _known(bank: Bank) -> Known:
     return Known({"section": {s.id for s in bank.deck.sections}, "source": {s.id for s in bank.sources}}, root=bank.root)
 
 
-def edition(bank: Bank, language: str, cache: BuildCache | None = None) -> tuple[Edition | None, list[Diagnostic]]:
+def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Warm | None = None) -> tuple[Edition | None, list[Diagnostic]]:
     """The bank in `language`, read from its overlays; None when an overlay has an error.
 
     With a build's cache, a topic whose overlay and English file are unchanged since the last
     build is taken from it instead of being read again, and the others are read in worker
-    processes when there are enough of them."""
+    processes when there are enough of them; with `warm` too, each topic read with no error is
+    rendered into it at once."""
     if language == SOURCE_LANGUAGE:
         total = len(bank.questions)
         return Edition(language, bank, Coverage(total, total)), []
@@ -564,11 +593,12 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None) -> tuple
     deck = replace(_translate_deck(checker), glossary=_glossary(checker))
     known = _known(bank)
     inputs = [_files(bank, topic, language, known) for topic in bank.topics]
+    warming = _Warming(warm, deck) if warm is not None and cache is not None else None
     if cache is not None:
-        _translate_in_workers(bank, language, inputs, cache)
+        _translate_in_workers(bank, language, inputs, warming, cache)
     topics, done, total = [], 0, 0
     for topic, files in zip(bank.topics, inputs):
-        translated, topic_done, topic_total = _translation(checker, topic, known, files, cache)
+        translated, topic_done, topic_total = _translation(checker, topic, known, files, cache, warming)
         topics.append(translated)
         done, total = done + topic_done, total + topic_total
     diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
@@ -578,15 +608,18 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None) -> tuple
     return Edition(language, translated_bank, Coverage(done, total, checker.stale)), diagnostics
 
 
-def editions(bank: Bank, languages: tuple[str, ...] | None = None, cache: BuildCache | None = None) -> tuple[list[Edition], list[Diagnostic]]:
+def editions(
+    bank: Bank, languages: tuple[str, ...] | None = None, cache: BuildCache | None = None, warm: Warm | None = None
+) -> tuple[list[Edition], list[Diagnostic]]:
     """Every edition of the deck (or those in `languages`), English first, with the overlays'
-    problems; read through a build's `cache` when there is one (see `edition`)."""
+    problems; read through a build's `cache` when there is one, and rendered into it as read
+    with `warm` (see `edition`)."""
     found: list[Edition] = []
     problems: list[Diagnostic] = []
     for language in bank.deck.languages:
         if languages is not None and language not in languages:
             continue
-        made, diagnostics = edition(bank, language, cache)
+        made, diagnostics = edition(bank, language, cache, warm)
         problems += diagnostics
         if made is not None:
             found.append(made)

@@ -61,8 +61,8 @@ def _work(chunk: range) -> list[tuple[str, str]]:
     return made.made()
 
 
-def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> bool:
-    """Run `tasks` in worker processes, at most `CHUNK` at a time, putting what they make into
+def run(cache: BuildCache, tasks: Sequence[Task], enough: bool, chunk: int | None = None) -> bool:
+    """Run `tasks` in worker processes, at most `chunk` (by default `CHUNK`) at a time, putting what they make into
     `cache`, and say so; or, if there is not `enough` work or only one process to use, do nothing
     and return False (the build computes each value when it needs it, as for any cache miss)."""
     global _tasks
@@ -70,7 +70,7 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> bool:
     if workers < 2 or not enough:
         return False
     # More chunks than workers, so that one slow chunk does not leave a core idle at the end.
-    count = max(workers * 4, -(-len(tasks) // CHUNK))
+    count = max(workers * 4, -(-len(tasks) // (chunk or CHUNK)))
     chunks = [range(len(tasks) * i // count, len(tasks) * (i + 1) // count) for i in range(count)]
     _tasks = tasks
     try:
@@ -85,9 +85,10 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool) -> bool:
 
 def run_missing(cache: BuildCache, work: Sequence[tuple[str, int, Task]], least: int) -> None:
     """`run` each task of `work` (its value's cache key, how much it has to do, the task) whose
-    key `cache` does not hold, when what is missing reaches `least`. When even the whole of
+    key `cache` does not hold, when what is missing reaches `least`, one task at a time: each
+    reads a whole file, and a build renders the file's questions too. When even the whole of
     `work` does not, or there is one process, nothing is looked up."""
     if not worth(sum(size for _, size, _ in work), least):
         return
     missing = [(size, task) for key, size, task in work if not cache.has(key)]
-    run(cache, [task for _, task in missing], sum(size for size, _ in missing) >= least)
+    run(cache, [task for _, task in missing], sum(size for size, _ in missing) >= least, chunk=1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from deckgen.model import (
     deck_part_key,
 )
 from deckgen.reader import Reader, location_of
+from deckgen.render import reading_for_a_build
 from deckgen.references import DECK_FILE, SOURCES_FILE, Known, display, find_file, link_problem, topic_files
 from deckgen.spec import DECK, QUESTION_TYPE, QUESTIONS, RECORDS, RESERVED_SECTION_IDS, RETIRED_QUESTIONS, SECTION, SOURCE, SOURCES, TOPIC
 
@@ -309,44 +312,67 @@ def _deck_name_problems(reader: Reader, topics: list[Topic]) -> None:
             seen[key] = where
 
 
-def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known, cache: BuildCache) -> None:
+Warm = Callable[[Bank, Topic, BuildCache], None]
+"""What a build renders of a topic as soon as it has read it without an error (see `deckgen.build`),
+given the bank that the topic is part of, so far as it is known: its deck and sources, and that
+topic. Its texts are then parsed once, to be checked and to be rendered."""
+
+
+def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known, warm: Callable[[Topic, BuildCache], None] | None, cache: BuildCache) -> None:
     """Read one topic file, as `validate_bank` does, and cache it if it passed (in a worker of
-    `deckgen.parallel`). Its ids are checked against the other files' when the cached topic is
-    taken, as for any file unchanged since the last build."""
+    `deckgen.parallel`), and what `warm` renders of it. Its ids are checked against the other
+    files' when the cached topic is taken, as for any file unchanged since the last build."""
     reader = Reader(Known(dict(known.ids), root=known.root, folder=path.parent))
     loaded = load_file(path, name, data)
     reader.diagnostics.extend(loaded.diagnostics)
     if loaded.root is None or not isinstance(loaded.root, Mapping):
         return
-    entry = _cache_entry(read_topic(reader, loaded), loaded, reader.diagnostics)
-    if entry is not None:
-        cache.put(key, entry)
+    with reading_for_a_build() if warm is not None else nullcontext():
+        topic = read_topic(reader, loaded)
+        entry = _cache_entry(topic, loaded, reader.diagnostics)
+        if entry is not None:
+            cache.put(key, entry)
+        if warm is not None and topic is not None and _passed(reader.diagnostics):
+            warm(topic, cache)
+
+
+def _passed(found: Sequence[Diagnostic]) -> bool:
+    """Whether what a file gave is warnings at most."""
+    return all(d.severity is Severity.WARNING for d in found)
+
+
+def _warm_in(warm: Warm, root: Path, deck: Deck, sources: tuple[Source, ...], topic: Topic, cache: BuildCache) -> None:
+    """`warm` the topic as part of a bank of its own, with the deck and the sources of the bank."""
+    warm(Bank(root, deck, sources, (topic,)), topic, cache)
 
 
 def _cache_entry(topic: Topic | None, loaded: LoadedFile, found: list[Diagnostic]) -> dict[str, Any] | None:
     """What the cache keeps of a topic file read with the diagnostics `found`: None unless it
     passed (warnings only) and can be cached."""
-    if topic is None or not isinstance(loaded.root, Mapping) or any(d.severity is not Severity.WARNING for d in found):
+    if topic is None or not isinstance(loaded.root, Mapping) or not _passed(found):
         return None
     return topic_json(topic, location_of(loaded.root, "id"), found)
 
 
-def _read_in_workers(root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, cache: BuildCache) -> None:
+def _read_in_workers(
+    root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, warm: Callable[[Topic, BuildCache], None] | None, cache: BuildCache
+) -> None:
     """Read the topic files (`files`: each one's bytes and cache key) that `cache` does not hold
     in worker processes, when there are enough of them."""
     work = [
-        (key, len(data), partial(_read_into_cache, path, display(root, path), data, key, known))
+        (key, len(data), partial(_read_into_cache, path, display(root, path), data, key, known, warm))
         for path, (data, key) in files.items()
         if data is not None and key is not None
     ]
     parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
 
 
-def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | None, list[Diagnostic]]:
+def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None = None) -> tuple[Bank | None, list[Diagnostic]]:
     """Load and check every file of a bank folder; the bank is None when any error was found.
 
     With a build's cache, a topic file that is unchanged since the last build (and checked
-    against the same sections and sources) is taken from it instead of being read again.
+    against the same sections and sources) is taken from it instead of being read again; and
+    with `warm` too, each topic file that is read and has no error is rendered into it at once.
     """
     # When deck.yaml or sources.yaml cannot be read, ids that refer to them are not
     # checked (None): every reference would be reported as unknown, hiding the real problem.
@@ -370,11 +396,12 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         reader.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
     # With a cache, each file is read once: the bytes that are hashed for its key are the bytes that are parsed.
     files: dict[Path, tuple[bytes | None, str | None]] = {}
+    warm_topic = partial(_warm_in, warm, root, deck, tuple(sources)) if warm is not None and deck is not None and cache is not None else None
     if cache is not None:
         for path in paths:
             data = read_bank_file(path)
             files[path] = (data, topic_key(data, display(root, path), known) if data is not None else None)
-        _read_in_workers(root, files, known, cache)
+        _read_in_workers(root, files, known, warm_topic, cache)
     topics: list[Topic] = []
     for path in paths:
         known.folder = path.parent
@@ -390,13 +417,17 @@ def validate_bank(root: Path, cache: BuildCache | None = None) -> tuple[Bank | N
         reader.diagnostics.extend(loaded.diagnostics)
         if loaded.root is None:
             continue
-        topic = read_topic(reader, loaded)
-        if topic is not None:
+        with reading_for_a_build() if warm_topic is not None else nullcontext():
+            topic = read_topic(reader, loaded)
+            if topic is None:
+                continue
             topics.append(topic)
             if cache is not None and cache.writable and key is not None:
                 entry = _cache_entry(topic, loaded, reader.diagnostics[start:])
                 if entry is not None:
                     cache.put(key, entry)
+            if warm_topic is not None and cache is not None and _passed(reader.diagnostics[start:]):
+                warm_topic(topic, cache)
     _deck_name_problems(reader, topics)
     diagnostics = sorted(reader.diagnostics, key=Diagnostic.sort_key)
     if deck is None or any(d.severity is Severity.ERROR for d in diagnostics):
