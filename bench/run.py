@@ -409,7 +409,7 @@ def _would_meet_build(reference: Sample) -> str:
     libraries = sum(share for part, share in build.items() if not part.startswith("deckgen/") and part not in (PARSE, RENDER, "other")) * one_process
     own = one_process - parse - render - libraries
     allowed = target * n
-    left = allowed - parse / 2 - render - libraries
+    left = allowed - parse - render - libraries
     need = (
         f"deckgen's own code would have to fall from {own:.2f}x to {left:.2f}x the floor"
         if left > 0
@@ -420,8 +420,8 @@ def _would_meet_build(reference: Sample) -> str:
         f"{allowed:.2f}x the floor's work in one process. In one process it does {one_process:.2f}x: markdown-it-py "
         f"parsing {parse:.2f}x and rendering {render:.2f}x (the floor's own: {floor.get(PARSE, 0.0):.2f}x and "
         f"{floor.get(RENDER, 0.0):.2f}x), the other libraries {libraries:.2f}x, deckgen's own code and the Python it "
-        f"calls {own:.2f}x. Most texts are parsed twice, to be checked and to be rendered: parsing each once would "
-        f"save about half of the parsing. Then {need}, with every step, the outputs' included, on every core."
+        f"calls {own:.2f}x. A text is parsed once, to be checked and to be rendered, unless it can hold a link: so "
+        f"{need}, with every step, the outputs' included, on every core."
     )
 
 
@@ -458,8 +458,9 @@ def _why(reference: Sample, largest: Sample, largest_cards: int, unmet: set[str]
         outputs = sum(cold.get(step, 0.0) for step in OUTPUTS)
         why.append(
             f"- **build / floor**: the floor parses each text once and writes one package. Checking the bank "
-            f"({', '.join(CHECKING)}) takes {checking:.2f} s ({checking / floor:.2f}x the floor), rendering every note, "
-            f"printed text and sheet line of both editions {cold.get('render', 0.0):.2f} s ({cold.get('render', 0.0) / floor:.2f}x), "
+            f"({', '.join(CHECKING)}), each topic's notes, printed texts and sheet lines rendered as soon as it is "
+            f"checked, takes {checking:.2f} s ({checking / floor:.2f}x the floor), rendering what is left and gathering "
+            f"every note of both editions {cold.get('render', 0.0):.2f} s ({cold.get('render', 0.0) / floor:.2f}x), "
             f"and assembling and writing the outputs {outputs:.2f} s ({outputs / floor:.2f}x); starting Python and importing "
             f"deckgen take {reference.median('start-up'):.2f} s more. In one process the build costs "
             f"{reference.ratio('build, one process'):.2f}x the floor. {_would_meet_build(reference)}"
