@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from deckgen import parallel
 from deckgen.cli import main
 from tests.bankfiles import lay_over, write_bank
 from tests.conftest import FIXTURES, check_golden
@@ -30,6 +31,27 @@ def test_bad_bank_gives_exactly_the_expected_diagnostics(case: Path, in_tmp: Pat
     check_golden(case / "expected.txt", actual)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_build_of_a_bad_bank_reports_the_same_problems_and_writes_nothing(case: Path, jobs: str, in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build renders each topic as soon as it has checked it, in its own process or in a
+    # worker that sees that one file: a bad file elsewhere (the sources a topic cites, say)
+    # must still end in the check's diagnostics, not in a traceback.
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+    monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
+    bank = write_bank(Path("questions"))
+    lay_over(case, bank)
+    lock = (bank / "deck.lock").read_bytes() if (bank / "deck.lock").exists() else None
+    result = CliRunner().invoke(main, ["build", "--strict"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    expected = (case / "expected.txt").read_text(encoding="utf-8").splitlines()
+    diagnostics, summary = expected[1:-1], expected[-1]
+    assert result.stderr.splitlines() == [*diagnostics, f"build failed: {summary}; nothing was written"]
+    assert result.exit_code == 1
+    assert not Path("build").exists()
+    assert ((bank / "deck.lock").read_bytes() if (bank / "deck.lock").exists() else None) == lock
 
 
 def test_every_case_has_a_golden() -> None:

@@ -326,9 +326,18 @@ def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Pat
     checked_translations = {
         q.question for b in translated for t in b.topics if t.path in overlays for q in t.questions if q.type is QuestionType.CLOZE and "（尚未翻译）" not in q.question
     }
-    # A description that was checked a moment before is rendered from the parse that checked it.
+    # A text that was checked a moment before is rendered from the parse that checked it, where
+    # both parsers read it alike (see `render._parse_for_rendering`): so a description may not be
+    # parsed again, and a cloze only when it can hold a link or ends in a code block.
+    from deckgen import render
+
+    def reread(text: str) -> bool:
+        written = text.rstrip("\n")
+        return not render._alike_for_both(text) or (written != text and render._runs_to_the_end(render._parsed(written)[0], written))
+
     descriptions = {result.bank.deck.description, *(b.deck.description for b in translated)}
-    assert set(parsed) - descriptions == checked_again | checked_translations
+    assert set(parsed) - descriptions == {text for text in checked_again | checked_translations if reread(text)}
+    assert len(checked_again | checked_translations) > 10
     assert len(checked_again) == 1
 
 

@@ -115,6 +115,8 @@ def test_a_build_parses_each_question_text_once_to_check_and_render_it(
     from deckgen import render
     from deckgen.editions import editions
 
+    render.forget_rendered()  # nothing rendered or checked by an earlier test is remembered
+    render.card_html_for_check.cache_clear()
     bank = tmp_path / "questions"
     shutil.copytree(ROOT / "questions", bank)
     epoch(1_700_000_000)

@@ -153,7 +153,11 @@ def _sheets_from_the_reader(monkeypatch: pytest.MonkeyPatch, text: str) -> tuple
 
     with monkeypatch.context() as patched:
         patched.setattr(render, "_structure_tokens", lambda written: render._parsed(written.strip("\n"))[0])
-        return to_sheet_markdown(text), render.to_sheet_cell(text)
+        render._sheet_markdown.cache_clear()  # made afresh from the reader's tokens, not remembered
+        try:
+            return to_sheet_markdown(text), render.to_sheet_cell(text)
+        finally:
+            render._sheet_markdown.cache_clear()
 
 
 @settings(max_examples=400, deadline=None)
@@ -204,7 +208,10 @@ def test_a_text_that_may_hold_a_link_is_read_by_the_reader_for_the_sheets(monkey
     forget_rendered()
 
 
-_RENDER_PIECES = [*_SHEET_PIECES, "&amp;", "&#36;", "\\*", "**", "1. ", "- ", "> ", "\t", "\n```\n", "\n  ```", "\n~~~~\n", "\n    x", "\n> ```", "\n- ```\n", "\u3000", "\n````\n", " \n"]
+_RENDER_PIECES = [
+    *_SHEET_PIECES, "&amp;", "&#36;", "\\*", "**", "1. ", "- ", "> ", "\t", "\n```\n", "\n  ```", "\n~~~~\n", "\n    x", "\n> ```", "\n- ```\n",
+    "\u3000", "\u00a0", "\n````\n", " \n", "\r\n", "[a]", "<b>", "  \n",
+]
 
 
 @settings(max_examples=600, deadline=None)
@@ -228,6 +235,10 @@ def test_a_text_that_validation_parsed_renders_from_its_parse_as_from_its_own(te
     forget_rendered()
     _parsed(written.strip("\n"))
     assert (render_text(written), print_only_html(written)) == expected
+    # The sheets read the code and math of the tokens kept for the card: they are written alike.
+    sheets = to_sheet_markdown(written)
+    forget_rendered()
+    assert to_sheet_markdown(written) == sheets
     forget_rendered()
 
 
@@ -246,7 +257,7 @@ def test_the_renderer_parses_again_a_text_the_reader_parses_apart(monkeypatch: p
         "<https://example.org> $x$",  # an autolink
         "a $x$\n\n```\nopen\n",  # newlines that an open fence takes in
         "a $x$\n\n    code\n",  # an indented code block at the end
-        "a $x$\n\n> ```\n> quoted\n> ```\n",  # a fence in a quote: not read as closed
+        "a $x$\n\n> ```\n> quoted\n> ```\n",  # a fence in a quote, closed, but parsed again to be safe
     ]
     for text in texts:
         forget_rendered()

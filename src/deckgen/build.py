@@ -346,12 +346,25 @@ def _warm_topic(whole: bool, languages: tuple[str, ...] | None, bank: Bank, topi
     """Render what a build shows of a topic that it has just read (`bank`: its edition, as far as
     it is known), while the parse of each text that checking it made is at hand: every question's
     notes, and, in a `whole` build of an edition it writes (of one of `languages`, if given),
-    what the pages print of each live question. `_render_ahead` then finds them in the cache."""
+    what the pages print of each live question; what `cache` holds already (an edit to one
+    question leaves the others' there) is not rendered again. `_render_ahead` then finds them all."""
     printed = whole and (languages is None or bank.deck.language in languages)
-    for question in topic.questions:
-        _warm(bank, topic, question, NumberedQuestion(0, question) if printed else None, cache)
-    for question in topic.retired:
-        _warm(bank, topic, question, None, cache)
+    wanted = [(q, NumberedQuestion(0, q) if printed else None) for q in topic.questions] + [(q, None) for q in topic.retired]
+    keys = [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
+    held = cache.present([key for question_keys in keys for key in question_keys])
+    for (question, numbered), question_keys in zip(wanted, keys):
+        if not held.issuperset(question_keys):
+            _warm(bank, topic, question, numbered, cache)
+
+
+def _shown(bank: Bank, topic: Topic, question: Question, printed: bool, cache: BuildCache) -> list[str]:
+    """The cache keys of what `_warm` renders of a question: its notes, and its pages when `printed`."""
+    key = cache.question_key(bank, topic, question)
+    if not printed:
+        return ["notes:" + key]
+    language = bank.deck.language
+    prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:", f"search-{language}:")
+    return ["notes:" + key, *(prefix + key for prefix in prefixes)]
 
 
 def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
@@ -362,15 +375,11 @@ def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache
     wanted: list[tuple[Bank, Topic, Question, NumberedQuestion | None, list[str]]] = []
     for made, shape in found:
         bank = made.bank
-        language = bank.deck.language
-        prefixes = ("print:", f"sheet-answers-{language}:", f"sheet-questions-{language}:", f"sheet-key-{language}:", f"search-{language}:")
         numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
         for topic in bank.topics:
             for question in (*topic.questions, *topic.retired):
-                key = cache.question_key(bank, topic, question)
                 numbered = numbers.get(question.id)
-                keys = ["notes:" + key, *(prefix + key for prefix in (prefixes if numbered is not None else ()))]
-                wanted.append((bank, topic, question, numbered, keys))
+                wanted.append((bank, topic, question, numbered, _shown(bank, topic, question, numbered is not None, cache)))
     held = cache.present([key for *_, keys in wanted for key in keys])
     tasks: list[parallel.Task] = [partial(_warm, bank, topic, question, numbered) for bank, topic, question, numbered, keys in wanted if not held.issuperset(keys)]
     if not parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS):

@@ -22,6 +22,7 @@ deckgen.serial writes them.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import json
 import os
 import re
@@ -55,9 +56,11 @@ _MASTER = [
 """What `sqlite_master` holds in a cache that deckgen made."""
 
 
+@lru_cache(maxsize=1)
 def _salt() -> str:
     """The versions of deckgen and its renderers, and a hash of deckgen's own code (a changed
-    renderer invalidates the cache even before a version bump)."""
+    renderer invalidates the cache even before a version bump). Read once per process: each
+    worker's cache would read every module again."""
     from importlib.metadata import PackageNotFoundError, version
 
     # Every module and stylesheet, in subpackages too, each with its name: a change to

@@ -329,9 +329,10 @@ class _Warming:
     warm: Warm
     deck: Deck
 
-    def __call__(self, bank: Bank, checker: _Checker, start: int, topic: Topic, cache: BuildCache) -> None:
-        """`warm` the topic if what `checker` found since its `start`th diagnostic is warnings at most."""
-        if all(d.severity is Severity.WARNING for d in checker.diagnostics[start:]):
+    def __call__(self, bank: Bank, checker: _Checker, topic: Topic, cache: BuildCache) -> None:
+        """`warm` the topic if what `checker` found (in this edition so far) is warnings at most:
+        after an error the build will fail, and renders nothing more."""
+        if all(d.severity is Severity.WARNING for d in checker.diagnostics):
             self.warm(Bank(bank.root, self.deck, bank.sources, (topic,), edition_of=bank), topic, cache)
 
 
@@ -346,7 +347,7 @@ def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, 
         if entry is not None and files.key is not None:
             cache.put(files.key, entry)
         if warming is not None:
-            warming(bank, checker, 0, translated, cache)
+            warming(bank, checker, translated, cache)
 
 
 def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], warming: _Warming | None, cache: BuildCache) -> None:
@@ -356,7 +357,7 @@ def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None]
         for index, files in enumerate(inputs)
         if files is not None and files.key is not None and files.overlay is not None
     ]
-    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
+    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warming is not None else None)
 
 
 def _translation(
@@ -377,7 +378,7 @@ def _translation(
         if entry is not None and files is not None and files.key is not None:
             cache.put(files.key, entry)
         if warming is not None:
-            warming(checker.bank, checker, start, translated, cache)
+            warming(checker.bank, checker, translated, cache)
     return translated, done, total
 
 

@@ -196,7 +196,8 @@ _PARSES_KEPT = 64
 _parses: OrderedDict[str, _Parse] = OrderedDict()
 """`_reader()`'s parses of the texts read last, newest last: `_PARSES_KEPT` of them, or every
 text of a topic while a build reads it (`reading_for_a_build`)."""
-_keeping = False
+_keeping = 0
+"""How many `reading_for_a_build` blocks are open."""
 
 
 def _parsed(text: str) -> _Parse:
@@ -220,12 +221,12 @@ def reading_for_a_build() -> Iterator[None]:
     """Keep the parse of every text read in the block, not only of the last few: a build reads a
     topic, then renders its questions at once from the same parses (see `_rendered_tokens`)."""
     global _keeping
-    _keeping = True
+    _keeping += 1
     try:
         yield
     finally:
-        _keeping = False
-        while len(_parses) > _PARSES_KEPT:
+        _keeping -= 1
+        while not _keeping and len(_parses) > _PARSES_KEPT:
             _parses.popitem(last=False)
 
 
@@ -445,13 +446,13 @@ def card_html_for_check(text: str) -> str:
     memo of its own, which a build does not empty when it ends."""
     if not text.strip():
         return ""
-    md = markdown()
-    return _card_html(md, md.parse(text))
+    return _card_html(markdown(), _parse_for_rendering(text))
 
 
 def forget_rendered() -> None:
     """Empty `render_text`'s memo: a build calls it when it ends."""
     render_text.cache_clear()
+    _sheet_markdown.cache_clear()
     _recent_tokens.clear()
     _parses.clear()
 
@@ -649,6 +650,7 @@ def _sheet_paragraph(text: str, math: deque[_Math], blocks: bool) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1024)  # validation asks where a text's math goes; the sheets then write it
 def _sheet_markdown(text: str, blocks: bool) -> tuple[str, int]:
     """`text` as sheet Markdown, and how many of its math spans could not be written in GitHub's forms.
 

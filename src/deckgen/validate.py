@@ -364,7 +364,7 @@ def _read_in_workers(
         for path, (data, key) in files.items()
         if data is not None and key is not None
     ]
-    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES)
+    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warm is not None else None)
 
 
 def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None = None) -> tuple[Bank | None, list[Diagnostic]]:
@@ -396,7 +396,10 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
         reader.error(Location(root.as_posix()), "no topic banks: add a YAML file with 'topic:' and 'questions:'", "no-banks")
     # With a cache, each file is read once: the bytes that are hashed for its key are the bytes that are parsed.
     files: dict[Path, tuple[bytes | None, str | None]] = {}
-    warm_topic = partial(_warm_in, warm, root, deck, tuple(sources)) if warm is not None and deck is not None and cache is not None else None
+    # Rendering needs the deck and every source the topics cite: with an error in either, or in
+    # a file read before, nothing is rendered (the build will fail), as after any error below.
+    readable = known.ids["source"] is not None and _passed(reader.diagnostics)
+    warm_topic = partial(_warm_in, warm, root, deck, tuple(sources)) if warm is not None and deck is not None and readable and cache is not None else None
     if cache is not None:
         for path in paths:
             data = read_bank_file(path)
@@ -426,7 +429,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
                 entry = _cache_entry(topic, loaded, reader.diagnostics[start:])
                 if entry is not None:
                     cache.put(key, entry)
-            if warm_topic is not None and cache is not None and _passed(reader.diagnostics[start:]):
+            if warm_topic is not None and cache is not None and _passed(reader.diagnostics):
                 warm_topic(topic, cache)
     _deck_name_problems(reader, topics)
     diagnostics = sorted(reader.diagnostics, key=Diagnostic.sort_key)
