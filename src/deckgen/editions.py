@@ -350,14 +350,15 @@ def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, 
             warming(bank, checker, translated, cache)
 
 
-def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], warming: _Warming | None, cache: BuildCache) -> None:
-    """Read, in worker processes, the translations that `cache` does not hold, when there are enough."""
+def _translate_in_workers(bank: Bank, language: str, inputs: list[_Files | None], warming: _Warming | None, cache: BuildCache) -> bool:
+    """Read, in worker processes, the translations that `cache` does not hold, when there are
+    enough, and say whether it did."""
     work = [
         (files.key, len(files.overlay), partial(_translate_into_cache, bank, language, index, files, warming))
         for index, files in enumerate(inputs)
         if files is not None and files.key is not None and files.overlay is not None
     ]
-    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warming is not None else None)
+    return parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warming is not None else None)
 
 
 def _translation(
@@ -595,8 +596,10 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Wa
     known = _known(bank)
     inputs = [_files(bank, topic, language, known) for topic in bank.topics]
     warming = _Warming(warm, deck) if warm is not None and cache is not None else None
-    if cache is not None:
-        _translate_in_workers(bank, language, inputs, warming, cache)
+    # As for the topic files (see `deckgen.validate.validate_bank`): what is read here is rendered
+    # at once with one process, or when the workers read the rest.
+    if cache is not None and not _translate_in_workers(bank, language, inputs, warming, cache) and parallel.jobs() > 1:
+        warming = None
     topics, done, total = [], 0, 0
     for topic, files in zip(bank.topics, inputs):
         translated, topic_done, topic_total = _translation(checker, topic, known, files, cache, warming)

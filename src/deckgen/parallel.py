@@ -83,12 +83,13 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool, chunk: int | Non
     return True
 
 
-def run_missing(cache: BuildCache, work: Sequence[tuple[str, int, Task]], least: int, chunk: int | None = None) -> None:
+def run_missing(cache: BuildCache, work: Sequence[tuple[str, int, Task]], least: int, chunk: int | None = None) -> bool:
     """`run` each task of `work` (its value's cache key, how much it has to do, the task) whose
     key `cache` does not hold, when what is missing reaches `least`, at most `chunk` at a time
-    (by default `CHUNK`; 1 for a build, which renders each file's questions as it reads it). When
-    even the whole of `work` does not, or there is one process, nothing is looked up."""
+    (by default `CHUNK`; 1 for a build, which renders each file's questions as it reads it), and
+    say whether it did. When even the whole of `work` does not, or there is one process, nothing
+    is looked up."""
     if not worth(sum(size for _, size, _ in work), least):
-        return
+        return False
     missing = [(size, task) for key, size, task in work if not cache.has(key)]
-    run(cache, [task for _, task in missing], sum(size for size, _ in missing) >= least, chunk)
+    return run(cache, [task for _, task in missing], sum(size for size, _ in missing) >= least, chunk)

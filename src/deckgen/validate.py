@@ -356,15 +356,15 @@ def _cache_entry(topic: Topic | None, loaded: LoadedFile, found: list[Diagnostic
 
 def _read_in_workers(
     root: Path, files: dict[Path, tuple[bytes | None, str | None]], known: Known, warm: Callable[[Topic, BuildCache], None] | None, cache: BuildCache
-) -> None:
+) -> bool:
     """Read the topic files (`files`: each one's bytes and cache key) that `cache` does not hold
-    in worker processes, when there are enough of them."""
+    in worker processes, when there are enough of them, and say whether it did."""
     work = [
         (key, len(data), partial(_read_into_cache, path, display(root, path), data, key, known, warm))
         for path, (data, key) in files.items()
         if data is not None and key is not None
     ]
-    parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warm is not None else None)
+    return parallel.run_missing(cache, work, parallel.MIN_BANK_BYTES, 1 if warm is not None else None)
 
 
 def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None = None) -> tuple[Bank | None, list[Diagnostic]]:
@@ -404,7 +404,12 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
         for path in paths:
             data = read_bank_file(path)
             files[path] = (data, topic_key(data, display(root, path), known) if data is not None else None)
-        _read_in_workers(root, files, known, warm_topic, cache)
+        # What the workers did not read is read here, and rendered at once only where rendering
+        # goes no faster elsewhere: with one process, or when the workers read the bank (this is
+        # then what they could not cache, or a file edited since the last build). Otherwise the
+        # render step may yet give the bank's questions to the workers, which would be faster.
+        if not _read_in_workers(root, files, known, warm_topic, cache) and parallel.jobs() > 1:
+            warm_topic = None
     topics: list[Topic] = []
     for path in paths:
         known.folder = path.parent
