@@ -253,6 +253,7 @@ def test_the_renderer_parses_again_a_text_the_reader_parses_apart(monkeypatch: p
     texts = [
         "a $x$ b",  # taken from the reader
         "a $x$ b\n\n```python\nx = 1\n```\n",  # a fence closed on its last line: taken
+        "a $x$ b\n\n$$\ny\n$$\n",  # a display formula, always closed: taken
         "[link](https://example.org) $x$",  # a link: parsed again
         "<https://example.org> $x$",  # an autolink
         "a $x$\n\n```\nopen\n",  # newlines that an open fence takes in
@@ -263,5 +264,5 @@ def test_the_renderer_parses_again_a_text_the_reader_parses_apart(monkeypatch: p
         forget_rendered()
         _parsed(text.strip("\n"))
         render_text(text)
-    assert parses == texts[2:]
+    assert parses == texts[3:]
     forget_rendered()

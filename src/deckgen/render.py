@@ -363,15 +363,16 @@ def _alike_for_both(text: str) -> bool:
     return "[" not in text and "<" not in text and not text.startswith("\n")
 
 
-_RUNS_ON = frozenset({"fence", "code_block", "math_block"})
-_LEAVES = _RUNS_ON | {"paragraph_open", "heading_open", "hr", "table_open"}
+_RUNS_ON = frozenset({"fence", "code_block"})
+"""The blocks that newlines after them may join: a display formula (`math_block`) is always closed."""
+_LEAVES = _RUNS_ON | {"math_block", "paragraph_open", "heading_open", "hr", "table_open"}
 """The blocks that hold no other block: the last of them is what a text ends in."""
 
 
 def _runs_to_the_end(tokens: Sequence[Token], written: str) -> bool:
     """Whether newlines after `written` could change its tokens: the reader parses a text without
-    them (`markdown_facts`). Only a code block or a display formula that the text ends in, still
-    open, takes them in: one that something follows, or a fence closed on its own last line, does not."""
+    them (`markdown_facts`). Only a code block that the text ends in, still open, takes them in:
+    one that something follows, or a fence closed on its own last line, does not."""
     last = next((token for token in reversed(tokens) if token.type in _LEAVES), None)
     if last is None or last.type not in _RUNS_ON:
         return False
