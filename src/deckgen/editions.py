@@ -368,16 +368,17 @@ def _translation(
     (else read, and what `warming` renders of it rendered into `cache`)."""
     if cache is None:
         return _translate_topic(checker, topic, known, files)
-    if files is not None and files.key is not None:
-        cached = _cached(checker, cache, files.key, topic)
+    key = files.key if files is not None else None
+    if key is not None:
+        cached = _cached(checker, cache, key, topic)
         if cached is not None:
             return cached
     start, stale = len(checker.diagnostics), checker.stale
     with reading_for_a_build() if warming is not None else nullcontext():
         translated, done, total = _translate_topic(checker, topic, known, files)
-        entry = _entry(checker, start, stale, translated, done) if cache.writable and files is not None and files.key is not None else None
-        if entry is not None and files is not None and files.key is not None:
-            cache.put(files.key, entry)
+        entry = _entry(checker, start, stale, translated, done) if cache.writable and key is not None else None
+        if entry is not None and key is not None:
+            cache.put(key, entry)
         if warming is not None:
             warming(checker.bank, checker, translated, cache)
     return translated, done, total
