@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +29,34 @@ def bank_with_image(root: Path, answer: str = "See ![the curve](img/curve.png)."
     bank = write_bank(root, {"topics/attention.yaml": topic, "topics/img/curve.png": PNG})
     (bank / "attention.yaml").unlink()
     return bank
+
+
+def test_the_package_is_laid_out_the_same_on_every_build(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    """The collection, the media map and each image, in that order, with fixed times and modes,
+    each deflated at zlib's default level: a package depends on its content alone."""
+    epoch(1_700_000_000)
+    result = build(bank_with_image(Path("q")), Path("out"))
+    with zipfile.ZipFile(result.outputs[0]) as package:
+        entries = package.infolist()
+        assert [(e.filename, e.date_time, e.external_attr >> 16, e.create_system, e.compress_type) for e in entries] == [
+            ("collection.anki2", (1980, 1, 1, 0, 0, 0), 0o644, 3, zipfile.ZIP_DEFLATED),
+            ("media", (1980, 1, 1, 0, 0, 0), 0o644, 3, zipfile.ZIP_DEFLATED),
+            ("0", (1980, 1, 1, 0, 0, 0), 0o644, 3, zipfile.ZIP_DEFLATED),
+        ]
+        for entry in entries:
+            deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+            expected = deflate.compress(package.read(entry)) + deflate.flush()
+            assert _deflated(result.outputs[0], entry) == expected, entry.filename
+
+
+def _deflated(package: Path, entry: zipfile.ZipInfo) -> bytes:
+    """The entry's bytes as they are stored in the package: after its local header."""
+    with package.open("rb") as stored:
+        stored.seek(entry.header_offset)
+        header = stored.read(30)
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        stored.seek(entry.header_offset + 30 + name_length + extra_length)
+        return stored.read(entry.compress_size)
 
 
 def test_an_image_is_packed_under_its_content_hash(in_tmp: Path, collection: Collection, epoch: Callable[[int], None]) -> None:
