@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,7 +40,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import write_bank  # noqa: E402
 from profile_libraries import PARSE, RENDER  # noqa: E402
 
 TARGETS = {
@@ -87,13 +87,47 @@ class Sample:
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MB) of one process and its children (a build's workers)."""
+    own = own_mb()
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, preexec_fn=_forked)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(command)}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, measurable(usage.ru_maxrss / 1024, own, command)
+
+
+def _forked() -> None:
+    """Nothing, run in a new process before it starts the command: given it, Python forks the new
+    process instead of sharing the benchmark's memory with it until it starts the command (vfork).
+    A process's peak memory starts at the memory it starts the command from: with vfork, the
+    benchmark's own peak, which may be a larger process's that started the benchmark; forked,
+    what the benchmark holds at that moment, less than any process it measures (see `measurable`)."""
+
+
+_LARGEST_MB = [0.0]
+"""The most memory the benchmark held when it started a process."""
+
+
+def own_mb() -> float:
+    """The memory the benchmark's process holds now (MB; its peak where Linux's /proc is not)."""
+    try:
+        resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except OSError:
+        resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _LARGEST_MB[0] = max(_LARGEST_MB[0], resident)
+    return resident
+
+
+def measurable(peak: float, own: float, command: list[str]) -> float:
+    """`peak`, the peak memory of a process the benchmark started when it held `own` MB; the
+    benchmark stops if the peak may be no more than where the process started from (see `_forked`)."""
+    if peak <= own + 1:
+        raise SystemExit(
+            f"{' '.join(command)}: its peak memory ({peak:.0f} MB) is no more than what the benchmark held when it "
+            f"started it ({own:.0f} MB), which its peak starts from: its own cannot be measured"
+        )
+    return peak
 
 
 def parse_timings(stderr: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
@@ -118,22 +152,17 @@ def edit_one_question(bank: Path, round_number: int) -> None:
 
 
 def genanki_size(bank: Path, work: Path) -> int:
-    """The size of the same notes written by genanki with its defaults (a stored zip)."""
-    import genanki
-
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from deckgen.anki.notes import deck_notes
-    from deckgen.anki.notetypes import note_models
-    from deckgen.load import load_bank
-
-    loaded = load_bank(bank)
-    models = note_models(loaded.deck.homepage)
-    deck = genanki.Deck(1, "bench")
-    for spec in deck_notes(loaded).notes:
-        deck.add_note(genanki.Note(model=models[spec.model], fields=list(spec.fields), tags=list(spec.tags), guid=spec.guid))
+    """The size of the same notes written by genanki with its defaults (a stored zip), written
+    by bench/genanki_size.py in a process of its own."""
     path = work / "genanki.apkg"
-    genanki.Package(deck).write_to_file(str(path))
+    _ran([sys.executable, str(HERE / "genanki_size.py"), str(bank), str(path)], importing(HERE.parent / "src", dict(os.environ)))
     return path.stat().st_size
+
+
+def generate(bank: Path, cards: int) -> None:
+    """Write a synthetic bank of `cards` cards with a Chinese edition (bench/generate.py), in a
+    process of its own."""
+    _ran([sys.executable, str(HERE / "generate.py"), "--languages", str(bank), str(cards)], importing(HERE.parent / "src", dict(os.environ)))
 
 
 DECKGEN_STEPS = ("build", "build, one process", "rebuild", "check", "check after an edit", "start-up")
@@ -162,7 +191,7 @@ def importing(source: Path, env: dict[str, str]) -> dict[str, str]:
 
 def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None, profile: bool = False) -> Sample:
     bank = work / f"bank-{cards}"
-    write_bank(bank, cards, languages=True)
+    generate(bank, cards)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     python = sys.executable
     steps: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -210,9 +239,7 @@ def measure(cards: int, rounds: int, work: Path, baseline: Path | None = None, p
         if step == "rebuild":
             edit_one_question(bank, edits[bank])
             edits[bank] += 1
-        command, step_env = steps[step]
-        result = _ran([*command, "--timings"], step_env)
-        sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = parse_timings(result.stderr)
+        sample.steps[step], sample.step_peaks[step], sample.step_growth[step] = timings(*steps[step])
     sample.one_topic_mb = one_topic_mb(work, steps["build"][1])
     if profile:
         result = _ran([python, str(HERE / "profile_libraries.py"), str(bank), str(work / "profile")], importing(versions[""], env))
@@ -231,15 +258,25 @@ def one_topic_mb(work: Path, env: dict[str, str]) -> float:
     it held before validating to its peak: about what a build that held one topic at a time would
     hold for the topic it is at, every output's part of it included."""
     bank = work / "bank-one-topic"
-    write_bank(bank, ONE_TOPIC_CARDS, languages=True)
-    result = _ran([sys.executable, "-m", "deckgen", "build", str(bank), "--out", str(work / "one-topic"), "--timings"], env)
-    _, peaks, growth = parse_timings(result.stderr)
+    generate(bank, ONE_TOPIC_CARDS)
+    _, peaks, growth = timings([sys.executable, "-m", "deckgen", "build", str(bank), "--out", str(work / "one-topic")], env)
     return peaks["total"] - (peaks["validate"] - growth["validate"])
+
+
+def timings(command: list[str], env: dict[str, str]) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """A deckgen command's own `--timings` (see `parse_timings`), run once more; the benchmark
+    stops if the peak it held before its first step is not its own (see `measurable`)."""
+    own = own_mb()
+    result = _ran([*command, "--timings"], env)
+    seconds, peaks, growth = parse_timings(result.stderr)
+    first = next(iter(peaks))
+    measurable(peaks[first] - growth[first], own, command)
+    return seconds, peaks, growth
 
 
 def _ran(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`command`, run to its end with its output captured; the benchmark stops, saying why, if it fails."""
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, preexec_fn=_forked)
     if result.returncode != 0:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
     return result
@@ -260,7 +297,8 @@ def report(results: dict[int, Sample], rounds: int, baseline: str | None = None)
         "",
         f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
         f"{os.cpu_count()} cores; {rounds} rounds per size, steps alternating; medians. Each bank has a "
-        "Chinese edition, so every build writes both editions' outputs.",
+        "Chinese edition, so every build writes both editions' outputs. Each peak is the measured process's "
+        f"own: the benchmark's process held at most {_LARGEST_MB[0]:.0f} MB when it started one, less than any peak here.",
         "",
         "| cards | floor s | build s | build, one process s | rebuild s | check s | check after an edit s | least check s | start-up s | peak MB (build) |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -25,6 +27,7 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
     assert "| cards | floor s | build s | build, one process s | rebuild s | check s | check after an edit s | least check s | start-up s | peak MB (build) |" in report
     assert "| cards | build / floor | build, one process / floor | rebuild / floor | check / floor | check after an edit / floor | least check / floor | .apkg / genanki |" in report
     assert report.count("\n| 40 |") == 2 and report.count("\n| 80 |") == 2
+    assert re.search(r"Each peak is the measured process's own: the benchmark's process held at most \d+ MB when it started one, less than any peak here\.\n", report)
     assert re.search(r"\n- check / floor at 80 cards: \d+\.\d\d \(target ≤ 0\.3; the least any check does: \d+\.\d\d\): ", report)
     for target in ("build / floor at 80 cards", "rebuild / floor at 80 cards", "check / floor at 80 cards",
                    "peak memory of a build at 80 cards", "check after a one-file edit at 80 cards", "the site's share of a cold build",
@@ -250,3 +253,22 @@ def test_what_would_meet_the_build_and_memory_targets_is_worked_out_from_the_mea
         "site's search index, the package's database, the print page's answer key) goes to disk as each topic is done."
     )
     assert run._would_meet_memory(sample, 10_000).endswith(": about 264 MB in all, above the target's 110 MB.")
+
+
+def test_a_peak_no_more_than_what_the_benchmark_held_is_refused_not_reported() -> None:
+    """A forked process's peak memory starts at what the process that started it held: from a
+    process as large as this test's, a small process's own peak cannot be measured, and the
+    benchmark says so instead of reporting it."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import run
+
+    command = [sys.executable, "-c", "pass"]
+    with pytest.raises(SystemExit) as stopped:
+        run.timed(command, dict(os.environ))
+    assert re.fullmatch(
+        rf"{re.escape(' '.join(command))}: its peak memory \(\d+ MB\) is no more than what the benchmark held when it "
+        r"started it \(\d+ MB\), which its peak starts from: its own cannot be measured",
+        str(stopped.value),
+    )
+    assert run.own_mb() > 40  # this test's process: pytest, deckgen and Anki's backend
+    assert run.measurable(41.5, 40.0, command) == 41.5
