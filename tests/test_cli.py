@@ -344,6 +344,18 @@ def test_github_annotations_are_escaped() -> None:
     )
 
 
+def test_timings_give_deckgens_own_peak_memory_whatever_started_it(mini: Path) -> None:
+    """Started by Python's subprocess (vfork) from a process holding 300 MB more, deckgen reports
+    the peak of its own memory, not the 300 MB it never held."""
+    held = bytearray(300 * 1024 * 1024)
+    held[:: 4096] = b"\1" * len(range(0, len(held), 4096))  # touch every page: resident
+    result = subprocess.run([sys.executable, "-m", "deckgen", "check", "mini", "--timings"], capture_output=True, text=True, check=True)
+    del held
+    validate = re.search(r"^peak memory after: validate (\d+) MB,", result.stderr, re.MULTILINE)
+    assert validate is not None, result.stderr
+    assert 10 < int(validate.group(1)) < 200
+
+
 def test_timings_name_every_step_in_order(mini: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     seconds = r"\d+\.\d\d s"

@@ -16,7 +16,18 @@ except ImportError:  # not on Windows: memory is then not reported
 
 
 def peak_memory_mb() -> float | None:
-    """The most memory this process has held so far, in MB, where the system tells."""
+    """The most memory this process has held so far, in MB, where the system tells.
+
+    On Linux, from /proc: the peak that getrusage gives starts at the peak of the process that
+    started deckgen, when that process shared its memory until deckgen started (vfork, as
+    Python's subprocess does): from a large process, deckgen's own peak would be hidden."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError):
+        pass
     if resource is None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
