@@ -22,9 +22,9 @@ def peak_memory_mb() -> float | None:
     started deckgen, when that process shared its memory until deckgen started (vfork, as
     Python's subprocess does): from a large process, deckgen's own peak would be hidden."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(b"VmHWM:"):
                     return int(line.split()[1]) / 1024  # kB
     except (OSError, ValueError):
         pass
