@@ -9,10 +9,13 @@ from contextlib import closing
 from pathlib import Path
 
 import genanki  # type: ignore[import-untyped]
+import pytest
 from anki.collection import Collection
 
-from deckgen.anki.notes import deck_notes
+from deckgen.anki import package
+from deckgen.anki.notes import NoteSpec, deck_notes
 from deckgen.anki.notetypes import note_models
+from deckgen.anki.package import Collection as Rows
 from deckgen.build import build
 from tests.conftest import import_apkg
 
@@ -60,3 +63,22 @@ def test_notes_are_written_as_genanki_writes_them(mini_bank: Path, tmp_path: Pat
     imported = _notes_imported(ours, tmp_path / "anki-ours")
     assert imported.keys() == written.keys()
     assert imported == _notes_imported(theirs, tmp_path / "anki-theirs")
+
+
+def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database is written with a page cache smaller than the file it writes at 50,000 cards,
+    so SQLite writes pages out as the file grows: a cache that holds the whole file and one that
+    holds a few pages write the same bytes."""
+    model = note_models("https://example.org/deck")["basic"]
+    notes = [
+        (model, NoteSpec(f"g{i}", "basic", (f"q-{i}", f"Question {i}?", "answer " * 60, "", "", ""), ("t",)), " t ", 1, i, 1_700_000_000)
+        for i in range(3000)
+    ]
+    made = Rows("{}", "{}", notes)
+    monkeypatch.setattr(package, "PAGE_CACHE_KIB", 1 << 20)
+    package.write_rows(made, tmp_path / "whole.anki2")
+    monkeypatch.setattr(package, "PAGE_CACHE_KIB", 64)
+    package.write_rows(made, tmp_path / "small.anki2")
+    whole = (tmp_path / "whole.anki2").read_bytes()
+    assert len(whole) > 32 * 64 * 1024  # the small cache holds under a thirty-second of the file
+    assert (tmp_path / "small.anki2").read_bytes() == whole

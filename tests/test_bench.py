@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -287,3 +289,29 @@ def test_a_process_is_measured_from_what_the_benchmark_holds_not_from_its_peak()
     command = [sys.executable, "-c", "held = bytearray(600 * 1024 * 1024); held[::4096] = b'\\1' * len(range(0, len(held), 4096))"]
     _, peak = run.timed(command, dict(os.environ))
     assert 600 < peak < 1200
+
+
+def test_the_page_cache_benchmark_writes_the_same_database_at_every_size(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from generate import write_bank
+
+    from deckgen.build import build
+
+    write_bank(tmp_path / "bank", 250)
+    built = build(tmp_path / "bank", tmp_path / "out").outputs[0]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "page_cache.py"), str(built), "--copies", "3", "--rounds", "1", "--sizes", "64", "4096"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    with zipfile.ZipFile(built) as package, sqlite3.connect(package.extract("collection.anki2", tmp_path)) as db:
+        (notes,) = db.execute("SELECT count(*) FROM notes").fetchone()
+    assert notes == 250
+    assert lines[0].startswith("750 notes, ") and lines[0].endswith(" bytes; medians of 1 rounds")
+    assert lines[1:3] == ["| page cache | seconds | against the largest | grew MB | digest |", "|---|---|---|---|---|"]
+    rows = [line.split(" | ") for line in lines[3:]]
+    assert [row[0] for row in rows] == ["| 64 KiB", "| 4096 KiB"]
+    assert rows[1][2] == "1.00x"
+    assert rows[0][4] == rows[1][4] and re.fullmatch(r"[0-9a-f]{16} \|", rows[0][4])
