@@ -15,7 +15,6 @@ import pytest
 from anki.collection import Collection
 
 from deckgen.anki import notetypes
-from deckgen.anki.notes import deck_notes
 from deckgen.build import build, check
 from deckgen.load import load_bank
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
@@ -116,7 +115,7 @@ def test_a_stale_lock_is_found_whatever_the_time_and_the_note_type_first(
 
     def stale(now: int) -> list[str]:
         bank = load_bank(Path("bank"))
-        return [str(d) for d in read_release(Path("bank")).stale_problems(bank, deck_notes(bank), now)]
+        return [str(d) for d in read_release(Path("bank")).stale_problems(bank, now)]
 
     times = (0, 1_700_000_000, NOW, NOW + 10 * 365 * DAY)
     assert [stale(now) for now in times] == [[]] * len(times)

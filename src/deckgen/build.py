@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deckgen import parallel
-from deckgen.anki.notes import cached_notes, deck_notes
+from deckgen.anki.notes import cached_notes
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
@@ -146,8 +146,7 @@ def stale_lock(bank: Bank, release: Release, cache: BuildCache | None, now: int,
     it, from `cache` where it can."""
     try:
         found = editions(bank, cache=cache)[0] if translated is None else translated
-        notes = {e.language: deck_notes(e.bank, cache) for e in found if e.bank.edition_of is not None}
-        return release.stale_problems(bank, deck_notes(bank, cache), now, notes)
+        return release.stale_problems(bank, now, [e.bank for e in found if e.bank.edition_of is not None], cache)
     finally:
         forget_rendered()
 
@@ -317,16 +316,13 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
         shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection))))
     with phase(options.timings, "render"):
         _render_ahead([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
-        rendered = [(e, deck_notes(e.bank, cache)) for e in found]
     with phase(options.timings, "update lock"):
-        lock = release.next_lock(bank, rendered[0][1], timestamp, {e.language: n for e, n in rendered[1:]})
+        lock = release.next_lock(bank, timestamp, [e.bank for e in found[1:]], cache)
     contexts = []
-    for (made, notes), (chosen, shape) in zip(rendered, shapes):
+    for made, (chosen, shape) in zip(found, shapes):
         whole = made.bank
         edition_lock = lock if whole.edition_of is None else lock.edition(made.language)
-        contexts.append(
-            RenderContext(options.out_dir, chosen, shape, options.selection, whole, notes, release, edition_lock, cache, options.pdf, options.style, made.language)
-        )
+        contexts.append(RenderContext(options.out_dir, chosen, shape, options.selection, whole, release, edition_lock, cache, options.pdf, options.style, made.language))
     return contexts, warnings
 
 

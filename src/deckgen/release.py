@@ -6,12 +6,14 @@ The checks of a bank against its lock live here too: what a release must not do 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deckgen.anki.notes import DeckNotes, deck_notes, note_hash, note_kinds, text_hash
+from deckgen.anki.notes import deck_notes, note_hash, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
+from deckgen.cache import BuildCache
 from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.references import DEFAULT_BANK_DIR
@@ -44,11 +46,12 @@ class Release:
                 problems += schema_problems(self.lock, self.bank_dir, note_type_states(bank))
         return problems
 
-    def next_lock(self, bank: Bank, notes: DeckNotes, now: int, editions: dict[str, DeckNotes] | None = None) -> Lock:
-        """The lock after building `bank` (the whole bank) with its `notes`, and each edition in
-        another language with its own: times advance only for what changed."""
-        states = {n.fields[0]: (n.model, note_hash(n), text_hash(n.fields)) for n in notes.notes}
-        translated = {language: {n.fields[0]: note_hash(n) for n in made.notes} for language, made in (editions or {}).items()}
+    def next_lock(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> Lock:
+        """The lock after building `bank` (the whole bank) and each edition of it in another
+        language: times advance only for what changed. Each one's notes are rendered (from
+        `cache` where it can) and let go before the next one's: only their hashes are kept."""
+        states = {n.fields[0]: (n.model, note_hash(n), text_hash(n.fields)) for n in deck_notes(bank, cache).notes}
+        translated = {made.deck.language: {n.fields[0]: note_hash(n) for n in deck_notes(made, cache).notes} for made in editions}
         return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version, translated)
 
     def changed_text(self, lock: Lock) -> str | None:
@@ -56,15 +59,15 @@ class Release:
         text = format_lock(lock)
         return None if self.data == text.encode("utf-8") else text
 
-    def stale_problems(self, bank: Bank, notes: DeckNotes, now: int, editions: dict[str, DeckNotes] | None = None) -> list[Diagnostic]:
-        """Why the lock file is not the one a build of `bank` (the whole bank, with its `notes`)
+    def stale_problems(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> list[Diagnostic]:
+        """Why the lock file is not the one a build of `bank` (the whole bank) and its `editions`
         would write: one error, at the first entry that differs, naming the command that writes
         it; none when a build would leave the file as it is.
 
         `now` changes nothing: a build keeps the time of whatever did not change, and gives
         whatever changed a time later than the one it had.
         """
-        built = self.next_lock(bank, notes, now, editions)
+        built = self.next_lock(bank, now, editions, cache)
         if self.changed_text(built) is None:
             return []
         path = self.path.as_posix()

@@ -18,8 +18,8 @@ class AnkiPackage:
     def files(self, context: RenderContext) -> dict[Path, Writer]:
         """The package, named after the deck's slug."""
         chosen, lock = context.bank, context.lock
-        # Without filters the selection is the whole bank, whose notes are already rendered.
-        notes = deck_notes(chosen, context.cache) if context.selection else context.notes
         slug = (chosen.edition_of or chosen).deck.slug
         path = context.path(f"{slug}.apkg")
-        return {path: lambda target: write_apkg(chosen, target, notes, lock, context.cache, context.name(path))}
+        # The notes are read from the cache when the package is written, and let go after it:
+        # a build holds one edition's notes at a time (the lock keeps only their hashes).
+        return {path: lambda target: write_apkg(chosen, target, deck_notes(chosen, context.cache), lock, context.cache, context.name(path))}

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from deckgen.anki.notes import DeckNotes
 from deckgen.cache import Block, BuildCache
 from deckgen.lock import Lock
 from deckgen.model import Bank
@@ -32,8 +31,6 @@ class RenderContext:
     selection: Selection
     whole: Bank
     """The whole bank, which the lock always describes."""
-    notes: DeckNotes
-    """Every note of the whole bank, as the lock was brought up to date from."""
     release: Release
     lock: Lock
     """The lock after this build."""
