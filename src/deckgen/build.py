@@ -346,11 +346,16 @@ def _warm_topic(whole: bool, languages: tuple[str, ...] | None, bank: Bank, topi
     question leaves the others' there) is not rendered again. `_render_ahead` then finds them all."""
     printed = whole and (languages is None or bank.deck.language in languages)
     wanted = [(q, NumberedQuestion(0, q) if printed else None) for q in topic.questions] + [(q, None) for q in topic.retired]
+    for question, numbered in _missing(bank, topic, wanted, cache):
+        _warm(bank, topic, question, numbered, cache)
+
+
+def _missing(bank: Bank, topic: Topic, wanted: list[tuple[Question, NumberedQuestion | None]], cache: BuildCache) -> list[tuple[Question, NumberedQuestion | None]]:
+    """Which of the `wanted` questions of a topic (each with its number when the pages print it)
+    `_warm` has something to render for: those of which `cache` lacks any value it makes."""
     keys = [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
     held = cache.present([key for question_keys in keys for key in question_keys])
-    for (question, numbered), question_keys in zip(wanted, keys):
-        if not held.issuperset(question_keys):
-            _warm(bank, topic, question, numbered, cache)
+    return [entry for entry, question_keys in zip(wanted, keys) if not held.issuperset(question_keys)]
 
 
 def _shown(bank: Bank, topic: Topic, question: Question, printed: bool, cache: BuildCache) -> list[str]:
@@ -367,17 +372,15 @@ def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache
     """Render what `cache` does not hold of every edition's notes and (for each edition with the
     outline of what it prints) its pages, question by question: in worker processes when there
     is enough of it, else here. Either way the outputs then read each value from the cache, and
-    no text is parsed again for a later output."""
-    wanted: list[tuple[Bank, Topic, Question, NumberedQuestion | None, list[str]]] = []
+    no text is parsed again for a later output. What the cache holds is asked a topic at a time,
+    so that the keys of only one topic are in memory at once."""
+    tasks: list[parallel.Task] = []
     for made, shape in found:
         bank = made.bank
         numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
         for topic in bank.topics:
-            for question in (*topic.questions, *topic.retired):
-                numbered = numbers.get(question.id)
-                wanted.append((bank, topic, question, numbered, _shown(bank, topic, question, numbered is not None, cache)))
-    held = cache.present([key for *_, keys in wanted for key in keys])
-    tasks: list[parallel.Task] = [partial(_warm, bank, topic, question, numbered) for bank, topic, question, numbered, keys in wanted if not held.issuperset(keys)]
+            wanted = [(question, numbers.get(question.id)) for question in (*topic.questions, *topic.retired)]
+            tasks += [partial(_warm, bank, topic, question, numbered) for question, numbered in _missing(bank, topic, wanted, cache)]
     if not parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS):
         for task in tasks:
             task(cache)
