@@ -49,7 +49,7 @@ def test_the_site_has_a_page_per_topic_a_permanent_address_and_its_assets(site: 
     ]
 
 
-@pytest.mark.parametrize("page", ["index.html", "attention/scaled-attention.html", "q/index.html", "assets/pages.js"])
+@pytest.mark.parametrize("page", ["index.html", "attention/scaled-attention.html", "q/index.html", "assets/pages.js", "assets/search-index.js"])
 def test_the_site_matches_golden(site: Path, page: str) -> None:
     check_golden(GOLDEN / ("site-" + page.replace("/", "-")), (site / page).read_text(encoding="utf-8"))
 
@@ -258,3 +258,17 @@ def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Cal
     assert "Attention" not in index
 
 
+
+
+def test_the_search_index_is_the_same_made_from_the_cache_or_without_one(site: Path) -> None:
+    """The index is written a topic at a time; made without a build's cache, it is the same text."""
+    from deckgen.load import load_bank
+    from deckgen.outline import outline
+    from deckgen.selection import Selection, handout_title, select
+    from deckgen.site import search_script
+
+    bank = load_bank(site.parent.parent / "mini")
+    chosen = select(bank, Selection())
+    made = "".join(search_script(chosen, bank, outline(chosen, bank, handout_title(bank, Selection())), None))
+    assert made == (site / "assets/search-index.js").read_text(encoding="utf-8")
+    assert made == (GOLDEN / "site-assets-search-index.js").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from html import escape, unescape
@@ -284,12 +284,15 @@ def _documents(ids: list[str], value: object) -> list[dict[str, str]] | None:
     return None
 
 
-def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None) -> str:
+def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None) -> Iterator[str]:
     """`assets/search-index.js`: every live card's text, for MiniSearch, as a script file (which
     `file://` may load, where a fetched index would be refused); each topic's cards from `cache`
-    where it can."""
+    where it can. Made a topic at a time, as it is written: the index is the largest file of a
+    site (5 MB at 10,000 cards), and what it is made from larger still."""
     texts_of = search_texts(whole, cache)
-    documents = []
+    # As `_script_json` writes {"language": …, "documents": [...]}, a document at a time.
+    yield f'window.DECKGEN_SEARCH={{"language":{_script_json(bank.deck.language)},"documents":['
+    first = True
     for section in outline.sections:
         for topic in section.topics:
             if not topic.questions:
@@ -303,14 +306,15 @@ def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache |
                 return made
 
             if cache is None:
-                documents += make()
-                continue
-            keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
-            parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
-            ids = [n.question.id for n in topic.questions]
-            documents += cache.fragment("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], make, partial(_documents, ids))
-    language = bank.deck.language
-    return f"window.DECKGEN_SEARCH={_script_json({'language': language, 'documents': documents})};\n"
+                documents = make()
+            else:
+                keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
+                parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
+                ids = [n.question.id for n in topic.questions]
+                documents = cache.fragment("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], make, partial(_documents, ids))
+            yield ("" if first else ",") + ",".join(_script_json(document) for document in documents)
+            first = False
+    yield "]};\n"
 
 
 def asset(name: str) -> bytes:
@@ -320,12 +324,12 @@ def asset(name: str) -> bytes:
 
 def site_pages(
     bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]
-) -> dict[str, Callable[[], str | Block]]:
+) -> dict[str, Callable[[], str | Block | Iterator[str]]]:
     """Every generated file of the site, by its path from the site's root: each made when it is
     asked for, so that a build holds one page at a time (a topic's page read back from the last
-    build where it can)."""
+    build where it can; the search index made in parts, as it is written)."""
     card_of = printed_cards(whole, cache)
-    pages: dict[str, Callable[[], str | Block]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
+    pages: dict[str, Callable[[], str | Block | Iterator[str]]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
     for section in outline.sections:
         for topic in section.topics:
             if topic.questions:

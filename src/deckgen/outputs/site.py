@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from deckgen.cache import Block, BuildCache
@@ -14,16 +14,20 @@ from deckgen.site import ASSETS, asset, site_pages
 SITE_FOLDER = "site"
 
 
-def _page_writer(make: Callable[[], str | Block], cache: BuildCache, name: str) -> Writer:
-    """Write the page `make` makes, made as it is written; tell `cache` where a block went."""
+def _page_writer(make: Callable[[], str | Block | Iterator[str]], cache: BuildCache, name: str) -> Writer:
+    """Write the page `make` makes (whole, or part by part), made as it is written; tell `cache`
+    where a block went."""
 
     def write(path: Path) -> None:
         page = make()
         if isinstance(page, str):
             path.write_text(page, encoding="utf-8", newline="\n")
-            return
-        cache.wrote(name, page, 0)
-        path.write_bytes(page.data)
+        elif isinstance(page, Block):
+            cache.wrote(name, page, 0)
+            path.write_bytes(page.data)
+        else:
+            with path.open("w", encoding="utf-8", newline="\n") as written:
+                written.writelines(page)
 
     return write
 
