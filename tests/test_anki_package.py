@@ -74,7 +74,7 @@ def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, 
         (model, NoteSpec(f"g{i}", "basic", (f"q-{i}", f"Question {i}?", "answer " * 60, "", "", ""), ("t",)), " t ", 1, i, 1_700_000_000)
         for i in range(3000)
     ]
-    made = Rows("{}", "{}", notes)
+    made = Rows("{}", "{}", lambda: notes)
     monkeypatch.setattr(package, "PAGE_CACHE_KIB", 1 << 20)
     package.write_rows(made, tmp_path / "whole.anki2")
     monkeypatch.setattr(package, "PAGE_CACHE_KIB", 64)

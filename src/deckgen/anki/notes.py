@@ -6,7 +6,9 @@ A pure function of the bank (cached per question by the build): no genanki, no S
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -160,15 +162,27 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
 
 @dataclass(frozen=True)
 class DeckNotes:
-    """Every note of the deck, by the deck it goes to, in deck order."""
+    """Every note of the deck, by the deck it goes to, in deck order. With a build's cache, each
+    topic's notes are read from it each time they are asked for, and not kept: a build holds one
+    topic's notes at a time, not the deck's (tens of MB at 10,000 cards)."""
 
-    decks: tuple[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]], ...]
-    """(deck id path, deck name, notes) for the root, each section and each topic."""
+    decks: tuple[tuple[tuple[str, ...], str, Callable[[], Sequence[NoteSpec]]], ...]
+    """(deck id path, deck name, its notes) for the root, each section and each topic."""
+
+    def by_deck(self) -> Iterator[tuple[tuple[str, ...], str, Sequence[NoteSpec]]]:
+        """(deck id path, deck name, notes) for each deck, in order."""
+        for path, name, notes in self.decks:
+            yield path, name, notes()
+
+    def each(self) -> Iterator[NoteSpec]:
+        """Every note, in order."""
+        for _, _, notes in self.by_deck():
+            yield from notes
 
     @property
     def notes(self) -> tuple[NoteSpec, ...]:
         """All notes, in order."""
-        return tuple(n for _, _, notes in self.decks for n in notes)
+        return tuple(self.each())
 
 
 def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
@@ -240,16 +254,21 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
 
 
 def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
-    """Render every note of the bank, live and retired, into its deck (from `cache` where it can)."""
+    """Every note of the bank, live and retired, in its deck: rendered now without `cache`, else
+    read from it (or rendered into it) a topic at a time, whenever they are asked for."""
     slug = bank.deck.slug
-    decks: list[tuple[tuple[str, ...], str, tuple[NoteSpec, ...]]] = [((slug,), bank.deck.title, ())]
+    decks: list[tuple[tuple[str, ...], str, Callable[[], Sequence[NoteSpec]]]] = [((slug,), bank.deck.title, tuple)]
     for section in bank.deck.sections:
         topics = [t for t in bank.ordered_topics() if t.section == section.id]
         if not topics:
             continue
-        decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), ()))
+        decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), tuple))
         for topic in topics:
-            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), tuple(topic_notes(bank, topic, cache))))
+            if cache is None:  # rendered once, here: nothing would remember them
+                notes: Callable[[], Sequence[NoteSpec]] = partial(tuple, topic_notes(bank, topic, None))
+            else:
+                notes = partial(topic_notes, bank, topic, cache)
+            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), notes))
     return DeckNotes(tuple(decks))
 
 

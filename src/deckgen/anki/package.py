@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from html import escape
@@ -93,16 +93,17 @@ class Collection:
     """The note types' JSON."""
     decks: str
     """The decks' JSON."""
-    notes: list[tuple[genanki.Model, NoteSpec, str, int, int, int]]
-    """Each note: its note type, what it shows, its tags as stored, its deck id, its position
-    among new cards and the time its content last changed."""
+    notes: Callable[[], Iterable[tuple[genanki.Model, NoteSpec, str, int, int, int]]]
+    """Each note, in order, made afresh on each call (a topic at a time, from the build's cache,
+    so that the deck's notes are never all in memory): its note type, what it shows, its tags as
+    stored, its deck id, its position among new cards and the time its content last changed."""
 
     @cached_property
     def digest(self) -> str:
         """A hash of everything the database is written from: equal digests, equal bytes (each
         text is hashed with its length, so no two different collections run together alike)."""
         hashed = hashlib.sha256(f"{len(self.models)}\0{self.models}{len(self.decks)}\0{self.decks}".encode())
-        for model, spec, tags, did, due, mtime in self.notes:
+        for model, spec, tags, did, due, mtime in self.notes():
             fields = "\x1f".join(spec.fields)
             hashed.update(f"{model.model_id}\0{spec.guid}\0{len(tags)}\0{tags}{did}\0{due}\0{mtime}\0{len(fields)}\0{fields}".encode("utf-8", "surrogatepass"))
         return hashed.hexdigest()
@@ -110,7 +111,7 @@ class Collection:
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
         ordinals: dict[tuple[int, tuple[bool, ...]], list[int]] = {}
-        for model, spec, tags, did, due, mtime in self.notes:
+        for model, spec, tags, did, due, mtime in self.notes():
             nid = note_id(spec.guid)
             note = (nid, spec.guid, model.model_id, mtime, tags, "\x1f".join(spec.fields), spec.fields[model.sort_field_index])
             yield note, [(card_id(spec.guid, ordinal), nid, did, ordinal, mtime, due) for ordinal in _card_ordinals(model, spec, ordinals)]
@@ -141,19 +142,23 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
         str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
     }
     decks_json = json.loads(_default_decks())
-    made: list[tuple[genanki.Model, NoteSpec, str, int, int, int]] = []
-    position = 0
-    for path, name, specs in notes.decks:
+    for path, name, _ in notes.decks:
         did = deck_id(*path)
         description = deck_description_html(bank, lock) if len(path) == 1 else ""
         decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
-        for spec in specs:
-            position += 1
-            state = lock.notes[spec.fields[0]]
-            tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
-            # A space at each end, as Anki and genanki write tags, so that a search for
-            # ' tag ' matches the first and the last tag too.
-            made.append((models[spec.model], spec, " " + " ".join(tags) + " ", did, position, state.mtime))
+
+    def made() -> Iterator[tuple[genanki.Model, NoteSpec, str, int, int, int]]:
+        position = 0
+        for path, _, specs in notes.by_deck():
+            did = deck_id(*path)
+            for spec in specs:
+                position += 1
+                state = lock.notes[spec.fields[0]]
+                tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
+                # A space at each end, as Anki and genanki write tags, so that a search for
+                # ' tag ' matches the first and the last tag too.
+                yield models[spec.model], spec, " " + " ".join(tags) + " ", did, position, state.mtime
+
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
 
 

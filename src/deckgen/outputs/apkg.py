@@ -20,6 +20,6 @@ class AnkiPackage:
         chosen, lock = context.bank, context.lock
         slug = (chosen.edition_of or chosen).deck.slug
         path = context.path(f"{slug}.apkg")
-        # The notes are read from the cache when the package is written, and let go after it:
-        # a build holds one edition's notes at a time (the lock keeps only their hashes).
+        # The notes are read from the cache a topic at a time as the package is written (twice:
+        # to see whether the last build's package can be copied, then to write it), never all at once.
         return {path: lambda target: write_apkg(chosen, target, deck_notes(chosen, context.cache), lock, context.cache, context.name(path))}
