@@ -257,6 +257,23 @@ def test_what_would_meet_the_build_and_memory_targets_is_worked_out_from_the_mea
     assert run._would_meet_memory(sample, 10_000).endswith(": about 264 MB in all, above the target's 110 MB.")
 
 
+def test_what_would_meet_the_check_target_is_worked_out_from_what_reading_every_file_costs() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import run
+
+    # The floor 10 s, reading every file 2.6 s (0.26x), check 7.7 s (0.77x): 0.04x is left for the checks, which cost 0.51x.
+    sample = run.Sample(seconds={"floor": [10.0], "least check": [2.6], "check": [7.7]})
+    assert run._would_meet_check(sample) == (
+        "What would meet it: a check whose rules, lint and translations' checks cost at most 0.04x the floor on top of "
+        "reading every file (deckgen's cost 0.51x), or one that reads less, or a faster Markdown parser."
+    )
+    sample.seconds["least check"] = [3.0]
+    assert run._would_meet_check(sample) == (
+        "What would meet it: no check that reads every file with PyYAML's C loader and markdown-it-py: only a check "
+        "that reads less, or a faster Markdown parser."
+    )
+
+
 def test_a_peak_no_more_than_what_the_benchmark_held_is_refused_not_reported() -> None:
     """A forked process's peak memory starts at what the process that started it held: from a
     process as large as this test's, a small process's own peak cannot be measured, and the
