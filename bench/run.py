@@ -510,8 +510,8 @@ def _would_meet_memory(largest: Sample, cards: int) -> str:
         f"one topic file alone grows by {largest.one_topic_mb:.0f} MB from validating to its last output: about "
         f"{held:.0f} MB in all, "
         + (
-            f"within the target's {limit} MB if what the outputs gather across topics (the site's search index, "
-            "the package's database, the print page's answer key) goes to disk as each topic is done."
+            f"within the target's {limit} MB if the print page's answer key, the one output that still gathers "
+            "across topics in memory, goes to disk as each topic is done."
             if held <= limit
             else f"above the target's {limit} MB."
         )

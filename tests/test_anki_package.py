@@ -72,7 +72,7 @@ def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, 
     model = note_models("https://example.org/deck")["basic"]
     notes = [
         (model, NoteSpec(f"g{i}", "basic", (f"q-{i}", f"Question {i}?", "answer " * 60, "", "", ""), ("t",)), " t ", 1, i, 1_700_000_000)
-        for i in range(3000)
+        for i in range(4000)
     ]
     made = Rows("{}", "{}", lambda: notes)
     monkeypatch.setattr(package, "PAGE_CACHE_KIB", 1 << 20)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import re
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -251,8 +251,8 @@ def test_what_would_meet_the_build_and_memory_targets_is_worked_out_from_the_mea
         "every output, and keeps across topics only what the lint and the lock need. Such a build would still hold what "
         "this one holds before validating (125 MB: Python, deckgen, the lock and the cache it read) and about what the "
         "lint and the lock's update add (118 MB), and a build of one topic file alone grows by 21 MB from validating to "
-        "its last output: about 264 MB in all, within the target's 300 MB if what the outputs gather across topics (the "
-        "site's search index, the package's database, the print page's answer key) goes to disk as each topic is done."
+        "its last output: about 264 MB in all, within the target's 300 MB if the print page's answer key, the one output "
+        "that still gathers across topics in memory, goes to disk as each topic is done."
     )
     assert run._would_meet_memory(sample, 10_000).endswith(": about 264 MB in all, above the target's 110 MB.")
 

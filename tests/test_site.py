@@ -258,8 +258,6 @@ def test_a_subset_build_writes_the_site_of_its_subset(tmp_path: Path, epoch: Cal
     assert "Attention" not in index
 
 
-
-
 def test_the_search_index_is_the_same_made_from_the_cache_or_without_one(site: Path) -> None:
     """The index is written a topic at a time; made without a build's cache, it is the same text."""
     from deckgen.load import load_bank
@@ -272,3 +270,7 @@ def test_the_search_index_is_the_same_made_from_the_cache_or_without_one(site: P
     made = "".join(search_script(chosen, bank, outline(chosen, bank, handout_title(bank, Selection())), None))
     assert made == (site / "assets/search-index.js").read_text(encoding="utf-8")
     assert made == (GOLDEN / "site-assets-search-index.js").read_text(encoding="utf-8")
+    # A rebuild reads every topic's documents back from the cache: the same text again.
+    (site / "assets/search-index.js").unlink()
+    build(bank.root, site.parent)
+    assert (site / "assets/search-index.js").read_text(encoding="utf-8") == made

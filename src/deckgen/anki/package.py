@@ -94,9 +94,10 @@ class Collection:
     decks: str
     """The decks' JSON."""
     notes: Callable[[], Iterable[tuple[genanki.Model, NoteSpec, str, int, int, int]]]
-    """Each note, in order, made afresh on each call (a topic at a time, from the build's cache,
-    so that the deck's notes are never all in memory): its note type, what it shows, its tags as
-    stored, its deck id, its position among new cards and the time its content last changed."""
+    """Each note, in order, made afresh on each call (with a build's cache, read from it a topic at
+    a time, so that a build never holds the deck's notes all at once): its note type, what it
+    shows, its tags as stored, its deck id, its position among new cards and the time its
+    content last changed."""
 
     @cached_property
     def digest(self) -> str:
@@ -165,10 +166,10 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
 PAGE_CACHE_KIB = 16 * 1024
 """The page cache of the database a build writes (SQLite's default is 2 MB). Notes go in by id,
 which is a hash: all over the file, so a cache that holds too little makes each insert read a
-page back. 16 MB holds what the inserts keep coming back to (a 50,000-card database of 88 MB
-is written in 1.06x the time it takes with every page in memory, 1.45x with SQLite's default),
-and the rest of the file is written out as it grows instead of staying in memory until the end
-(bench/REPORT.md)."""
+page back. With 16 MB a 50,000-card database of 88 MB is written in 1.28x the time it takes
+with a cache that holds every page (1.52x with SQLite's default), and the rest of the file is
+written out as it grows instead of staying in memory until the end: some 75 MB less at that
+size (bench/page_cache.py, bench/REPORT.md)."""
 
 
 def write_rows(made: Collection, db_path: Path) -> None:
