@@ -29,20 +29,24 @@ from pathlib import Path
 from deckgen.anki import package
 from deckgen.anki.notes import NoteSpec
 from deckgen.anki.notetypes import note_models
+from deckgen.timing import peak_memory_mb
 
 
-def _status_mb(field: str) -> float:
-    """A memory figure of this process's, from /proc/self/status (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise SystemExit("bench/page_cache.py reads /proc/self/status: Linux only")
+def _peak_mb() -> float:
+    """This process's peak resident memory so far, as deckgen's `--timings` reads it."""
+    peak = peak_memory_mb()
+    if peak is None:
+        raise SystemExit("bench/page_cache.py reads this process's peak memory from /proc: Linux only")
+    return peak
 
 
 def _reset_peak() -> float:
     """Start this process's peak resident memory again from what it holds now, and return that."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_mb("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError as err:
+        raise SystemExit(f"bench/page_cache.py resets this process's peak memory in /proc: Linux only ({err})") from err
+    return _peak_mb()
 
 
 def _rows(apkg: Path, copies: int) -> package.Collection:
@@ -77,7 +81,7 @@ def _one(apkg: Path, copies: int, kib: int) -> None:
         start = time.perf_counter()
         package.write_rows(made, path)
         seconds = time.perf_counter() - start
-        grew = _status_mb("VmHWM") - before
+        grew = _peak_mb() - before
         digest = hashlib.sha256()
         with path.open("rb") as written:
             for block in iter(lambda: written.read(1 << 20), b""):
