@@ -67,3 +67,24 @@ def test_warnings_read_back_equal_and_errors_are_refused() -> None:
     for bad in (None, {}, [None], [[]]):
         with pytest.raises((TypeError, ValueError, KeyError)):
             warnings_from_json(bad)
+
+
+def test_field_locations_are_stored_as_pairs_of_key_and_location() -> None:
+    # The form the cache has always stored: a cache written by an earlier deckgen still reads.
+    bank, diagnostics = validate_bank(ROOT / "tests/fixtures/mini")
+    assert bank is not None, diagnostics
+    topic = bank.topics[0]
+    question = topic.questions[0]
+    path = question.location.path
+    data = topic_json(topic, topic.location, [])
+    assert data is not None
+    assert question.id == "why-scale"
+    assert data["topic"]["questions"][0]["field_locations"] == [
+        ["id", [path, 5, 9]],
+        ["question", [path, 6, 15]],
+        ["answer", [path, 7, 13]],
+        ["extra", [path, 8, 12]],
+        ["sources", [path, 14, 14]],
+        ["tags", [path, 15, 11]],
+    ]
+    assert path.endswith("tests/fixtures/mini/attention.yaml")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
+import sys
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property, lru_cache
@@ -22,6 +25,77 @@ class Location(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
+
+
+_PLACE = struct.Struct("<III")
+"""One field's place, packed: the index of its file among the question's files, line, column."""
+
+_SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""The field names and file lists that questions have in common, each kept once."""
+
+
+def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
+    """`values`, as the one copy that every question with the same values holds."""
+    return _SHARED.setdefault(values, values)
+
+
+class FieldLocations:
+    """Where each field of a question is written: `(key, Location)` pairs, in the order of the
+    file. A bank holds one per question of every edition, so they are packed: the keys and files
+    are shared between questions, and the lines and columns are 12 bytes a field. A Location is
+    made only when one is asked for (a diagnostic, a card's source line)."""
+
+    __slots__ = ("_names", "_paths", "_places")
+
+    def __init__(self, pairs: Iterable[tuple[str, Location]] = ()) -> None:
+        names: list[str] = []
+        paths: list[str] = []
+        places = bytearray()
+        for name, (path, line, col) in pairs:
+            if path not in paths:
+                paths.append(path)
+            names.append(name)
+            places += _PLACE.pack(paths.index(path), line, col)
+        self._names = _shared(tuple(sys.intern(n) for n in names))
+        self._paths = _shared(tuple(paths))
+        self._places = bytes(places)
+
+    def get(self, key: str) -> Location | None:
+        """Where `key` is written, or None if the question does not write it."""
+        if key not in self._names:
+            return None
+        path, line, col = _PLACE.unpack_from(self._places, self._names.index(key) * _PLACE.size)
+        return Location(self._paths[path], line, col)
+
+    def __iter__(self) -> Iterator[tuple[str, Location]]:
+        for name, (path, line, col) in zip(self._names, _PLACE.iter_unpack(self._places)):
+            yield name, Location(self._paths[path], line, col)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldLocations):
+            return NotImplemented
+        return (self._names, self._paths, self._places) == (other._names, other._paths, other._places)
+
+    def __hash__(self) -> int:
+        return hash((self._names, self._paths, self._places))
+
+    def __repr__(self) -> str:
+        # As the tuple of pairs it stands for: the lint cache keys a topic by this text.
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[type[FieldLocations], tuple[tuple[tuple[str, Location], ...]]]:
+        return FieldLocations, (tuple(self),)
+
+
+NO_FIELD_LOCATIONS = FieldLocations()
+"""A question made in code, with no file behind it."""
+
+NOTHING_IGNORED: frozenset[str] = frozenset()
+"""No lint rule silenced: one set that every question without a `lint` entry shares (an empty
+frozenset is a new object each time it is made)."""
 
 
 class Severity(str, Enum):
@@ -145,7 +219,7 @@ class Source:
     lang: str | None = None
     authors: tuple[str, ...] = ()
     year: str | None = None
-    lint_ignore: frozenset[str] = frozenset()
+    lint_ignore: frozenset[str] = NOTHING_IGNORED
     title_en: str | None = None
     """An English translation of a title in another language, for the printed bibliography."""
     title_zh: str | None = None
@@ -163,7 +237,7 @@ class Source:
         return host.removeprefix("www.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompareRow:
     """One aspect of a compare question; it becomes one note."""
 
@@ -177,7 +251,7 @@ class CompareRow:
     """What this row's card shows after the answer, besides the question's own extra."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     """One question of a topic bank."""
 
@@ -193,8 +267,8 @@ class Question:
     tags: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     rows: tuple[CompareRow, ...] = ()
-    lint_ignore: frozenset[str] = frozenset()
-    field_locations: tuple[tuple[str, Location], ...] = ()
+    lint_ignore: frozenset[str] = NOTHING_IGNORED
+    field_locations: FieldLocations = NO_FIELD_LOCATIONS
     retired: str | None = None
     """Why the question was retired, for a question in a topic's `retired` list; None when live."""
     images: tuple[tuple[str, Path], ...] = ()
@@ -206,7 +280,7 @@ class Question:
 
     def location_of(self, key: str) -> Location:
         """Where the value of `key` was written, or the question itself if it was not."""
-        return next((loc for name, loc in self.field_locations if name == key), self.location)
+        return self.field_locations.get(key) or self.location
 
     @property
     def note_count(self) -> int:
@@ -249,7 +323,7 @@ class Topic:
     path: Path
     location: Location
     questions: tuple[Question, ...]
-    lint_ignore: frozenset[str] = frozenset()
+    lint_ignore: frozenset[str] = NOTHING_IGNORED
     retired: tuple[Question, ...] = ()
     """Questions moved to the topic's `retired` list: kept in the deck behind a banner, never in the sheets."""
     title_location: Location | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from deckgen.content import Problem, markdown_problems, title_problems, url_problems
 from deckgen.lint import RULES
 from deckgen.load import Mapping, Node, Scalar, Sequence
-from deckgen.model import Diagnostic, Location, Severity, clipped
+from deckgen.model import NOTHING_IGNORED, Diagnostic, Location, Severity, clipped
 from deckgen.references import Known, is_placeholder, suggest
 from deckgen.spec import (
     CARD_MARKDOWN,
@@ -299,8 +299,8 @@ class Reader:
         """The rules silenced by a `lint: {ignore: [...], reason: ...}` entry."""
         value = node.get(spec.name)
         if value is None:
-            return frozenset()
+            return NOTHING_IGNORED
         entry = self.mapping(value, "'lint'", value.location)
         if entry is None:
-            return frozenset()
-        return frozenset(rule.value for rule in self.read(entry, RECORDS[spec.record])["ignore"] or [])
+            return NOTHING_IGNORED
+        return frozenset(rule.value for rule in self.read(entry, RECORDS[spec.record])["ignore"] or []) or NOTHING_IGNORED

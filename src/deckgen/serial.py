@@ -8,6 +8,7 @@ diagnostics and the cards' "where is this written" point at the same lines as a 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from enum import Enum
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from deckgen.model import Diagnostic, Location, Severity, Topic
+from deckgen.model import NOTHING_IGNORED, Diagnostic, FieldLocations, Location, Severity, Topic
 
 Code = Callable[[Any], Any]
 """Turns a value of one type into JSON, or JSON back into a value of that type."""
@@ -49,6 +50,8 @@ def _encoder(hint: Any) -> Code:
         return lambda value: value.value
     if hint is Location:
         return list
+    if hint is FieldLocations:
+        return lambda value: [[name, list(where)] for name, where in value]
     if origin is frozenset:
         return sorted
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
@@ -114,11 +117,14 @@ def _decoder(hint: Any) -> Code:
         return location
     if origin is frozenset:
         item = _decoder(args[0])
-        return lambda value: frozenset(item(v) for v in _list(value))
+        return lambda value: frozenset(item(v) for v in _list(value)) or NOTHING_IGNORED
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _decoder(args[0])
+        if args[0] is str:
+            # Source ids, tags, compare items: the same few recur in every question, kept once.
+            return lambda value: tuple(sys.intern(item(v)) for v in _list(value))
         return lambda value: tuple(item(v) for v in _list(value))
-    if origin is tuple and args == (str, Location):
+    if hint is FieldLocations:
         # Where each field is written: a question has several.
         where = _decoder(Location)
 
@@ -127,7 +133,7 @@ def _decoder(hint: Any) -> Code:
                 raise TypeError("not a field's location")
             return value[0], where(value[1])
 
-        return placed
+        return lambda value: FieldLocations(placed(v) for v in _list(value))
     if origin is tuple:
         items = tuple(_decoder(a) for a in args)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -26,6 +27,7 @@ from deckgen.model import (
     CompareRow,
     Deck,
     Diagnostic,
+    FieldLocations,
     Location,
     Question,
     QuestionType,
@@ -201,12 +203,13 @@ def _read_question(reader: Reader, entry: Mapping, topic_id: str, section: str, 
         section=section,
         answer=answer or "",
         extra=values["extra"] or "",
-        sources=tuple(s.value for s in sources),
-        tags=tuple(t.value for t in values["tags"] or []),
+        # Source ids and tags recur in every question: each is kept once.
+        sources=tuple(sys.intern(s.value) for s in sources),
+        tags=tuple(sys.intern(t.value) for t in values["tags"] or []),
         items=tuple(i.value for i in items),
         rows=tuple(rows),
         lint_ignore=values["lint"],
-        field_locations=tuple((key.value, value.location) for key, value in entry.items),
+        field_locations=FieldLocations((key.value, value.location) for key, value in entry.items),
         retired=values.get("reason"),
         images=tuple(sorted(media.items())),
     )
