@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from deckgen.model import NO_FIELD_LOCATIONS, FieldLocations, Location
 
 EN = "questions/attention.yaml"
@@ -29,7 +31,16 @@ def test_field_locations_give_back_the_pairs_they_were_made_from() -> None:
 def test_field_locations_print_as_the_tuple_of_pairs() -> None:
     # The lint cache keys a topic by this text: a cache written before they were packed still hits.
     assert repr(FieldLocations(PAIRS)) == repr(PAIRS)
+    assert repr(FieldLocations(PAIRS[:1])) == repr(PAIRS[:1]) == "(('id', Location(path='questions/attention.yaml', line=5, col=9)),)"
+    quoted = (("answer", Location("it's \\ \"here\".yaml", 2, 3)),)
+    assert repr(FieldLocations(quoted)) == repr(quoted)
     assert repr(NO_FIELD_LOCATIONS) == "()"
+
+
+@pytest.mark.parametrize("line, col", [(-1, 1), (1, -1), (2**32, 1)])
+def test_a_line_or_column_that_no_file_has_is_refused(line: int, col: int) -> None:
+    with pytest.raises(ValueError, match="^a line or column out of range: "):
+        FieldLocations([("id", Location(EN, line, col))])
 
 
 def test_field_locations_are_equal_only_with_the_same_pairs_in_the_same_order() -> None:

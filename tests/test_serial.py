@@ -48,7 +48,11 @@ def test_a_location_that_was_not_stored_is_refused(bad: object) -> None:
             topic_from_json(broken, topic.path)
 
 
-@pytest.mark.parametrize("bad", [None, [], ["answer"], ["answer", ["a.yaml", 1, 2], "x"], [7, ["a.yaml", 1, 2]], {"answer": ["a.yaml", 1, 2]}], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [None, [], ["answer"], ["answer", ["a.yaml", 1, 2], "x"], [7, ["a.yaml", 1, 2]], {"answer": ["a.yaml", 1, 2]}, ["answer", ["a.yaml", -1, 2]], ["answer", ["a.yaml", 1, 2**32]]],
+    ids=repr,
+)
 def test_a_field_location_that_was_not_stored_is_refused(bad: object) -> None:
     topic, data = next((t, d) for t, d in stored_topics() if d["topic"]["questions"][0]["field_locations"])
     data["topic"]["questions"][0]["field_locations"][0] = bad

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,18 +46,20 @@ class FieldLocations:
 
     __slots__ = ("_names", "_paths", "_places")
 
-    def __init__(self, pairs: Iterable[tuple[str, Location]] = ()) -> None:
+    def __init__(self, pairs: Iterable[tuple[str, tuple[str, int, int]]] = ()) -> None:
         names: list[str] = []
-        paths: list[str] = []
-        places = bytearray()
+        paths: dict[str, int] = {}
+        places: list[int] = []
         for name, (path, line, col) in pairs:
-            if path not in paths:
-                paths.append(path)
             names.append(name)
-            places += _PLACE.pack(paths.index(path), line, col)
-        self._names = _shared(tuple(sys.intern(n) for n in names))
+            places += (paths.setdefault(path, len(paths)), line, col)
+        # The first question's key strings and file list are the ones every later one keeps.
+        self._names = _shared(tuple(names))
         self._paths = _shared(tuple(paths))
-        self._places = bytes(places)
+        try:
+            self._places = struct.pack(f"<{len(places)}I", *places)
+        except struct.error as err:
+            raise ValueError(f"a line or column out of range: {err}") from None
 
     def get(self, key: str) -> Location | None:
         """Where `key` is written, or None if the question does not write it."""
@@ -83,8 +84,14 @@ class FieldLocations:
         return hash((self._names, self._paths, self._places))
 
     def __repr__(self) -> str:
-        # As the tuple of pairs it stands for: the lint cache keys a topic by this text.
-        return repr(tuple(self))
+        # As the tuple of pairs it stands for (the lint cache keys a topic by this text), written
+        # out directly: it is made for every question of a build, and a Location's repr is slow.
+        paths = self._paths
+        pairs = [
+            f"({name!r}, Location(path={paths[path]!r}, line={line!r}, col={col!r}))"
+            for name, (path, line, col) in zip(self._names, _PLACE.iter_unpack(self._places))
+        ]
+        return f"({pairs[0]},)" if len(pairs) == 1 else f"({', '.join(pairs)})"
 
     def __reduce__(self) -> tuple[type[FieldLocations], tuple[tuple[tuple[str, Location], ...]]]:
         return FieldLocations, (tuple(self),)

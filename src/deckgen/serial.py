@@ -85,6 +85,16 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
+def _place(value: Any) -> tuple[str, int, int]:
+    """A stored location's file, line and column, checked."""
+    if type(value) is not list or len(value) != 3:
+        raise TypeError("not a location")
+    path, line, col = value
+    if type(path) is not str or type(line) is not int or type(col) is not int:
+        raise TypeError("not a location")
+    return path, line, col
+
+
 @lru_cache(maxsize=None)
 def _field_decoders(cls: type) -> tuple[tuple[str, Code], ...]:
     """A dataclass's stored fields, each with its decoder."""
@@ -105,16 +115,7 @@ def _decoder(hint: Any) -> Code:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint
     if hint is Location:
-        # The commonest value of a topic (every field has one): checked inline.
-        def location(value: Any) -> Location:
-            if type(value) is not list or len(value) != 3:
-                raise TypeError("not a location")
-            path, line, col = value
-            if type(path) is not str or type(line) is not int or type(col) is not int:
-                raise TypeError("not a location")
-            return Location(path, line, col)
-
-        return location
+        return lambda value: Location(*_place(value))
     if origin is frozenset:
         item = _decoder(args[0])
         return lambda value: frozenset(item(v) for v in _list(value)) or NOTHING_IGNORED
@@ -126,12 +127,10 @@ def _decoder(hint: Any) -> Code:
         return lambda value: tuple(item(v) for v in _list(value))
     if hint is FieldLocations:
         # Where each field is written: a question has several.
-        where = _decoder(Location)
-
-        def placed(value: Any) -> tuple[str, Location]:
+        def placed(value: Any) -> tuple[str, tuple[str, int, int]]:
             if type(value) is not list or len(value) != 2 or type(value[0]) is not str:
                 raise TypeError("not a field's location")
-            return value[0], where(value[1])
+            return value[0], _place(value[1])
 
         return lambda value: FieldLocations(placed(v) for v in _list(value))
     if origin is tuple:
