@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from deckgen.build import build, check
 from deckgen.cli import main
-from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, read_lock
+from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, NoteState, next_lock, read_lock
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES
 from tests.conftest import import_apkg
@@ -264,3 +264,17 @@ def test_a_lock_that_is_a_link_or_a_folder_is_refused(released: Path, tmp_path: 
     (released / "deck.lock").mkdir()
     _, folder = check(released)
     assert [str(d) for d in folder] == ["mini/deck.lock:1:1: error: deck.lock is not a file; 'deckgen build' writes it [lock]"]
+
+
+def test_the_next_lock_keeps_what_did_not_change_and_nothing_that_did(released: Path) -> None:
+    lock, problems = read_lock(released)
+    assert lock is not None and not problems
+    first, second = sorted(lock.notes)[:2]
+    notes = {nid: (n.type, n.hash, n.shipped or "") for nid, n in lock.notes.items()}
+    notes[second] = (lock.notes[second].type, "0123456789abcdef", lock.notes[second].shipped or "")
+    editions = {"zh": {nid: h for nid, n in lock.notes.items() for language, h, _ in n.editions if language == "zh"}}
+    built = next_lock(lock, dict(lock.note_types), notes, 1_800_000_000, lock.version or "", editions)
+    # The unchanged note is the old lock's own entry: a build holds one copy of it, not two.
+    assert built.notes[first] is lock.notes[first]
+    old = lock.notes[second]
+    assert built.notes[second] == NoteState(old.type, "0123456789abcdef", 1_800_000_000, old.shipped, old.release, old.editions)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,7 +68,7 @@ class NoteTypeState:
         return (self.id, self.fields, self.templates)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoteState:
     """A released note: its note type, a hash of its content, and when that content last changed."""
 
@@ -216,8 +217,16 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
         if version == 3 and "editions" in entry:
             for language, raw_edition in _mapping(entry["editions"], key, f"note '{key}' 'editions'").items():
                 state = _mapping(raw_edition, key, f"note '{key}' edition '{language}'")
-                editions.append((language, _text(state, key, "hash"), _whole(state, key, "mtime", seconds)))
-        notes[key] = NoteState(kind, _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds), shipped, release, tuple(sorted(editions)))
+                editions.append((sys.intern(language), _text(state, key, "hash"), _whole(state, key, "mtime", seconds)))
+        # The type, release and languages recur in every note: each is kept once.
+        notes[key] = NoteState(
+            sys.intern(kind),
+            _text(entry, key, "hash"),
+            _whole(entry, key, "mtime", seconds),
+            shipped,
+            None if release is None else sys.intern(release),
+            tuple(sorted(editions)),
+        )
     return note_types, notes, released
 
 
@@ -378,7 +387,9 @@ def next_lock(
             # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
             # (seen in anki 26.9.3): an edition's note never shares its time with the source's.
             translated.append((language, hashes[nid], when + 1 if when == mtime else when))
-        states[nid] = NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
+        state = NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
+        # A build keeps most notes as they were: the new lock shares those with the old one.
+        states[nid] = old_note if state == old_note else state
     return Lock(types, states, {}, version)
 
 
