@@ -107,6 +107,20 @@ def test_the_lock_advances_only_what_changed(mini_bank: Path, tmp_path: Path, ep
     assert second.note_types == first.note_types
 
 
+def test_a_build_writes_the_lock_only_when_its_bytes_change(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    lock = mini_bank / "deck.lock"
+    epoch(1_700_000_000)
+    assert lock in build(mini_bank, tmp_path / "out").outputs
+    written = lock.read_bytes()
+    epoch(1_750_000_000)
+    assert lock not in build(mini_bank, tmp_path / "out").outputs
+    assert lock.read_bytes() == written
+    # The same notes, in other bytes (a blank line added by hand): the build writes deckgen's.
+    lock.write_bytes(written + b"\n")
+    assert lock in build(mini_bank, tmp_path / "out").outputs
+    assert lock.read_bytes() == written
+
+
 def test_a_stale_lock_is_found_whatever_the_time_and_the_note_type_first(
     tmp_path: Path, epoch: Callable[[int], None], in_tmp: Path, mini_bank: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

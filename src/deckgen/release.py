@@ -5,6 +5,7 @@ The checks of a bank against its lock live here too: what a release must not do 
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,8 +28,9 @@ class Release:
     lock: Lock | None
     problems: tuple[Diagnostic, ...]
     """Why the lock cannot be read, if it cannot."""
-    data: bytes | None
-    """The lock file's bytes as read: a build writes the lock only if it changes them."""
+    digest: bytes | None
+    """The SHA-256 of the lock file's bytes as read, or None without a file: a build writes the
+    lock only if it changes them. (The digest, not the bytes: 9 MB at 50,000 notes.)"""
 
     @property
     def path(self) -> Path:
@@ -57,7 +59,7 @@ class Release:
     def changed_text(self, lock: Lock) -> str | None:
         """The lock's text to write, or None when the file already holds exactly that."""
         text = format_lock(lock)
-        return None if self.data == text.encode("utf-8") else text
+        return None if self.digest == hashlib.sha256(text.encode("utf-8")).digest() else text
 
     def stale_problems(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> list[Diagnostic]:
         """Why the lock file is not the one a build of `bank` (the whole bank) and its `editions`
@@ -88,7 +90,7 @@ class Release:
 def read_release(bank_dir: Path) -> Release:
     """The bank's release as its lock records it, read once."""
     lock, problems, data = read_lock_file(bank_dir)
-    return Release(bank_dir, lock, tuple(problems), data)
+    return Release(bank_dir, lock, tuple(problems), None if data is None else hashlib.sha256(data).digest())
 
 
 def build_command(bank_dir: Path) -> str:
