@@ -273,7 +273,7 @@ def test_the_next_lock_keeps_what_did_not_change_and_nothing_that_did(released: 
     notes = {nid: (n.type, n.hash, n.shipped or "") for nid, n in lock.notes.items()}
     notes[second] = (lock.notes[second].type, "0123456789abcdef", lock.notes[second].shipped or "")
     editions = {"zh": {nid: h for nid, n in lock.notes.items() for language, h, _ in n.editions if language == "zh"}}
-    built = next_lock(lock, dict(lock.note_types), notes, 1_800_000_000, lock.version or "", editions)
+    built = next_lock(lock, dict(lock.note_types), notes.items(), 1_800_000_000, lock.version or "", editions)
     # The unchanged note is the old lock's own entry: a build holds one copy of it, not two.
     assert built.notes[first] is lock.notes[first]
     old = lock.notes[second]

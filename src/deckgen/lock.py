@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -338,15 +339,15 @@ def format_lock(lock: Lock) -> str:
 def next_lock(
     lock: Lock | None,
     note_types: dict[str, NoteTypeState],
-    notes: dict[str, tuple[str, str, str]],
+    notes: Iterable[tuple[str, tuple[str, str, str]]],
     now: int,
     version: str,
     editions: dict[str, dict[str, str]] | None = None,
 ) -> Lock:
     """The lock after a build of the deck's `version`: times advance only for what changed.
 
-    `note_types` carry hash but not yet a time; `notes` maps note id to (type, content hash, text
-    hash). The build whose `version` differs from the lock's is a release: each note whose text
+    `note_types` carry hash but not yet a time; `notes` gives each note's id with its (type,
+    content hash, text hash), in the deck's order. The build whose `version` differs from the lock's is a release: each note whose text
     differs from what the last release shipped (or that it did not ship) is marked as changed by
     this one, and what it ships becomes the new baseline. Any other build keeps both. A lock with
     no release yet (none, or format 1 or 2) takes the notes as they are as shipped at `version`.
@@ -364,7 +365,7 @@ def next_lock(
         types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else fresh)
     released = None if lock is None else lock.version
     states = {}
-    for nid, (ntype, digest, text) in notes.items():
+    for nid, (ntype, digest, text) in notes:
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
         fresh_note = now if old_note is None else max(now, old_note.mtime + 1)

@@ -52,8 +52,9 @@ class Release:
         """The lock after building `bank` (the whole bank) and each edition of it in another
         language: times advance only for what changed. The notes are rendered (from `cache` where
         it can) a topic at a time, and let go: only their hashes are kept."""
-        states = {n.fields[0]: (n.model, note_hash(n), text_hash(n.fields)) for n in deck_notes(bank, cache).each()}
         translated = {made.deck.language: {n.fields[0]: note_hash(n) for n in deck_notes(made, cache).each()} for made in editions}
+        # The deck's own notes go through one at a time, as they are read.
+        states = ((n.fields[0], (n.model, note_hash(n), text_hash(n.fields))) for n in deck_notes(bank, cache).each())
         return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version, translated)
 
     def changed_text(self, lock: Lock) -> str | None:
