@@ -29,7 +29,8 @@ def test_field_locations_give_back_the_pairs_they_were_made_from() -> None:
 
 
 def test_field_locations_print_as_the_tuple_of_pairs() -> None:
-    # The lint cache keys a topic by this text: a cache written before they were packed still hits.
+    # The lint cache keys a topic by this text, so it must name every key, file, line and column:
+    # it is the text of the tuple of pairs.
     assert repr(FieldLocations(PAIRS)) == repr(PAIRS)
     assert repr(FieldLocations(PAIRS[:1])) == repr(PAIRS[:1]) == "(('id', Location(path='questions/attention.yaml', line=5, col=9)),)"
     quoted = (("answer", Location("it's \\ \"here\".yaml", 2, 3)),)

@@ -74,7 +74,7 @@ def test_warnings_read_back_equal_and_errors_are_refused() -> None:
 
 
 def test_field_locations_are_stored_as_pairs_of_key_and_location() -> None:
-    # The form the cache has always stored: a cache written by an earlier deckgen still reads.
+    # Stored as they read: each key with its file, line and column, in the order of the file.
     bank, diagnostics = validate_bank(ROOT / "tests/fixtures/mini")
     assert bank is not None, diagnostics
     topic = bank.topics[0]
