@@ -278,3 +278,12 @@ def test_the_next_lock_keeps_what_did_not_change_and_nothing_that_did(released: 
     assert built.notes[first] is lock.notes[first]
     old = lock.notes[second]
     assert built.notes[second] == NoteState(old.type, "0123456789abcdef", 1_800_000_000, old.shipped, old.release, old.editions)
+    # Only what the note ships changes, in a release; only its translation changes: a new entry each.
+    kept = lock.notes[first]
+    shipping = {**notes, first: (kept.type, kept.hash, "new text")}
+    released = next_lock(lock, dict(lock.note_types), shipping.items(), 1_800_000_000, "9.9.9", editions)
+    assert released.notes[first] is not kept
+    assert released.notes[first] == NoteState(kept.type, kept.hash, kept.mtime, "new text", "9.9.9", kept.editions)
+    translated = next_lock(lock, dict(lock.note_types), notes.items(), 1_800_000_000, lock.version or "", {"zh": {first: "fedcba9876543210"}})
+    assert translated.notes[first] is not kept
+    assert translated.notes[first] == NoteState(kept.type, kept.hash, kept.mtime, kept.shipped, kept.release, (("zh", "fedcba9876543210", 1_800_000_000),))

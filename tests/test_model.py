@@ -57,4 +57,5 @@ def test_field_locations_are_equal_only_with_the_same_pairs_in_the_same_order() 
 
 def test_field_locations_survive_pickling() -> None:
     where = FieldLocations(PAIRS)
-    assert pickle.loads(pickle.dumps(where)) == where
+    loaded = pickle.loads(pickle.dumps(where))
+    assert loaded == where and tuple(loaded) == PAIRS

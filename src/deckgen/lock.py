@@ -347,10 +347,11 @@ def next_lock(
     """The lock after a build of the deck's `version`: times advance only for what changed.
 
     `note_types` carry hash but not yet a time; `notes` gives each note's id with its (type,
-    content hash, text hash), in the deck's order. The build whose `version` differs from the lock's is a release: each note whose text
-    differs from what the last release shipped (or that it did not ship) is marked as changed by
-    this one, and what it ships becomes the new baseline. Any other build keeps both. A lock with
-    no release yet (none, or format 1 or 2) takes the notes as they are as shipped at `version`.
+    content hash, text hash), in the deck's order. The build whose `version` differs from the
+    lock's is a release: each note whose text differs from what the last release shipped (or
+    that it did not ship) is marked as changed by this one, and what it ships becomes the new
+    baseline. Any other build keeps both. A lock with no release yet (none, or format 1 or 2)
+    takes the notes as they are as shipped at `version`.
     `editions` maps each edition in another language to its notes' content hashes, whose times
     advance in the same way, each edition on its own.
     """

@@ -30,7 +30,8 @@ _PLACE = struct.Struct("<III")
 """One field's place, packed: the index of its file among the question's files, line, column."""
 
 _SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
-"""The field names and file lists that questions have in common, each kept once."""
+"""The field names and file lists that questions have in common, each kept once. It keeps every
+one it has seen for the life of the process: a few per bank file."""
 
 
 def _shared(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -92,9 +93,6 @@ class FieldLocations:
             for name, (path, line, col) in zip(self._names, _PLACE.iter_unpack(self._places))
         ]
         return f"({pairs[0]},)" if len(pairs) == 1 else f"({', '.join(pairs)})"
-
-    def __reduce__(self) -> tuple[type[FieldLocations], tuple[tuple[tuple[str, Location], ...]]]:
-        return FieldLocations, (tuple(self),)
 
 
 NO_FIELD_LOCATIONS = FieldLocations()

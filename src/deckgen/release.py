@@ -29,8 +29,9 @@ class Release:
     problems: tuple[Diagnostic, ...]
     """Why the lock cannot be read, if it cannot."""
     digest: bytes | None
-    """The SHA-256 of the lock file's bytes as read, or None without a file: a build writes the
-    lock only if it changes them. (The digest, not the bytes: 9 MB at 50,000 notes.)"""
+    """The SHA-256 of the lock file's bytes as read, or None when there are none to compare with
+    (no file, or one that cannot be read as a lock): a build writes the lock only if it changes
+    them. The digest, not the bytes, which are 9 MB at 50,000 notes."""
 
     @property
     def path(self) -> Path:

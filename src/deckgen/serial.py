@@ -122,7 +122,9 @@ def _decoder(hint: Any) -> Code:
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _decoder(args[0])
         if args[0] is str:
-            # Source ids, tags, compare items: the same few recur in every question, kept once.
+            # Source ids and tags recur in every question: kept once, as validation keeps them.
+            # (Compare items and cells are interned too; a cell's text that does not recur costs
+            # only its entry in the table.)
             return lambda value: tuple(sys.intern(item(v)) for v in _list(value))
         return lambda value: tuple(item(v) for v in _list(value))
     if hint is FieldLocations:
