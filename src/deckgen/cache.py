@@ -43,11 +43,13 @@ T = TypeVar("T")
 
 CACHE_FILE = ".deckgen-cache.sqlite"
 PENDING_ENTRIES = 1024
-PENDING_CHARACTERS = 1 << 22
+PENDING_CHARACTERS = 1 << 20
 """A writable cache keeps what a build made in memory until it holds this many entries or this
 many characters of JSON, then writes them to its file. Entries differ a thousandfold in size
 (a topic file read holds each of its questions), so the count alone would keep the JSON of a
-whole bank's topics in memory at once."""
+whole bank's topics in memory at once. A million characters are 1 to 4 MB (Python keeps a
+Chinese text in 2 bytes a character); at four million, what waited to be written was the largest
+thing a 10,000-card build added at its peak, while the package was written (bench/REPORT.md)."""
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _MASTER = [
     ("table", "entries", _SCHEMA.replace(" IF NOT EXISTS", "")),

@@ -163,13 +163,13 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
 
 
-PAGE_CACHE_KIB = 16 * 1024
+PAGE_CACHE_KIB = 8 * 1024
 """The page cache of the database a build writes (SQLite's default is 2 MB). Notes go in by id,
 which is a hash: all over the file, so a cache that holds too little makes each insert read a
-page back. With 16 MB a 50,000-card database of 88 MB is written in 1.28x the time it takes
-with a cache that holds every page (1.52x with SQLite's default), and the rest of the file is
-written out as it grows instead of staying in memory until the end: some 75 MB less at that
-size (bench/page_cache.py, bench/REPORT.md)."""
+page back. With 8 MB a 50,000-card database of 88 MB is written in 1.13x the time it takes with
+a cache that holds every page, as fast as with 16 MB (1.12x) and faster than with 4 MB (1.22x)
+or SQLite's default (1.32x); the rest of the file is written out as it grows instead of staying
+in memory until the end: some 84 MB less at that size (bench/page_cache.py, bench/REPORT.md)."""
 
 
 def write_rows(made: Collection, db_path: Path) -> None:
