@@ -109,7 +109,11 @@ class BuildCache:
         self._new_path: Path | None = None
         self._temporary: list[Path] = []
         """Files this build made and has not yet moved into place: removed if it fails."""
-        self._used: set[str] = set()
+        self._used = _Seen()
+        """The keys of the last build's entries that this build used, which `save` keeps: none
+        without a last build's cache, which then has nothing to keep. Of the old entries it did
+        not use, about one in 20,000 is kept too at 100,000 keys used: keyed by what it depends on,
+        it is as true as any entry, and a later build that does not use it drops it."""
         self._made = _Seen()
         """The keys this build made: only those are looked for in the new cache file."""
         self._pending: dict[str, str] = {}
@@ -167,7 +171,7 @@ class BuildCache:
         except (sqlite3.Error, ValueError, TypeError, RecursionError):
             return None
         if value is not None and db is self._old:
-            self._used.add(key)
+            self._keep(key)
         return value
 
     def memo(self, key: str, compute: Callable[[], T], decode: Callable[[Any], T | None], encode: Callable[[T], Any] | None = None) -> T:
@@ -201,7 +205,7 @@ class BuildCache:
         the cache when it is found there, so that an edit to one question of the topic renders
         that question again, not the others."""
         value = self.memo(f"{kind}:{_digest(parts)}", compute, decode, encode)
-        self._used.update(kept)
+        self._keep(*kept)
         return value
 
     def blocks(self, kinds: Sequence[str], parts: object, kept: Iterable[str], make: Callable[[], list[list[str]]]) -> list[Block]:
@@ -217,7 +221,7 @@ class BuildCache:
             if block is None:
                 return [Block.made(key, lines) for key, lines in zip(keys, make())]
             found.append(block)
-        self._used.update(kept)
+        self._keep(*kept)
         return found
 
     def block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], list[str]]) -> Block:
@@ -265,8 +269,14 @@ class BuildCache:
         digest = hashlib.sha256(data).hexdigest() if data is not None else None
         if data is None or digest != where["sha256"]:
             return None
-        self._used.add(_BLOCK + key)
+        self._keep(_BLOCK + key)
         return Block(key, data, where["sha256"])
+
+    def _keep(self, *keys: str) -> None:
+        """Keep the last build's entries `keys` (if it has them) for the next build."""
+        if self._old is not None:
+            for key in keys:
+                self._used.add(key)
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
@@ -373,8 +383,8 @@ class BuildCache:
                 raise sqlite3.DatabaseError("not a cache as deckgen writes it")
             db.execute("BEGIN IMMEDIATE")
             # What this build made is added below, whether or not the old cache held it too.
-            unused = [(key,) for (key,) in db.execute("SELECT key FROM entries") if key not in self._used]
-            db.executemany("DELETE FROM entries WHERE key = ?", unused)
+            self._used_function(db)
+            db.execute("DELETE FROM entries WHERE NOT deckgen_used(key)")
             db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
             db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
             db.execute("COMMIT")
@@ -407,17 +417,20 @@ class BuildCache:
             except OSError:
                 pass
 
+    def _used_function(self, db: sqlite3.Connection) -> None:
+        """Let `db`'s SQL ask `deckgen_used(key)`: whether this build used the old entry `key`."""
+        db.create_function("deckgen_used", 1, self._used.__contains__, deterministic=True)
+
     def _copy_used(self) -> None:
         """Copy the old cache's entries that this build used into the new file."""
-        if not self._used or self._new_path is None:
+        if self._new_path is None:
             return
         db = _open(self._new_path)
         try:
             db.execute("BEGIN")
-            db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY) WITHOUT ROWID")
-            db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self._used))
             db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
-            db.execute("INSERT OR IGNORE INTO entries SELECT e.key, e.value FROM old.entries e JOIN used USING (key)")
+            self._used_function(db)
+            db.execute("INSERT OR IGNORE INTO entries SELECT key, value FROM old.entries WHERE deckgen_used(key)")
             db.execute("COMMIT")
         finally:
             db.close()
@@ -498,10 +511,10 @@ class BuildCache:
 
 class _Seen:
     """A set of strings that may say a string is in it when it is not, in a fixed megabyte (a
-    Bloom filter): whether a key may have been made by this build. A key made is always found;
-    of the keys not made, about one in 20,000 is too at 100,000 keys made, one in 200 at 500,000,
-    and each costs a query that finds nothing. A set of the keys themselves held 18 MB at
-    10,000 cards."""
+    Bloom filter): whether this build may have made a key, or used an old entry. A key added is
+    always found; of the others, about one in 20,000 is too at 100,000 keys added, one in 200 at
+    500,000. For the keys made, each costs a query that finds nothing; for the entries used, an
+    entry kept one build longer. A set of the keys themselves held 18 MB at 10,000 cards."""
 
     _BITS = 23  # 2**23 bits: a megabyte
 
