@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
@@ -438,3 +439,41 @@ def test_the_chinese_decks_description_is_in_chinese(zh_bank: Path, epoch: Calla
         "<p>建议设置（牌组选项）：每天 10–20 张新卡片；开启 FSRS，保持默认的期望保留率 0.90。请用旗标而不是标签标记卡片：更新会替换被修改笔记的标签。"
         "导入更新时，不要勾选 <em>Import any deck presets</em>（导入牌组预设）。</p>",
     ]
+
+
+def test_an_editions_questions_share_what_they_have_as_in_english(zh_bank: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen import editions
+    from deckgen.cache import BuildCache
+    from deckgen.editions import edition
+
+    found: list[object] = []
+    read = editions._cached
+
+    def cached(*args: Any) -> Any:
+        found.append(read(*args))
+        return found[-1]
+
+    monkeypatch.setattr(editions, "_cached", cached)
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    english = load_bank(zh_bank)
+    originals = {q.id: q for topic in english.topics for q in topic.questions}
+    # Read from the overlays, then from the cache the build wrote: each reading makes a copy of
+    # every value, which the edition gives up for the English question's own when they are equal.
+    for cache in (None, BuildCache(Path("out"), writable=False)):
+        made, _ = edition(english, "zh", cache)
+        assert made is not None
+        compared = []
+        for topic in made.bank.topics:
+            for question in topic.questions:
+                original = originals[question.id]
+                for name in ("id", "location", "sources", "tags", "items", "images"):
+                    value = getattr(question, name)
+                    if value == getattr(original, name) and value != ():
+                        assert value is getattr(original, name), (question.id, name)
+                        compared.append(name)
+                if question.id == "why-scale":  # translated: its own text, and where that is written
+                    assert question.question.startswith("在缩放点积注意力")
+                    assert question.field_locations != original.field_locations
+        assert set(compared) == {"id", "location", "sources", "tags", "items"}
+    assert found[-1] is not None  # the second reading came from the cache
