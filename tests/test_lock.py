@@ -287,3 +287,20 @@ def test_the_next_lock_keeps_what_did_not_change_and_nothing_that_did(released: 
     translated = next_lock(lock, dict(lock.note_types), notes.items(), 1_800_000_000, lock.version or "", {"zh": {first: "fedcba9876543210"}})
     assert translated.notes[first] is not kept
     assert translated.notes[first] == NoteState(kept.type, kept.hash, kept.mtime, kept.shipped, kept.release, (("zh", "fedcba9876543210", 1_800_000_000),))
+
+
+def test_an_edition_reads_each_notes_hash_and_time_in_its_language() -> None:
+    from deckgen.lock import Lock
+
+    translated = NoteState("basic", "1111111111111111", 100, "shipped", "1.0.0", (("fr", "3333333333333333", 300), ("zh", "2222222222222222", 200)))
+    untranslated = NoteState("cloze", "4444444444444444", 400, None, None, ())
+    lock = Lock({}, {"a": translated, "b": untranslated}, {"a": 9}, "1.0.0")
+    zh = lock.edition("zh")
+    assert list(zh.notes) == ["a", "b"] and len(zh.notes) == 2
+    assert zh.notes["a"] == NoteState("basic", "2222222222222222", 200, "shipped", "1.0.0", translated.editions)
+    assert zh.notes["b"] is untranslated  # not built in Chinese yet: the source's
+    assert zh == Lock({}, {"a": zh.notes["a"], "b": untranslated}, {"a": 9}, "1.0.0")
+    assert dict(lock.edition("fr").notes.items()) == {"a": NoteState("basic", "3333333333333333", 300, "shipped", "1.0.0", translated.editions), "b": untranslated}
+    assert dict(lock.edition("de").notes) == {"a": translated, "b": untranslated}
+    with pytest.raises(KeyError):
+        zh.notes["c"]
