@@ -102,7 +102,9 @@ class BuildCache:
         self.path = (out_dir or Path(".")) / CACHE_FILE
         self.writable = writable and out_dir is not None
         self.salt = _salt()
-        self.keys: dict[tuple[str, str, str], str] = {}
+        self._keys: dict[str, dict[str, dict[str, str]]] = {}
+        """Each question's key (`question_key`), by language, topic and question id: tables in
+        tables, where a table keyed by the three together held a tuple for every question."""
         self._sources: dict[str, str] = {}
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
@@ -490,15 +492,19 @@ class BuildCache:
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
         language = bank.deck.language  # each edition renders the question in its own language
-        known = self.keys.get((language, topic.id, question.id))
-        if known is not None:
-            return known
+        try:
+            known = self._keys[language][topic.id]
+        except KeyError:
+            known = self._keys.setdefault(language, {}).setdefault(topic.id, {})
+        key = known.get(question.id)
+        if key is not None:
+            return key
         content = tuple(getattr(question, name) for name in _QUESTION_CONTENT)
         rows = tuple(tuple(getattr(row, name) for name in _ROW_CONTENT) for row in question.rows)
         sources = tuple(self._source_part(bank, s) for s in question.sources)
         images = tuple((target, media_name(path)) for target, path in question.images)
         blob = repr((content, rows, topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
-        key = self.keys[(language, topic.id, question.id)] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        key = known[question.id] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         return key
 
     def _source_part(self, bank: Bank, source_id: str) -> str:
