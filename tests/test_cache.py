@@ -614,7 +614,7 @@ def _failing_update(*args: Any, **kwargs: Any) -> Any:
     return _FailingUpdate(_CONNECT(*args, **kwargs))
 
 
-@pytest.mark.parametrize("trouble", ["in place", "cross-device", "failed update"])
+@pytest.mark.parametrize("trouble", ["in place", "cross-device", "failed update", "in place, a key not UTF-8", "cross-device, a key not UTF-8"])
 def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
     mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, trouble: str
 ) -> None:
@@ -631,7 +631,10 @@ def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
     expected = entries(tmp_path / "expected")
     assert set(expected) != set(first) and set(expected) & set(first)  # some entries dropped, some kept
     (mini_bank / "deck.lock").write_text(lock, encoding="utf-8")
-    if trouble == "cross-device":
+    if trouble.endswith("a key not UTF-8"):  # a cache file deckgen did not write: the key is dropped
+        with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+            db.execute("INSERT INTO entries VALUES (CAST(x'ff80' AS TEXT), '1')")
+    if trouble.startswith("cross-device"):
         monkeypatch.setattr(cache_module.os, "rename", _cross_device)
     elif trouble == "failed update":
         monkeypatch.setattr(cache_module.sqlite3, "connect", _failing_update)

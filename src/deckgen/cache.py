@@ -12,8 +12,8 @@ The cache is an SQLite file of JSON values: reading it can never run code, and e
 are looked up one at a time, so a build never holds the whole cache in memory. A build
 writes the entries it makes to a new file beside the old one; at the end it moves the old
 file into the new output folder and, in one transaction, drops the entries it did not use
-and adds the ones it made (the first build, or one on another file system, moves the new
-file there instead). A build that fails before that leaves the old cache as it was. A cache that cannot be read or written
+(all but about one in 20,000, see `BuildCache._used`) and adds the ones it made (the first
+build, or one on another file system, moves the new file there instead). A build that fails before that leaves the old cache as it was. A cache that cannot be read or written
 is ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
 it, so that a value no check foresaw is never read again. Validated topics are stored as
 deckgen.serial writes them.
@@ -113,9 +113,10 @@ class BuildCache:
         """Files this build made and has not yet moved into place: removed if it fails."""
         self._used = _Seen()
         """The keys of the last build's entries that this build used, which `save` keeps: none
-        without a last build's cache, which then has nothing to keep. Of the old entries it did
-        not use, about one in 20,000 is kept too at 100,000 keys used: keyed by what it depends on,
-        it is as true as any entry, and a later build that does not use it drops it."""
+        without a last build's cache, which then has nothing to keep, or in a cache that is not
+        writable, which keeps nothing. Of the old entries it did not use, about one in 20,000 is
+        kept too at 100,000 keys used: keyed by what it depends on, it is as true as any entry,
+        and a later build that does not use it drops it."""
         self._made = _Seen()
         """The keys this build made: only those are looked for in the new cache file."""
         self._pending: dict[str, str] = {}
@@ -276,7 +277,7 @@ class BuildCache:
 
     def _keep(self, *keys: str) -> None:
         """Keep the last build's entries `keys` (if it has them) for the next build."""
-        if self._old is not None:
+        if self._old is not None and self.writable:
             for key in keys:
                 self._used.add(key)
 
@@ -312,7 +313,8 @@ class BuildCache:
         """`put` a value that is already JSON: what another process's cache made (`made`)."""
         if self._failed:
             return
-        self._made.add(key)
+        if self.writable:  # only a writable cache has a file to look for them in
+            self._made.add(key)
         self._pending[key] = text
         self._pending_characters += len(text)
         if (len(self._pending) >= PENDING_ENTRIES or self._pending_characters >= PENDING_CHARACTERS) and self.writable:
@@ -363,8 +365,9 @@ class BuildCache:
 
     def _update_in_place(self, target: Path) -> bool:
         """Move the old cache to `target` and, in one transaction, drop what this build did not use
-        and add what it made; whether it did. A file system that cannot move it there leaves it
-        where it was; a transaction that fails is rolled back, and the file moved back."""
+        (see `_used`) and add what it made; whether it did. A file system that cannot move it
+        there leaves it where it was; a transaction that fails is rolled back, and the file moved
+        back."""
         made = self._new_path
         assert made is not None
         moved = os.path.abspath(target) != os.path.abspath(self.path)
@@ -386,7 +389,7 @@ class BuildCache:
             db.execute("BEGIN IMMEDIATE")
             # What this build made is added below, whether or not the old cache held it too.
             self._used_function(db)
-            db.execute("DELETE FROM entries WHERE NOT deckgen_used(key)")
+            db.execute("DELETE FROM entries WHERE NOT deckgen_used(CAST(key AS BLOB))")
             db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
             db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
             db.execute("COMMIT")
@@ -420,19 +423,25 @@ class BuildCache:
                 pass
 
     def _used_function(self, db: sqlite3.Connection) -> None:
-        """Let `db`'s SQL ask `deckgen_used(key)`: whether this build used the old entry `key`."""
-        db.create_function("deckgen_used", 1, self._used.__contains__, deterministic=True)
+        """Let `db`'s SQL ask `deckgen_used(CAST(key AS BLOB))`: whether this build used the old
+        entry `key`. As bytes, so that a key that is not UTF-8 (a cache file that deckgen did not
+        write) is asked about as any other, and not used, where its text would fail the query."""
+
+        def used(key: bytes | None) -> bool:
+            return key is not None and bytes(key).decode("utf-8", "surrogateescape") in self._used
+
+        db.create_function("deckgen_used", 1, used, deterministic=True)
 
     def _copy_used(self) -> None:
         """Copy the old cache's entries that this build used into the new file."""
-        if self._new_path is None:
+        if self._used.empty or self._new_path is None:
             return
         db = _open(self._new_path)
         try:
             db.execute("BEGIN")
             db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
             self._used_function(db)
-            db.execute("INSERT OR IGNORE INTO entries SELECT key, value FROM old.entries WHERE deckgen_used(key)")
+            db.execute("INSERT OR IGNORE INTO entries SELECT key, value FROM old.entries WHERE deckgen_used(CAST(key AS BLOB))")
             db.execute("COMMIT")
         finally:
             db.close()
@@ -525,7 +534,13 @@ class _Seen:
     _BITS = 23  # 2**23 bits: a megabyte
 
     def __init__(self) -> None:
-        self._bits = bytearray(1 << (self._BITS - 3))
+        self._bits = bytearray()
+        """Empty until a key is added: most caches a build makes (a worker's, `check`'s) never add one."""
+
+    @property
+    def empty(self) -> bool:
+        """Whether no key was added."""
+        return not self._bits
 
     def _positions(self, key: str) -> tuple[int, int, int]:
         # Three slices of the string's hash (stable within a process, which is all the set lives).
@@ -534,11 +549,13 @@ class _Seen:
         return code & mask, (code >> self._BITS) & mask, (code >> (64 - self._BITS)) & mask
 
     def add(self, key: str) -> None:
+        if not self._bits:
+            self._bits = bytearray(1 << (self._BITS - 3))
         for position in self._positions(key):
             self._bits[position >> 3] |= 1 << (position & 7)
 
     def __contains__(self, key: str) -> bool:
-        return all(self._bits[position >> 3] & (1 << (position & 7)) for position in self._positions(key))
+        return bool(self._bits) and all(self._bits[position >> 3] & (1 << (position & 7)) for position in self._positions(key))
 
 
 def _digest(parts: object) -> str:
