@@ -13,7 +13,7 @@ from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPack
 from deckgen.build import build, check
 from deckgen.editions import text_hash
 from deckgen.load import load_bank
-from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, check_golden, review_first_card
+from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, check_golden, release_v2, review_first_card
 
 WHY_SCALE_QUESTION = r"In scaled dot-product attention, why divide the logits by $\sqrt{d_k}$?"
 WHY_SCALE_ANSWER = "Their variance grows as $d_k$; scaling keeps the softmax out of saturation."
@@ -383,7 +383,6 @@ def test_the_reviewer_shows_each_editions_labels(zh_bank: Path, epoch: Callable[
 
 def test_a_retired_note_carries_its_banner_in_the_editions_language(zh_bank: Path, epoch: Callable[[int], None]) -> None:
     from deckgen.anki.read import read_package
-    from tests.conftest import release_v2
 
     release_v2(zh_bank)
     epoch(1_700_000_000)
@@ -454,6 +453,7 @@ def test_an_editions_questions_share_what_they_have_as_in_english(zh_bank: Path,
         return found[-1]
 
     monkeypatch.setattr(editions, "_cached", cached)
+    release_v2(zh_bank)  # a retired question too
     epoch(1_700_000_000)
     build(zh_bank, Path("out"))
     english = load_bank(zh_bank)
@@ -461,7 +461,11 @@ def test_an_editions_questions_share_what_they_have_as_in_english(zh_bank: Path,
     # Read from the overlays, then from the cache the build wrote: each reading makes a copy of
     # every value, which the edition gives up for the English question's own when they are equal.
     for cache in (None, BuildCache(Path("out"), writable=False)):
-        made, _ = edition(english, "zh", cache)
+        try:
+            made, _ = edition(english, "zh", cache)
+        finally:
+            if cache is not None:
+                cache.close()
         assert made is not None
         compared = []
         for topic in made.bank.topics:
@@ -476,4 +480,6 @@ def test_an_editions_questions_share_what_they_have_as_in_english(zh_bank: Path,
                     assert question.question.startswith("在缩放点积注意力")
                     assert question.field_locations != original.field_locations
         assert set(compared) == {"id", "location", "sources", "tags", "items"}
+        retired = [(topic.retired, english.topic(topic.id).retired) for topic in made.bank.topics if topic.retired]
+        assert retired and all(ours is theirs for ours, theirs in retired)
     assert found[-1] is not None  # the second reading came from the cache

@@ -296,6 +296,7 @@ def test_an_edition_reads_each_notes_hash_and_time_in_its_language() -> None:
     untranslated = NoteState("cloze", "4444444444444444", 400, None, None, ())
     lock = Lock({}, {"a": translated, "b": untranslated}, {"a": 9}, "1.0.0")
     zh = lock.edition("zh")
+    assert not isinstance(zh.notes, dict)  # each note made when asked for, not a second table
     assert list(zh.notes) == ["a", "b"] and len(zh.notes) == 2
     assert zh.notes["a"] == NoteState("basic", "2222222222222222", 200, "shipped", "1.0.0", translated.editions)
     assert zh.notes["b"] is untranslated  # not built in Chinese yet: the source's

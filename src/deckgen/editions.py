@@ -590,14 +590,20 @@ shares with the English question instead of holding a copy."""
 def _sharing(english: Topic, translated: Topic) -> Topic:
     """`translated`, each question of which holds the English question's own value of each of
     `_SHARED_FIELDS` that it equals, where a question read from an overlay or from the cache
-    has a copy of each: about 250 bytes less a question, and the same edition."""
+    has a copy of each (about 250 bytes a question), and the English retired questions when
+    they are the same: the same edition."""
     by_id = {question.id: question for question in english.questions}
     questions = []
     for question in translated.questions:
         original = by_id.get(question.id)
-        same = {} if original is None else {name: getattr(original, name) for name in _SHARED_FIELDS if getattr(question, name) == getattr(original, name)}
+        same = {}
+        for name in _SHARED_FIELDS if original is not None else ():
+            value, shared = getattr(question, name), getattr(original, name)
+            if value is not shared and value == shared:
+                same[name] = shared
         questions.append(replace(question, **same) if same else question)
-    return replace(translated, questions=tuple(questions))
+    retired = english.retired if translated.retired is not english.retired and translated.retired == english.retired else translated.retired
+    return replace(translated, questions=tuple(questions), retired=retired)
 
 
 def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Warm | None = None) -> tuple[Edition | None, list[Diagnostic]]:

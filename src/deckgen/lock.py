@@ -106,8 +106,9 @@ class Lock:
 
 class _EditionNotes(Mapping[str, NoteState]):
     """A lock's notes as an edition in another language reads them (see `Lock.edition`), each
-    made when it is asked for: a build reads each once or twice, and a table of them all would
-    hold a second copy of every note (7 MB at 50,000 notes)."""
+    made when it is asked for: a build reads each three times (each package counts the notes
+    its release changed, then reads each note's time twice), and a table of them all would hold
+    a second copy of every note (7 MB at 50,000 notes)."""
 
     __slots__ = ("_notes", "_language")
 
@@ -118,7 +119,7 @@ class _EditionNotes(Mapping[str, NoteState]):
     def __getitem__(self, nid: str) -> NoteState:
         note = self._notes[nid]
         found = next(((h, t) for lang, h, t in note.editions if lang == self._language), None)
-        return note if found is None else replace(note, hash=found[0], mtime=found[1])
+        return note if found is None else NoteState(note.type, found[0], found[1], note.shipped, note.release, note.editions)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._notes)
