@@ -13,8 +13,9 @@ are looked up one at a time, so a build never holds the whole cache in memory. A
 writes the entries it makes to a new file beside the old one; at the end it moves the old
 file into the new output folder and, in one transaction, drops the entries it did not use
 (all but about one in 20,000, see `BuildCache._used`) and adds the ones it made (the first
-build, or one on another file system, moves the new file there instead). A build that fails before that leaves the old cache as it was. A cache that cannot be read or written
-is ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
+build, or one on another file system, moves the new file there instead). A build that fails
+before that leaves the old cache as it was. A cache that cannot be read or written is
+ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
 it, so that a value no check foresaw is never read again. Validated topics are stored as
 deckgen.serial writes them.
 """
