@@ -423,3 +423,16 @@ def test_a_handout_is_titled_by_its_topic_and_keeps_the_full_sheets_numbers(mini
     assert '<span class="qid">lora-adapter</span>' in html
     key = Path("out/review-questions.html").read_text(encoding="utf-8").split('id="answer-key"')[1]
     assert re.findall(r'<b class="n">(\d+)\.</b>', key) == ["4", "5"]
+
+
+def test_timings_never_say_the_peak_fell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deckgen import timing
+
+    readings = iter([100.4, 100.1, 100.1, 103.0])  # the kernel's count, a few pages behind at first
+    monkeypatch.setattr(timing, "peak_memory_mb", lambda: next(readings))
+    clock = timing.Timings()
+    with clock.phase("cache"):
+        pass
+    with clock.phase("total"):
+        pass
+    assert clock.format().splitlines()[1:] == ["peak memory after: cache 100 MB, total 103 MB", "peak memory grew: cache 0 MB, total 3 MB"]

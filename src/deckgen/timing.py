@@ -56,7 +56,9 @@ class Timings:
             peak = peak_memory_mb()
             if peak is not None and before is not None:
                 self.peak_mb[name] = peak
-                self.grown_mb[name] = self.grown_mb.get(name, 0.0) + peak - before
+                # A peak never falls, but the kernel counts a process's pages a few at a time,
+                # and may report a little more than it then settles on: not "-0 MB".
+                self.grown_mb[name] = self.grown_mb.get(name, 0.0) + max(peak - before, 0.0)
 
     def format(self) -> str:
         """`timings: validate 1.20 s, lint 0.52 s, ...`, then a line of the peak memory after each,
