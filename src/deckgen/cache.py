@@ -175,7 +175,7 @@ class BuildCache:
         except (sqlite3.Error, ValueError, TypeError, RecursionError):
             return None
         if value is not None and db is self._old:
-            self._keep(key)
+            self._keep((key,))
         return value
 
     def memo(self, key: str, compute: Callable[[], T], decode: Callable[[Any], T | None], encode: Callable[[T], Any] | None = None) -> T:
@@ -209,7 +209,7 @@ class BuildCache:
         the cache when it is found there, so that an edit to one question of the topic renders
         that question again, not the others."""
         value = self.memo(f"{kind}:{_digest(parts)}", compute, decode, encode)
-        self._keep(*kept)
+        self._keep(kept)
         return value
 
     def blocks(self, kinds: Sequence[str], parts: object, kept: Iterable[str], make: Callable[[], list[list[str]]]) -> list[Block]:
@@ -225,7 +225,7 @@ class BuildCache:
             if block is None:
                 return [Block.made(key, lines) for key, lines in zip(keys, make())]
             found.append(block)
-        self._keep(*kept)
+        self._keep(kept)
         return found
 
     def block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], list[str]]) -> Block:
@@ -273,10 +273,10 @@ class BuildCache:
         digest = hashlib.sha256(data).hexdigest() if data is not None else None
         if data is None or digest != where["sha256"]:
             return None
-        self._keep(_BLOCK + key)
+        self._keep((_BLOCK + key,))
         return Block(key, data, where["sha256"])
 
-    def _keep(self, *keys: str) -> None:
+    def _keep(self, keys: Iterable[str]) -> None:
         """Keep the last build's entries `keys` (if it has them) for the next build."""
         if self._old is not None and self.writable:
             self._used.update(keys)
