@@ -578,6 +578,43 @@ def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: P
     in_memory.close()
 
 
+def test_a_cache_that_writes_nothing_gives_up_what_workers_handed_it_once_read(tmp_path: Path) -> None:
+    last = BuildCache(tmp_path)
+    last.put("old", "the last build's")
+    last.save()
+    last.close()
+    checks = BuildCache(tmp_path, writable=False, keep_made=False)  # check's
+    collects = BuildCache(None, writable=False)  # a worker's
+    builds = BuildCache(tmp_path)
+    try:
+        for cache in (checks, collects, builds):
+            cache.put_json("handed", '"from a worker"', handed=True)
+            cache.put("made", "here")
+        # A build keeps everything; a worker keeps what it made, for the build to take in (it is
+        # never handed anything); check keeps only what it was handed, until it reads it.
+        assert [key for key, _ in builds.made()] == ["handed", "made"]
+        assert [key for key, _ in collects.made()] == ["made"]
+        assert checks.made() == []
+        assert [(cache.has("handed"), cache.present(["handed", "made", "old"])) for cache in (checks, collects, builds)] == [
+            (True, {"handed", "old"}),
+            (True, {"handed", "made"}),
+            (True, {"handed", "made", "old"}),
+        ]
+        read = [[cache.get(key) for key in ("handed", "handed", "made", "old")] for cache in (checks, collects, builds)]
+        assert read == [
+            ["from a worker", None, None, "the last build's"],
+            ["from a worker", None, "here", None],
+            ["from a worker", "from a worker", "here", "the last build's"],
+        ]
+        assert [(cache.has("handed"), cache.present(["handed"])) for cache in (checks, collects)] == [(False, set()), (False, set())]
+        # Read again, a value is made again, as on any miss.
+        assert checks.memo("handed", lambda: "made again", str) == "made again"
+        assert checks.get("handed") is None
+    finally:
+        for cache in (checks, collects, builds):
+            cache.close()
+
+
 def test_the_filter_of_keys_made_finds_each_one_and_few_others() -> None:
     made = cache_module._Seen()
     keys = [f"notes:{hashlib.sha256(str(n).encode()).hexdigest()}" for n in range(111_106)]  # a 10,000-card build's

@@ -16,8 +16,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import deckgen.anki.notes
+import deckgen.cli
 import deckgen.printsheet
 import deckgen.sheet
 import deckgen.validate
@@ -156,6 +158,43 @@ def test_a_build_parses_each_question_text_once_to_check_and_render_it(
     assert len(twice) < len(texts) // 10
 
 
+def test_check_in_worker_processes_reports_what_it_does_in_one_and_holds_nothing_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]
+) -> None:
+    # check's cache gives up what the workers handed it once it is read, and keeps nothing it
+    # made: no value is read twice, so none is made twice, and nothing is held to the end.
+    bank = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions", bank)
+    edited = bank / "transformer" / "why-separate-qk.yaml"  # an answer edited since the lock
+    edited.write_text(edited.read_text(encoding="utf-8").replace("allow directed scores", "allow directed, asymmetric scores"), encoding="utf-8")
+    epoch(1_700_000_000)
+    held: list[tuple[int, int]] = []
+
+    class Checks(BuildCache):
+        def close(self) -> None:
+            held.append((len(self.made()), len(self._handed)))
+            super().close()
+
+    monkeypatch.setattr(deckgen.cli, "BuildCache", Checks)
+    monkeypatch.setattr(parallel, "MIN_QUESTIONS", 1)
+    monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
+    calls = _count_calls(monkeypatch)
+    reports = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+        calls.clear()
+        result = CliRunner().invoke(deckgen.cli.main, ["check", bank.as_posix(), "--locked", "--out", (tmp_path / "none").as_posix()])
+        reports[jobs] = (result.exit_code, result.output, result.stderr, calls["read_topic"])
+    topic_files = len([p for p in bank.rglob("*.yaml") if ".zh." not in p.name and p.name not in ("deck.yaml", "sources.yaml")])
+    overlays = len(list(bank.rglob("*.zh.yaml"))) - 2
+    assert reports["1"][:3] == reports["2"][:3]
+    assert "deck.lock is out of date: note 'qk-separate-projections-why' has changed" in reports["1"][1]
+    # In one process, check reads every file; with workers, its own process reads only the topic
+    # that shows an image (never cached) and its translation.
+    assert (reports["1"][3], reports["2"][3]) == (topic_files + overlays, 2)
+    assert held == [(0, 0), (0, 0)]
+
+
 def test_a_small_build_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epoch: Callable[[int], None]) -> None:
     bank = tmp_path / "mini"
     shutil.copytree(FIXTURES / "mini", bank)
@@ -198,7 +237,7 @@ def test_a_run_of_many_tasks_takes_them_in_chunks_and_keeps_every_value(monkeypa
     monkeypatch.setattr(parallel, "_work", _counted_work)
     cache = BuildCache(None, writable=False)
     real_put = cache.put_json
-    monkeypatch.setattr(cache, "put_json", lambda key, text: sizes.append(int(text)) if key == "chunk" else real_put(key, text))
+    monkeypatch.setattr(cache, "put_json", lambda key, text, **given: sizes.append(int(text)) if key == "chunk" else real_put(key, text, **given))
     assert parallel.run(cache, [partial(_record_task, i) for i in range(50)], enough=True)
     assert (max(sizes), len(sizes), sum(sizes)) == (3, 17, 50)  # 17 chunks of at most 3, not 4 chunks per worker
     values = [cache.get(f"task:{i}") for i in range(50)]

@@ -96,12 +96,15 @@ def _open(path: Path) -> sqlite3.Connection:
 class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
 
-    def __init__(self, out_dir: Path | None, *, writable: bool = True) -> None:
+    def __init__(self, out_dir: Path | None, *, writable: bool = True, keep_made: bool = True) -> None:
         """The cache of the build folder `out_dir`. One that is not `writable` reads that folder's
-        cache and keeps what it makes in memory, for this process only (as `check` does, which
-        changes no file); with no `out_dir` too, it starts empty."""
+        cache and keeps what it makes in memory, for this process only (a worker's, whose `made`
+        the build takes in), or not at all if not `keep_made` (`check`'s: it makes each value
+        once, and holding all it made was most of what `check --locked` held); with no `out_dir`
+        too, it starts empty."""
         self.path = (out_dir or Path(".")) / CACHE_FILE
         self.writable = writable and out_dir is not None
+        self.keep_made = keep_made or self.writable
         self.salt = _salt()
         self._keys: dict[str, dict[str, dict[str, str]]] = {}
         """Each question's key (`question_key`), by language, topic and question id: tables in
@@ -122,6 +125,10 @@ class BuildCache:
         """The keys this build made: only those are looked for in the new cache file."""
         self._pending: dict[str, str] = {}
         self._pending_characters = 0
+        self._handed: dict[str, str] = {}
+        """In a cache that is not writable, what workers handed over (`put_json` with `handed`),
+        given up once read: `check` reads each once, and holding it all to the end was check's
+        peak on both cores (bench/REPORT.md). Read again, a value is made again, as on any miss."""
         self._failed = False
         self._old_files = _OpenFiles()
         """The last build's output files that blocks are read back from."""
@@ -166,6 +173,9 @@ class BuildCache:
         try:
             if key in self._pending:
                 return json.loads(self._pending[key])
+            handed = self._handed.pop(key, None)
+            if handed is not None:
+                return json.loads(handed)
             # What this build made, then the last build's: a value made again replaces the old one.
             for db in (self._new, self._old) if key in self._made else (self._old,):
                 row = db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone() if db is not None else None
@@ -283,7 +293,7 @@ class BuildCache:
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
-        if key in self._pending:
+        if key in self._pending or key in self._handed:
             return True
         try:
             dbs = (self._new, self._old) if key in self._made else (self._old,)
@@ -293,7 +303,7 @@ class BuildCache:
 
     def present(self, keys: list[str]) -> set[str]:
         """Which of `keys` the cache holds a value under: `has` for many keys, in a few queries."""
-        found = {key for key in keys if key in self._pending}
+        found = {key for key in keys if key in self._pending or key in self._handed}
         try:
             for db in [db for db in (self._new, self._old) if db is not None]:
                 rest = [key for key in keys if key not in found and (db is self._old or key in self._made)]
@@ -309,10 +319,16 @@ class BuildCache:
         """Remember a value for the rest of this build and for the next one."""
         self.put_json(key, json.dumps(value, ensure_ascii=False))
 
-    def put_json(self, key: str, text: str) -> None:
-        """`put` a value that is already JSON: what another process's cache made (`made`)."""
+    def put_json(self, key: str, text: str, *, handed: bool = False) -> None:
+        """`put` a value that is already JSON: what another process's cache made (`made`), which
+        is `handed` over. A cache that is not writable gives that up once it is read."""
         if self._failed:
             return
+        if not self.writable:
+            if handed:
+                self._handed[key] = text
+            if handed or not self.keep_made:
+                return
         if self.writable:  # only a writable cache has a file to look for them in
             self._made.add(key)
         self._pending[key] = text
@@ -469,6 +485,7 @@ class BuildCache:
         self._old_files.close()
         self._pending.clear()
         self._pending_characters = 0
+        self._handed.clear()
         self._made = _Seen()
         for db in (self._old, self._new):
             if db is not None:

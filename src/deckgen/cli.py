@@ -145,7 +145,7 @@ def build_command(
 def check_command(bank_dir: Path, strict: bool, output_format: str, locked: bool, out_dir: Path, timings: bool) -> None:
     """Validate and lint BANK_DIR and report every problem; writes nothing."""
     clock = Timings() if timings else None
-    cache = BuildCache(out_dir, writable=False)
+    cache = BuildCache(out_dir, writable=False, keep_made=False)
     try:
         with phase(clock, "total"):
             bank, diagnostics = check(bank_dir, timings=clock, locked=locked, cache=cache)

@@ -77,7 +77,7 @@ def run(cache: BuildCache, tasks: Sequence[Task], enough: bool, chunk: int | Non
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for made in pool.imap_unordered(_work, chunks):
                 for key, text in made:
-                    cache.put_json(key, text)
+                    cache.put_json(key, text, handed=True)
     finally:
         _tasks = ()
     return True
