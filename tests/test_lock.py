@@ -305,3 +305,18 @@ def test_an_edition_reads_each_notes_hash_and_time_in_its_language() -> None:
     assert dict(lock.edition("de").notes) == {"a": translated, "b": untranslated}
     with pytest.raises(KeyError):
         zh.notes["c"]
+
+
+def test_the_lock_read_keeps_each_key_and_time_once(released: Path) -> None:
+    lock, problems = read_lock(released)
+    assert lock is not None and not problems
+    text = (released / "deck.lock").read_text(encoding="utf-8").splitlines()
+    # Each line is keyed by the note's (or note type's) own id, not a copy cut from the file.
+    for table in (lock.note_types, lock.notes):
+        for key in table:
+            assert text[lock.lines[key] - 1].lstrip().startswith(f'"{key}": {{')
+            assert next(k for k in lock.lines if k == key) is key
+    assert sorted(lock.lines) == sorted(["note_types", "notes", *lock.note_types, *lock.notes])
+    # The first release stamped every note, and each of its translations, at the same time.
+    times = [n.mtime for n in lock.notes.values()] + [t for n in lock.notes.values() for _, _, t in n.editions]
+    assert len(times) > 2 and len({id(t) for t in times}) == len(set(times)) == 1
