@@ -23,7 +23,7 @@ from deckgen.anki.notes import cached_notes
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
-from deckgen.lock import MAX_FUTURE, write_lock
+from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.outline import NumberedQuestion, Outline, outline
@@ -289,11 +289,10 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
 def _write_lock(options: BuildOptions, context: RenderContext) -> list[Path]:
     """Write the lock if this build changed it, and never for a subset build; the lock written, if any."""
     release = context.release
-    text = None if options.selection else release.changed_text(context.lock)
-    if text is None:
+    if options.selection or not release.changed(context.lock):
         return []
     try:
-        write_lock(release.path, text)
+        write_lock(release.path, lock_lines(context.lock))
     except OSError as err:
         raise _write_error(release.path, err) from err
     return [release.path]

@@ -15,7 +15,7 @@ from pathlib import Path
 from deckgen.anki.notes import deck_notes, note_hash, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
-from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_path, next_lock, read_lock, read_lock_file, write_lock
+from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.references import DEFAULT_BANK_DIR
 
@@ -58,10 +58,12 @@ class Release:
         states = ((n.fields[0], (n.model, note_hash(n), text_hash(n.fields))) for n in deck_notes(bank, cache).each())
         return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version, translated)
 
-    def changed_text(self, lock: Lock) -> str | None:
-        """The lock's text to write, or None when the file already holds exactly that."""
-        text = format_lock(lock)
-        return None if self.digest == hashlib.sha256(text.encode("utf-8")).digest() else text
+    def changed(self, lock: Lock) -> bool:
+        """Whether the lock file does not hold exactly `lock`'s text (which `lock_lines` writes)."""
+        digest = hashlib.sha256()
+        for line in lock_lines(lock):
+            digest.update(line.encode("utf-8"))
+        return self.digest != digest.digest()
 
     def stale_problems(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> list[Diagnostic]:
         """Why the lock file is not the one a build of `bank` (the whole bank) and its `editions`
@@ -72,7 +74,7 @@ class Release:
         whatever changed a time later than the one it had.
         """
         built = self.next_lock(bank, now, editions, cache)
-        if self.changed_text(built) is None:
+        if not self.changed(built):
             return []
         path = self.path.as_posix()
         fix = f"run '{build_command(self.bank_dir)}' and commit the lock"
