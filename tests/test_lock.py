@@ -146,6 +146,14 @@ HOSTILE_LOCKS = {
         "mini/deck.lock:2:5: error: deck.lock: note 'a': 'mtime' should be whole seconds since 1970, found a string; "
         "'deckgen build' writes it [lock]",
     ),
+    "no hash and time as text": (  # the hash is named: what is checked first stays first
+        '{"format": 3, "note_types": {}, "notes": {\n  "a": {"mtime": "x", "type": "basic"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'hash' is missing; it should be text; 'deckgen build' writes it [lock]",
+    ),
+    "an edition with no hash and a time before 1970": (
+        '{"format": 3, "note_types": {}, "notes": {\n  "a": {"editions": {"zh": {"mtime": -1}}, "mtime": "x", "type": "basic"}}}',
+        "mini/deck.lock:2:5: error: deck.lock: note 'a': 'hash' is missing; it should be text; 'deckgen build' writes it [lock]",
+    ),
     "fields as text": (
         '{"format": 2, "note_types": {\n  "basic": {"fields": "I, D, Q", "hash": "x", "id": 1, "mtime": 1, "name": "n", '
         '"templates": ["R"]}}, "notes": {}}',

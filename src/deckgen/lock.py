@@ -243,13 +243,13 @@ def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState]
         if version == 3 and "editions" in entry:
             for language, raw_edition in _mapping(entry["editions"], key, f"note '{key}' 'editions'").items():
                 state = _mapping(raw_edition, key, f"note '{key}' edition '{language}'")
-                mtime = _whole(state, key, "mtime", seconds)
-                editions.append((sys.intern(language), _text(state, key, "hash"), times.setdefault(mtime, mtime)))
+                digest, mtime = _text(state, key, "hash"), _whole(state, key, "mtime", seconds)  # in this order: the first wrong is named
+                editions.append((sys.intern(language), digest, times.setdefault(mtime, mtime)))
         # The type, release, languages and times recur in every note: each is kept once.
-        mtime = _whole(entry, key, "mtime", seconds)
+        digest, mtime = _text(entry, key, "hash"), _whole(entry, key, "mtime", seconds)
         notes[key] = NoteState(
             sys.intern(kind),
-            _text(entry, key, "hash"),
+            digest,
             times.setdefault(mtime, mtime),
             shipped,
             None if release is None else sys.intern(release),
