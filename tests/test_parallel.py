@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 import deckgen.anki.notes
 import deckgen.cli
+import deckgen.editions
 import deckgen.printsheet
 import deckgen.sheet
 import deckgen.validate
@@ -179,19 +180,24 @@ def test_check_in_worker_processes_reports_what_it_does_in_one_and_holds_nothing
     monkeypatch.setattr(parallel, "MIN_QUESTIONS", 1)
     monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
     calls = _count_calls(monkeypatch)
+    translate = deckgen.editions._translate_topic
+    monkeypatch.setattr(deckgen.editions, "_translate_topic", lambda *args: calls.update(["_translate_topic"]) or translate(*args))
     reports = {}
     for jobs in ("1", "2"):
         monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
         calls.clear()
         result = CliRunner().invoke(deckgen.cli.main, ["check", bank.as_posix(), "--locked", "--out", (tmp_path / "none").as_posix()])
-        reports[jobs] = (result.exit_code, result.output, result.stderr, calls["read_topic"])
+        reports[jobs] = (result.exit_code, result.output, result.stderr, calls["read_topic"], calls["_translate_topic"], calls["question_notes"])
     topic_files = len([p for p in bank.rglob("*.yaml") if ".zh." not in p.name and p.name not in ("deck.yaml", "sources.yaml")])
     overlays = len(list(bank.rglob("*.zh.yaml"))) - 2
     assert reports["1"][:3] == reports["2"][:3]
     assert "deck.lock is out of date: note 'qk-separate-projections-why' has changed" in reports["1"][1]
-    # In one process, check reads every file; with workers, its own process reads only the topic
-    # that shows an image (never cached) and its translation.
-    assert (reports["1"][3], reports["2"][3]) == (topic_files + overlays, 2)
+    shipped = load_bank(bank)
+    notes = 2 * sum(len(t.questions) + len(t.retired) for t in shipped.topics)  # both editions'
+    # In one process, check reads and translates every file; with workers, its own process reads
+    # only the topic that shows an image (never cached) and translates it. Either way it renders
+    # each note once, to compare the lock: none is made twice.
+    assert [reports[jobs][3:] for jobs in ("1", "2")] == [(topic_files + overlays, topic_files, notes), (2, 1, notes)]
     assert held == [(0, 0), (0, 0)]
 
 

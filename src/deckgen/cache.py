@@ -94,14 +94,15 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 class BuildCache:
-    """The entries of the last build's cache, and the ones this build used or made (which are kept)."""
+    """The entries of the last build's cache, and the ones this build used or made (which a
+    writable cache keeps for the next build)."""
 
     def __init__(self, out_dir: Path | None, *, writable: bool = True, keep_made: bool = True) -> None:
         """The cache of the build folder `out_dir`. One that is not `writable` reads that folder's
         cache and keeps what it makes in memory, for this process only (a worker's, whose `made`
-        the build takes in), or not at all if not `keep_made` (`check`'s: it makes each value
-        once, and holding all it made was most of what `check --locked` held); with no `out_dir`
-        too, it starts empty."""
+        the build takes in), or not at all if not `keep_made` (`check`'s: it reads back nothing
+        it made, tests/test_parallel.py counts that, and holding it all was most of what
+        `check --locked` held); with no `out_dir` too, it starts empty."""
         self.path = (out_dir or Path(".")) / CACHE_FILE
         self.writable = writable and out_dir is not None
         self.keep_made = keep_made or self.writable
@@ -292,7 +293,8 @@ class BuildCache:
             self._used.update(keys)
 
     def has(self, key: str) -> bool:
-        """Whether the cache holds a value under `key` (which `get` may yet refuse)."""
+        """Whether the cache holds a value under `key` (which `get` may yet refuse; in a cache
+        that is not writable, the `get` that reads what workers handed over gives it up)."""
         if key in self._pending or key in self._handed:
             return True
         try:
