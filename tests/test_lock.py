@@ -328,3 +328,40 @@ def test_the_lock_read_keeps_each_key_and_time_once(released: Path) -> None:
     # The first release stamped every note, and each of its translations, at the same time.
     times = [n.mtime for n in lock.notes.values()] + [t for n in lock.notes.values() for _, _, t in n.editions]
     assert len(times) > 2 and len({id(t) for t in times}) == len(set(times)) == 1
+
+
+def _dumped(note: NoteState) -> str:
+    """A note's entry as the lock wrote it with `json.dumps` (before deckgen wrote it out itself)."""
+    entry: dict[str, object] = {"hash": note.hash, "mtime": note.mtime, "type": note.type}
+    if note.shipped is not None:
+        entry["shipped"] = note.shipped
+    if note.release is not None:
+        entry["release"] = note.release
+    if note.editions:
+        entry["editions"] = {language: {"hash": h, "mtime": t} for language, h, t in note.editions}
+    return json.dumps(entry, ensure_ascii=False, sort_keys=True)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_TIME = st.integers(min_value=-(10**20), max_value=10**20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        NoteState,
+        _TEXT,
+        _TEXT,
+        _TIME,
+        st.none() | _TEXT,
+        st.none() | _TEXT,
+        st.lists(st.tuples(st.sampled_from(["zh", "fr", "de", "é", '"', ""]), _TEXT, _TIME), max_size=4).map(tuple),
+    ),
+    _TEXT,
+)
+def test_each_note_is_written_as_json_dumps_writes_it(note: NoteState, nid: str) -> None:
+    from deckgen.lock import Lock, lock_lines
+
+    lines = list(lock_lines(Lock({}, {nid: note}, {}, "1.0.0")))
+    assert lines[6] == f"    {json.dumps(nid, ensure_ascii=False)}: {_dumped(note)}\n"
+    assert json.loads("".join(lines))["notes"] == {nid: json.loads(_dumped(note))}
