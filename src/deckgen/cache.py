@@ -326,11 +326,11 @@ class BuildCache:
         is `handed` over. A cache that is not writable gives that up once it is read."""
         if self._failed:
             return
-        if not self.writable:
-            if handed:
-                self._handed[key] = text
-            if handed or not self.keep_made:
-                return
+        if handed and not self.writable:
+            self._handed[key] = text
+            return
+        if not self.keep_made:  # only a cache that is not writable keeps nothing it made
+            return
         if self.writable:  # only a writable cache has a file to look for them in
             self._made.add(key)
         self._pending[key] = text

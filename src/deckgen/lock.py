@@ -443,7 +443,8 @@ def _note_json(note: NoteState) -> str:
     if note.editions:
         # As a mapping would hold them: one per language (the last), in the order of the languages.
         editions = sorted({language: (h, t) for language, h, t in note.editions}.items())
-        parts.append('"editions": {' + ", ".join(f'{_quoted(language)}: {{"hash": {_quoted(h)}, "mtime": {int.__repr__(t)}}}' for language, (h, t) in editions) + "}")
+        written = (f'{_quoted(language)}: {{"hash": {_quoted(h)}, "mtime": {int.__repr__(t)}}}' for language, (h, t) in editions)
+        parts.append('"editions": {' + ", ".join(written) + "}")
     parts.append(f'"hash": {_quoted(note.hash)}')
     parts.append(f'"mtime": {int.__repr__(note.mtime)}')
     if note.release is not None:
