@@ -341,15 +341,11 @@ def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
     return Lock(types, notes, lock.lines, lock.version), count
 
 
-def format_lock(lock: Lock) -> str:
-    """The lock as JSON with one note per line, sorted, so that its diffs read well."""
-    return "".join(lock_lines(lock))
-
-
 def lock_lines(lock: Lock) -> Iterator[str]:
-    """`format_lock`, a line at a time, each with its newline: a build that writes the lock, or
-    finds it unchanged, holds one line of it at a time, not the text of every note (9 MB at
-    50,000 notes, twice over while it was joined and encoded)."""
+    """The lock as JSON with one note per line, sorted, so that its diffs read well; a line at
+    a time, each with its newline: a build that writes the lock, or finds it unchanged, holds
+    one line of it at a time, not the text of every note (9 MB at 50,000 notes, twice over while
+    it was joined and encoded)."""
     yield "{\n"
     yield f'  "format": {LOCK_FORMAT},\n'
     if lock.version is not None:
@@ -455,7 +451,7 @@ def _note_json(note: NoteState) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def write_lock(path: Path, text: str | Iterable[str]) -> None:
+def write_lock(path: Path, lines: Iterable[str]) -> None:
     """Write the lock in one replace, through a new file that nothing else can have made: it is
     never missing or half-written, however a build ends, and no link in the bank redirects it.
     OSError when the file system refuses."""
@@ -468,7 +464,7 @@ def write_lock(path: Path, text: str | Iterable[str]) -> None:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # O_EXCL: a fresh file
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.writelines((text,) if isinstance(text, str) else text)
+            out.writelines(lines)
         os.chmod(name, 0o644)
         os.replace(name, path)
     except OSError:
@@ -486,7 +482,7 @@ def repair_lock(bank_dir: Path, now: int) -> int:
     fixed, count = repaired(lock, now)
     if count:
         try:
-            write_lock(path, format_lock(fixed))
+            write_lock(path, lock_lines(fixed))
         except OSError as err:
             raise DeckgenError([_error(Location(path.as_posix()), f"cannot write {LOCK_FILE}: {err.strerror or err}", "lock")]) from err
     return count

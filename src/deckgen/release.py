@@ -15,7 +15,7 @@ from pathlib import Path
 from deckgen.anki.notes import deck_notes, note_hash, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
-from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, format_lock, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
+from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.references import DEFAULT_BANK_DIR
 
@@ -264,7 +264,7 @@ def record_release(bank_dir: Path, package: Path) -> Baseline:
         text = None if note is None else text_hash(tuple(value for _, value in note.fields))
         notes[nid] = replace(state, shipped=text, release=None)
     try:
-        write_lock(path, format_lock(Lock(lock.note_types, notes, lock.lines, bank.deck.version)))
+        write_lock(path, lock_lines(Lock(lock.note_types, notes, lock.lines, bank.deck.version)))
     except OSError as err:
         raise DeckgenError([_error(Location(path.as_posix()), f"cannot write {LOCK_FILE}: {err.strerror or err}", "lock")]) from err
     kept = sum(notes[nid].shipped == text for nid, text in current.items() if nid in notes)
