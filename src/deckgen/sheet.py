@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 
 from typing import TYPE_CHECKING
 
@@ -115,15 +116,15 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
     return lines + toc + [""]
 
 
-def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None) -> list[str | Block]:
+def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None) -> Iterator[str | Block]:
     """Each question's lines of `kind` (one of `KINDS`), by section and topic, under headings of
-    `level` and `level + 1`; each topic's part read back from the last build where it can."""
+    `level` and `level + 1`; each topic's part read back from the last build where it can. Made
+    as they are asked for, so that a sheet is written holding one topic's part at a time."""
     bank = outline.bank
     question_lines = fragments(bank, cache)[KINDS.index(kind)]
-    lines: list[str | Block] = []
     for section in outline.sections:
         if section.has_questions:
-            lines += [f"{'#' * level} {_plain(section.section.title)}", ""]
+            yield from (f"{'#' * level} {_plain(section.section.title)}", "")
         for topic in section.topics:
             if not topic.questions:
                 continue
@@ -133,14 +134,13 @@ def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None)
                 return heading + [line for numbered in topic.questions for line in question_lines(topic.topic, numbered)]
 
             if cache is None:
-                lines += make()
+                yield from make()
                 continue
             # What the topic's part shows: its heading, and each question's number and lines.
             keys = [cache.question_key(bank, topic.topic, n.question) for n in topic.questions]
             prefix = f"sheet-{kind}-{bank.deck.language}"
             parts = (heading, [(n.number, key) for n, key in zip(topic.questions, keys)])
-            lines.append(cache.block(f"{prefix}-topic", parts, [f"{prefix}:{key}" for key in keys], make))
-    return lines
+            yield cache.block(f"{prefix}-topic", parts, [f"{prefix}:{key}" for key in keys], make)
 
 
 _UNNUMBERED = 0
@@ -191,7 +191,7 @@ def fragments(bank: Bank, cache: BuildCache | None) -> tuple[QuestionLines, Ques
     )
 
 
-def _body(outline: Outline, with_answers: bool, cache: BuildCache | None) -> list[str | Block]:
+def _body(outline: Outline, with_answers: bool, cache: BuildCache | None) -> Iterator[str | Block]:
     return _by_topic(outline, 2, "answers" if with_answers else "questions", cache)
 
 
@@ -225,12 +225,12 @@ def _id_label(question: Question) -> str:
     return f"*ID:* `{question.id}`"
 
 
-def _answer_key(outline: Outline, cache: BuildCache | None) -> list[str | Block]:
+def _answer_key(outline: Outline, cache: BuildCache | None) -> Iterator[str | Block]:
     """The answers by section and topic, each on its number's line; a cloze as its whole
     sentence with the deletions in bold."""
     words = labels(outline.deck.language)
-    heading: list[str | Block] = [f"## {words.answer_key}", ""]
-    return heading + _by_topic(outline, 3, "key", cache)
+    yield from (f"## {words.answer_key}", "")
+    yield from _by_topic(outline, 3, "key", cache)
 
 
 def _answer(question: Question, number: int, aspect: str) -> list[str]:
@@ -244,32 +244,52 @@ def _answer(question: Question, number: int, aspect: str) -> list[str]:
     return [label, "", _compare_table(question, with_values=True, aspect=aspect), ""]
 
 
-def _trimmed(lines: list[str | Block]) -> list[str | Block]:
+def _trimmed(lines: Iterable[str | Block]) -> Iterator[str | Block]:
     """The lines without the blank ones at the end, so that the file ends in one newline (a part
-    read back from the last build that ends the file is taken apart into its lines)."""
-    while lines:
-        last = lines[-1]
+    read back from the last build that ends the file is taken apart into its lines). Made as
+    they are asked for: what is held back is the last line or part that shows anything, and
+    the blank lines after it."""
+    held: list[str | Block] = []
+    for line in lines:
+        if _shows(line):
+            yield from held
+            held = [line]
+        else:
+            held.append(line)
+    while held:
+        last = held[-1]
         if isinstance(last, Block):
-            lines[-1:] = last.lines()
+            held[-1:] = last.lines()
         elif last.rstrip("\n"):
-            lines[-1] = last.rstrip("\n")
+            held[-1] = last.rstrip("\n")
             break
         else:
-            lines.pop()
-    return lines
+            held.pop()
+    yield from held
 
 
-def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str | Block]:
-    """The review sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
-    head: list[str | Block] = [*_header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ())]
-    return _trimmed(head + _body(outline, True, cache))
+def _shows(line: str | Block) -> bool:
+    """Whether a line, or any line of a part, is more than newlines (what `_trimmed` keeps at the end)."""
+    if isinstance(line, str):
+        return bool(line.rstrip("\n"))
+    # A part's lines are what comes before its last newline (`Block.lines`).
+    end = line.data.rfind(b"\n")
+    return end > 0 and line.data.count(b"\n", 0, end) < end
 
 
-def questions_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> list[str | Block]:
-    """The questions sheet's lines, each to be followed by a newline; each question's from `cache` where it can."""
+def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> Iterator[str | Block]:
+    """The review sheet's lines, each to be followed by a newline, made as they are asked for;
+    each question's from `cache` where it can."""
+    head = _header(outline, labels(outline.deck.language).review_sheet, _Slugger(), ())
+    return _trimmed(chain(head, _body(outline, True, cache)))
+
+
+def questions_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> Iterator[str | Block]:
+    """The questions sheet's lines, each to be followed by a newline, made as they are asked
+    for; each question's from `cache` where it can."""
     words = labels(outline.deck.language)
-    head: list[str | Block] = [*_header(outline, words.questions, _Slugger(), (words.answer_key,))]
-    return _trimmed(head + _body(outline, False, cache) + _answer_key(outline, cache))
+    head = _header(outline, words.questions, _Slugger(), (words.answer_key,))
+    return _trimmed(chain(head, _body(outline, False, cache), _answer_key(outline, cache)))
 
 
 def review_sheet(bank: Bank) -> str:
