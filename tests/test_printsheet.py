@@ -14,7 +14,7 @@ import pytest
 
 from deckgen.build import build
 from deckgen import printsheet
-from deckgen.cache import BuildCache
+from deckgen.cache import Block, BuildCache
 from deckgen.outline import outline
 from deckgen.printsheet import print_pages, questions_html, review_html
 from deckgen.render import code_css
@@ -166,3 +166,20 @@ def test_what_is_too_wide_for_a_column_spans_both(tmp_path: Path) -> None:
     # why-scale, long-sum, short-sum, four-items
     assert re.findall(r'<article class="([^"]+)"', page) == ["qa", "qa wide", "qa", "qa wide"]
     assert ".cols .wide { column-span: all; }" in page
+
+
+def test_the_answer_key_waits_on_disk_and_comes_back_as_it_was() -> None:
+    # The questions page's answer key follows every question: it is kept in a temporary file
+    # until the page comes to it, and only each line's size and each part's key and hash stay
+    # in memory. Lines come back as the same text (any text: the page's encoding happens later,
+    # where it always did), parts as the same key, bytes and hash.
+    part = Block.of("print-key-topic:abc", "<h4>Ä</h4>\n<p>$x$</p>\n".encode())
+    given: list[str | Block] = ["<h3>Key</h3>", "", part, "漢字 \ud800 😀", part, "\n"]
+    spooled = printsheet._Spooled()
+    spooled.add(given[:3])
+    spooled.add(given[3:])
+    assert all(isinstance(size, int) and sha256 in ("", part.sha256) for size, _, sha256 in spooled._entries)
+    held = spooled._file
+    assert held.tell() == sum(size for size, _, _ in spooled._entries) > 2 * len(part.data)
+    assert list(spooled.lines()) == given
+    assert held.closed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -452,15 +453,46 @@ def _topic_lines(
     return [next(pages) if made else [] for made in wanted]
 
 
+class _Spooled:
+    """Lines and parts of a page kept in a temporary file, not in memory, until the page comes
+    to them: its answer key, which follows every question of the page (at 50,000 cards, 30 MB
+    of the build's peak, held until the page's end). What it keeps in memory is each line's
+    size, and each part's key and hash."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._entries: list[tuple[int, str | None, str]] = []
+        """Each line's size in the file; with a part's key and SHA-256 (a line has no key)."""
+
+    def add(self, lines: Iterable[str | Block]) -> None:
+        """Keep `lines` after those kept before."""
+        for line in lines:
+            if isinstance(line, Block):
+                self._file.write(line.data)
+                self._entries.append((len(line.data), line.key, line.sha256))
+            else:
+                data = line.encode("utf-8", "surrogatepass")  # given back as it was, whatever it holds
+                self._file.write(data)
+                self._entries.append((len(data), None, ""))
+
+    def lines(self) -> Iterator[str | Block]:
+        """Everything kept, in order, each as it was given; then the file is gone."""
+        with self._file as kept:
+            kept.seek(0)
+            for size, key, sha256 in self._entries:
+                data = kept.read(size)
+                yield data.decode("utf-8", "surrogatepass") if key is None else Block(key, data, sha256)
+
+
 def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool) -> Iterator[str | Block]:
     """The lines of one page, made as they are written: the review page, or (not `review`) the
     questions page with its answer key at the end. Each question's printed texts come from
     `cache` where they can, and each topic's part from the last build's page where it can. Only
-    the answer key is held until the end of the page: it follows every question."""
+    the answer key is held until the end of the page, which it follows, and in a temporary file."""
     bank = outline.bank
     words = labels(outline.deck.language)
     yield from _head(outline, words.review_sheet if review else words.questions, review, to_print_html(bank.deck.description), style)
-    key_out: list[str | Block] = []
+    key_out = _Spooled()
     for section in outline.sections:
         if not section.has_questions:
             continue
@@ -469,15 +501,15 @@ def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review:
         cited_sources = _sorted_sources(bank, cited(bank, [n.question for t in live for n in t.questions]))
         bibliography = {source.id: number for number, source in enumerate(cited_sources, start=1)}
         yield f'<section class="section" id="s-{section_id}"><h2>{escape(section.section.title)}</h2><div class="cols">'
-        key_out.append(f'<h3 class="key-section">{escape(section.section.title)}</h3>')
+        key_out.add([f'<h3 class="key-section">{escape(section.section.title)}</h3>'])
         for topic in live:
             made = _topic_lines(bank, cache, style, section_id, bibliography, topic, review, not review)
             yield from made[0] if review else made[1]
-            key_out += made[2]
+            key_out.add(made[2])
         yield "</div>" + _bibliography(bank, section_id, cited_sources) + "</section>" if review else "</div></section>"
     if not review:
         yield f'<section class="section key" id="answer-key"><h2>{escape(words.answer_key)}</h2><div class="cols">'
-        yield from key_out
+        yield from key_out.lines()
         yield "</div></section>"
     yield "</body>"
     yield "</html>"
