@@ -24,6 +24,7 @@ from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
+from deckgen.memory import return_freed_memory
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.outline import NumberedQuestion, Outline, outline
@@ -58,6 +59,16 @@ class BuildOptions:
     """The printed sheets' layout and paper."""
     languages: tuple[str, ...] | None = None
     """The editions to write (`--lang`); every edition deck.yaml lists when None."""
+
+
+@contextmanager
+def _step(timings: Timings | None, name: str) -> Iterator[None]:
+    """One named step of a build or a check: timed as `name` when timed, and what it freed given
+    back to the system at its end (deckgen.memory), so that it is not resident at the next
+    step's peak. Counted in the step's time."""
+    with phase(timings, name):
+        yield
+        return_freed_memory()
 
 
 @contextmanager
@@ -115,25 +126,26 @@ def _check(
     passes `warm` to render each topic file into `cache` as soon as it is read)."""
     now = time.time()
     with fewer_collections():
-        with phase(timings, "validate"):
+        with _step(timings, "validate"):
             bank, diagnostics = validate_bank(bank_dir, cache, warm)
         if bank is None:
             return None, diagnostics, []
         release = release or read_release(bank_dir)
-        with phase(timings, "lock"):
+        with _step(timings, "lock"):
             problems = release.bank_problems(bank, accept_schema_change, now)
         if problems:
             return None, sorted(diagnostics + problems, key=Diagnostic.sort_key), []
-        with phase(timings, "lint"):
+        with _step(timings, "lint"):
             diagnostics += lint_bank(bank, cache)
-        with phase(timings, "editions"):
+        with _step(timings, "editions"):
             translated, translation_problems = editions(bank, cache=cache, warm=warm)
+            return_freed_memory()  # what reading them freed, before their lint's join holds its own
             translation_problems += [d for made in translated[1:] for d in lint_bank(made.bank, cache)]
         diagnostics += translation_problems
         if any(d.severity is Severity.ERROR for d in translation_problems):
             return None, sorted(diagnostics, key=Diagnostic.sort_key), []
         if locked:
-            with phase(timings, "locked"):
+            with _step(timings, "locked"):
                 stale = stale_lock(bank, release, cache, int(now), translated)
             if stale:
                 return None, sorted(diagnostics + stale, key=Diagnostic.sort_key), []
@@ -263,19 +275,19 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
                 # Each output is made and written at once, and timed by its name, so that a
                 # build holds one output in memory at a time and the benchmark can say what
                 # each costs.
-                with phase(timings, kind.name):
+                with _step(timings, kind.name):
                     files = kind.files(edition)
                     write_outputs(files, staging)
                 order += files
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
             try:
-                with phase(timings, "pdf"):
+                with _step(timings, "pdf"):
                     write(staging.path(target))
                 written_late.append(target)
             except DeckgenError as err:
                 problems += [replace(d, location=d.location._replace(path=target.as_posix())) for d in err.diagnostics]
-        with phase(timings, "cache"):
+        with _step(timings, "cache"):
             cache.save(staging.path(options.out_dir / CACHE_FILE))
         try:
             staging.switch()
@@ -313,9 +325,9 @@ def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContex
     for made in found:
         chosen = select(made.bank, options.selection)
         shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection))))
-    with phase(options.timings, "render"):
+    with _step(options.timings, "render"):
         _render_ahead([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
-    with phase(options.timings, "update lock"):
+    with _step(options.timings, "update lock"):
         lock = release.next_lock(bank, timestamp, [e.bank for e in found[1:]], cache)
     contexts = []
     for made, (chosen, shape) in zip(found, shapes):
