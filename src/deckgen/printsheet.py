@@ -457,12 +457,21 @@ class _Spooled:
     """Lines and parts of a page kept in a temporary file, not in memory, until the page comes
     to them: its answer key, which follows every question of the page (at 50,000 cards, 30 MB
     of the build's peak, held until the page's end). What it keeps in memory is each line's
-    size, and each part's key and hash."""
+    size, and each part's key and hash. A context manager: the file goes when it closes."""
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()
+    def __init__(self, folder: Path | None) -> None:
+        # In `folder` (a build's: beside its output folder, on the disk it writes to), or else
+        # where the system keeps temporary files; never seen by name on Linux, and deleted when
+        # closed elsewhere.
+        self._file = tempfile.TemporaryFile(dir=folder)
         self._entries: list[tuple[int, str | None, str]] = []
         """Each line's size in the file; with a part's key and SHA-256 (a line has no key)."""
+
+    def __enter__(self) -> _Spooled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
 
     def add(self, lines: Iterable[str | Block]) -> None:
         """Keep `lines` after those kept before."""
@@ -476,23 +485,33 @@ class _Spooled:
                 self._entries.append((len(data), None, ""))
 
     def lines(self) -> Iterator[str | Block]:
-        """Everything kept, in order, each as it was given; then the file is gone."""
-        with self._file as kept:
-            kept.seek(0)
-            for size, key, sha256 in self._entries:
-                data = kept.read(size)
-                yield data.decode("utf-8", "surrogatepass") if key is None else Block(key, data, sha256)
+        """Everything kept, in order, each as it was given."""
+        self._file.seek(0)
+        for size, key, sha256 in self._entries:
+            data = self._file.read(size)
+            yield data.decode("utf-8", "surrogatepass") if key is None else Block(key, data, sha256)
 
 
-def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool) -> Iterator[str | Block]:
+def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool, folder: Path | None = None) -> Iterator[str | Block]:
     """The lines of one page, made as they are written: the review page, or (not `review`) the
     questions page with its answer key at the end. Each question's printed texts come from
     `cache` where they can, and each topic's part from the last build's page where it can. Only
-    the answer key is held until the end of the page, which it follows, and in a temporary file."""
+    the answer key is held until the end of the page, which it follows: in a temporary file in
+    `folder` (see `_Spooled`)."""
+    if review:
+        yield from _page_lines(outline, cache, style, None)
+        return
+    with _Spooled(folder) as key_out:
+        yield from _page_lines(outline, cache, style, key_out)
+
+
+def _page_lines(outline: Outline, cache: BuildCache | None, style: PrintStyle, key_out: _Spooled | None) -> Iterator[str | Block]:
+    """`_page`'s lines: the review page's with no `key_out`, else the questions page's, with its
+    answer key kept in `key_out` until the end."""
     bank = outline.bank
     words = labels(outline.deck.language)
+    review = key_out is None
     yield from _head(outline, words.review_sheet if review else words.questions, review, to_print_html(bank.deck.description), style)
-    key_out = _Spooled()
     for section in outline.sections:
         if not section.has_questions:
             continue
@@ -501,13 +520,15 @@ def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review:
         cited_sources = _sorted_sources(bank, cited(bank, [n.question for t in live for n in t.questions]))
         bibliography = {source.id: number for number, source in enumerate(cited_sources, start=1)}
         yield f'<section class="section" id="s-{section_id}"><h2>{escape(section.section.title)}</h2><div class="cols">'
-        key_out.add([f'<h3 class="key-section">{escape(section.section.title)}</h3>'])
+        if key_out is not None:
+            key_out.add([f'<h3 class="key-section">{escape(section.section.title)}</h3>'])
         for topic in live:
             made = _topic_lines(bank, cache, style, section_id, bibliography, topic, review, not review)
             yield from made[0] if review else made[1]
-            key_out.add(made[2])
+            if key_out is not None:
+                key_out.add(made[2])
         yield "</div>" + _bibliography(bank, section_id, cited_sources) + "</section>" if review else "</div></section>"
-    if not review:
+    if key_out is not None:
         yield f'<section class="section key" id="answer-key"><h2>{escape(words.answer_key)}</h2><div class="cols">'
         yield from key_out.lines()
         yield "</div></section>"
@@ -525,11 +546,14 @@ def questions_html(bank: Bank, style: PrintStyle = PrintStyle()) -> str:
     return joined(_page(outline(bank), None, style, review=False))
 
 
-def print_pages(outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle()) -> tuple[Iterator[str | Block], Iterator[str | Block]]:
+def print_pages(
+    outline: Outline, cache: BuildCache, style: PrintStyle = PrintStyle(), folder: Path | None = None
+) -> tuple[Iterator[str | Block], Iterator[str | Block]]:
     """The lines of both pages (review, questions), each made only as it is written, so that a
-    build holds one topic's part of a page at a time (and the answer key); each text rendered at
-    most once, from `cache` where it can. Each page is its lines, each followed by a newline."""
-    return _page(outline, cache, style, review=True), _page(outline, cache, style, review=False)
+    build holds one topic's part of a page at a time, and keeps the answer key in a temporary
+    file in `folder`; each text rendered at most once, from `cache` where it can. Each page is
+    its lines, each followed by a newline."""
+    return _page(outline, cache, style, True, folder), _page(outline, cache, style, False, folder)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class PrintSheets:
 
     def files(self, context: RenderContext) -> dict[Path, Writer]:
         """Both pages, each question's printed texts from the cache where it can."""
-        review, questions = print_pages(context.outline, context.cache, context.style)
+        # The answer key waits beside the output folder, on the disk that the pages are written to.
+        review, questions = print_pages(context.outline, context.cache, context.style, context.out_dir.absolute().parent)
         paths = context.path(REVIEW_HTML), context.path(QUESTIONS_HTML)
         return {path: lines_writer(lines, context.cache, context.name(path)) for path, lines in zip(paths, (review, questions))}
