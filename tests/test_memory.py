@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import deckgen.build
+import deckgen.editions
 from deckgen.build import build, check
 from deckgen.timing import Timings
+from tests.conftest import ROOT
 
 # In a process of its own, so that its heap holds only what the probe makes: 40 MB of objects
 # over 512 bytes (which CPython takes from the C library's malloc), of which one in sixteen is
@@ -49,7 +52,7 @@ def test_freed_memory_goes_back_to_the_system() -> None:
 
 @pytest.fixture
 def steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The steps, in order, and each time memory was given back, with the step it was in."""
+    """Each step's end, in order, and each time memory was given back, with the step it was in."""
     seen: list[str] = []
     current: list[str] = []
     original = Timings.phase
@@ -62,6 +65,7 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
                 yield
         finally:
             current.pop()
+            seen.append("end " + name)
 
     def given_back() -> bool:
         seen.append("given back in " + (current[-1] if current else "no step"))
@@ -69,21 +73,41 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(Timings, "phase", phase)
     monkeypatch.setattr(deckgen.build, "return_freed_memory", given_back)
+    monkeypatch.setattr(deckgen.editions, "return_freed_memory", given_back)
     yield seen
 
 
+def _given_back_at_each_end(seen: list[str]) -> list[str]:
+    """What `seen` would be if memory were given back only at the end of each step."""
+    ends = [event.removeprefix("end ") for event in seen if event.startswith("end ")]
+    return [event for name in ends for event in ("given back in " + name, "end " + name)]
+
+
 def test_each_step_gives_back_what_it_freed(mini_bank: Path, tmp_path: Path, steps: list[str]) -> None:
-    timings = Timings()
-    build(mini_bank, tmp_path / "out", timings=timings)
+    build(mini_bank, tmp_path / "out", timings=Timings())
     # Once at the end of every step, and once in the editions' step between reading the
     # editions and their lint (whose join has the largest transient of a build).
-    expected = [f"given back in {name}" for name in timings.seconds]
+    expected = _given_back_at_each_end(steps)
     expected.insert(expected.index("given back in editions"), "given back in editions")
     assert steps == expected
-    assert list(timings.seconds)[:4] == ["validate", "lock", "lint", "editions"]
+    assert [event for event in steps if event.startswith("end ")][:4] == ["end validate", "end lock", "end lint", "end editions"]
 
     steps.clear()
-    checked = Timings()
-    check(mini_bank, timings=checked, locked=True)
-    assert list(checked.seconds) == ["validate", "lock", "lint", "editions", "locked"]
-    assert steps == [f"given back in {name}" for name in ["validate", "lock", "lint", "editions", "editions", "locked"]]
+    check(mini_bank, timings=Timings(), locked=True)
+    assert steps == [
+        *("given back in validate", "end validate", "given back in lock", "end lock", "given back in lint", "end lint"),
+        *("given back in editions", "given back in editions", "end editions", "given back in locked", "end locked"),
+    ]
+
+
+def test_an_edition_gives_back_its_topic_files_as_it_reads_them(tmp_path: Path, steps: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each topic's English file and overlay are let go once the topic is read, and memory is
+    # given back whenever what was let go since reaches _GIVE_BACK_BYTES: here, after each topic.
+    bank = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions", bank)
+    topics = [path for path in bank.rglob("*.yaml") if path.name != "deck.yaml" and path.with_suffix(".zh.yaml").is_file()]
+    assert len(topics) >= 2
+    monkeypatch.setattr(deckgen.editions, "_GIVE_BACK_BYTES", 1)
+    check(bank, timings=Timings())
+    in_editions = [event for event in steps if event == "given back in editions"]
+    assert len(in_editions) == len(topics) + 2  # each topic, before the lint, and at the end

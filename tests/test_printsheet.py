@@ -14,7 +14,7 @@ import pytest
 
 from deckgen.build import build
 from deckgen import printsheet
-from deckgen.cache import Block, BuildCache
+from deckgen.cache import Block, BuildCache, joined
 from deckgen.outline import outline
 from deckgen.printsheet import print_pages, questions_html, review_html
 from deckgen.render import code_css
@@ -168,18 +168,47 @@ def test_what_is_too_wide_for_a_column_spans_both(tmp_path: Path) -> None:
     assert ".cols .wide { column-span: all; }" in page
 
 
-def test_the_answer_key_waits_on_disk_and_comes_back_as_it_was() -> None:
+def test_the_answer_key_waits_on_disk_and_comes_back_as_it_was(tmp_path: Path) -> None:
     # The questions page's answer key follows every question: it is kept in a temporary file
     # until the page comes to it, and only each line's size and each part's key and hash stay
     # in memory. Lines come back as the same text (any text: the page's encoding happens later,
     # where it always did), parts as the same key, bytes and hash.
     part = Block.of("print-key-topic:abc", "<h4>Ä</h4>\n<p>$x$</p>\n".encode())
     given: list[str | Block] = ["<h3>Key</h3>", "", part, "漢字 \ud800 😀", part, "\n"]
-    spooled = printsheet._Spooled()
-    spooled.add(given[:3])
-    spooled.add(given[3:])
-    assert all(isinstance(size, int) and sha256 in ("", part.sha256) for size, _, sha256 in spooled._entries)
-    held = spooled._file
-    assert held.tell() == sum(size for size, _, _ in spooled._entries) > 2 * len(part.data)
-    assert list(spooled.lines()) == given
+    with printsheet._Spooled(tmp_path) as spooled:
+        spooled.add(given[:3])
+        spooled.add(given[3:])
+        assert all(isinstance(size, int) and sha256 in ("", part.sha256) for size, _, sha256 in spooled._entries)
+        held = spooled._file
+        assert held.tell() == sum(size for size, _, _ in spooled._entries) > 2 * len(part.data)
+        assert list(spooled.lines()) == given
+        assert list(spooled.lines()) == given
     assert held.closed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_the_questions_page_holds_a_file_and_it_goes_however_the_page_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+    original = printsheet.tempfile.TemporaryFile
+
+    def temporary_file(dir: Path | None = None) -> Any:
+        made.append((dir, original(dir=dir)))
+        return made[-1][1]
+
+    bank = load_bank(FIXTURES / "mini")
+    pages = review_html(bank), questions_html(bank)
+    monkeypatch.setattr(printsheet.tempfile, "TemporaryFile", temporary_file)
+    cache = BuildCache(tmp_path / "out")
+    try:
+        review, questions = print_pages(outline(bank), cache, folder=tmp_path)
+        assert joined(review) == pages[0]
+        assert made == []  # the review page has no answer key
+        assert joined(questions) == pages[1]
+        assert [(folder, file.closed) for folder, file in made] == [(tmp_path, True)]
+        abandoned = print_pages(outline(bank), cache, folder=tmp_path)[1]
+        next(abandoned)
+        assert not made[-1][1].closed
+        abandoned.close()  # as when writing the page fails: the file goes too
+        assert len(made) == 2 and made[-1][1].closed
+    finally:
+        cache.close()

@@ -7,7 +7,7 @@ Regenerate the goldens after a deliberate change with
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from deckgen.cache import Block, BuildCache
 from deckgen.model import Bank
-from deckgen.outline import outline
+from deckgen.outline import Outline, outline
 from deckgen.outputs.base import lines_writer
 from deckgen.sheet import _trimmed, questions_sheet, questions_sheet_lines, review_sheet, review_sheet_lines
 from deckgen.load import load_bank
@@ -73,11 +73,14 @@ def test_a_sheet_made_as_it_is_written_ends_as_the_whole_list_would(lines: list[
 
 def test_trimming_holds_back_only_what_may_end_the_sheet() -> None:
     part = Block.of("k", b"## T\n\nQ1\n\n")
-    made = _trimmed(iter(["# Deck", "", part, "", "", "## Key", ""]))
+    page: list[str | Block] = ["# Deck", "", part, "", "", "## Key", ""]
+    made = _trimmed(iter(page))
     assert [next(made), next(made), next(made)] == ["# Deck", "", part]
     assert list(made) == ["", "", "## Key"]
-    assert list(_trimmed(iter(["# Deck", part, "\n", ""]))) == ["# Deck", "## T", "", "Q1"]
-    assert list(_trimmed(iter(["", "\n", Block.of("k", b"\n\n")]))) == []
+    ending: list[str | Block] = ["# Deck", part, "\n", ""]
+    assert list(_trimmed(iter(ending))) == ["# Deck", "## T", "", "Q1"]
+    blank: list[str | Block] = ["", "\n", Block.of("k", b"\n\n")]
+    assert list(_trimmed(iter(blank))) == []
 
 
 class _Recording(BuildCache):
@@ -87,8 +90,8 @@ class _Recording(BuildCache):
         super().__init__(out_dir)
         self.events: list[str] = []
 
-    def block(self, kind: str, parts: object, kept: object, make: Callable[[], list[str]]) -> Block:  # type: ignore[override]
-        made = super().block(kind, parts, kept, make)  # type: ignore[arg-type]
+    def block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], list[str]]) -> Block:
+        made = super().block(kind, parts, kept, make)
         self.events.append("made " + made.lines()[0])
         return made
 
@@ -98,14 +101,14 @@ class _Recording(BuildCache):
 
 
 @pytest.mark.parametrize("lines", [review_sheet_lines, questions_sheet_lines])
-def test_a_sheet_is_written_a_topic_at_a_time(lines: Callable[..., object], tmp_path: Path) -> None:
+def test_a_sheet_is_written_a_topic_at_a_time(lines: Callable[[Outline, BuildCache], Iterator[str | Block]], tmp_path: Path) -> None:
     # Each topic's part is made when the writer comes to it, so that a build holds one topic's
     # part of a sheet at a time, not the whole sheet: at 50,000 cards both sheets of an edition
     # came to 38 MB, held at once.
     bank = load_bank(FIXTURES / "mini")
     cache = _Recording(tmp_path / "out")
     try:
-        lines_writer(lines(outline(bank), cache), cache, "sheet.md")(tmp_path / "sheet.md")  # type: ignore[arg-type]
+        lines_writer(lines(outline(bank), cache), cache, "sheet.md")(tmp_path / "sheet.md")
     finally:
         cache.close()
     topics = [f"### {t.title}" for t in bank.ordered_topics() if t.questions]

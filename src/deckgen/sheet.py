@@ -119,7 +119,8 @@ def _header(outline: Outline, subtitle: str, slugger: _Slugger, extra_headings: 
 def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None) -> Iterator[str | Block]:
     """Each question's lines of `kind` (one of `KINDS`), by section and topic, under headings of
     `level` and `level + 1`; each topic's part read back from the last build where it can. Made
-    as they are asked for, so that a sheet is written holding one topic's part at a time."""
+    as they are asked for, so that a sheet is written holding a topic's part or two at a time
+    (`_trimmed` holds back the last one made), not the whole sheet."""
     bank = outline.bank
     question_lines = fragments(bank, cache)[KINDS.index(kind)]
     for section in outline.sections:

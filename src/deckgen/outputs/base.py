@@ -71,7 +71,8 @@ class Format(Protocol):
 def lines_writer(lines: Iterable[str | Block], cache: BuildCache | None = None, name: str = "") -> Writer:
     """Write each line followed by a newline, and each block as it is, without joining them in
     memory first (and holding one at a time, when `lines` makes them as they are asked for);
-    tell `cache` where each block went in the file `name` (its path in `--out`)."""
+    tell `cache` where each block went in the file `name` (its path in `--out`). `lines` is
+    read once: the writer writes its file once, as a build does."""
 
     def write(path: Path) -> None:
         at = 0
