@@ -633,16 +633,17 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Wa
     topics, done, total = [], 0, 0
     let_go = 0
     for index, topic in enumerate(bank.topics):
-        # Each topic's files are read here once more at most: they go as soon as it is read, and
-        # what they took is given back as the edition's model grows (at 50,000 cards every
-        # topic's English file and overlay came to 54 MB, held until the last was read).
+        # A topic's files are needed until the topic is read (here, or by the workers above), and
+        # no longer: each goes as soon as its topic is read, and what they took is given back as
+        # the edition's model grows (at 50,000 cards every topic's English file and overlay came
+        # to 54 MB, held until the last topic was read).
         files, inputs[index] = inputs[index], None
         translated, topic_done, topic_total = _translation(checker, topic, known, files, cache, warming)
         topics.append(_sharing(topic, translated))
         done, total = done + topic_done, total + topic_total
         let_go += len(files.overlay or b"") + len(files.english or b"") if files is not None else 0
         if let_go >= _GIVE_BACK_BYTES:
-            del files
+            del files  # this topic's too
             return_freed_memory()
             let_go = 0
     diagnostics = sorted(checker.diagnostics, key=Diagnostic.sort_key)
