@@ -191,8 +191,8 @@ def test_only_the_questions_page_holds_a_file_and_it_goes_however_the_page_ends(
     made: list[Any] = []
     original = printsheet.tempfile.TemporaryFile
 
-    def temporary_file(dir: Path | None = None) -> Any:
-        made.append((dir, original(dir=dir)))
+    def temporary_file(prefix: str, suffix: str, dir: Path | None = None) -> Any:
+        made.append((dir, original(prefix=prefix, suffix=suffix, dir=dir)))
         return made[-1][1]
 
     bank = load_bank(FIXTURES / "mini")

@@ -461,9 +461,10 @@ class _Spooled:
 
     def __init__(self, folder: Path | None) -> None:
         # In `folder` (a build's: beside its output folder, on the disk it writes to), or else
-        # where the system keeps temporary files; never seen by name on Linux, and deleted when
-        # closed elsewhere.
-        self._file = tempfile.TemporaryFile(dir=folder)
+        # where the system keeps temporary files; never seen by name on Linux and macOS, and
+        # deleted when closed on Windows, where a build that is killed leaves it, named as
+        # deckgen's (as the staging folder beside it is).
+        self._file = tempfile.TemporaryFile(prefix=".deckgen-answer-key-", suffix=".tmp", dir=folder)
         self._entries: list[tuple[int, str | None, str]] = []
         """Each line's size in the file; with a part's key and SHA-256 (a line has no key)."""
 
