@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from deckgen.anki import notes as notes_module
+from deckgen.anki.notes import NoteSpec
 from deckgen.editions import editions
 from deckgen.links import with_media
 
@@ -29,7 +31,7 @@ from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE, BuildCache
 from deckgen.load import LoadedFile
 from deckgen.printsheet import PrintStyle
-from deckgen.model import DeckgenError, QuestionType
+from deckgen.model import Bank, DeckgenError, QuestionType, Topic
 from deckgen.cloze import cloze_answers
 from deckgen.render import card_html_for_check, forget_rendered, markdown
 from tests.conftest import ROOT
@@ -119,7 +121,8 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert sorted(map(kind, added)) == [
         "block:apkg", "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
         "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
-        "edition", "lint-topic", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en", "sheet-questions-en", "topic",
+        "edition", "lint-topic", "note-hashes-topic", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en",
+        "sheet-questions-en", "topic",
     ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
@@ -157,7 +160,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     expected = digests(tmp_path / "out")
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
-            "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "search-topic",
+            "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "note-hashes-topic", "search-topic",
             "lint-topic", "near-duplicates", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
             "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
         }
@@ -751,6 +754,59 @@ def test_a_rebuild_reads_back_every_part_that_did_not_change(bank: Path, tmp_pat
         "nlp-pretraining.zh.apkg", "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
         "review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html", "site",
     }
+
+
+class NoteReads:
+    """Every topic whose notes a build reads (from the cache or rendered), by language and topic id."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.read: Counter[tuple[str, str]] = Counter()
+        real = notes_module.topic_notes
+
+        def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[NoteSpec]:
+            self.read[bank.deck.language, topic.id] += 1
+            return real(bank, topic, cache)
+
+        monkeypatch.setattr(notes_module, "topic_notes", topic_notes)
+
+
+def test_a_rebuild_reads_only_the_notes_of_the_package_it_writes(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock is brought up to date from each topic's note hashes, which the cache keeps, and
+    # whether a package changed is known from its questions' keys and the lock: a rebuild reads
+    # notes only to write a package that changed, each of its topics once.
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    reads = NoteReads(monkeypatch)
+    build(bank, tmp_path / "out")
+    assert reads.read == Counter()
+    edit(bank)
+    result = build(bank, tmp_path / "out")
+    # The English package is written again, and the edited topic's note hashes made again from
+    # its notes; the Chinese package, whose notes did not change, is copied.
+    topics = {("en", t.id): 1 for t in result.bank.topics}
+    assert reads.read == Counter({**topics, ("en", "why-separate-qk"): 2})
+
+
+def test_a_package_carries_the_lock_s_times_whatever_the_cache_holds(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    # A lock changed on its own (as a checkout of another commit may change it) changes the
+    # notes' times in the packages, not their text: the rebuild writes what a cold build writes.
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "warm")
+    before = digests(tmp_path / "warm")
+    lock = bank / "deck.lock"
+    text = lock.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith('    "qk-bilinear-form": '))
+    entry = json.loads(line.strip().removesuffix(",").split(": ", 1)[1])
+    changed = {**entry, "mtime": entry["mtime"] - 1, "editions": {"zh": {**entry["editions"]["zh"], "mtime": entry["editions"]["zh"]["mtime"] - 1}}}
+    lock.write_text(text.replace(line, line.replace(json.dumps(entry)[1:-1], json.dumps(changed)[1:-1])), encoding="utf-8")
+    assert lock.read_text(encoding="utf-8") != text
+    build(bank, tmp_path / "warm")
+    build(bank, tmp_path / "cold")
+    after = digests(tmp_path / "warm")
+    assert after == digests(tmp_path / "cold")
+    assert {name for name in after if after[name] != before[name]} == {"nlp-pretraining.apkg", "nlp-pretraining.zh.apkg"}
 
 
 def _edit_blocks(out: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

@@ -219,16 +219,21 @@ class BuildCache:
         (`question_key`), and whatever else it reads. The entries it is made of, `kept`, stay in
         the cache when it is found there, so that an edit to one question of the topic renders
         that question again, not the others."""
-        value = self.memo(f"{kind}:{_digest(parts)}", compute, decode, encode)
+        value = self.memo(self.fragment_key(kind, parts), compute, decode, encode)
         self._keep(kept)
         return value
+
+    @staticmethod
+    def fragment_key(kind: str, parts: object) -> str:
+        """The key `fragment` keeps the value of that `kind` made of `parts` under."""
+        return f"{kind}:{parts_digest(parts)}"
 
     def blocks(self, kinds: Sequence[str], parts: object, kept: Iterable[str], make: Callable[[], list[list[str]]]) -> list[Block]:
         """Parts of output files made of many cached values (a topic's part of each sheet), one of
         each of `kinds`, all made by `make` as lines: read back from the files the last build wrote
         when every one of them is there, byte for byte as written, else made. `parts` must name
         everything they show (see `fragment`); `kept` are the entries they are made of."""
-        digest = _digest(parts)
+        digest = parts_digest(parts)
         keys = [f"{kind}:{digest}" for kind in kinds]
         found: list[Block] = []
         for key in keys:
@@ -247,7 +252,7 @@ class BuildCache:
         """Write the output file `name` (at `path`), which is made of `parts` alone (they must name
         every byte it holds): a copy of the file that the last build wrote, when it is there as
         written (see `blocks`), else by `write`."""
-        key = f"{kind}:{_digest(parts)}"
+        key = f"{kind}:{parts_digest(parts)}"
         block = self._written(key)
         if block is None:
             write(path)
@@ -598,8 +603,10 @@ class _Seen:
         return bool(bits[at >> 3] >> (at & 7) & 1)
 
 
-def _digest(parts: object) -> str:
-    """A hash of what a topic's part of an output shows (see `BuildCache.fragment`)."""
+def parts_digest(parts: object) -> str:
+    """A hash of what a topic's part of an output shows (see `BuildCache.fragment`): of its
+    `repr`, so `parts` must be made of values whose `repr` says all they hold (strings, numbers,
+    None, tuples and lists of them)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 

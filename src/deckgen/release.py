@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deckgen.anki.notes import deck_notes, note_hash, note_kinds, text_hash
+from deckgen.anki.notes import deck_notes, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
 from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
@@ -52,10 +52,11 @@ class Release:
     def next_lock(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> Lock:
         """The lock after building `bank` (the whole bank) and each edition of it in another
         language: times advance only for what changed. The notes are rendered (from `cache` where
-        it can) a topic at a time, and let go: only their hashes are kept."""
-        translated = {made.deck.language: {n.fields[0]: note_hash(n) for n in deck_notes(made, cache).each()} for made in editions}
+        it can) a topic at a time, and let go: only their hashes are kept, which `cache` keeps too,
+        so that a build reads them from it without reading the notes."""
+        translated = {made.deck.language: {nid: digest for nid, _, digest, _ in deck_notes(made, cache).hashes()} for made in editions}
         # The deck's own notes go through one at a time, as they are read.
-        states = ((n.fields[0], (n.model, note_hash(n), text_hash(n.fields))) for n in deck_notes(bank, cache).each())
+        states = ((nid, (model, digest, text)) for nid, model, digest, text in deck_notes(bank, cache).hashes())
         return next_lock(self.lock, note_type_states(bank), states, now, bank.deck.version, translated)
 
     def changed(self, lock: Lock) -> bool:

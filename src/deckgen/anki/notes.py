@@ -6,9 +6,9 @@ A pure function of the bank (cached per question by the build): no genanki, no S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -161,18 +161,42 @@ def question_notes(bank: Bank, topic: Topic, question: Question) -> list[NoteSpe
 
 
 @dataclass(frozen=True)
+class NoteDeck:
+    """One deck of the package: the root, a section or a topic."""
+
+    path: tuple[str, ...]
+    """Its id path: the deck's slug, then the section's id and the topic's."""
+    name: str
+    """Its name in Anki (`Root::Section::Topic`)."""
+    topic: Topic | None
+    """The topic whose notes it holds; None for the root and the sections, which hold none."""
+
+
+@dataclass(frozen=True)
 class DeckNotes:
     """Every note of the deck, by the deck it goes to, in deck order. With a build's cache, each
     topic's notes are read from it each time they are asked for, and not kept: a build holds one
     topic's notes at a time, not the deck's (tens of MB at 10,000 cards)."""
 
-    decks: tuple[tuple[tuple[str, ...], str, Callable[[], Sequence[NoteSpec]]], ...]
-    """(deck id path, deck name, its notes) for the root, each section and each topic."""
+    bank: Bank
+    decks: tuple[NoteDeck, ...]
+    """The root, each section and each topic, in order."""
+    cache: BuildCache | None
+    rendered: Mapping[str, tuple[NoteSpec, ...]]
+    """Without a cache, each topic's notes, rendered once (nothing would remember them); else empty."""
+
+    def topic_notes(self, deck: NoteDeck) -> Sequence[NoteSpec]:
+        """The notes of one of the `decks`."""
+        if deck.topic is None:
+            return ()
+        if self.cache is None:
+            return self.rendered[deck.topic.id]
+        return topic_notes(self.bank, deck.topic, self.cache)
 
     def by_deck(self) -> Iterator[tuple[tuple[str, ...], str, Sequence[NoteSpec]]]:
         """(deck id path, deck name, notes) for each deck, in order."""
-        for path, name, notes in self.decks:
-            yield path, name, notes()
+        for deck in self.decks:
+            yield deck.path, deck.name, self.topic_notes(deck)
 
     def each(self) -> Iterator[NoteSpec]:
         """Every note, in order."""
@@ -184,6 +208,45 @@ class DeckNotes:
         """All notes, in order."""
         return tuple(self.each())
 
+    def hashes(self) -> Iterator[NoteHashes]:
+        """Every note as the lock records it, in order (see `topic_note_hashes`)."""
+        for deck in self.decks:
+            if deck.topic is None:
+                continue
+            if self.cache is None:
+                yield from map(note_hashes, self.rendered[deck.topic.id])
+            else:
+                yield from topic_note_hashes(self.bank, deck.topic, self.cache)
+
+    def named(self, cache: BuildCache) -> Iterator[tuple[tuple[str, ...], list[str], list[str]]]:
+        """What names the notes of each topic's deck without reading one, in order: its id path,
+        its questions' keys in `cache` (`BuildCache.question_key`, which names everything a
+        question's notes show), and its notes' ids."""
+        for deck in self.decks:
+            if deck.topic is not None:
+                questions = (*deck.topic.questions, *deck.topic.retired)
+                yield deck.path, [cache.question_key(self.bank, deck.topic, q) for q in questions], [i for q in questions for i in note_ids(q)]
+
+
+NoteHashes = tuple[str, str, str, str]
+"""A note as the lock records it: its id, its note type, and the hashes of its content
+(`note_hash`) and of its text (`text_hash`)."""
+
+
+def note_hashes(spec: NoteSpec) -> NoteHashes:
+    """The note as the lock records it."""
+    return spec.fields[0], spec.model, note_hash(spec), text_hash(spec.fields)
+
+
+def _rows(question: Question) -> list[str | None]:
+    """The rows a question has a note for, by id: each row of a compare, else the question alone (None)."""
+    return [r.id for r in question.rows] if question.type is QuestionType.COMPARE else [None]
+
+
+def note_ids(question: Question) -> list[str]:
+    """The ids of the question's notes (their first field), in order, without rendering them."""
+    return [note_id_field(question.id, row) for row in _rows(question)]
+
 
 def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
     """The question's notes as the cache stored them, or None unless the value is exactly what
@@ -193,7 +256,7 @@ def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
         return tuple(items) if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
 
     layout = note_layout(question)
-    rows: list[str | None] = [r.id for r in question.rows] if question.type is QuestionType.COMPARE else [None]
+    rows = _rows(question)
     if not isinstance(value, list) or len(value) != len(rows):
         return None
     specs = []
@@ -253,23 +316,48 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
     return [spec for specs in by_question for spec in specs]
 
 
+def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteHashes]:
+    """Every note of the topic as the lock records it, in order: from `cache` where it can, the
+    whole topic's at once, without reading its notes, else from its notes. Either way its notes
+    stay in the cache for the next build, as when they are read."""
+    questions = (*topic.questions, *topic.retired)
+    keys = [cache.question_key(bank, topic, q) for q in questions]
+    expected = [(i, note_layout(q).model) for q in questions for i in note_ids(q)]
+
+    def make() -> list[NoteHashes]:
+        return [note_hashes(spec) for spec in topic_notes(bank, topic, cache)]
+
+    def decode(value: object) -> list[NoteHashes] | None:
+        if not isinstance(value, list) or len(value) != len(expected):
+            return None
+        found: list[NoteHashes] = []
+        for entry, (nid, model) in zip(value, expected):
+            if not (isinstance(entry, list) and len(entry) == 4 and entry[0] == nid and entry[1] == model and all(isinstance(h, str) and _HASH.fullmatch(h) for h in entry[2:])):
+                return None
+            found.append((nid, model, entry[2], entry[3]))
+        return found
+
+    kept = [cache.fragment_key("notes-topic", keys), *("notes:" + key for key in keys)]
+    return cache.fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made])
+
+
+_HASH = re.compile("[0-9a-f]{16}")
+"""What `content_hash` gives."""
+
+
 def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
     """Every note of the bank, live and retired, in its deck: rendered now without `cache`, else
     read from it (or rendered into it) a topic at a time, whenever they are asked for."""
     slug = bank.deck.slug
-    decks: list[tuple[tuple[str, ...], str, Callable[[], Sequence[NoteSpec]]]] = [((slug,), bank.deck.title, tuple)]
+    decks = [NoteDeck((slug,), bank.deck.title, None)]
     for section in bank.deck.sections:
         topics = [t for t in bank.ordered_topics() if t.section == section.id]
         if not topics:
             continue
-        decks.append(((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), tuple))
-        for topic in topics:
-            if cache is None:  # rendered once, here: nothing would remember them
-                notes: Callable[[], Sequence[NoteSpec]] = partial(tuple, topic_notes(bank, topic, None))
-            else:
-                notes = partial(topic_notes, bank, topic, cache)
-            decks.append(((slug, section.id, topic.id), deck_name(bank, topic), notes))
-    return DeckNotes(tuple(decks))
+        decks.append(NoteDeck((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), None))
+        decks += [NoteDeck((slug, section.id, topic.id), deck_name(bank, topic), topic) for topic in topics]
+    rendered = {} if cache is not None else {d.topic.id: tuple(topic_notes(bank, d.topic, None)) for d in decks if d.topic is not None}
+    return DeckNotes(bank, tuple(decks), cache, rendered)
 
 
 def note_kinds(bank: Bank) -> dict[str, tuple[str, Location]]:

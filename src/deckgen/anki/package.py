@@ -6,7 +6,6 @@ and decks' JSON and each note's cards, deckgen every id and every time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -14,7 +13,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from genanki.apkg_schema import APKG_SCHEMA  # type: ignore[import-untyped]
 from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models, site_url
-from deckgen.cache import BuildCache
+from deckgen.cache import BuildCache, parts_digest
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -99,16 +98,6 @@ class Collection:
     shows, its tags as stored, its deck id, its position among new cards and the time its
     content last changed."""
 
-    @cached_property
-    def digest(self) -> str:
-        """A hash of everything the database is written from: equal digests, equal bytes (each
-        text is hashed with its length, so no two different collections run together alike)."""
-        hashed = hashlib.sha256(f"{len(self.models)}\0{self.models}{len(self.decks)}\0{self.decks}".encode())
-        for model, spec, tags, did, due, mtime in self.notes():
-            fields = "\x1f".join(spec.fields)
-            hashed.update(f"{model.model_id}\0{spec.guid}\0{len(tags)}\0{tags}{did}\0{due}\0{mtime}\0{len(fields)}\0{fields}".encode("utf-8", "surrogatepass"))
-        return hashed.hexdigest()
-
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
         ordinals: dict[tuple[int, tuple[bool, ...]], list[int]] = {}
@@ -138,15 +127,15 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
     changed, and note types the time their look last changed, all from the lock.
     """
     models = note_models(bank.deck.homepage)
-    root_id = deck_id(*notes.decks[0][0])
+    root_id = deck_id(*notes.decks[0].path)
     model_json = {
         str(m.model_id): m.to_json(lock.note_types[key].mtime + NOTE_TYPE_MTIME_OFFSET, root_id) for key, m in models.items()
     }
     decks_json = json.loads(_default_decks())
-    for path, name, _ in notes.decks:
-        did = deck_id(*path)
-        description = deck_description_html(bank, lock) if len(path) == 1 else ""
-        decks_json[str(did)] = genanki.Deck(did, name, description=description).to_json()
+    for deck in notes.decks:
+        did = deck_id(*deck.path)
+        description = deck_description_html(bank, lock) if len(deck.path) == 1 else ""
+        decks_json[str(did)] = genanki.Deck(did, deck.name, description=description).to_json()
 
     def made() -> Iterator[tuple[genanki.Model, NoteSpec, str, int, int, int]]:
         position = 0
@@ -264,7 +253,19 @@ def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: Buil
         _write_apkg(made, media, path)
     else:
         # An image's packed name is a hash of its bytes.
-        cache.whole("apkg", (made.digest, sorted(media)), name, path, lambda target: _write_apkg(made, media, target))
+        parts = (made.models, made.decks, list(_written_from(notes, lock, cache)), sorted(media))
+        cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target))
+
+
+def _written_from(notes: DeckNotes, lock: Lock, cache: BuildCache) -> Iterator[tuple[int, str]]:
+    """What the database's notes are written from, named without reading one: for each topic's
+    deck, its id and a hash of its questions' keys in `cache` (which name all that their notes
+    show), its notes' ids, and the time and release the lock gives each. With the note types
+    and the decks, these name every byte of the database: each note's tags, position and ids
+    follow from them. A rebuild that changes none copies the last build's package."""
+    for path, keys, ids in notes.named(cache):
+        states = [(nid, lock.notes[nid].mtime, lock.notes[nid].release) for nid in ids]
+        yield deck_id(*path), parts_digest((keys, states))
 
 
 def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> None:
