@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from deckgen.anki.notes import deck_notes, note_kinds, note_layout, question_notes
 from deckgen.anki.notetypes import note_models
 from deckgen.model import QuestionType
@@ -28,6 +30,13 @@ def test_reading_notes_does_not_load_the_package_writer() -> None:
     code = code.replace("deckgen.anki.notetypes;", "deckgen.anki.package;")
     found = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=True)
     assert found.stdout == "['deckgen.anki.package', 'genanki', 'sqlite3', 'zipfile']\n", found.stderr
+
+
+def test_notes_are_named_by_their_keys_only_with_a_build_cache() -> None:
+    # A package is keyed by its questions' keys in the build's cache: without one there are none.
+    notes = deck_notes(load_bank(FIXTURES / "mini"))
+    with pytest.raises(ValueError, match="^the notes are named by their keys in a build's cache, and there is none$"):
+        next(notes.named())
 
 
 def test_each_question_type_is_laid_out_as_its_note_type() -> None:

@@ -789,24 +789,55 @@ def test_a_rebuild_reads_only_the_notes_of_the_package_it_writes(
     assert reads.read == Counter({**topics, ("en", "why-separate-qk"): 2})
 
 
-def test_a_package_carries_the_lock_s_times_whatever_the_cache_holds(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+def _with_time(entry: dict[str, Any], change: int) -> dict[str, Any]:
+    return {**entry, "mtime": entry["mtime"] + change}
+
+
+LOCK_CHANGES: dict[str, tuple[dict[str, Callable[[dict[str, Any]], dict[str, Any]]], set[str]]] = {
+    # A note's time in English, or in Chinese only: that edition's package.
+    "an English time": ({"qk-bilinear-form": lambda entry: _with_time(entry, -1)}, {"nlp-pretraining.apkg"}),
+    "a Chinese time": (
+        {"qk-bilinear-form": lambda entry: {**entry, "editions": {"zh": _with_time(entry["editions"]["zh"], -1)}}},
+        {"nlp-pretraining.zh.apkg"},
+    ),
+    # The release that changed a note moves to another: as many notes carry the release tag
+    # (which the deck's description counts), but not the same ones.
+    "a release": (
+        {
+            "qk-bilinear-form": lambda entry: {key: value for key, value in entry.items() if key != "release"},
+            "adapter-bottleneck-structure": lambda entry: {**entry, "release": "0.2.0"},
+        },
+        {"nlp-pretraining.apkg", "nlp-pretraining.zh.apkg"},
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(LOCK_CHANGES))
+def test_a_package_carries_the_lock_s_times_and_releases_whatever_the_cache_holds(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], change: str
+) -> None:
     # A lock changed on its own (as a checkout of another commit may change it) changes the
-    # notes' times in the packages, not their text: the rebuild writes what a cold build writes.
+    # notes' times or tags in the packages, not their text: the rebuild writes what a cold build
+    # with that lock writes.
     epoch(1_700_000_000)
     build(bank, tmp_path / "warm")
     before = digests(tmp_path / "warm")
     lock = bank / "deck.lock"
     text = lock.read_text(encoding="utf-8")
-    line = next(line for line in text.splitlines() if line.startswith('    "qk-bilinear-form": '))
-    entry = json.loads(line.strip().removesuffix(",").split(": ", 1)[1])
-    changed = {**entry, "mtime": entry["mtime"] - 1, "editions": {"zh": {**entry["editions"]["zh"], "mtime": entry["editions"]["zh"]["mtime"] - 1}}}
-    lock.write_text(text.replace(line, line.replace(json.dumps(entry)[1:-1], json.dumps(changed)[1:-1])), encoding="utf-8")
-    assert lock.read_text(encoding="utf-8") != text
+    entries_changed, packages = LOCK_CHANGES[change]
+    for note, rewrite in entries_changed.items():
+        line = next(line for line in text.splitlines() if line.startswith(f'    "{note}": '))
+        entry = json.loads(line.strip().removesuffix(",").split(": ", 1)[1])
+        assert line.count(json.dumps(entry)) == 1
+        text = text.replace(line, line.replace(json.dumps(entry), json.dumps(dict(sorted(rewrite(entry).items())))))
+    assert text != lock.read_text(encoding="utf-8")
+    lock.write_text(text, encoding="utf-8")
     build(bank, tmp_path / "warm")
+    assert lock.read_text(encoding="utf-8") == text  # the build kept the lock as it was given
     build(bank, tmp_path / "cold")
     after = digests(tmp_path / "warm")
     assert after == digests(tmp_path / "cold")
-    assert {name for name in after if after[name] != before[name]} == {"nlp-pretraining.apkg", "nlp-pretraining.zh.apkg"}
+    assert {name for name in after if after[name] != before[name]} == packages
 
 
 def _edit_blocks(out: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

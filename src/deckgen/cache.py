@@ -604,9 +604,9 @@ class _Seen:
 
 
 def parts_digest(parts: object) -> str:
-    """A hash of what a topic's part of an output shows (see `BuildCache.fragment`): of its
-    `repr`, so `parts` must be made of values whose `repr` says all they hold (strings, numbers,
-    None, tuples and lists of them)."""
+    """A hash of what a value is made of (a topic's part of an output, see `BuildCache.fragment`;
+    what a package is written from): of its `repr`, so `parts` must be made of values whose
+    `repr` says all they hold (strings, numbers, None, tuples and lists of them)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 

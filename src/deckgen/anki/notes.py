@@ -218,10 +218,13 @@ class DeckNotes:
             else:
                 yield from topic_note_hashes(self.bank, deck.topic, self.cache)
 
-    def named(self, cache: BuildCache) -> Iterator[tuple[tuple[str, ...], list[str], list[str]]]:
+    def named(self) -> Iterator[tuple[tuple[str, ...], list[str], list[str]]]:
         """What names the notes of each topic's deck without reading one, in order: its id path,
-        its questions' keys in `cache` (`BuildCache.question_key`, which names everything a
-        question's notes show), and its notes' ids."""
+        its questions' keys in the build's cache (`BuildCache.question_key`, which names
+        everything a question's notes show), and its notes' ids. Only with a build's cache."""
+        cache = self.cache
+        if cache is None:
+            raise ValueError("the notes are named by their keys in a build's cache, and there is none")
         for deck in self.decks:
             if deck.topic is not None:
                 questions = (*deck.topic.questions, *deck.topic.retired)
@@ -312,8 +315,12 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
         by_question = make()
     else:
         keys = [cache.question_key(bank, topic, q) for q in questions]
-        by_question = cache.fragment("notes-topic", keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(specs) for specs in made])
+        by_question = cache.fragment(_NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(specs) for specs in made])
     return [spec for specs in by_question for spec in specs]
+
+
+_NOTES_TOPIC = "notes-topic"
+"""The kind of a topic's notes in the build's cache, made of its questions' keys (`topic_notes`)."""
 
 
 def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteHashes]:
@@ -337,7 +344,8 @@ def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteH
             found.append((nid, model, entry[2], entry[3]))
         return found
 
-    kept = [cache.fragment_key("notes-topic", keys), *("notes:" + key for key in keys)]
+    # The entries `topic_notes` reads, under the same parts.
+    kept = [cache.fragment_key(_NOTES_TOPIC, keys), *("notes:" + key for key in keys)]
     return cache.fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made])
 
 

@@ -253,18 +253,21 @@ def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: Buil
         _write_apkg(made, media, path)
     else:
         # An image's packed name is a hash of its bytes.
-        parts = (made.models, made.decks, list(_written_from(notes, lock, cache)), sorted(media))
+        parts = (made.models, made.decks, list(_written_from(notes, lock)), sorted(media))
         cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target))
 
 
-def _written_from(notes: DeckNotes, lock: Lock, cache: BuildCache) -> Iterator[tuple[int, str]]:
+def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
     """What the database's notes are written from, named without reading one: for each topic's
-    deck, its id and a hash of its questions' keys in `cache` (which name all that their notes
+    deck, its id and a hash of its questions' keys in the cache (which name all that their notes
     show), its notes' ids, and the time and release the lock gives each. With the note types
     and the decks, these name every byte of the database: each note's tags, position and ids
     follow from them. A rebuild that changes none copies the last build's package."""
-    for path, keys, ids in notes.named(cache):
-        states = [(nid, lock.notes[nid].mtime, lock.notes[nid].release) for nid in ids]
+    for path, keys, ids in notes.named():
+        states = []
+        for nid in ids:
+            state = lock.notes[nid]  # an edition's lock makes each state as it is asked for
+            states.append((nid, state.mtime, state.release))
         yield deck_id(*path), parts_digest((keys, states))
 
 

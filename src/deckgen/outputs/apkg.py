@@ -20,6 +20,7 @@ class AnkiPackage:
         chosen, lock = context.bank, context.lock
         slug = (chosen.edition_of or chosen).deck.slug
         path = context.path(f"{slug}.apkg")
-        # The notes are read from the cache a topic at a time as the package is written (twice:
-        # to see whether the last build's package can be copied, then to write it), never all at once.
+        # The notes are read from the cache a topic at a time as the package is written, never all
+        # at once, and only when it is written: whether the last build's package can be copied is
+        # known without them.
         return {path: lambda target: write_apkg(chosen, target, deck_notes(chosen, context.cache), lock, context.cache, context.name(path))}
