@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import subprocess
+import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +16,10 @@ import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 
 from deckgen.build import build, check
-from deckgen.editions import text_hash
+from deckgen.anki.notes import deck_notes
+from deckgen.editions import editions, text_hash
 from deckgen.load import load_bank
-from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, check_golden, release_v2, review_first_card
+from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, ROOT, check_golden, release_v2, review_first_card
 
 WHY_SCALE_QUESTION = r"In scaled dot-product attention, why divide the logits by $\sqrt{d_k}$?"
 WHY_SCALE_ANSWER = "Their variance grows as $d_k$; scaling keeps the softmax out of saturation."
@@ -216,6 +222,86 @@ def test_the_chinese_edition_imports_alone(zh_bank: Path, epoch: Callable[[int],
     _import(collection, Path("out/mini-deck.zh.apkg"), IF_NEWER)
     assert _texts(collection)["why-scale"].startswith("<p>在缩放点积注意力")
     assert sorted(d.name for d in collection.decks.all_names_and_ids() if "::" in d.name) == ["Mini Deck::Attention", "Mini Deck::Attention::Scaled attention", "Mini Deck::Fine-Tuning", "Mini Deck::Fine-Tuning::LoRA vs Adapter"]
+
+
+def _translated_deck(bank: Path) -> None:
+    """A deck.zh.yaml beside the mini bank that translates the deck's title and every section's title."""
+    titles = {"attention": ("Attention", "注意力"), "peft": ("Fine-Tuning", "微调"), "unused": ("Unused", "未用")}
+    sections = "".join(f'  - {{id: {key}, title: "{zh}", from: {{title: {text_hash(en)}}}}}\n' for key, (en, zh) in titles.items())
+    description = text_hash("A tiny bank that exercises every question type.")
+    (bank / "deck.zh.yaml").write_text(
+        f"title: 迷你牌组\ndescription: 一个小小的题库。\nfrom: {{title: {text_hash('Mini Deck')}, description: {description}}}\nsections:\n{sections}",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.slow
+def test_a_translated_deck_title_keeps_one_deck_tree_in_real_anki(zh_bank: Path, epoch: Callable[[int], None], collection: Collection) -> None:
+    # Every edition names its decks in English, the root and the sections as the topics: the
+    # Chinese package's decks are the English package's, whatever deck.zh.yaml calls them, and
+    # its description is the one in Chinese.
+    _translated_deck(zh_bank)
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    _import(collection, Path("out/mini-deck.zh.apkg"), IF_NEWER)
+    names = sorted(d.name for d in collection.decks.all_names_and_ids())
+    assert names == ["Default", "Mini Deck", "Mini Deck::Attention", "Mini Deck::Attention::Scaled attention", "Mini Deck::Fine-Tuning", "Mini Deck::Fine-Tuning::LoRA vs Adapter"]
+    assert collection.decks.by_name("Mini Deck")["desc"].startswith("<p>一个小小的题库。</p>")
+    _import(collection, Path("out/mini-deck.apkg"), ALWAYS)
+    assert sorted(d.name for d in collection.decks.all_names_and_ids()) == names
+
+
+RELEASE_0_2_0 = "c91f1a0"
+"""The commit that released 0.2.0, whose Chinese package named its top deck and sections in Chinese."""
+
+
+@pytest.mark.slow
+def test_a_learner_who_started_with_the_chinese_edition_keeps_every_deck_and_review(
+    zh_bank: Path, epoch: Callable[[int], None], collection: Collection, tmp_path: Path
+) -> None:
+    # Built by 0.2.0's own code, the Chinese package left its top deck out: Anki made one by
+    # name, with no description. This deckgen's package goes over it: the same decks, the same
+    # cards in them, the same reviews, and now the description.
+    _translated_deck(zh_bank)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", RELEASE_0_2_0, "src"], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tmp_path / "v0.2.0", filter="data")
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path / "v0.2.0" / "src"), "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run([sys.executable, "-m", "deckgen", "build", str(zh_bank), "--out", "old"], env=environment, capture_output=True, check=True)
+    _import(collection, Path("old/mini-deck.zh.apkg"), IF_NEWER)
+    assert collection.decks.by_name("Mini Deck")["desc"] == ""
+    collection.decks.select(collection.decks.id_for_name("Mini Deck::Attention::Scaled attention"))
+    reviewed = review_first_card(collection)
+
+    def placed() -> tuple[list[tuple[str, int]], list[tuple[int, int, int]]]:
+        cards = [collection.get_card(cid) for cid in collection.find_cards("")]
+        return sorted((d.name, d.id) for d in collection.decks.all_names_and_ids()), sorted((c.id, c.did, c.reps) for c in cards)
+
+    before = placed()
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    _import(collection, Path("out/mini-deck.zh.apkg"), IF_NEWER)
+    assert placed() == before
+    assert collection.get_card(reviewed).reps == 1
+    assert collection.db.scalar("select count() from revlog") == 1
+    assert collection.decks.by_name("Mini Deck")["desc"].startswith("<p>一个小小的题库。</p>\n<p>版本 1.2.3 · ")
+
+
+def test_every_deck_is_named_under_its_parent_in_every_edition(zh_bank: Path) -> None:
+    # Each deck's name is its parent's and its own part, in English: a root or a section named
+    # otherwise is a deck of its own to Anki, which it never imports (see above).
+    _translated_deck(zh_bank)
+    english = load_bank(zh_bank)
+    chinese = editions(english)[0][1].bank
+    assert chinese.deck.title == "迷你牌组"
+    named = [{d.path: d.name for d in deck_notes(bank).decks} for bank in (english, chinese)]
+    assert named[0] == named[1] == {
+        ("mini-deck",): "Mini Deck",
+        ("mini-deck", "attention"): "Mini Deck::Attention",
+        ("mini-deck", "attention", "scaled-attention"): "Mini Deck::Attention::Scaled attention",
+        ("mini-deck", "peft"): "Mini Deck::Fine-Tuning",
+        ("mini-deck", "peft", "lora-vs-adapter"): "Mini Deck::Fine-Tuning::LoRA vs Adapter",
+    }
 
 
 GLOSSARY = """\

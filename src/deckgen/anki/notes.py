@@ -66,8 +66,12 @@ def deck_name(bank: Bank, topic: Topic) -> str:
     Every edition names its decks in the source language: a learner who moves to another edition
     imports it over the same notes, whose cards stay in the decks they are in."""
     names = bank.edition_of or bank
-    parts = (names.deck.title, names.section(topic.section).title, names.topic(topic.id).title)
-    return "::".join(deck_part(p) for p in parts)
+    return _deck_path_name(names.deck.title, names.section(topic.section).title, names.topic(topic.id).title)
+
+
+def _deck_path_name(*titles: str) -> str:
+    """The Anki name of the deck under `titles`, from the root down."""
+    return "::".join(deck_part(title) for title in titles)
 
 
 def sources_html(bank: Bank, source_ids: tuple[str, ...]) -> str:
@@ -356,13 +360,17 @@ _HASH = re.compile("[0-9a-f]{16}")
 def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
     """Every note of the bank, live and retired, in its deck: rendered now without `cache`, else
     read from it (or rendered into it) a topic at a time, whenever they are asked for."""
-    slug = bank.deck.slug
-    decks = [NoteDeck((slug,), bank.deck.title, None)]
+    # Named in the source language, as the topics' decks are (`deck_name`), with the same ids:
+    # Anki imports a deck that holds no card only as the parent its children name, so a root or
+    # a section named otherwise would never arrive, nor the root's description with it.
+    names = bank.edition_of or bank
+    slug = names.deck.slug
+    decks = [NoteDeck((slug,), _deck_path_name(names.deck.title), None)]
     for section in bank.deck.sections:
         topics = [t for t in bank.ordered_topics() if t.section == section.id]
         if not topics:
             continue
-        decks.append(NoteDeck((slug, section.id), "::".join(deck_part(p) for p in (bank.deck.title, section.title)), None))
+        decks.append(NoteDeck((slug, section.id), _deck_path_name(names.deck.title, names.section(section.id).title), None))
         decks += [NoteDeck((slug, section.id, topic.id), deck_name(bank, topic), topic) for topic in topics]
     rendered = {} if cache is not None else {d.topic.id: tuple(topic_notes(bank, d.topic, None)) for d in decks if d.topic is not None}
     return DeckNotes(bank, tuple(decks), cache, rendered)
