@@ -218,7 +218,7 @@ class DeckNotes:
             if deck.topic is None:
                 continue
             if self.cache is None:
-                yield from map(note_hashes, self.rendered[deck.topic.id])
+                yield from map(note_hashes, self.topic_notes(deck))
             else:
                 yield from topic_note_hashes(self.bank, deck.topic, self.cache)
 
@@ -231,8 +231,8 @@ class DeckNotes:
             raise ValueError("the notes are named by their keys in a build's cache, and there is none")
         for deck in self.decks:
             if deck.topic is not None:
-                questions = (*deck.topic.questions, *deck.topic.retired)
-                yield deck.path, [cache.question_key(self.bank, deck.topic, q) for q in questions], [i for q in questions for i in note_ids(q)]
+                questions, keys = _question_keys(self.bank, deck.topic, cache)
+                yield deck.path, keys, [i for q in questions for i in note_ids(q)]
 
 
 NoteHashes = tuple[str, str, str, str]
@@ -318,9 +318,15 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
     if cache is None:
         by_question = make()
     else:
-        keys = [cache.question_key(bank, topic, q) for q in questions]
+        _, keys = _question_keys(bank, topic, cache)
         by_question = cache.fragment(_NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(specs) for specs in made])
     return [spec for specs in by_question for spec in specs]
+
+
+def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:
+    """The topic's questions, live and retired, in order, with their keys in `cache`."""
+    questions = (*topic.questions, *topic.retired)
+    return questions, [cache.question_key(bank, topic, q) for q in questions]
 
 
 _NOTES_TOPIC = "notes-topic"
@@ -331,8 +337,7 @@ def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteH
     """Every note of the topic as the lock records it, in order: from `cache` where it can, the
     whole topic's at once, without reading its notes, else from its notes. Either way its notes
     stay in the cache for the next build, as when they are read."""
-    questions = (*topic.questions, *topic.retired)
-    keys = [cache.question_key(bank, topic, q) for q in questions]
+    questions, keys = _question_keys(bank, topic, cache)
     expected = [(i, note_layout(q).model) for q in questions for i in note_ids(q)]
 
     def make() -> list[NoteHashes]:
