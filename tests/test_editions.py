@@ -8,17 +8,22 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from click.testing import CliRunner
 
 from deckgen.build import build, check
 from deckgen.anki.notes import deck_notes
 from deckgen.editions import editions, text_hash
+from deckgen.cli import main
 from deckgen.load import load_bank
+from deckgen.lock import Lock, NoteState, read_lock, repaired
 from tests.conftest import FIXTURES, GOLDEN, IF_NEWER, ROOT, check_golden, release_v2, review_first_card
 
 WHY_SCALE_QUESTION = r"In scaled dot-product attention, why divide the logits by $\sqrt{d_k}$?"
@@ -178,6 +183,41 @@ def _import(col: Collection, apkg: Path, update: int) -> None:
 
 def _texts(col: Collection) -> dict[str, str]:
     return {col.get_note(nid)["ID"]: col.get_note(nid).fields[1] for nid in col.find_notes("")}
+
+
+def test_a_translations_time_from_the_future_is_refused_and_repaired(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    path = zh_bank / "deck.lock"
+    text = path.read_text(encoding="utf-8")
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith('"why-scale"'))
+    # A pull request can write any time into the lock, a translation's too.
+    path.write_text(text.replace('"mtime": 1700000001}}, "hash": "612b', '"mtime": 99999999999}}, "hash": "612b'), encoding="utf-8")
+    assert [str(d) for d in check(zh_bank)[1] if d.rule == "lock-time"] == [
+        f"q/deck.lock:{line}:5: error: the zh translation of note 'why-scale' has the time 5138-11-16 09:46:39 UTC, "
+        "later than tomorrow: every release would overwrite learners' own edits of it. A build with a wrong clock or "
+        "SOURCE_DATE_EPOCH wrote it; run 'deckgen repair-lock' [lock-time]"
+    ]
+    result = CliRunner().invoke(main, ["repair-lock", "q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("set 1 time in q/deck.lock back to ")
+    lock, problems = read_lock(zh_bank)
+    assert lock is not None and problems == []
+    assert 1_700_000_001 < lock.notes["why-scale"].editions[0][2] <= time.time() + 1
+    assert lock.notes["why-scale"].mtime == 1_700_000_000
+    assert [str(d) for d in check(zh_bank)[1] if d.rule == "lock-time"] == []
+
+
+def test_a_translations_time_set_back_never_takes_its_notes() -> None:
+    note = NoteState("basic", "0123456789abcdef", 5_000, "fedcba9876543210", None, (("zh", "0011223344556677", 99_999_999_999),))
+    fixed, count = repaired(Lock({}, {"n": note}, {}, "1.0.0"), 5_000)
+    assert count == 1
+    assert fixed.notes["n"] == replace(note, editions=(("zh", "0011223344556677", 4_999),))
+    # A note and its translation both from the future: each set back, one second apart.
+    both = replace(note, mtime=99_999_999_999)
+    fixed, count = repaired(Lock({}, {"n": both}, {}, "1.0.0"), 5_000)
+    assert count == 2
+    assert (fixed.notes["n"].mtime, fixed.notes["n"].editions) == (5_000, (("zh", "0011223344556677", 4_999),))
 
 
 @pytest.mark.slow
