@@ -185,6 +185,35 @@ def _texts(col: Collection) -> dict[str, str]:
     return {col.get_note(nid)["ID"]: col.get_note(nid).fields[1] for nid in col.find_notes("")}
 
 
+def _answer(bank: Path, text: str) -> None:
+    """Give `why-scale` a new English answer."""
+    topic = bank / "attention.yaml"
+    lines = topic.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: why-scale")
+    at = next(i for i in range(start, len(lines)) if lines[i].strip().startswith("answer:"))
+    lines[at] = lines[at].split("answer:")[0] + f'answer: "{text}"\n'
+    topic.write_text("".join(lines), encoding="utf-8")
+
+
+def test_an_english_edit_leaves_the_translations_time_and_package_as_they_were(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+    # A clock that stands still, as under SOURCE_DATE_EPOCH: each edit steps the English time on by one.
+    epoch(1_700_000_000)
+    build(zh_bank, Path("out"))
+    chinese = Path("out/mini-deck.zh.apkg").read_bytes()
+    times = []
+    for edit in range(3):
+        _answer(zh_bank, f"Their variance grows as $d_k$ (edit {edit}).")
+        build(zh_bank, Path("out"))
+        lock, _ = read_lock(zh_bank)
+        assert lock is not None
+        times.append((lock.notes["why-scale"].mtime, lock.notes["why-scale"].editions[0][2]))
+        # The translation did not change, so neither does its note: Anki gives the learner's
+        # own edits of it no reason to be replaced.
+        assert Path("out/mini-deck.zh.apkg").read_bytes() == chinese
+    # The English time steps over the translation's (1,700,000,001) and never takes it.
+    assert times == [(1_700_000_002, 1_700_000_001), (1_700_000_003, 1_700_000_001), (1_700_000_004, 1_700_000_001)]
+
+
 def test_a_translations_time_from_the_future_is_refused_and_repaired(zh_bank: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(zh_bank, Path("out"))

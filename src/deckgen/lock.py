@@ -410,8 +410,18 @@ def next_lock(
     for nid, (ntype, digest, text) in notes:
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
-        fresh_note = now if old_note is None else max(now, old_note.mtime + 1)
-        mtime = old_note.mtime if old_note is not None and unchanged_note else fresh_note
+        kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
+        if old_note is not None and unchanged_note:
+            mtime = old_note.mtime
+        else:
+            mtime = now if old_note is None else max(now, old_note.mtime + 1)
+            # A translation that did not change keeps its time, and the source's must not take it
+            # (below): stepping over it, rather than moving the translation's, ships no
+            # unchanged note again. Under a clock that stands still (SOURCE_DATE_EPOCH), each
+            # edit of the source would otherwise push its translations' times on too.
+            held = {t for language, (h, t) in kept.items() if (editions or {}).get(language, {}).get(nid) == h}
+            while mtime in held:
+                mtime += 1
         shipped, release = (None, None) if old_note is None else (old_note.shipped, old_note.release)
         if released is None:  # no release recorded yet: the notes are shipped as they are
             shipped, release = text, None
@@ -419,7 +429,6 @@ def next_lock(
             if shipped != text:
                 release = version
             shipped = text
-        kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
         translated = []
         for language, hashes in sorted((editions or {}).items()):
             if nid not in hashes:
