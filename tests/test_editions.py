@@ -212,9 +212,11 @@ def test_an_english_edit_leaves_the_translations_time_and_package_as_they_were(z
         assert Path("out/mini-deck.zh.apkg").read_bytes() == chinese
     # The English time steps over the translation's (1,700,000,001) and never takes it.
     assert times == [(1_700_000_002, 1_700_000_001), (1_700_000_003, 1_700_000_001), (1_700_000_004, 1_700_000_001)]
+    # And the lock is the one the next build would write.
+    assert [d.rule for d in check(zh_bank, locked=True)[1] if d.rule.startswith("lock")] == []
 
 
-def test_a_translations_time_from_the_future_is_refused_and_repaired(zh_bank: Path, epoch: Callable[[int], None]) -> None:
+def test_an_editions_time_from_the_future_is_refused_and_repaired(zh_bank: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(zh_bank, Path("out"))
     path = zh_bank / "deck.lock"
@@ -223,7 +225,7 @@ def test_a_translations_time_from_the_future_is_refused_and_repaired(zh_bank: Pa
     # A pull request can write any time into the lock, a translation's too.
     path.write_text(text.replace('"mtime": 1700000001}}, "hash": "612b', '"mtime": 99999999999}}, "hash": "612b'), encoding="utf-8")
     assert [str(d) for d in check(zh_bank)[1] if d.rule == "lock-time"] == [
-        f"q/deck.lock:{line}:5: error: the zh translation of note 'why-scale' has the time 5138-11-16 09:46:39 UTC, "
+        f"q/deck.lock:{line}:5: error: note 'why-scale' in the zh edition has the time 5138-11-16 09:46:39 UTC, "
         "later than tomorrow: every release would overwrite learners' own edits of it. A build with a wrong clock or "
         "SOURCE_DATE_EPOCH wrote it; run 'deckgen repair-lock' [lock-time]"
     ]
@@ -237,7 +239,7 @@ def test_a_translations_time_from_the_future_is_refused_and_repaired(zh_bank: Pa
     assert [str(d) for d in check(zh_bank)[1] if d.rule == "lock-time"] == []
 
 
-def test_a_translations_time_set_back_never_takes_its_notes() -> None:
+def test_an_editions_time_set_back_never_takes_its_notes() -> None:
     note = NoteState("basic", "0123456789abcdef", 5_000, "fedcba9876543210", None, (("zh", "0011223344556677", 99_999_999_999),))
     fixed, count = repaired(Lock({}, {"n": note}, {}, "1.0.0"), 5_000)
     assert count == 1
@@ -247,6 +249,12 @@ def test_a_translations_time_set_back_never_takes_its_notes() -> None:
     fixed, count = repaired(Lock({}, {"n": both}, {}, "1.0.0"), 5_000)
     assert count == 2
     assert (fixed.notes["n"].mtime, fixed.notes["n"].editions) == (5_000, (("zh", "0011223344556677", 4_999),))
+    # A note from the future whose translation has the time it is set back to.
+    fixed, count = repaired(Lock({}, {"n": replace(both, editions=(("zh", "0011223344556677", 5_000),))}, {}, "1.0.0"), 5_000)
+    assert count == 2
+    assert (fixed.notes["n"].mtime, fixed.notes["n"].editions) == (5_000, (("zh", "0011223344556677", 4_999),))
+    # Times that are not from the future are left as they are.
+    assert repaired(Lock({}, {"n": note}, {}, "1.0.0"), 99_999_999_999) == (Lock({}, {"n": note}, {}, "1.0.0"), 0)
 
 
 @pytest.mark.slow

@@ -336,17 +336,25 @@ def _subject(text: str, key: str | None) -> str:
 def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
     """The lock with every time later than `now` set to `now`, and how many times that changed.
 
-    A translation's time set back never takes its source note's: it goes one second further
-    back (Anki's "Update notes: Always" skips a note whose time equals the learner's copy).
+    An edition's time never takes its note's: where setting either back would make them equal,
+    the edition's goes one second further back (Anki's "Update notes: Always" skips a note whose
+    time equals the learner's copy), and counts as changed.
     """
     types = {k: replace(t, mtime=min(t.mtime, now)) for k, t in lock.note_types.items()}
+    count = sum(t.mtime > now for t in lock.note_types.values())
     notes = {}
     for k, n in lock.notes.items():
         mtime = min(n.mtime, now)
-        editions = tuple((language, h, t if t <= now else now - 1 if now == mtime else now) for language, h, t in n.editions)
-        notes[k] = n if (mtime, editions) == (n.mtime, n.editions) else replace(n, mtime=mtime, editions=editions)
-    count = sum(t.mtime > now for t in lock.note_types.values())
-    count += sum((n.mtime > now) + sum(t > now for _, _, t in n.editions) for n in lock.notes.values())
+        editions = []
+        for language, h, t in n.editions:
+            back = min(t, now)
+            if back == mtime and (back, mtime) != (t, n.mtime):
+                back -= 1
+            editions.append((language, h, back))
+            count += back != t
+        count += mtime != n.mtime
+        kept = tuple(editions)
+        notes[k] = n if (mtime, kept) == (n.mtime, n.editions) else replace(n, mtime=mtime, editions=kept)
     return Lock(types, notes, lock.lines, lock.version), count
 
 

@@ -156,7 +156,7 @@ def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
     problems = []
     entries = [(f"note type '{k}'", k, t.mtime) for k, t in lock.note_types.items()]
     entries += [(f"note '{k}'", k, n.mtime) for k, n in lock.notes.items()]
-    entries += [(f"the {language} translation of note '{k}'", k, t) for k, n in lock.notes.items() for language, _, t in n.editions]
+    entries += [(f"note '{k}' in the {language} edition", k, t) for k, n in lock.notes.items() for language, _, t in n.editions]
     for what, key, mtime in sorted(entries, key=lambda e: lock.lines.get(e[1], 0)):
         if mtime > limit:
             problems.append(
