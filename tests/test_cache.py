@@ -3,6 +3,7 @@ never trusted when it should not be."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -945,3 +946,62 @@ def test_a_cache_another_program_changed_is_not_updated_in_place(
     finally:
         cache.close()
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    """Each file of an output folder (the cache aside), by its path in it: its inode."""
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+
+
+def test_a_rebuild_links_each_file_that_did_not_change_and_writes_the_rest(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    before = inodes(tmp_path / "out")
+    build(mini_bank, tmp_path / "out")
+    after = inodes(tmp_path / "out")
+    # The old folder is gone, and the package and each topic's page, made whole from the cache,
+    # are the files the last build wrote, linked into the new folder, not written again. (The
+    # sheets are made of many parts, the index pages and scripts of what the cache does not hold.)
+    assert sorted(path for path, inode in after.items() if before.get(path) == inode) == [
+        "mini-deck.apkg",
+        "site/attention/scaled-attention.html",
+        "site/peft/lora-vs-adapter.html",
+    ]
+    # After an edit of one topic, only the other topic's page.
+    edit_mini(mini_bank)
+    build(mini_bank, tmp_path / "out")
+    assert sorted(path for path, inode in inodes(tmp_path / "out").items() if after.get(path) == inode) == ["site/peft/lora-vs-adapter.html"]
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_page_linked_from_elsewhere_is_written_not_linked(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    # A file another name also links to could be changed through that name after the build:
+    # the new output folder never shares its bytes with it.
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    page = tmp_path / "out" / "site" / "peft" / "lora-vs-adapter.html"
+    os.link(page, tmp_path / "elsewhere.html")
+    build(mini_bank, tmp_path / "out")
+    assert page.stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
+    (tmp_path / "elsewhere.html").write_bytes(b"changed")
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_folder_that_takes_no_links_gets_every_file_written(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    before = inodes(tmp_path / "out")
+
+    def refused(source: Any, target: Any, **_: Any) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refused)
+    build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    assert not set(inodes(tmp_path / "out").items()) & set(before.items())
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -258,7 +258,7 @@ class BuildCache:
             write(path)
             block = Block.of(key, path.read_bytes())
         else:
-            path.write_bytes(block.data)
+            block.write_to(path)
         self.wrote(name, block, 0)
 
     def wrote(self, name: str, block: Block, at: int) -> None:
@@ -290,7 +290,7 @@ class BuildCache:
         if data is None or digest != where["sha256"]:
             return None
         self._keep((_BLOCK + key,))
-        return Block(key, data, where["sha256"])
+        return Block(key, data, where["sha256"], self._old_files.whole_file(self.path.parent, parts, at, size))
 
     def _keep(self, keys: Iterable[str]) -> None:
         """Keep the last build's entries `keys` (if it has them) for the next build."""
@@ -624,6 +624,27 @@ class Block:
     sha256: str
     """The SHA-256 of `data`, in hex: what the next build checks the bytes it reads back against."""
 
+    origin: tuple[Path, int, int] | None = field(default=None, compare=False, repr=False)
+    """When the block is all of a file the last build wrote: that file's path, device and inode."""
+
+    def write_to(self, path: Path) -> None:
+        """Write the block as the new file `path`: as a hard link to the file the last build wrote,
+        when the block is all of it, the link reaches that very file (the one whose bytes were
+        checked) and nothing else links to it; else as its bytes. A rebuild then writes no byte
+        of a page that did not change."""
+        if self.origin is not None:
+            source, device, inode = self.origin
+            try:
+                os.link(source, path, follow_symlinks=False)
+                found = os.lstat(path)
+            except OSError:
+                pass
+            else:
+                if stat.S_ISREG(found.st_mode) and (found.st_dev, found.st_ino, found.st_size, found.st_nlink) == (device, inode, len(self.data), 2):
+                    return
+                path.unlink()
+        path.write_bytes(self.data)
+
     @classmethod
     def made(cls, key: str, lines: list[str]) -> Block:
         """The block of `lines`, each followed by a newline."""
@@ -656,8 +677,8 @@ class _OpenFiles:
     regular files are read, in the output folder and not through a link."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, tuple[int, int]] = {}
-        """Each file's descriptor and size."""
+        self._open: dict[Path, tuple[int, int, int, int]] = {}
+        """Each file's descriptor, size, device and inode."""
 
     def read(self, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
         """`size` bytes from byte `at` of the file `parts` in the folder `root`; None when it is not
@@ -670,7 +691,7 @@ class _OpenFiles:
         if found is None:
             return None
         self._open[path] = found
-        fd, length = found
+        fd, length, _, _ = found
         if at > length or size > length - at:
             return None
         chunks = []
@@ -686,7 +707,16 @@ class _OpenFiles:
             return None
         return b"".join(chunks)
 
-    def _opened(self, root: Path, parts: list[str]) -> tuple[int, int] | None:
+    def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> tuple[Path, int, int] | None:
+        """The file `parts` in `root` (its path, device and inode), if it is open and the `size`
+        bytes from `at` are all of it; else None."""
+        path = root.joinpath(*parts)
+        found = self._open.get(path)
+        if found is None or at != 0 or size != found[1]:
+            return None
+        return path, found[2], found[3]
+
+    def _opened(self, root: Path, parts: list[str]) -> tuple[int, int, int, int] | None:
         for depth in range(1, len(parts)):
             if not stat.S_ISDIR(os.lstat(root.joinpath(*parts[:depth])).st_mode):  # a folder, not a link to one
                 return None
@@ -697,10 +727,10 @@ class _OpenFiles:
             return None
         if len(self._open) >= 2:
             os.close(self._open.pop(next(iter(self._open)))[0])
-        return fd, info.st_size
+        return fd, info.st_size, info.st_dev, info.st_ino
 
     def close(self) -> None:
-        for fd, _ in self._open.values():
+        for fd, _, _, _ in self._open.values():
             os.close(fd)
         self._open.clear()
 

@@ -24,7 +24,7 @@ def _page_writer(make: Callable[[], str | Block | Iterator[str]], cache: BuildCa
             path.write_text(page, encoding="utf-8", newline="\n")
         elif isinstance(page, Block):
             cache.wrote(name, page, 0)
-            path.write_bytes(page.data)
+            page.write_to(path)
         else:
             with path.open("w", encoding="utf-8", newline="\n") as written:
                 written.writelines(page)
