@@ -117,12 +117,13 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert len(added) == len(dropped) > 0
     assert sorted(map(kind, added)) == sorted(map(kind, dropped))
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    # So did its topic's notes, search texts and lint warnings, and where its topic's parts of the sheets and
-    # its page on the site were written (the next build reads them back from there).
+    # So did its topic's notes, search texts and lint warnings, the mark that all its values are made, and
+    # where its topic's parts of the sheets and its page on the site were written (the next build reads them
+    # back from there).
     assert sorted(map(kind, added)) == [
         "block:apkg", "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
         "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
-        "edition", "lint-topic", "note-hashes-topic", "notes", "notes-topic", "print", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en",
+        "edition", "lint-topic", "note-hashes-topic", "notes", "notes-topic", "print", "rendered-topic", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en",
         "sheet-questions-en", "topic",
     ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
@@ -149,7 +150,9 @@ def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_pat
         assert json.loads(entries(tmp_path / "out")["salt"]) == cache_module._salt()
 
 
-HAND_EDITS = ["not json", '{"cut off": ', "42", '"text"', "[]", "{}", '{"x": 1}', '[["a", "b", "c", "d"]]', "[[1, 2, 3, 4]]", '{"id": 7}', "[" * 5000]
+HAND_EDITS = ["not json", '{"cut off": ', "42", '"text"', "[]", "{}", '{"x": 1}', '[["a", "b", "c", "d"]]', "[[1, 2, 3, 4]]", '{"id": 7}', "[" * 5000, "true"]
+"""Values written over every cached one. (`true` marks each topic as rendered ahead, with none
+of its values there: each output makes what it does not find.)"""
 
 
 @pytest.mark.parametrize("value", HAND_EDITS)
@@ -162,7 +165,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
             "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "note-hashes-topic", "search-topic",
-            "lint-topic", "near-duplicates", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
+            "lint-topic", "near-duplicates", "rendered-topic", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
             "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
         }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
@@ -1003,5 +1006,30 @@ def test_a_folder_that_takes_no_links_gets_every_file_written(
     build(mini_bank, tmp_path / "out")
     monkeypatch.undo()
     assert not set(inodes(tmp_path / "out").items()) & set(before.items())
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_rebuild_asks_the_cache_only_for_the_values_of_a_topic_that_changed(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    asked: list[int] = []
+    real = BuildCache.present
+
+    def present(cache: BuildCache, keys: list[str]) -> set[str]:
+        asked.append(len(keys))
+        return real(cache, keys)
+
+    monkeypatch.setattr(BuildCache, "present", present)
+    build(mini_bank, tmp_path / "out")
+    assert asked == []
+    # After an edit: its topic's values, before rendering ahead (three live questions, each with
+    # its notes and five printed texts), and no other topic's.
+    edit_mini(mini_bank)
+    build(mini_bank, tmp_path / "out")
+    assert asked == [18]
+    monkeypatch.undo()
     build(mini_bank, tmp_path / "cold")
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")

@@ -364,7 +364,11 @@ def _warm_topic(whole: bool, languages: tuple[str, ...] | None, bank: Bank, topi
 def _missing(bank: Bank, topic: Topic, wanted: list[tuple[Question, NumberedQuestion | None]], cache: BuildCache) -> list[tuple[Question, NumberedQuestion | None]]:
     """Which of the `wanted` questions of a topic (each with its number when the pages print it)
     `_warm` has something to render for: those of which `cache` lacks any value it makes."""
-    keys = [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
+    return _lacking(wanted, [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted], cache)
+
+
+def _lacking(wanted: list[tuple[Question, NumberedQuestion | None]], keys: list[list[str]], cache: BuildCache) -> list[tuple[Question, NumberedQuestion | None]]:
+    """Which of the `wanted` questions `cache` lacks any of the values of, each question's `keys` given."""
     held = cache.present([key for question_keys in keys for key in question_keys])
     return [entry for entry, question_keys in zip(wanted, keys) if not held.issuperset(question_keys)]
 
@@ -384,14 +388,27 @@ def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache
     outline of what it prints) its pages, question by question: in worker processes when there
     is enough of it, else here. Either way the outputs then read each value from the cache, and
     no text is parsed again for a later output. What the cache holds is asked a topic at a time,
-    so that the keys of only one topic are in memory at once."""
+    so that the keys of only one topic are in memory at once.
+
+    A topic whose values were all made is marked so, under its values' keys: when the next build
+    finds the mark, it asks for none of that topic's values (one query, where there were one for
+    each). A mark names only what was true when it was made; were a value of it gone from the
+    cache since, the output that reads it would make it then, as it makes any value it does not find."""
     tasks: list[parallel.Task] = []
+    made_whole: list[str] = []  # the mark of each topic whose values are all made once the tasks are done
     for made, shape in found:
         bank = made.bank
         numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
         for topic in bank.topics:
             wanted = [(question, numbers.get(question.id)) for question in (*topic.questions, *topic.retired)]
-            tasks += [partial(_warm, bank, topic, question, numbered) for question, numbered in _missing(bank, topic, wanted, cache)]
+            keys = [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
+            mark = cache.fragment_key("rendered-topic", keys)
+            if cache.get(mark) is True:
+                continue
+            tasks += [partial(_warm, bank, topic, question, numbered) for question, numbered in _lacking(wanted, keys, cache)]
+            made_whole.append(mark)
     if not parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS):
         for task in tasks:
             task(cache)
+    for mark in made_whole:
+        cache.put(mark, True)
