@@ -26,6 +26,7 @@ from deckgen.links import with_media
 from deckgen import validate
 from deckgen import cache as cache_module
 from deckgen import outdir
+from deckgen import parallel
 from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
@@ -1010,9 +1011,11 @@ def test_a_folder_that_takes_no_links_gets_every_file_written(
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_rebuild_asks_the_cache_only_for_the_values_of_a_topic_that_changed(
-    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
+    monkeypatch.setenv("DECKGEN_JOBS", jobs)
     epoch(1_700_000_000)
     build(mini_bank, tmp_path / "out")
     asked: list[int] = []
@@ -1025,11 +1028,50 @@ def test_a_rebuild_asks_the_cache_only_for_the_values_of_a_topic_that_changed(
     monkeypatch.setattr(BuildCache, "present", present)
     build(mini_bank, tmp_path / "out")
     assert asked == []
-    # After an edit: its topic's values, before rendering ahead (three live questions, each with
-    # its notes and five printed texts), and no other topic's.
+    # After an edit: its topic's values (three live questions, each with its notes and five
+    # printed texts), and no other topic's: before rendering ahead, and, with one process, as its
+    # file is read too.
     edit_mini(mini_bank)
     build(mini_bank, tmp_path / "out")
-    assert asked == [18]
+    assert asked == ([18] if parallel.jobs() > 1 else [18, 18])
     monkeypatch.undo()
+    build(mini_bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_topic_marked_as_rendered_whose_values_are_gone_is_made_again(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        db.execute("DELETE FROM entries WHERE key NOT LIKE 'rendered-topic:%' AND key != 'salt'")
+        assert db.execute("SELECT count(*) FROM entries WHERE key LIKE 'rendered-topic:%'").fetchone() == (2,)
+    build(mini_bank, tmp_path / "out")
+    assert digests(tmp_path / "out") == expected
+
+
+def test_a_page_changed_or_anothers_since_it_was_read_is_written_not_linked(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    before = inodes(tmp_path / "out")
+    real_link = os.link
+
+    def touched_first(source: Any, target: Any, **options: Any) -> None:
+        # Another program writes the file between its bytes being checked and the link.
+        os.utime(source, ns=(0, 0))
+        real_link(source, target, **options)
+
+    monkeypatch.setattr(os, "link", touched_first)
+    build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    assert not set(inodes(tmp_path / "out").items()) & set(before.items())
+    # A file of another user's (as it would be, were this build run by another user) is not linked either.
+    before = inodes(tmp_path / "out")
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    build(mini_bank, tmp_path / "out")
+    monkeypatch.undo()
+    assert not set(inodes(tmp_path / "out").items()) & set(before.items())
     build(mini_bank, tmp_path / "cold")
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")

@@ -614,6 +614,37 @@ _BLOCK = "block:"
 """What the cache's entries about the blocks that a build wrote start with."""
 
 
+_LINKS = hasattr(os, "O_NOFOLLOW") and hasattr(os, "geteuid")
+"""Whether a file the last build wrote may be linked into the new output folder: only where it
+was opened without following a link, and its owner is known."""
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """A file of the last build's output folder as it was read back: where, which file, and its
+    size, time of change and owner then."""
+
+    path: Path
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    owner: int
+
+    @classmethod
+    def of(cls, path: Path, info: os.stat_result) -> _Origin:
+        return cls(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_uid)
+
+    def reached_by(self, path: Path) -> bool:
+        """Whether the link `path` reaches this very file, unchanged, and nothing else does (a
+        file that another name also reaches could be changed through that name)."""
+        try:
+            found = os.lstat(path)
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_nlink == 2 and _Origin.of(self.path, found) == self
+
+
 @dataclass(frozen=True)
 class Block:
     """Part of an output file that is made of many cached values (a topic's part of a sheet), as
@@ -624,26 +655,26 @@ class Block:
     sha256: str
     """The SHA-256 of `data`, in hex: what the next build checks the bytes it reads back against."""
 
-    origin: tuple[Path, int, int] | None = field(default=None, compare=False, repr=False)
-    """When the block is all of a file the last build wrote: that file's path, device and inode."""
+    origin: _Origin | None = field(default=None, compare=False, repr=False)
+    """When the block is all of a file the last build wrote: that file, as it was read."""
 
     def write_to(self, path: Path) -> None:
         """Write the block as the new file `path`: as a hard link to the file the last build wrote,
-        when the block is all of it, the link reaches that very file (the one whose bytes were
-        checked) and nothing else links to it; else as its bytes. A rebuild then writes no byte
-        of a page that did not change."""
-        if self.origin is not None:
-            source, device, inode = self.origin
+        when the block is all of it and the link reaches that very file (the one whose bytes were
+        checked, unchanged since: same size and time of change), owned by this user, with nothing
+        else linking to it; else as its bytes. A rebuild then writes no byte of a page that did
+        not change. Never on a system that cannot open a file without following a link."""
+        if self.origin is not None and _LINKS:
             try:
-                os.link(source, path, follow_symlinks=False)
-                found = os.lstat(path)
+                os.link(self.origin.path, path, follow_symlinks=False)
             except OSError:
                 pass
             else:
-                if stat.S_ISREG(found.st_mode) and (found.st_dev, found.st_ino, found.st_size, found.st_nlink) == (device, inode, len(self.data), 2):
+                if self.origin.reached_by(path):
                     return
                 path.unlink()
-        path.write_bytes(self.data)
+        with open(path, "xb") as written:  # a new file: never one that a link above reached
+            written.write(self.data)
 
     @classmethod
     def made(cls, key: str, lines: list[str]) -> Block:
@@ -677,8 +708,8 @@ class _OpenFiles:
     regular files are read, in the output folder and not through a link."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, tuple[int, int, int, int]] = {}
-        """Each file's descriptor, size, device and inode."""
+        self._open: dict[Path, tuple[int, _Origin]] = {}
+        """Each file's descriptor, and the file as it was opened."""
 
     def read(self, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
         """`size` bytes from byte `at` of the file `parts` in the folder `root`; None when it is not
@@ -691,7 +722,7 @@ class _OpenFiles:
         if found is None:
             return None
         self._open[path] = found
-        fd, length, _, _ = found
+        fd, length = found[0], found[1].size
         if at > length or size > length - at:
             return None
         chunks = []
@@ -707,16 +738,15 @@ class _OpenFiles:
             return None
         return b"".join(chunks)
 
-    def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> tuple[Path, int, int] | None:
-        """The file `parts` in `root` (its path, device and inode), if it is open and the `size`
+    def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> _Origin | None:
+        """The file `parts` in `root` as it was opened, if it is open, this user's, and the `size`
         bytes from `at` are all of it; else None."""
-        path = root.joinpath(*parts)
-        found = self._open.get(path)
-        if found is None or at != 0 or size != found[1]:
+        found = self._open.get(root.joinpath(*parts))
+        if found is None or at != 0 or size != found[1].size or not _LINKS or found[1].owner != os.geteuid():
             return None
-        return path, found[2], found[3]
+        return found[1]
 
-    def _opened(self, root: Path, parts: list[str]) -> tuple[int, int, int, int] | None:
+    def _opened(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
         for depth in range(1, len(parts)):
             if not stat.S_ISDIR(os.lstat(root.joinpath(*parts[:depth])).st_mode):  # a folder, not a link to one
                 return None
@@ -727,10 +757,10 @@ class _OpenFiles:
             return None
         if len(self._open) >= 2:
             os.close(self._open.pop(next(iter(self._open)))[0])
-        return fd, info.st_size, info.st_dev, info.st_ino
+        return fd, _Origin.of(root.joinpath(*parts), info)
 
     def close(self) -> None:
-        for fd, _, _, _ in self._open.values():
+        for fd, _ in self._open.values():
             os.close(fd)
         self._open.clear()
 
