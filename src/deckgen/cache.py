@@ -663,8 +663,8 @@ class Block:
         when the block is all of it and the link reaches that very file (the one whose bytes were
         checked, unchanged since: same size and time of change), owned by this user, with nothing
         else linking to it; else as its bytes. A rebuild then writes no byte of a page that did
-        not change. Never on a system that cannot open a file without following a link."""
-        if self.origin is not None and _LINKS:
+        not change."""
+        if self.origin is not None:
             try:
                 os.link(self.origin.path, path, follow_symlinks=False)
             except OSError:
@@ -740,7 +740,8 @@ class _OpenFiles:
 
     def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> _Origin | None:
         """The file `parts` in `root` as it was opened, if it is open, this user's, and the `size`
-        bytes from `at` are all of it; else None."""
+        bytes from `at` are all of it; else None, and always None where a file cannot be opened
+        without following a link (`_LINKS`)."""
         found = self._open.get(root.joinpath(*parts))
         if found is None or at != 0 or size != found[1].size or not _LINKS or found[1].owner != os.geteuid():
             return None
