@@ -365,3 +365,19 @@ def test_each_note_is_written_as_json_dumps_writes_it(note: NoteState, nid: str)
     lines = list(lock_lines(Lock({}, {nid: note}, {}, "1.0.0")))
     assert lines[6] == f"    {json.dumps(nid, ensure_ascii=False)}: {_dumped(note)}\n"
     assert json.loads("".join(lines))["notes"] == {nid: json.loads(_dumped(note))}
+
+
+def test_each_edition_of_a_note_has_a_time_of_its_own() -> None:
+    # A learner may move between any two editions, and Anki's "Update notes: Always" skips a note
+    # whose time equals the learner's copy: no two of a note's times are equal.
+    new = next_lock(None, {}, [("n", ("basic", "e1", "t"))], 100, "1.0.0", {"ja": {"n": "j1"}, "zh": {"n": "z1"}})
+    assert (new.notes["n"].mtime, new.notes["n"].editions) == (100, (("ja", "j1", 101), ("zh", "z1", 102)))
+    # A changed Japanese note steps over the unchanged Chinese one's time, and English edits
+    # after it over both, which keep theirs.
+    unchanged = {"ja": {"n": "j2"}, "zh": {"n": "z1"}}
+    ja = next_lock(new, {}, [("n", ("basic", "e1", "t"))], 100, "1.0.0", unchanged)
+    assert (ja.notes["n"].mtime, ja.notes["n"].editions) == (100, (("ja", "j2", 103), ("zh", "z1", 102)))
+    english = next_lock(ja, {}, [("n", ("basic", "e2", "t"))], 100, "1.0.0", unchanged)
+    assert (english.notes["n"].mtime, english.notes["n"].editions) == (101, (("ja", "j2", 103), ("zh", "z1", 102)))
+    again = next_lock(english, {}, [("n", ("basic", "e3", "t"))], 100, "1.0.0", unchanged)
+    assert (again.notes["n"].mtime, again.notes["n"].editions) == (104, (("ja", "j2", 103), ("zh", "z1", 102)))

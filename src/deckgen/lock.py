@@ -419,15 +419,15 @@ def next_lock(
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
         kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
+        # The times of the editions whose note did not change: each keeps its own.
+        held = {t for language, (h, t) in kept.items() if (editions or {}).get(language, {}).get(nid) == h}
         if old_note is not None and unchanged_note:
             mtime = old_note.mtime
         else:
             mtime = now if old_note is None else max(now, old_note.mtime + 1)
-            # A translation that did not change keeps its time, and the source's must not take it
-            # (below): stepping over it, rather than moving the translation's, ships no
-            # unchanged note again. Under a clock that stands still (SOURCE_DATE_EPOCH), each
-            # edit of the source would otherwise push its translations' times on too.
-            held = {t for language, (h, t) in kept.items() if (editions or {}).get(language, {}).get(nid) == h}
+            # The source's time steps over the editions' (below): moving theirs instead would ship
+            # an unchanged note again, and under a clock that stands still (SOURCE_DATE_EPOCH)
+            # each edit of the source would push them on again.
             while mtime in held:
                 mtime += 1
         shipped, release = (None, None) if old_note is None else (old_note.shipped, old_note.release)
@@ -437,16 +437,23 @@ def next_lock(
             if shipped != text:
                 release = version
             shipped = text
+        # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
+        # (seen in anki 26.9.3), and a learner may move between editions: a note's time in each
+        # edition is its own, never the source's nor another edition's.
+        taken = {mtime, *held}
         translated = []
         for language, hashes in sorted((editions or {}).items()):
             if nid not in hashes:
                 continue
             before = kept.get(language)
-            same = before is not None and before[0] == hashes[nid]
-            when = before[1] if before is not None and same else (now if before is None else max(now, before[1] + 1))
-            # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
-            # (seen in anki 26.9.3): an edition's note never shares its time with the source's.
-            translated.append((language, hashes[nid], when + 1 if when == mtime else when))
+            if before is not None and before[0] == hashes[nid] and before[1] != mtime:
+                when = before[1]
+            else:
+                when = now if before is None else max(now, before[1] + 1)
+                while when in taken:
+                    when += 1
+                taken.add(when)
+            translated.append((language, hashes[nid], when))
         state = NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
         # A build keeps most notes as they were: the new lock shares those with the old one.
         states[nid] = old_note if state == old_note else state
