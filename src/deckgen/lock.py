@@ -414,13 +414,15 @@ def next_lock(
         fresh = now if old is None else max(now, old.mtime + 1)
         types[key] = replace(current, mtime=old.mtime if old is not None and unchanged else fresh)
     released = None if lock is None else lock.version
+    edition_hashes = editions or {}
+    in_order = sorted(edition_hashes.items())
     states = {}
     for nid, (ntype, digest, text) in notes:
         old_note = old_notes.get(nid)
         unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
         kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
         # The times of the editions whose note did not change: each keeps its own.
-        held = {t for language, (h, t) in kept.items() if (editions or {}).get(language, {}).get(nid) == h}
+        held = {t for language, (h, t) in kept.items() if edition_hashes.get(language, {}).get(nid) == h}
         if old_note is not None and unchanged_note:
             mtime = old_note.mtime
         else:
@@ -442,7 +444,7 @@ def next_lock(
         # edition is its own, never the source's nor another edition's.
         taken = {mtime, *held}
         translated = []
-        for language, hashes in sorted((editions or {}).items()):
+        for language, hashes in in_order:
             if nid not in hashes:
                 continue
             before = kept.get(language)
