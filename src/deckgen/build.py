@@ -20,7 +20,7 @@ from pathlib import Path
 
 from deckgen import parallel
 from deckgen.anki.notes import cached_notes
-from deckgen.cache import CACHE_FILE, BuildCache
+from deckgen.cache import CACHE_FILE, BuildCache, Resident
 from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
@@ -234,16 +234,21 @@ def build(
     return build_deck(BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, timings, style))
 
 
-def build_deck(options: BuildOptions) -> BuildResult:
+def build_deck(options: BuildOptions, resident: Resident | None = None) -> BuildResult:
     """Check, render and write every output, and bring the lock up to date.
 
     The outputs replace `out_dir` all at once, or not at all. The lock always describes the
-    whole bank, so a subset build (any filter) reads it but never writes it.
+    whole bank, so a subset build (any filter) reads it but never writes it. A process that
+    builds again and again (`deckgen watch`) passes the same `resident` store to each build,
+    which then decodes again only what changed since the last (deckgen.cache.Resident).
     """
     with held_output(options.out_dir) as output, fewer_collections():
-        cache = BuildCache(options.out_dir)
+        cache = BuildCache(options.out_dir, resident=resident)
         try:
-            return _build(options, output, cache)
+            result = _build(options, output, cache)
+            if resident is not None:
+                resident.sweep()
+            return result
         except DeckgenError:
             raise
         except Exception:
@@ -251,6 +256,8 @@ def build_deck(options: BuildOptions) -> BuildResult:
             # is read, but if one was wrong in a way no check foresaw, the next build must not
             # read it again. The fault itself is reported, not hidden by a retry.
             cache.forget()
+            if resident is not None:
+                resident.clear()
             raise
         finally:
             cache.close()

@@ -36,7 +36,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from deckgen.model import Bank, CompareRow, Question, Source, Topic, media_name
 
@@ -97,13 +97,15 @@ class BuildCache:
     """The entries of the last build's cache, and the ones this build used or made (which a
     writable cache keeps for the next build)."""
 
-    def __init__(self, out_dir: Path | None, *, writable: bool = True, keep_made: bool = True) -> None:
+    def __init__(self, out_dir: Path | None, *, writable: bool = True, keep_made: bool = True, resident: Resident | None = None) -> None:
         """The cache of the build folder `out_dir`. One that is not `writable` reads that folder's
         cache and keeps what it makes in memory, for this process only (a worker's, whose `made`
         the build takes in), or not at all if not `keep_made` (`check`'s: it reads back nothing
         it made, tests/test_parallel.py counts that, and holding it all was most of what
-        `check --locked` held); with no `out_dir` too, it starts empty."""
+        `check --locked` held); with no `out_dir` too, it starts empty. `resident` holds what
+        `decoded` read in the builds before this one, in a process that builds again and again."""
         self.path = (out_dir or Path(".")) / CACHE_FILE
+        self.resident = resident
         self.writable = writable and out_dir is not None
         self.keep_made = keep_made or self.writable
         self.salt = _salt()
@@ -187,6 +189,27 @@ class BuildCache:
             return None
         if value is not None and db is self._old:
             self._keep((key,))
+        return value
+
+    def decoded(self, key: str, where: object, decode: Callable[[Any], T]) -> T | None:
+        """The value cached under `key` as `decode` reads it (`where` is all else it reads: a
+        path), or None when there is none or `decode` refuses it (KeyError, TypeError, ValueError
+        or RecursionError). `decode` must make a frozen value: the resident store, when the
+        cache has one, hands the very same value to every later build that asks."""
+        if self.resident is not None:
+            value = self.resident.get((key, where))
+            if value is not None:
+                self._keep((key,))
+                return cast(T, value)
+        data = self.get(key)
+        if data is None:
+            return None
+        try:
+            value = decode(data)
+        except (KeyError, TypeError, ValueError, RecursionError):
+            return None
+        if self.resident is not None and value is not None:
+            self.resident.put((key, where), value)
         return value
 
     def memo(self, key: str, compute: Callable[[], T], decode: Callable[[Any], T | None], encode: Callable[[T], Any] | None = None) -> T:
@@ -546,6 +569,45 @@ class BuildCache:
             source = bank.source(source_id)
             part = self._sources[source_id] = repr(tuple(getattr(source, name) for name in _SOURCE_CONTENT))
         return part
+
+
+class Resident:
+    """Values read back from the cache that a process which builds again and again (`deckgen
+    watch`) keeps from one build to the next, so that what an edit did not touch is not decoded
+    again: frozen values only, each under its cache key and what else its reading depended on.
+    Each is true for as long as the process runs, since the key names all it depends on and the
+    salt (deckgen's code) does not change within one. What a successful build did not ask for
+    is dropped after it (`sweep`), so that the store holds at most one build's worth."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, object], object] = {}
+        self._asked: set[tuple[str, object]] = set()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, key: tuple[str, object]) -> object | None:
+        """The value kept under `key`, if any."""
+        value = self._values.get(key)
+        if value is not None:
+            self._asked.add(key)
+        return value
+
+    def put(self, key: tuple[str, object], value: object) -> None:
+        """Keep `value` under `key`."""
+        self._values[key] = value
+        self._asked.add(key)
+
+    def sweep(self) -> None:
+        """Drop every value not asked for since the last sweep: after a build that succeeded, what
+        it did not read (a file edited since, or removed) will not be asked for again."""
+        self._values = {key: value for key, value in self._values.items() if key in self._asked}
+        self._asked = set()
+
+    def clear(self) -> None:
+        """Drop every value: after a build that failed in a way no check foresaw (see `BuildCache.forget`)."""
+        self._values = {}
+        self._asked = set()
 
 
 class _Seen:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 import deckgen
-from deckgen.build import BuildOptions, Selection, build_deck, check
+from deckgen.build import BuildOptions, BuildResult, Selection, build_deck, check
 from deckgen.cache import BuildCache
 from deckgen.diff import diff, format_diff
 from deckgen.lock import lock_path, repair_lock
@@ -25,6 +26,7 @@ from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_t
 from deckgen.stats import bank_stats, deck_counts, format_stats
 from deckgen.timing import Timings, phase
 from deckgen.load import load_bank
+from deckgen.watch import Outcome, Watcher
 
 BANK_DIR = click.argument("bank_dir", default=DEFAULT_BANK_DIR, type=click.Path(path_type=Path))
 STRICT = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -61,30 +63,38 @@ def main() -> None:
     """Compile YAML question banks into an Anki deck and printable review sheets."""
 
 
-@main.command("build")
-@BANK_DIR
-@click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(path_type=Path), help="Folder for the deck and sheets.")
-@click.option("--topic", "topics", multiple=True, metavar="ID", help="Build only this topic (repeatable).")
-@click.option("--section", "sections", multiple=True, metavar="ID", help="Build only this section (repeatable).")
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Build only questions with this tag (repeatable).")
-@STRICT
-@click.option(
-    "--accept-schema-change",
-    is_flag=True,
-    help="Release note types whose fields or templates changed (learners must then merge note types).",
-)
-@click.option("--pdf", is_flag=True, help="Also print both HTML sheets to PDF with headless Chromium.")
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="full",
-    show_default=True,
-    help="The printed sheets' layout: full (one column, 11 pt) or compact (two columns, 9.5 pt).",
-)
-@click.option("--paper", type=click.Choice(tuple(PAPERS)), default="letter", show_default=True, help="The printed sheets' paper size.")
-@click.option("--lang", "languages", multiple=True, metavar="LANG", help="Write only this edition (repeatable): en, or a language deck.yaml lists.")
-@TIMINGS
-def build_command(
+def _build_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of what a build writes, shared by build and watch."""
+    options = [
+        BANK_DIR,
+        click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(path_type=Path), help="Folder for the deck and sheets."),
+        click.option("--topic", "topics", multiple=True, metavar="ID", help="Build only this topic (repeatable)."),
+        click.option("--section", "sections", multiple=True, metavar="ID", help="Build only this section (repeatable)."),
+        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Build only questions with this tag (repeatable)."),
+        STRICT,
+        click.option(
+            "--accept-schema-change",
+            is_flag=True,
+            help="Release note types whose fields or templates changed (learners must then merge note types).",
+        ),
+        click.option("--pdf", is_flag=True, help="Also print both HTML sheets to PDF with headless Chromium."),
+        click.option(
+            "--layout",
+            type=click.Choice(LAYOUTS),
+            default="full",
+            show_default=True,
+            help="The printed sheets' layout: full (one column, 11 pt) or compact (two columns, 9.5 pt).",
+        ),
+        click.option("--paper", type=click.Choice(tuple(PAPERS)), default="letter", show_default=True, help="The printed sheets' paper size."),
+        click.option("--lang", "languages", multiple=True, metavar="LANG", help="Write only this edition (repeatable): en, or a language deck.yaml lists."),
+        TIMINGS,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _options(
     bank_dir: Path,
     out_dir: Path,
     topics: tuple[str, ...],
@@ -97,18 +107,18 @@ def build_command(
     paper: str,
     languages: tuple[str, ...],
     timings: bool,
-) -> None:
-    """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
-    clock = Timings() if timings else None
+) -> BuildOptions:
+    """The build that `_build_options` ask for."""
     selection = Selection(topics, sections, tags)
-    options = BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, clock, PrintStyle(layout, paper), languages or None)
-    with _failing("build failed: {}; nothing was written"), phase(clock, "total"):
-        result = build_deck(options)
-    if clock is not None:
-        click.echo(clock.format(), err=True)
+    clock = Timings() if timings else None
+    return BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, clock, PrintStyle(layout, paper), languages or None)
+
+
+def _built(result: BuildResult, out_dir: Path) -> bool:
+    """Say what a build wrote (the warnings first); False if a PDF could not be printed."""
     _report(result.warnings)
     click.echo(f"built {deck_counts(result.bank).phrase()} from {plural(len(result.bank.topics), 'topic')}:")
-    site = options.out_dir / SITE_FOLDER
+    site = out_dir / SITE_FOLDER
     pages = [path for path in result.outputs if path.is_relative_to(site)]
     for path in result.outputs:
         if path not in pages:
@@ -118,7 +128,58 @@ def build_command(
     if result.pdf_problems:
         _report(result.pdf_problems)
         click.echo(f"PDF failed: {summary(result.pdf_problems)}; everything else was written", err=True)
+        return False
+    return True
+
+
+@main.command("build")
+@_build_options
+def build_command(**chosen: Any) -> None:
+    """Build the .apkg deck and the review sheets from BANK_DIR (default: questions), and update its deck.lock."""
+    options = _options(**chosen)
+    clock = options.timings
+    with _failing("build failed: {}; nothing was written"), phase(clock, "total"):
+        result = build_deck(options)
+    if clock is not None:
+        click.echo(clock.format(), err=True)
+    if not _built(result, options.out_dir):
         raise SystemExit(1)
+
+
+@main.command("watch")
+@_build_options
+@click.option(
+    "--interval", type=click.FloatRange(0.05, 60.0), default=0.5, show_default=True, help="Seconds between looks at the bank's files."
+)
+def watch_command(interval: float, **chosen: Any) -> None:
+    """Build as 'deckgen build' does, then again each time a file of BANK_DIR changes, until Ctrl-C.
+
+    Each build writes all its outputs or none, as 'deckgen build' does, and updates deck.lock;
+    one that fails says why and leaves the outputs as they were, and the next change is built.
+    """
+    options = _options(**chosen)
+    watcher = Watcher(options)
+    try:
+        _watched(watcher.build(), options.out_dir)
+        click.echo(one_line(f"watching {options.bank_dir.as_posix()} for changes; press Ctrl-C to stop"))
+        while True:
+            changed = watcher.wait(interval)
+            named = ", ".join(changed[:3]) + (f" and {plural(len(changed) - 3, 'other file')}" if len(changed) > 3 else "")
+            click.echo(one_line(f"changed: {named}; building again"))
+            _watched(watcher.build(changed), options.out_dir)
+    except KeyboardInterrupt:
+        click.echo("stopped watching")
+
+
+def _watched(outcome: Outcome, out_dir: Path) -> None:
+    """Say what one build of a watch wrote, or why it failed."""
+    if outcome.timings is not None:
+        click.echo(outcome.timings.format(), err=True)
+    if outcome.error is not None:
+        _report(outcome.error.diagnostics)
+        click.echo(f"build failed: {summary(outcome.error.diagnostics)}; the outputs are as they were", err=True)
+    elif outcome.result is not None:
+        _built(outcome.result, out_dir)
 
 
 @main.command("check")

@@ -304,17 +304,22 @@ def _entry(checker: _Checker, start: int, stale: int, topic: Topic, done: int) -
     return None if stored is None else {"translated": stored, "done": done, "stale": checker.stale - stale}
 
 
+def _stored_translation(path: Path, stored: Any) -> tuple[Topic, tuple[Diagnostic, ...], object, object]:
+    """A topic's translation as the cache stores it (`_entry`): the topic, its warnings, and
+    the counts of its questions translated and stale (checked by the caller)."""
+    if not isinstance(stored, dict):
+        raise TypeError("not an object")
+    translated, _, warnings = topic_from_json(stored["translated"], path)
+    return translated, tuple(warnings), stored["done"], stored["stale"]
+
+
 def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tuple[Topic, int, int] | None:
     """A topic's translation as an earlier build read it from the same files, its warnings
     given to `checker`; None when the cache holds none that can be read."""
-    stored = cache.get(key)
-    if not isinstance(stored, dict):
+    found = cache.decoded(key, topic.path, partial(_stored_translation, topic.path))
+    if found is None:
         return None
-    try:
-        translated, _, warnings = topic_from_json(stored["translated"], topic.path)
-        done, stale = stored["done"], stored["stale"]
-    except (KeyError, TypeError, ValueError, RecursionError):
-        return None
+    translated, warnings, done, stale = found
     if type(done) is not int or type(stale) is not int or [q.id for q in translated.questions] != [q.id for q in topic.questions]:
         return None  # not what deckgen stored: read the files instead
     checker.diagnostics += warnings

@@ -270,16 +270,21 @@ def topic_key(data: bytes, name: str, known: Known) -> str | None:
     return "topic:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def _stored_topic(path: Path, data: Any) -> tuple[Topic, Location, tuple[Diagnostic, ...]]:
+    """A topic file's reading as the cache stores it (`deckgen.serial`)."""
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    topic, id_location, warnings = topic_from_json(data, path)
+    return topic, id_location, tuple(warnings)
+
+
 def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> Topic | None:
     """A topic file as the last build read it, if it is unchanged; its ids are checked
     against the other files' as if it had been read again."""
-    data = cache.get(key)
-    if not isinstance(data, dict):
+    found = cache.decoded(key, path, partial(_stored_topic, path))
+    if found is None:
         return None
-    try:
-        topic, id_location, warnings = topic_from_json(data, path)
-    except (KeyError, TypeError, ValueError, RecursionError):
-        return None
+    topic, id_location, warnings = found
     questions = (*topic.questions, *topic.retired)
     sections, sources = reader.known.ids["section"], reader.known.ids["source"]
     if (

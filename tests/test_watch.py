@@ -1,0 +1,297 @@
+"""deckgen watch: each build of a watch writes what `deckgen build` writes in a new process, an
+edit is built once it is whole, a failed build changes nothing, and the values the builds keep
+between them are only those of files that did not change."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deckgen import editions as editions_module
+from deckgen import validate as validate_module
+from deckgen import build as build_module
+from deckgen.build import BuildOptions, build
+from deckgen.cache import BuildCache, Resident
+from deckgen.watch import SETTLE_LIMIT, BankState, Watcher, bank_state, changed_files
+from tests.conftest import FIXTURES, ROOT
+from tests.test_cache import MINI_FILE, QK_FILE, digests, edit, edit_mini
+
+
+@pytest.fixture
+def banks(tmp_path: Path) -> tuple[Path, Path]:
+    """Two copies of the shipped bank (it has a Chinese edition): one watched, one built anew."""
+    copies = (tmp_path / "watched" / "questions", tmp_path / "built" / "questions")  # one name: the site's edit links show it
+    for copy in copies:
+        shutil.copytree(ROOT / "questions", copy)
+    return copies
+
+
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The topic files whose cached reading is decoded from here on (English and translations)."""
+    seen: list[Path] = []
+    for module in (validate_module, editions_module):
+        original = module.topic_from_json
+
+        def counted(data: object, path: Path, original: Callable[..., object] = original) -> object:
+            seen.append(path)
+            return original(data, path)
+
+        monkeypatch.setattr(module, "topic_from_json", counted)
+    return seen
+
+
+def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
+    banks: tuple[Path, Path], tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched, built = banks
+    epoch(1_700_000_000)
+    watcher = Watcher(BuildOptions(watched, tmp_path / "watched-out"))
+    first = watcher.build()
+    assert first.error is None and first.changed == []
+    build(built, tmp_path / "built-out")
+    # Every topic file and translation read from its YAML is kept, decoded, for the next build;
+    # but the one that shows an image, which is never cached (its image may change on its own).
+    english = [p for p in watched.rglob("*.yaml") if not p.stem.endswith(".zh") and p.parent != watched]
+    overlays = [p for p in watched.rglob("*.zh.yaml") if p.parent != watched]
+    assert len(watcher.resident) == 0
+    assert watcher.changes() == []
+
+    second = watcher.build()  # nothing changed: every cached topic is decoded once, then kept
+    assert second.error is None
+    assert len(watcher.resident) == len(english) - 1 + len(overlays) - 1
+
+    lock = (watched / "deck.lock").read_text(encoding="utf-8")
+    edit(watched)
+    edit(built)
+    assert watcher.changes() == [QK_FILE.as_posix()]
+    epoch(1_750_000_000)
+    decoded = decodes(monkeypatch)
+    third = watcher.build(watcher.changes())
+    assert third.error is None and third.changed == [QK_FILE.as_posix()]
+    assert decoded == []  # the edited file and its translation are read from YAML, the others were kept
+    cold = build(built, tmp_path / "built-out")
+    cached = len(english) - 1 + len(overlays) - 1
+    assert len(decoded) == cached - 2  # a new process decodes every other cached file
+    assert (watched / "deck.lock").read_text(encoding="utf-8") != lock
+    assert (watched / "deck.lock").read_text(encoding="utf-8") == (built / "deck.lock").read_text(encoding="utf-8")
+    assert digests(tmp_path / "watched-out") == digests(tmp_path / "built-out")
+    assert third.result is not None
+    assert repr(third.result.bank).replace(str(watched), "BANK") == repr(cold.bank).replace(str(built), "BANK")
+    assert [str(d).replace(str(watched), "BANK") for d in third.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
+    assert watcher.changes() == []  # the lock the build wrote is not a change to build
+    # The edited file's old reading is dropped; its new one (read from YAML) is cached, not kept.
+    assert len(watcher.resident) == cached - 2
+
+
+def test_a_failed_build_changes_nothing_and_the_next_change_is_built(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    out = tmp_path / "out"
+    watcher = Watcher(BuildOptions(mini_bank, out))
+    assert watcher.build().error is None
+    before = digests(out)
+    path = mini_bank / MINI_FILE
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("id: why-scale", "id: why scale"), encoding="utf-8")
+    assert watcher.changes() == [MINI_FILE.as_posix()]
+    failed = watcher.build(watcher.changes())
+    assert failed.result is None and failed.error is not None
+    assert [str(d) for d in failed.error.diagnostics] == [
+        f"{(mini_bank / MINI_FILE).as_posix()}:5:9: error: id 'why scale' is not kebab-case: use lowercase letters, "
+        "digits and single hyphens, starting with a letter [id-format]"
+    ]
+    assert digests(out) == before
+    assert watcher.changes() == []  # the broken file was seen: it is built again when it changes
+    path.write_text(good, encoding="utf-8")
+    edit_mini(mini_bank)
+    assert watcher.changes() == [MINI_FILE.as_posix()]
+    assert watcher.build(watcher.changes()).error is None
+    fresh = tmp_path / "fresh"
+    shutil.copytree(mini_bank, fresh)
+    build(fresh, tmp_path / "fresh-out")
+    assert digests(out) == digests(tmp_path / "fresh-out")
+
+
+def test_a_file_edited_while_a_build_runs_is_built_next(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    looks = 0
+
+    def look() -> BankState:
+        # The watcher looks before a build and after it: an edit between the two was not built.
+        nonlocal looks
+        looks += 1
+        if looks == 2:
+            edit_mini(mini_bank)
+        return bank_state(mini_bank)
+
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"), look)
+    assert watcher.build().error is None
+    assert looks == 2
+    assert watcher.changes() == [MINI_FILE.as_posix()]
+
+
+def test_a_build_that_fails_in_a_way_no_check_foresaw_drops_what_the_builds_kept(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"))
+    watcher.build()
+    watcher.build()
+    assert len(watcher.resident) == 2  # the mini bank's two topic files
+
+    def broken(*args: object) -> list[Path]:
+        raise RuntimeError("a fault of deckgen's own")
+
+    monkeypatch.setattr(build_module, "_write_lock", broken)
+    with pytest.raises(RuntimeError, match="a fault of deckgen's own"):
+        watcher.build()
+    assert len(watcher.resident) == 0
+    assert not (tmp_path / "out" / ".deckgen-cache.sqlite").exists()
+
+
+def test_the_resident_store_hands_out_what_it_decoded_once(tmp_path: Path) -> None:
+    resident = Resident()
+    first, second = BuildCache(None, resident=resident), BuildCache(None, resident=resident)
+    first.put("value", {"n": 1})
+    calls: list[object] = []
+
+    def decode(data: object) -> tuple[object, ...]:
+        calls.append(data)
+        return (data,)
+
+    value = first.decoded("value", "where", decode)
+    assert value == ({"n": 1},) and calls == [{"n": 1}]
+    assert second.decoded("value", "where", decode) is value  # another build: kept, not decoded again
+    assert calls == [{"n": 1}]
+    assert second.decoded("value", "elsewhere", decode) is None  # read with something else: not this value
+    assert second.decoded("missing", "where", decode) is None
+
+    def refuse(data: object) -> tuple[object, ...]:
+        raise ValueError("not what deckgen stored")
+
+    first.put("bad", [1])
+    assert first.decoded("bad", "where", refuse) is None
+    assert len(resident) == 1
+    resident.sweep()
+    assert len(resident) == 1  # asked for since the last sweep
+    resident.sweep()
+    assert len(resident) == 0
+
+
+def test_the_bank_state_leaves_out_hidden_folders_and_the_build_folder(tmp_path: Path) -> None:
+    bank = tmp_path / "bank"
+    for name in ("deck.yaml", "topic/a.yaml", "images/x.svg", ".git/HEAD", "build/.deckgen-cache.sqlite", "build/deck.apkg", ".hidden.yaml"):
+        (bank / name).parent.mkdir(parents=True, exist_ok=True)
+        (bank / name).write_text(name, encoding="utf-8")
+    (bank / "link.yaml").symlink_to(bank / "deck.yaml")
+    state = bank_state(bank, (bank / "build",))
+    assert sorted(state) == [".hidden.yaml", "deck.yaml", "images/x.svg", "link.yaml", "topic/a.yaml"]
+    (bank / "topic/a.yaml").write_text("changed", encoding="utf-8")
+    (bank / "images/x.svg").unlink()
+    (bank / "topic/b.yaml").write_text("new", encoding="utf-8")
+    assert changed_files(state, bank_state(bank, (bank / "build",))) == ["images/x.svg", "topic/a.yaml", "topic/b.yaml"]
+
+
+def test_a_change_is_built_once_the_bank_is_still(tmp_path: Path) -> None:
+    states: list[BankState] = [
+        {"a.yaml": (1, 1, 1, 1)},  # the build looks before it starts (and, as it fails, not after)
+        {"a.yaml": (1, 1, 1, 1)},  # nothing yet
+        {"a.yaml": (2, 2, 2, 2)},  # an editor begins to save
+        {"a.yaml": (3, 3, 3, 3), "b.yaml": (1, 1, 1, 1)},
+        {"a.yaml": (3, 3, 3, 3), "b.yaml": (1, 1, 1, 1)},  # still: built
+    ]
+    slept: list[float] = []
+    watcher = Watcher(BuildOptions(tmp_path / "bank", tmp_path / "out"), lambda: states.pop(0))
+    assert watcher.build().error is not None  # there is no bank; the state it looked at is seen
+    assert watcher.wait(0.25, slept.append) == ["a.yaml", "b.yaml"]
+    assert slept == [0.25] * 4 and states == []
+
+
+def test_a_bank_that_never_stops_changing_is_built_after_a_while(tmp_path: Path) -> None:
+    count = 0
+
+    def look() -> BankState:
+        nonlocal count
+        count += 1
+        return {"a.yaml": (count, count, count, count)}
+
+    watcher = Watcher(BuildOptions(tmp_path / "bank", tmp_path / "out"), look)
+    watcher.build()
+    slept: list[float] = []
+    assert watcher.wait(1.0, slept.append) == ["a.yaml"]
+    assert len(slept) == 1 + SETTLE_LIMIT
+
+
+def _lines(stream: object, into: queue.Queue[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        into.put(line)
+
+
+@pytest.fixture
+def watching(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Callable[[str], list[str]], Path]]:
+    """`deckgen watch` on a copy of the mini bank, and a function that reads its output (both
+    streams) up to a line that starts with the text given."""
+    bank = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", bank)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "PYTHONPATH": str(ROOT / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deckgen", "watch", "mini", "--out", "out", "--interval", "0.1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+
+    def read_until(start: str) -> list[str]:
+        read: list[str] = []
+        deadline = time.monotonic() + 120  # a hang guard, not a timing: a build of the mini bank takes a second
+        while not read or not read[-1].startswith(start):
+            read.append(lines.get(timeout=max(0.0, deadline - time.monotonic())).rstrip("\n"))
+        return read
+
+    try:
+        yield process, read_until, bank
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+BUILT = [
+    "mini/sources.yaml:17:5: warning: source 'uncited' is cited by no card [uncited-source]",
+    "built 6 notes and 7 cards from 2 topics:",
+    "  out/mini-deck.apkg",
+    "  out/review-sheet.md",
+    "  out/review-questions.md",
+    "  out/review-sheet.html",
+    "  out/review-questions.html",
+    "  out/site/ (9 files; open index.html)",
+]
+
+
+def test_watch_builds_on_each_change_until_ctrl_c(watching: tuple[subprocess.Popen[str], Callable[[str], list[str]], Path]) -> None:
+    process, read_until, bank = watching
+    # The first build writes the bank's lock (the mini bank has none); the last, after an edit
+    # that was undone, finds it as it would write it.
+    assert read_until("watching") == [*BUILT[:-1], "  mini/deck.lock", BUILT[-1], "watching mini for changes; press Ctrl-C to stop"]
+    path = bank / MINI_FILE
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("id: why-scale", "id: why scale"), encoding="utf-8")
+    assert read_until("build failed") == [
+        "changed: attention.yaml; building again",
+        "mini/attention.yaml:5:9: error: id 'why scale' is not kebab-case: use lowercase letters, digits and single hyphens, starting with a letter [id-format]",
+        "build failed: 1 error, 0 warnings in 1 file; the outputs are as they were",
+    ]
+    path.write_text(good, encoding="utf-8")
+    assert read_until("  out/site/") == ["changed: attention.yaml; building again", *BUILT]
+    process.send_signal(signal.SIGINT)
+    assert read_until("stopped watching") == ["stopped watching"]
+    assert process.wait(timeout=120) == 0
