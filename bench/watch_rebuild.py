@@ -1,0 +1,42 @@
+"""The rebuild that `deckgen watch` runs after an edit, for the benchmark (bench/run.py).
+
+    python bench/watch_rebuild.py BANK OUT
+
+Builds BANK into OUT twice, as a watch's first build and a build that finds every topic in
+the cache, then prints `ready`. Each line then read from standard input (the benchmark has
+just edited BANK) runs the build a watch runs for what changed, and prints, as one line of
+JSON, its seconds (the build alone: not the watch's wait for the bank to be still), the
+files it built, deckgen's own timings by step, and the process's peak memory so far (MB).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from deckgen.build import BuildOptions
+from deckgen.timing import Timings, peak_memory_mb
+from deckgen.watch import Watcher
+
+
+def main() -> None:
+    bank, out = Path(sys.argv[1]), Path(sys.argv[2])
+    watcher = Watcher(BuildOptions(bank, out, timings=Timings()))
+    for _ in range(2):
+        if watcher.build().error is not None:
+            raise SystemExit(f"{bank}: the bank does not build")
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        changed = watcher.changes()
+        start = time.perf_counter()
+        outcome = watcher.build(changed)
+        seconds = time.perf_counter() - start
+        if outcome.error is not None or outcome.timings is None:
+            raise SystemExit(f"{bank}: the rebuild failed: {outcome.error}")
+        print(json.dumps({"seconds": seconds, "changed": changed, "steps": outcome.timings.seconds, "peak_mb": peak_memory_mb()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
