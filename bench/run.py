@@ -217,10 +217,13 @@ class Watched:
     def __enter__(self) -> Watched:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()
-        if self.process.wait() != 0:
+        if failed is not None:  # the benchmark's own error says why
+            self.process.kill()
+            self.process.wait()
+        elif self.process.wait() != 0:
             raise SystemExit(f"bench/watch_rebuild.py failed:\n{self.errors.read_text(encoding='utf-8')[-2000:]}")
 
 
@@ -369,6 +372,14 @@ def report(results: dict[int, Sample], rounds: int, baseline: str | None = None)
     for cards, s in sorted(results.items()):
         cells = [f"{s.median(k):.2f}" for k in ("floor", "build", "build, one process", "rebuild", WATCH, "check", "check after an edit", "least check", "start-up")]
         lines.append(f"| {cards} | {' | '.join(cells)} | {s.peak_mb['build']:.0f} | {s.peak_mb[WATCH]:.0f} |")
+    lines += [
+        "",
+        "A rebuild in watch is the build that `deckgen watch` runs after the same edit, timed inside its process,",
+        "which stays running between edits: it starts no Python, and leaves out the watch's wait for the bank to",
+        "be still (one interval, half a second by default, after the look that sees the change). Its peak is the",
+        "watch process's during that build, what it holds between builds included; every other step is a whole",
+        "process, timed from start to end.",
+    ]
     lines += [
         "",
         "Against the floor:",

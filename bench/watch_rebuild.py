@@ -6,7 +6,8 @@ Builds BANK into OUT twice, as a watch's first build and a build that finds ever
 the cache, then prints `ready`. Each line then read from standard input (the benchmark has
 just edited BANK) runs the build a watch runs for what changed, and prints, as one line of
 JSON, its seconds (the build alone: not the watch's wait for the bank to be still), the
-files it built, deckgen's own timings by step, and the process's peak memory so far (MB).
+files it built, deckgen's own timings by step, and the process's peak memory during it (MB:
+on Linux, where the peak can be started again; elsewhere, the process's peak so far).
 """
 
 from __future__ import annotations
@@ -29,13 +30,24 @@ def main() -> None:
             raise SystemExit(f"{bank}: the bank does not build")
     print("ready", flush=True)
     for _ in sys.stdin:
+        _reset_peak()
         changed = watcher.changes()
         start = time.perf_counter()
         outcome = watcher.build(changed)
         seconds = time.perf_counter() - start
         if outcome.error is not None or outcome.timings is None:
             raise SystemExit(f"{bank}: the rebuild failed: {outcome.error}")
-        print(json.dumps({"seconds": seconds, "changed": changed, "steps": outcome.timings.seconds, "peak_mb": peak_memory_mb()}), flush=True)
+        print(json.dumps({"seconds": seconds, "changed": changed, "steps": outcome.timings.seconds, "peak_mb": peak_memory_mb() or 0.0}), flush=True)
+
+
+def _reset_peak() -> None:
+    """Start the process's peak memory again from what it holds now (Linux), so that the peak
+    after a rebuild is the rebuild's, not the first build's."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

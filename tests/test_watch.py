@@ -4,6 +4,7 @@ between them are only those of files that did not change."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import shutil
@@ -20,18 +21,23 @@ import pytest
 from deckgen import editions as editions_module
 from deckgen import validate as validate_module
 from deckgen import build as build_module
+from deckgen import cli
+from deckgen import parallel
 from deckgen.build import BuildOptions, build
 from deckgen.cache import BuildCache, Resident
+from deckgen.model import media_name
+from deckgen.outdir import OutputBusy, held_output
 from deckgen.watch import SETTLE_LIMIT, BankState, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
 from tests.test_cache import MINI_FILE, QK_FILE, digests, edit, edit_mini
 
 
 @pytest.fixture
-def banks(tmp_path: Path) -> tuple[Path, Path]:
-    """Two copies of the shipped bank (it has a Chinese edition): one watched, one built anew."""
-    copies = (tmp_path / "watched" / "questions", tmp_path / "built" / "questions")  # one name: the site's edit links show it
-    for copy in copies:
+def banks(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Three copies of the shipped bank (it has a Chinese edition): one watched, one built anew
+    in this process, one built anew in a process of its own."""
+    copies = (tmp_path / "watched" / "questions", tmp_path / "built" / "questions", tmp_path / "process" / "questions")
+    for copy in copies:  # each named questions: the site's edit links show the name
         shutil.copytree(ROOT / "questions", copy)
     return copies
 
@@ -51,14 +57,15 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
-    banks: tuple[Path, Path], tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    banks: tuple[Path, Path, Path], tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    watched, built = banks
+    watched, built, process = banks
     epoch(1_700_000_000)
     watcher = Watcher(BuildOptions(watched, tmp_path / "watched-out"))
     first = watcher.build()
     assert first.error is None and first.changed == []
     build(built, tmp_path / "built-out")
+    build(process, tmp_path / "process-out")
     # Every topic file and translation read from its YAML is kept, decoded, for the next build;
     # but the one that shows an image, which is never cached (its image may change on its own).
     english = [p for p in watched.rglob("*.yaml") if not p.stem.endswith(".zh") and p.parent != watched]
@@ -73,6 +80,7 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     lock = (watched / "deck.lock").read_text(encoding="utf-8")
     edit(watched)
     edit(built)
+    edit(process)
     assert watcher.changes() == [QK_FILE.as_posix()]
     epoch(1_750_000_000)
     decoded = decodes(monkeypatch)
@@ -85,6 +93,11 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     assert (watched / "deck.lock").read_text(encoding="utf-8") != lock
     assert (watched / "deck.lock").read_text(encoding="utf-8") == (built / "deck.lock").read_text(encoding="utf-8")
     assert digests(tmp_path / "watched-out") == digests(tmp_path / "built-out")
+    # And a new process (no memo of this one's) writes the same bytes too.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1750000000", "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run([sys.executable, "-m", "deckgen", "build", str(process), "--out", str(tmp_path / "process-out")], env=env, check=True, capture_output=True)
+    assert digests(tmp_path / "watched-out") == digests(tmp_path / "process-out")
+    assert (watched / "deck.lock").read_text(encoding="utf-8") == (process / "deck.lock").read_text(encoding="utf-8")
     assert third.result is not None
     assert repr(third.result.bank).replace(str(watched), "BANK") == repr(cold.bank).replace(str(built), "BANK")
     assert [str(d).replace(str(watched), "BANK") for d in third.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
@@ -158,6 +171,41 @@ def test_a_build_that_fails_in_a_way_no_check_foresaw_drops_what_the_builds_kept
     assert not (tmp_path / "out" / ".deckgen-cache.sqlite").exists()
 
 
+def test_a_fault_of_deckgens_own_is_reported_and_the_watch_goes_on(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    epoch(1_700_000_000)
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"))
+
+    def broken(*args: object) -> list[Path]:
+        raise RuntimeError("a fault of deckgen's own")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(build_module, "_write_lock", broken)
+        assert cli._watched(watcher, [], tmp_path / "out", None) is None
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Traceback (most recent call last):\n")
+    assert err.endswith("RuntimeError: a fault of deckgen's own\nbuild failed: a fault of deckgen's own, not of the bank (above); please report it\n")
+    outcome = cli._watched(watcher, [], tmp_path / "out", None)  # the next build is a build as any other
+    assert outcome is not None and outcome.error is None
+    assert capsys.readouterr().out.startswith("built 6 notes and 7 cards from 2 topics:\n")
+
+
+def test_an_image_replaced_at_the_same_size_and_time_gets_its_new_name(tmp_path: Path) -> None:
+    # What a process remembers of a file must change with it: `cp -p`, or a second save in one
+    # tick of a coarse clock, keeps the size and the modification time.
+    image = tmp_path / "figure.svg"
+    image.write_text("<svg>1</svg>", encoding="utf-8")
+    first = media_name(image)
+    before = os.stat(image)
+    image.write_text("<svg>2</svg>", encoding="utf-8")
+    os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(image).st_size == before.st_size and os.stat(image).st_mtime_ns == before.st_mtime_ns
+    assert first == f"deckgen-{hashlib.sha256(b'<svg>1</svg>').hexdigest()[:16]}.svg"
+    assert media_name(image) == f"deckgen-{hashlib.sha256(b'<svg>2</svg>').hexdigest()[:16]}.svg"
+
+
 def test_the_resident_store_hands_out_what_it_decoded_once(tmp_path: Path) -> None:
     resident = Resident()
     first, second = BuildCache(None, resident=resident), BuildCache(None, resident=resident)
@@ -181,39 +229,147 @@ def test_the_resident_store_hands_out_what_it_decoded_once(tmp_path: Path) -> No
     first.put("bad", [1])
     assert first.decoded("bad", "where", refuse) is None
     assert len(resident) == 1
-    resident.sweep()
-    assert len(resident) == 1  # asked for since the last sweep
-    resident.sweep()
+    # A value its reader refuses (it checks what decoding cannot) is decoded again next time.
+    second.refuse("value", "where")
+    assert len(resident) == 0
+    assert first.decoded("value", "where", decode) == value and len(calls) == 2
+
+
+def test_the_resident_store_holds_what_the_last_build_and_the_last_that_succeeded_asked_for() -> None:
+    resident = Resident()
+    for key in ("a", "b"):
+        resident.put((key, None), key)
+    resident.sweep(succeeded=True)  # a build that asked for a and b
+    assert len(resident) == 2
+    resident.put(("c", None), "c")
+    resident.sweep(succeeded=False)  # a failed build that asked for c: a and b stay for the next
+    assert [resident.get((key, None)) for key in "abc"] == ["a", "b", "c"]
+    resident.put(("d", None), "d")
+    resident.sweep(succeeded=False)  # another, that asked for d (and for a, b and c above, just now)
+    resident.put(("e", None), "e")
+    resident.sweep(succeeded=False)  # and another, that asked for e: what neither it nor the last success asked is gone
+    assert [resident.get((key, None)) for key in "abcde"] == ["a", "b", None, None, "e"]
+    resident.sweep(succeeded=True)  # a success that asked for a, b and e above
+    resident.sweep(succeeded=True)  # and one that asked for nothing
     assert len(resident) == 0
 
 
-def test_the_bank_state_leaves_out_hidden_folders_and_the_build_folder(tmp_path: Path) -> None:
+def test_failed_builds_in_a_row_keep_the_last_success_and_no_more(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers read the topic files (as in a large bank) and hand them over: the build keeps
+    # what it decodes of them, though it fails after.
+    monkeypatch.setenv("DECKGEN_JOBS", "2")
+    monkeypatch.setattr(parallel, "MIN_BANK_BYTES", 1)
+    epoch(1_700_000_000)
+    sources = mini_bank / "sources.yaml"
+    clean = sources.read_text(encoding="utf-8").split("  - id: uncited")[0]
+    sources.write_text(clean, encoding="utf-8")
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out", strict=True))
+    assert watcher.build().error is None
+    assert watcher.build().error is None
+    assert len(watcher.resident) == 2  # the mini bank's two topic files
+    for round_number in range(3):
+        # A new source changes every topic file's key (what it may cite), and is cited by no
+        # card: --strict fails the build on that warning, after the topics were read.
+        sources.write_text(clean + f"  - id: extra-{round_number}\n    title: Extra\n    url: https://example.org/{round_number}\n    section: peft\n", encoding="utf-8")
+        failed = watcher.build()
+        assert failed.error is not None and [d.rule for d in failed.error.diagnostics] == ["uncited-source"]
+        assert len(watcher.resident) == 4  # this build's two, and the last success's two
+    sources.write_text(clean, encoding="utf-8")
+    assert watcher.build().error is None
+    assert len(watcher.resident) == 2
+
+
+def _remove_deep(deepest: Path, top: Path) -> None:
+    """Remove a chain of folders from its deepest, without recursing."""
+    for path in deepest.iterdir():
+        path.unlink()
+    while True:
+        deepest.rmdir()
+        if deepest == top:
+            return
+        deepest = deepest.parent
+
+
+def test_the_bank_state_is_the_files_deckgen_reads(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     bank = tmp_path / "bank"
-    for name in ("deck.yaml", "topic/a.yaml", "images/x.svg", ".git/HEAD", "build/.deckgen-cache.sqlite", "build/deck.apkg", ".hidden.yaml"):
+    names = ("deck.yaml", "topic/a.yaml", "images/x.svg", ".git/HEAD", ".a.yaml.swp", "topic/a.yaml~", "build/.deckgen-output", "build/deck.apkg",
+             "other-build/.deckgen-output", "other-build/x.apkg", "skipped/x.yaml")
+    for name in names:
         (bank / name).parent.mkdir(parents=True, exist_ok=True)
         (bank / name).write_text(name, encoding="utf-8")
     (bank / "link.yaml").symlink_to(bank / "deck.yaml")
-    state = bank_state(bank, (bank / "build",))
-    assert sorted(state) == [".hidden.yaml", "deck.yaml", "images/x.svg", "link.yaml", "topic/a.yaml"]
+    (bank / "linked-folder").symlink_to(bank / "topic")  # a folder reached through a link is not read, as deckgen reads none
+    (bank / "broken.yaml").symlink_to(bank / "nowhere.yaml")
+    os.mkfifo(bank / "pipe.yaml")
+    deep = bank / "deep"
+    deep.mkdir()
+    for _ in range(1_200):  # deeper than Python's stack: os.walk would raise
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "z.yaml").write_text("z", encoding="utf-8")
+    request.addfinalizer(lambda: _remove_deep(deep, bank / "deep"))  # shutil.rmtree, which pytest cleans up with, recurses too
+    (tmp_path / "alias").symlink_to(bank)
+    state = bank_state(bank, (tmp_path / "alias" / "skipped",))  # the skipped folder, spelt through a link
+    assert sorted(state) == ["deck.yaml", "deep/" + "d/" * 1_200 + "z.yaml", "images/x.svg", "link.yaml", "topic/a.yaml"]
     (bank / "topic/a.yaml").write_text("changed", encoding="utf-8")
     (bank / "images/x.svg").unlink()
     (bank / "topic/b.yaml").write_text("new", encoding="utf-8")
-    assert changed_files(state, bank_state(bank, (bank / "build",))) == ["images/x.svg", "topic/a.yaml", "topic/b.yaml"]
+    assert changed_files(state, bank_state(bank, (bank / "skipped",))) == ["images/x.svg", "topic/a.yaml", "topic/b.yaml"]
+
+
+def test_a_file_saved_twice_in_one_tick_of_a_coarse_clock_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    path = bank / "a.yaml"
+    path.write_text("first", encoding="utf-8")
+    info = os.stat(path)
+    # A file changed just now is hashed: a second save of the same size in the same tick of a
+    # coarse clock keeps its times, and only its bytes tell.
+    (signature,) = bank_state(bank).values()
+    assert signature[:4] == (5, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) and signature[4] == hashlib.sha256(b"first").hexdigest()
+    later = time.time_ns() + 60_000_000_000
+    monkeypatch.setattr(time, "time_ns", lambda: later)
+    assert bank_state(bank)["a.yaml"][4] == ""  # long unchanged: its times suffice
+    assert bank_state(bank, rehash=["a.yaml"]) == {"a.yaml": signature}  # hashed when the state it is compared with was
+    path.write_text("other", encoding="utf-8")
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert bank_state(bank, rehash=["a.yaml"])["a.yaml"][4] == hashlib.sha256(b"other").hexdigest()
 
 
 def test_a_change_is_built_once_the_bank_is_still(tmp_path: Path) -> None:
     states: list[BankState] = [
-        {"a.yaml": (1, 1, 1, 1)},  # the build looks before it starts (and, as it fails, not after)
-        {"a.yaml": (1, 1, 1, 1)},  # nothing yet
-        {"a.yaml": (2, 2, 2, 2)},  # an editor begins to save
-        {"a.yaml": (3, 3, 3, 3), "b.yaml": (1, 1, 1, 1)},
-        {"a.yaml": (3, 3, 3, 3), "b.yaml": (1, 1, 1, 1)},  # still: built
+        {"a.yaml": (1, 1, 1, 1, "")},  # the build looks before it starts (and, as it fails, not after)
+        {"a.yaml": (1, 1, 1, 1, "")},  # nothing yet
+        {"a.yaml": (1, 1, 1, 1, ""), ".a.yaml.tmp": (1, 1, 1, 1, "")},  # an editor's file, gone at the next look
+        {"a.yaml": (1, 1, 1, 1, "")},  # no change: the watch waits on
+        {"a.yaml": (2, 2, 2, 2, "")},  # an editor begins to save
+        {"a.yaml": (3, 3, 3, 3, ""), "b.yaml": (1, 1, 1, 1, "")},
+        {"a.yaml": (3, 3, 3, 3, ""), "b.yaml": (1, 1, 1, 1, "")},  # still: built
     ]
     slept: list[float] = []
     watcher = Watcher(BuildOptions(tmp_path / "bank", tmp_path / "out"), lambda: states.pop(0))
     assert watcher.build().error is not None  # there is no bank; the state it looked at is seen
     assert watcher.wait(0.25, slept.append) == ["a.yaml", "b.yaml"]
-    assert slept == [0.25] * 4 and states == []
+    assert slept == [0.25] * 6 and states == []
+
+
+def test_a_change_met_by_another_build_of_the_folder_is_built_when_it_ends(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
+    epoch(1_700_000_000)
+    out = tmp_path / "out"
+    watcher = Watcher(BuildOptions(mini_bank, out))
+    assert watcher.build().error is None
+    edit_mini(mini_bank)
+    with held_output(out):  # another deckgen build, writing the folder now
+        busy = watcher.build(watcher.changes())
+    assert isinstance(busy.error, OutputBusy)
+    assert [str(d) for d in busy.error.diagnostics] == [
+        f"{out.as_posix()}:1:1: error: another deckgen build is writing this output folder now; run this one when it has finished [output]"
+    ]
+    assert watcher.changes() == [MINI_FILE.as_posix()]  # not taken as seen: built at the next look
+    assert watcher.build(watcher.changes()).error is None
+    assert watcher.changes() == []
 
 
 def test_a_bank_that_never_stops_changing_is_built_after_a_while(tmp_path: Path) -> None:
@@ -222,7 +378,7 @@ def test_a_bank_that_never_stops_changing_is_built_after_a_while(tmp_path: Path)
     def look() -> BankState:
         nonlocal count
         count += 1
-        return {"a.yaml": (count, count, count, count)}
+        return {"a.yaml": (count, count, count, count, "")}
 
     watcher = Watcher(BuildOptions(tmp_path / "bank", tmp_path / "out"), look)
     watcher.build()

@@ -12,7 +12,7 @@ full sheet.
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cache
+from functools import lru_cache
 from string import ascii_lowercase
 
 from deckgen.model import Bank, Question, Source
@@ -69,7 +69,7 @@ def cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
     return keys
 
 
-@cache
+@lru_cache(maxsize=4)  # a watch builds again and again: the sources of its last few builds
 def _cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
     by_stem: dict[str, list[Source]] = defaultdict(list)
     for source in sources:

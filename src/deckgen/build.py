@@ -247,9 +247,11 @@ def build_deck(options: BuildOptions, resident: Resident | None = None) -> Build
         try:
             result = _build(options, output, cache)
             if resident is not None:
-                resident.sweep()
+                resident.sweep(succeeded=True)
             return result
         except DeckgenError:
+            if resident is not None:
+                resident.sweep(succeeded=False)
             raise
         except Exception:
             # Not the user's fault, and perhaps the cache's: every cached value is checked as it

@@ -212,6 +212,12 @@ class BuildCache:
             self.resident.put((key, where), value)
         return value
 
+    def refuse(self, key: str, where: object) -> None:
+        """Say that the value `decoded` gave for `key` and `where` was refused by its reader
+        (it checks what decoding cannot): a later build reads the file, not that value."""
+        if self.resident is not None:
+            self.resident.drop((key, where))
+
     def memo(self, key: str, compute: Callable[[], T], decode: Callable[[Any], T | None], encode: Callable[[T], Any] | None = None) -> T:
         """The value cached under `key` as `decode` reads it, or else `compute()`, which is then
         cached (as `encode` writes it, by default as it is). Whatever the cache holds, a value that
@@ -582,6 +588,8 @@ class Resident:
     def __init__(self) -> None:
         self._values: dict[tuple[str, object], object] = {}
         self._asked: set[tuple[str, object]] = set()
+        self._last: set[tuple[str, object]] = set()
+        """What the last build that succeeded asked for."""
 
     def __len__(self) -> int:
         return len(self._values)
@@ -598,16 +606,25 @@ class Resident:
         self._values[key] = value
         self._asked.add(key)
 
-    def sweep(self) -> None:
-        """Drop every value not asked for since the last sweep: after a build that succeeded, what
-        it did not read (a file edited since, or removed) will not be asked for again."""
-        self._values = {key: value for key, value in self._values.items() if key in self._asked}
+    def drop(self, key: tuple[str, object]) -> None:
+        """Forget the value under `key`: its reader refused it, and reads the file instead."""
+        self._values.pop(key, None)
+
+    def sweep(self, succeeded: bool) -> None:
+        """After a build: drop every value that neither it nor the last build that succeeded
+        asked for (a file edited since, or removed), so that the store holds at most two builds'
+        worth, however many fail in a row."""
+        keep = self._asked if succeeded else self._asked | self._last
+        self._values = {key: value for key, value in self._values.items() if key in keep}
+        if succeeded:
+            self._last = self._asked
         self._asked = set()
 
     def clear(self) -> None:
         """Drop every value: after a build that failed in a way no check foresaw (see `BuildCache.forget`)."""
         self._values = {}
         self._asked = set()
+        self._last = set()
 
 
 class _Seen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from deckgen.model import DeckgenError, Diagnostic, one_line
 from deckgen.printsheet import LAYOUTS, PAPERS, PrintStyle
 from deckgen.references import DEFAULT_BANK_DIR
 from deckgen.report import FORMATS, as_json, github_annotation, plural, summary
+from deckgen.outdir import OutputBusy
 from deckgen.outputs.site import SITE_FOLDER
 from deckgen.scaffold import new_question, new_topic, new_translation
 from deckgen.schema import REFERENCE_FILE, SCHEMA_DIR, SCHEMA_FILES, reference_text, schema_text
@@ -160,26 +162,39 @@ def watch_command(interval: float, **chosen: Any) -> None:
     options = _options(**chosen)
     watcher = Watcher(options)
     try:
-        _watched(watcher.build(), options.out_dir)
+        shown = _watched(watcher, [], options.out_dir, None)
         click.echo(one_line(f"watching {options.bank_dir.as_posix()} for changes; press Ctrl-C to stop"))
         while True:
             changed = watcher.wait(interval)
             named = ", ".join(changed[:3]) + (f" and {plural(len(changed) - 3, 'other file')}" if len(changed) > 3 else "")
-            click.echo(one_line(f"changed: {named}; building again"))
-            _watched(watcher.build(changed), options.out_dir)
+            if shown is None or not isinstance(shown.error, OutputBusy):
+                click.echo(one_line(f"changed: {named}; building again"))
+            shown = _watched(watcher, changed, options.out_dir, shown)
     except KeyboardInterrupt:
         click.echo("stopped watching")
 
 
-def _watched(outcome: Outcome, out_dir: Path) -> None:
-    """Say what one build of a watch wrote, or why it failed."""
+def _watched(watcher: Watcher, changed: list[str], out_dir: Path, last: Outcome | None) -> Outcome | None:
+    """Build for a watch, and say what the build wrote or why it failed; the outcome (None after a
+    fault of deckgen's own). Another build holding the output folder is said once, not at each look."""
+    try:
+        outcome = watcher.build(changed)
+    except Exception:  # a fault of deckgen's own: its cache is gone (`build_deck`), the watch goes on
+        click.echo(traceback.format_exc(), err=True, nl=False)
+        click.echo("build failed: a fault of deckgen's own, not of the bank (above); please report it", err=True)
+        return None
     if outcome.timings is not None:
         click.echo(outcome.timings.format(), err=True)
-    if outcome.error is not None:
+    if isinstance(outcome.error, OutputBusy):
+        if last is None or not isinstance(last.error, OutputBusy):
+            _report(outcome.error.diagnostics)
+            click.echo("waiting for it: the change is built when it has finished", err=True)
+    elif outcome.error is not None:
         _report(outcome.error.diagnostics)
         click.echo(f"build failed: {summary(outcome.error.diagnostics)}; the outputs are as they were", err=True)
     elif outcome.result is not None:
         _built(outcome.result, out_dir)
+    return outcome
 
 
 @main.command("check")

@@ -321,6 +321,7 @@ def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tup
         return None
     translated, warnings, done, stale = found
     if type(done) is not int or type(stale) is not int or [q.id for q in translated.questions] != [q.id for q in topic.questions]:
+        cache.refuse(key, topic.path)
         return None  # not what deckgen stored: read the files instead
     checker.diagnostics += warnings
     checker.stale += stale

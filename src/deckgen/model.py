@@ -159,13 +159,14 @@ def deck_part_key(title: str) -> str:
 def media_name(path: Path) -> str:
     """An image's packed name: unique by content, as Anki's media folder is shared by every deck."""
     stat = path.stat()
-    return _media_name(path, stat.st_mtime_ns, stat.st_size)
+    return _media_name(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 @lru_cache(maxsize=1024)
-def _media_name(path: Path, mtime_ns: int, size: int) -> str:
-    # Every render of a question asks for its images' names: each file is hashed once
-    # (again only if it changes).
+def _media_name(path: Path, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    # Every render of a question asks for its images' names: each file is hashed once, and
+    # again if it changes, even to the same size and modification time (`cp -p`, a file
+    # system whose times are whole seconds): its change time then moves, or its inode.
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return f"deckgen-{digest}{path.suffix.lower().replace('.jpeg', '.jpg')}"
 

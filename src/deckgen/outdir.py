@@ -56,6 +56,10 @@ def _written_by_an_older_deckgen(entries: list[Path]) -> bool:
     return True
 
 
+class OutputBusy(DeckgenError):
+    """Another build holds the output folder: this one wrote nothing, and may be run again once it ends."""
+
+
 def _fail(where: Path, message: str) -> DeckgenError:
     return DeckgenError([Diagnostic(Location(one_line(where.as_posix())), Severity.ERROR, message, "output")])
 
@@ -215,7 +219,7 @@ def held_output(out: Path) -> Iterator[Output]:
             if sys.platform != "win32":  # Windows: builds into one folder are not kept apart
                 fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _fail(out, "another deckgen build is writing this output folder now; run this one when it has finished") from None
+            raise OutputBusy(_fail(out, "another deckgen build is writing this output folder now; run this one when it has finished").diagnostics) from None
         for leftover in _leftovers(out):
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)

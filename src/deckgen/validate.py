@@ -295,6 +295,7 @@ def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> To
         or any(len({r.id for r in q.rows}) != len(q.rows) for q in questions)
         or any(q.topic != topic.id or q.section != topic.section or not sources.issuperset(q.sources) for q in questions)
     ):
+        cache.refuse(key, path)
         return None  # not what deckgen stored for a file that passed: read the file instead
     reader.diagnostics.extend(warnings)
     reader.unique(reader.known.topic_ids, topic.id, id_location, "topic id")

@@ -12,21 +12,25 @@ the old) is built once, when it is whole.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deckgen.build import BuildOptions, BuildResult, build_deck
 from deckgen.cache import Resident
 from deckgen.model import DeckgenError
+from deckgen.outdir import MARKER, OutputBusy
 from deckgen.timing import Timings, phase
 
 __all__ = ["BankState", "Outcome", "Watcher", "bank_state", "changed_files"]
 
-Signature = tuple[int, int, int, int]
-"""A file's size, modification and change times (nanoseconds) and inode."""
+Signature = tuple[int, int, int, int, str]
+"""A file's size, modification and change times (nanoseconds), inode, and, for a file that
+changed just before it was looked at, a hash of its bytes (else "")."""
 
 BankState = dict[str, Signature]
 """Every file of the bank, by its path relative to the bank folder (with `/`)."""
@@ -35,25 +39,65 @@ SETTLE_LIMIT = 20
 """The most intervals a change waits for the bank to stop changing before it is built anyway
 (a file written to without end would otherwise never be built)."""
 
+RECENT_NS = 3_000_000_000
+"""A file changed less than this long before the look is hashed too: on a file system whose
+times are whole seconds (or two), a second save in the same second, of the same size, would
+keep every time it had (git treats such "racy" files the same way)."""
 
-def bank_state(bank_dir: Path, skip: tuple[Path, ...] = ()) -> BankState:
-    """What the bank folder holds now: every regular file under it, but none in a hidden folder
-    (`.git`) or in the folders `skip` (a build folder inside the bank)."""
+
+def bank_state(bank_dir: Path, skip: tuple[Path, ...] = (), rehash: Collection[str] = ()) -> BankState:
+    """What the bank folder holds now: every regular file under it, as deckgen reads the bank:
+    no hidden file or folder (`.git`, an editor's `.x.yaml.swp`), no backup (`x.yaml~`), no
+    folder reached through a link, and nothing in the folders `skip` (a build folder inside the
+    bank) or in any other deckgen output folder. The files named in `rehash` (those hashed at
+    the look this one is compared with) are hashed however long ago they changed."""
     state: BankState = {}
-    skipped = {os.path.abspath(path) for path in skip}
+    skipped = {_identity(path) for path in skip} - {None}
     root = os.path.abspath(bank_dir)
-    for folder, names, files in os.walk(root):
-        names[:] = sorted(n for n in names if not n.startswith(".") and os.path.join(folder, n) not in skipped)
-        for name in files:
-            path = os.path.join(folder, name)
+    now = time.time_ns()
+    folders = [root]
+    while folders:  # not os.walk, which recurses: a bank may nest folders deeper than Python's stack
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # gone, or unreadable: the build says so
+            continue
+        if any(entry.name == MARKER for entry in entries) or _identity(Path(folder)) in skipped:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.endswith("~"):
+                continue
             try:
-                info = os.stat(path)
-            except OSError:  # removed while the folder was read: the next look sees it gone
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                info = os.stat(entry.path)
+            except OSError:  # removed while the folder was read, or a broken link: the next look sees it
                 continue
-            if not os.path.isfile(path):
+            if not stat.S_ISREG(info.st_mode):
                 continue
-            state[os.path.relpath(path, root).replace(os.sep, "/")] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            name = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            recent = name in rehash or now - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS
+            state[name] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, _hash(entry.path) if recent else "")
     return state
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """A folder's device and inode, however its path is spelt (through a link, `..`); None if it is not there."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _hash(path: str) -> str:
+    """A hash of the file's bytes ("" if it cannot be read: the build says why)."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError:
+        return ""
 
 
 def changed_files(before: BankState, after: BankState) -> list[str]:
@@ -79,9 +123,12 @@ class Watcher:
     def __init__(self, options: BuildOptions, look: Callable[[], BankState] | None = None) -> None:
         self.options = options
         self.resident = Resident()
-        out = options.out_dir
-        self._look = look or (lambda: bank_state(options.bank_dir, (out,)))
+        self._look = look or self._bank_state
         self._seen: BankState = {}
+
+    def _bank_state(self) -> BankState:
+        """The bank's state, each file hashed that was hashed when the last build looked."""
+        return bank_state(self.options.bank_dir, (self.options.out_dir,), [name for name, signature in self._seen.items() if signature[4]])
 
     def build(self, changed: list[str] | None = None) -> Outcome:
         """Build the bank as it is now. The files this build wrote into the bank (its lock) are
@@ -92,6 +139,8 @@ class Watcher:
         try:
             with phase(clock, "total"):
                 result = build_deck(options, self.resident)
+        except OutputBusy as err:  # another build wrote nothing of this one's: the change is built at the next look
+            return Outcome(None, err, changed or [], clock)
         except DeckgenError as err:
             self._seen = before
             return Outcome(None, err, changed or [], clock)
@@ -110,16 +159,19 @@ class Watcher:
 
     def wait(self, interval: float, sleep: Callable[[float], None] = time.sleep) -> list[str]:
         """Wait until the bank changes and then stays unchanged for one interval (or for
-        `SETTLE_LIMIT` intervals at most); the files changed."""
+        `SETTLE_LIMIT` intervals at most); the files changed. A change undone meanwhile (a
+        file that an editor made and removed) is no change."""
         while True:
             sleep(interval)
             state = self._look()
-            if changed_files(self._seen, state):
-                break
-        for _ in range(SETTLE_LIMIT):
-            sleep(interval)
-            later = self._look()
-            if later == state:
-                break
-            state = later
-        return changed_files(self._seen, state)
+            if not changed_files(self._seen, state):
+                continue
+            for _ in range(SETTLE_LIMIT):
+                sleep(interval)
+                later = self._look()
+                if later == state:
+                    break
+                state = later
+            changed = changed_files(self._seen, state)
+            if changed:
+                return changed
