@@ -108,3 +108,29 @@ def test_an_unreadable_file_is_an_error(in_tmp: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert errors(bank) == ["q/secret.yaml:1:1: error: cannot read file: Permission denied [io]"]
+
+
+def test_a_topic_file_or_folder_whose_name_is_not_utf8_is_an_error_not_a_crash(in_tmp: Path) -> None:
+    # A pull request can add any bytes as a file name; deckgen's messages, cache keys and links
+    # are text. Through the CLI, with the build's cache, which keys each file by its name.
+    more = TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q").replace("topic: Attention", "topic: More")
+    bank = write_bank(Path("q"), {"more.yaml": more})
+    os.rename(bank / "attention.yaml", os.fsencode(bank) + b"/atten\xfftion.yaml")
+    os.mkdir(os.fsencode(bank) + b"/f\xfeolder")
+    (Path(os.fsdecode(os.fsencode(bank) + b"/f\xfeolder")) / "more.yaml").write_text(TOPIC, encoding="utf-8")
+    (Path(os.fsdecode(os.fsencode(bank) + b"/not\xfeyaml.txt"))).write_text("not read", encoding="utf-8")  # not read: no error
+    expected = [
+        "q/atten\\udcfftion.yaml:1:1: error: has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it [bank-file]",
+        "q/f\\udcfeolder:1:1: error: has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it [bank-file]",
+    ]
+    assert errors(bank) == expected
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check", "q", "--strict"])
+    assert (checked.exit_code, checked.output) == (1, "\n".join(expected) + "\n2 errors, 0 warnings in 2 files\n")
+    built = runner.invoke(main, ["build", "q", "--out", "out"])
+    assert (built.exit_code, built.output) == (1, "\n".join(expected) + "\nbuild failed: 2 errors, 0 warnings in 2 files; nothing was written\n")
+    assert not Path("out").exists()
+    github = runner.invoke(main, ["check", "q", "--format", "github"])
+    assert github.output.splitlines()[0] == (
+        "::error file=q/atten\\udcfftion.yaml,line=1,col=1,title=deckgen bank-file::has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it"
+    )

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deckgen.model import Diagnostic, Location, Severity
+from deckgen.model import Diagnostic, Location, Severity, one_line
 from deckgen.svg import svg_problem
 
 DEFAULT_BANK_DIR = "questions"
@@ -121,6 +121,15 @@ def link_problem(root: Path, path: Path) -> str | None:
     return None
 
 
+def _utf8(name: str) -> bool:
+    """Whether a file name read from the system was UTF-8 (Python reads each byte that is not as a lone surrogate)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def topic_files(root: Path, languages: tuple[str, ...] = ()) -> tuple[list[Path], list[Diagnostic]]:
     """Every topic bank under `root` (YAML files other than deck and sources, hidden ones skipped,
     and the translation overlays of the editions in `languages`, `<name>.<language>.yaml`), and
@@ -129,7 +138,7 @@ def topic_files(root: Path, languages: tuple[str, ...] = ()) -> tuple[list[Path]
     problems: list[Diagnostic] = []
 
     def problem(path: Path, message: str) -> None:
-        problems.append(Diagnostic(Location(display(root, path)), Severity.ERROR, message, "bank-file"))
+        problems.append(Diagnostic(Location(one_line(display(root, path))), Severity.ERROR, message, "bank-file"))
 
     folders = [root]
     while folders:
@@ -144,6 +153,10 @@ def topic_files(root: Path, languages: tuple[str, ...] = ()) -> tuple[list[Path]
             if entry.name.startswith(".") or (folder == root and path.stem in (DECK_FILE, SOURCES_FILE)):
                 continue  # deck and sources are read, and checked, on their own
             is_yaml = path.suffix in YAML_SUFFIXES
+            if not _utf8(entry.name) and (is_yaml or entry.is_dir()):
+                # Its name, in messages, keys and links, would be text that cannot be written.
+                problem(path, "has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it")
+                continue
             if is_yaml and any(path.stem.endswith(f".{lang}") for lang in languages if lang != "en"):
                 continue  # a translation, read with its edition (deckgen.editions)
             if entry.is_symlink():
