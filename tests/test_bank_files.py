@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +111,10 @@ def test_an_unreadable_file_is_an_error(in_tmp: Path, monkeypatch: pytest.Monkey
     assert errors(bank) == ["q/secret.yaml:1:1: error: cannot read file: Permission denied [io]"]
 
 
+NOT_UTF8 = pytest.mark.skipif(sys.platform == "darwin", reason="macOS's file systems refuse a name that is not UTF-8: such a bank cannot be checked out there")
+
+
+@NOT_UTF8
 def test_a_topic_file_or_folder_whose_name_is_not_utf8_is_an_error_not_a_crash(in_tmp: Path) -> None:
     # A pull request can add any bytes as a file name; deckgen's messages, cache keys and links
     # are text. Through the CLI, with the build's cache, which keys each file by its name.
@@ -134,3 +139,18 @@ def test_a_topic_file_or_folder_whose_name_is_not_utf8_is_an_error_not_a_crash(i
     assert github.output.splitlines()[0] == (
         "::error file=q/atten\\udcfftion.yaml,line=1,col=1,title=deckgen bank-file::has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it"
     )
+
+
+@NOT_UTF8
+def test_a_topic_that_links_to_a_file_whose_name_is_not_utf8_is_an_error(in_tmp: Path) -> None:
+    # The site's "suggest an edit" link names the file a topic link leads to.
+    more = TOPIC.replace("id: attention", "id: more").replace("why-scale", "more-q").replace("topic: Attention", "topic: More")
+    bank = write_bank(Path("q"), {"more.yaml": more})
+    raw = os.fsencode(bank) + b"/raw"
+    os.mkdir(raw)
+    os.rename(bank / "attention.yaml", raw + b"/atten\xfftion.dat")
+    (bank / "attention.yaml").symlink_to(Path(os.fsdecode(b"raw/atten\xfftion.dat")))
+    expected = "q/attention.yaml:1:1: error: is a link to a file whose name is not UTF-8 (a byte is shown as \\udcXX): rename it [bank-file]"
+    assert errors(bank) == [expected]
+    built = CliRunner().invoke(main, ["build", "q", "--out", "out"])
+    assert (built.exit_code, built.output) == (1, expected + "\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n")

@@ -23,13 +23,16 @@ from deckgen import validate as validate_module
 from deckgen import build as build_module
 from deckgen import cli
 from deckgen import parallel
+from deckgen import watch as watch_module
 from deckgen.build import BuildOptions, build
 from deckgen.cache import BuildCache, Resident
+from deckgen import model as model_module
 from deckgen.model import media_name
 from deckgen.outdir import OutputBusy, held_output
 from deckgen.watch import SETTLE_LIMIT, BankState, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
 from tests.test_cache import MINI_FILE, QK_FILE, digests, edit, edit_mini
+from tests.test_media import bank_with_image
 
 
 @pytest.fixture
@@ -183,6 +186,7 @@ def test_a_fault_of_deckgens_own_is_reported_and_the_watch_goes_on(
     with monkeypatch.context() as patched:
         patched.setattr(build_module, "_write_lock", broken)
         assert cli._watched(watcher, [], tmp_path / "out", None) is None
+    assert watcher.changes() == []  # built again when the bank changes, not at every look
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("Traceback (most recent call last):\n")
@@ -204,6 +208,15 @@ def test_an_image_replaced_at_the_same_size_and_time_gets_its_new_name(tmp_path:
     assert os.stat(image).st_size == before.st_size and os.stat(image).st_mtime_ns == before.st_mtime_ns
     assert first == f"deckgen-{hashlib.sha256(b'<svg>1</svg>').hexdigest()[:16]}.svg"
     assert media_name(image) == f"deckgen-{hashlib.sha256(b'<svg>2</svg>').hexdigest()[:16]}.svg"
+
+
+def test_a_build_forgets_which_name_each_image_was_packed_under(in_tmp: Path, epoch: Callable[[int], None]) -> None:
+    # On a file system whose clock ticks in whole seconds, an image rewritten in place within
+    # one tick, at the same size, keeps its times and inode: only hashing it again tells.
+    epoch(1_700_000_000)
+    result = build(bank_with_image(Path("q")), Path("out"))
+    assert any(path.suffix == ".png" for path in (Path("out") / "media").iterdir()) and result.bank.topics[0].questions[0].images
+    assert model_module._media_name.cache_info().currsize == 0
 
 
 def test_the_resident_store_hands_out_what_it_decoded_once(tmp_path: Path) -> None:
@@ -281,21 +294,24 @@ def test_failed_builds_in_a_row_keep_the_last_success_and_no_more(
     assert len(watcher.resident) == 2
 
 
-def _remove_deep(deepest: Path, top: Path) -> None:
-    """Remove a chain of folders from its deepest, without recursing."""
-    for path in deepest.iterdir():
-        path.unlink()
-    while True:
-        deepest.rmdir()
-        if deepest == top:
-            return
-        deepest = deepest.parent
+def _remove_deep(top: Path) -> None:
+    """Remove a chain of folders `top/d/d/…` (as much of it as was made), from its deepest, without recursing."""
+    if not top.is_dir():
+        return
+    chain = [top]
+    while (chain[-1] / "d").is_dir():
+        chain.append(chain[-1] / "d")
+    for folder in reversed(chain):
+        for path in folder.iterdir():
+            if not path.is_dir():
+                path.unlink()
+        folder.rmdir()
 
 
 def test_the_bank_state_is_the_files_deckgen_reads(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     bank = tmp_path / "bank"
     names = ("deck.yaml", "topic/a.yaml", "images/x.svg", ".git/HEAD", ".a.yaml.swp", "topic/a.yaml~", "build/.deckgen-output", "build/deck.apkg",
-             "other-build/.deckgen-output", "other-build/x.apkg", "skipped/x.yaml")
+             "other-build/.deckgen-output", "other-build/x.apkg", "skipped/x.yaml", "drafts~/b.yaml", ".figures/y.svg")
     for name in names:
         (bank / name).parent.mkdir(parents=True, exist_ok=True)
         (bank / name).write_text(name, encoding="utf-8")
@@ -304,19 +320,20 @@ def test_the_bank_state_is_the_files_deckgen_reads(tmp_path: Path, request: pyte
     (bank / "broken.yaml").symlink_to(bank / "nowhere.yaml")
     os.mkfifo(bank / "pipe.yaml")
     deep = bank / "deep"
+    request.addfinalizer(lambda: _remove_deep(bank / "deep"))  # shutil.rmtree, which pytest cleans up with, recurses too
     deep.mkdir()
-    for _ in range(1_200):  # deeper than Python's stack: os.walk would raise
+    for _ in range(1_200):  # deeper than Python's stack: os.walk (which recurses on Python 3.11) would raise
         deep = deep / "d"
         deep.mkdir()
     (deep / "z.yaml").write_text("z", encoding="utf-8")
-    request.addfinalizer(lambda: _remove_deep(deep, bank / "deep"))  # shutil.rmtree, which pytest cleans up with, recurses too
     (tmp_path / "alias").symlink_to(bank)
-    state = bank_state(bank, (tmp_path / "alias" / "skipped",))  # the skipped folder, spelt through a link
-    assert sorted(state) == ["deck.yaml", "deep/" + "d/" * 1_200 + "z.yaml", "images/x.svg", "link.yaml", "topic/a.yaml"]
+    # The skipped folder, spelt through a link; and an image the bank shows from a hidden folder.
+    state = bank_state(bank, (tmp_path / "alias" / "skipped",), also=[".figures/y.svg", ".figures/gone.svg"])
+    assert sorted(state) == [".figures/y.svg", "deck.yaml", "deep/" + "d/" * 1_200 + "z.yaml", "drafts~/b.yaml", "images/x.svg", "link.yaml", "topic/a.yaml"]
     (bank / "topic/a.yaml").write_text("changed", encoding="utf-8")
     (bank / "images/x.svg").unlink()
     (bank / "topic/b.yaml").write_text("new", encoding="utf-8")
-    assert changed_files(state, bank_state(bank, (bank / "skipped",))) == ["images/x.svg", "topic/a.yaml", "topic/b.yaml"]
+    assert changed_files(state, bank_state(bank, (bank / "skipped",), also=[".figures/y.svg"])) == ["images/x.svg", "topic/a.yaml", "topic/b.yaml"]
 
 
 def test_a_file_saved_twice_in_one_tick_of_a_coarse_clock_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -338,21 +355,54 @@ def test_a_file_saved_twice_in_one_tick_of_a_coarse_clock_is_seen(tmp_path: Path
     assert bank_state(bank, rehash=["a.yaml"])["a.yaml"][4] == hashlib.sha256(b"other").hexdigest()
 
 
+def test_a_watch_hashes_only_files_that_changed_just_before_it_looked(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    hashed: list[str] = []
+    real_hash = watch_module._hash
+
+    def counted(path: str) -> str:
+        hashed.append(os.path.relpath(path, mini_bank))
+        return real_hash(path)
+
+    monkeypatch.setattr(watch_module, "_hash", counted)
+    clock = [time.time_ns()]
+    monkeypatch.setattr(time, "time_ns", lambda: clock[0])
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"))
+    assert watcher.build().error is None
+    # The copy's files were all written just now, and the lock by the build: each is hashed,
+    # and again at each look while they are compared with hashes.
+    files = sorted(["attention.yaml", "deck.lock", "deck.yaml", "extra/lora.yml", "sources.yaml"])
+    assert sorted(set(hashed)) == files
+    clock[0] += 60_000_000_000  # a minute on
+    hashed.clear()
+    assert watcher.changes() == []  # hashed again, since they were hashed when the build looked
+    assert sorted(hashed) == files
+    assert watcher.build().error is None  # a build that looks at files a minute old keeps no hash of them
+    hashed.clear()
+    assert watcher.changes() == [] and hashed == []
+    edit_mini(mini_bank)  # written at the real time: a minute before this clock, yet its times moved
+    assert watcher.changes() == [MINI_FILE.as_posix()] and hashed == []
+
+
 def test_a_change_is_built_once_the_bank_is_still(tmp_path: Path) -> None:
+    seen = {"a.yaml": (1, 1, 1, 1, "")}
     states: list[BankState] = [
-        {"a.yaml": (1, 1, 1, 1, "")},  # the build looks before it starts (and, as it fails, not after)
-        {"a.yaml": (1, 1, 1, 1, "")},  # nothing yet
-        {"a.yaml": (1, 1, 1, 1, ""), ".a.yaml.tmp": (1, 1, 1, 1, "")},  # an editor's file, gone at the next look
-        {"a.yaml": (1, 1, 1, 1, "")},  # no change: the watch waits on
+        seen,  # the build looks before it starts (and, as it fails, not after)
+        seen,  # nothing yet
+        {**seen, ".a.yaml.tmp": (1, 1, 1, 1, "")},  # an editor's file
+        seen,  # gone at the next look
+        seen,  # and still gone: no change, and the watch waits on
         {"a.yaml": (2, 2, 2, 2, "")},  # an editor begins to save
-        {"a.yaml": (3, 3, 3, 3, ""), "b.yaml": (1, 1, 1, 1, "")},
-        {"a.yaml": (3, 3, 3, 3, ""), "b.yaml": (1, 1, 1, 1, "")},  # still: built
+        {"a.yaml": (3, 3, 3, 3, "h"), "b.yaml": (1, 1, 1, 1, "")},
+        {"a.yaml": (3, 3, 3, 3, ""), "b.yaml": (1, 1, 1, 1, "")},  # still (a.yaml hashed at one look and not the next): built
     ]
     slept: list[float] = []
     watcher = Watcher(BuildOptions(tmp_path / "bank", tmp_path / "out"), lambda: states.pop(0))
     assert watcher.build().error is not None  # there is no bank; the state it looked at is seen
     assert watcher.wait(0.25, slept.append) == ["a.yaml", "b.yaml"]
-    assert slept == [0.25] * 6 and states == []
+    assert slept == [0.25] * 7 and states == []
 
 
 def test_a_change_met_by_another_build_of_the_folder_is_built_when_it_ends(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

@@ -25,7 +25,7 @@ from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
 from deckgen.memory import return_freed_memory
-from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic, forget_media_names
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.outputs import FORMATS, RenderContext, Writer
@@ -264,6 +264,7 @@ def build_deck(options: BuildOptions, resident: Resident | None = None) -> Build
         finally:
             cache.close()
             forget_rendered()
+            forget_media_names()
 
 
 def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildResult:

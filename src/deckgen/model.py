@@ -162,6 +162,13 @@ def media_name(path: Path) -> str:
     return _media_name(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
+def forget_media_names() -> None:
+    """Forget which name each image was packed under: at the end of a build, so that a process
+    that builds again (`deckgen watch`) hashes each image again, even one rewritten within one
+    tick of a coarse file-system clock, whose size, times and inode may all be as they were."""
+    _media_name.cache_clear()
+
+
 @lru_cache(maxsize=1024)
 def _media_name(path: Path, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     # Every render of a question asks for its images' names: each file is hashed once, and

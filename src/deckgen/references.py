@@ -118,6 +118,8 @@ def link_problem(root: Path, path: Path) -> str | None:
         return "is a link that leads outside the bank folder; deckgen reads only files inside it"
     if target.is_dir():
         return "is a link to a folder; deckgen does not follow links to folders: move the files into the bank"
+    if not _utf8(target.relative_to(root.resolve()).as_posix()):
+        return "is a link to a file whose name is not UTF-8 (a byte is shown as \\udcXX): rename it"
     return None
 
 

@@ -45,16 +45,28 @@ times are whole seconds (or two), a second save in the same second, of the same 
 keep every time it had (git treats such "racy" files the same way)."""
 
 
-def bank_state(bank_dir: Path, skip: tuple[Path, ...] = (), rehash: Collection[str] = ()) -> BankState:
+def bank_state(bank_dir: Path, skip: tuple[Path, ...] = (), rehash: Collection[str] = frozenset(), also: Collection[str] = ()) -> BankState:
     """What the bank folder holds now: every regular file under it, as deckgen reads the bank:
-    no hidden file or folder (`.git`, an editor's `.x.yaml.swp`), no backup (`x.yaml~`), no
+    no hidden file or folder (`.git`, an editor's `.x.yaml.swp`), no backup file (`x.yaml~`), no
     folder reached through a link, and nothing in the folders `skip` (a build folder inside the
-    bank) or in any other deckgen output folder. The files named in `rehash` (those hashed at
-    the look this one is compared with) are hashed however long ago they changed."""
+    bank) or in any other deckgen output folder; and the files named in `also` (the images the
+    bank shows, wherever they are). A file changed less than `RECENT_NS` ago is hashed too, and
+    so are the files named in `rehash` (those hashed at the look this one is compared with),
+    however long ago they changed."""
     state: BankState = {}
     skipped = {_identity(path) for path in skip} - {None}
     root = os.path.abspath(bank_dir)
     now = time.time_ns()
+
+    def add(name: str, path: str) -> None:
+        try:
+            info = os.stat(path)
+        except OSError:  # removed while the folder was read, or a broken link: the next look sees it
+            return
+        if stat.S_ISREG(info.st_mode):
+            recent = name in rehash or now - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS
+            state[name] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, _hash(path) if recent else "")
+
     folders = [root]
     while folders:  # not os.walk, which recurses: a bank may nest folders deeper than Python's stack
         folder = folders.pop()
@@ -65,21 +77,35 @@ def bank_state(bank_dir: Path, skip: tuple[Path, ...] = (), rehash: Collection[s
         if any(entry.name == MARKER for entry in entries) or _identity(Path(folder)) in skipped:
             continue
         for entry in entries:
-            if entry.name.startswith(".") or entry.name.endswith("~"):
+            if entry.name.startswith("."):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)
                     continue
-                info = os.stat(entry.path)
-            except OSError:  # removed while the folder was read, or a broken link: the next look sees it
+            except OSError:
                 continue
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            name = os.path.relpath(entry.path, root).replace(os.sep, "/")
-            recent = name in rehash or now - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS
-            state[name] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, _hash(entry.path) if recent else "")
+            if not entry.name.endswith("~"):
+                add(os.path.relpath(entry.path, root).replace(os.sep, "/"), entry.path)
+    for name in also:
+        if name not in state:
+            add(name, os.path.join(root, name))
     return state
+
+
+def settled(state: BankState, now: int) -> BankState:
+    """`state`, looked at when it was `now`, as the watch keeps it for the looks after: a file
+    that had not changed for `RECENT_NS` then keeps no hash, since any change to it will move
+    its times; the others keep theirs, and are hashed again at every look, until the next build."""
+    return {name: s if now - max(s[1], s[2]) < RECENT_NS else (*s[:4], "") for name, s in state.items()}
+
+
+def still(before: BankState, after: BankState) -> bool:
+    """Whether nothing changed between two looks, a file hashed at one look and not at the other
+    (it grew old in between) compared by its times alone."""
+    return before.keys() == after.keys() and all(
+        b[:4] == a[:4] and (b[4] == a[4] or not b[4] or not a[4]) for b, a in ((before[name], after[name]) for name in before)
+    )
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -93,11 +119,19 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 
 def _hash(path: str) -> str:
     """A hash of the file's bytes ("" if it cannot be read: the build says why)."""
+    digest = hashlib.sha256()
     try:
         with open(path, "rb") as file:
-            return hashlib.file_digest(file, "sha256").hexdigest()
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
     except OSError:
         return ""
+    return digest.hexdigest()
+
+
+def _images(result: BuildResult) -> set[Path]:
+    """The images a build's bank shows."""
+    return {path for topic in result.bank.topics for question in (*topic.questions, *topic.retired) for _, path in question.images}
 
 
 def changed_files(before: BankState, after: BankState) -> list[str]:
@@ -125,14 +159,18 @@ class Watcher:
         self.resident = Resident()
         self._look = look or self._bank_state
         self._seen: BankState = {}
+        self._images: tuple[str, ...] = ()
+        """The images the last build that succeeded showed, by their path in the bank."""
 
     def _bank_state(self) -> BankState:
         """The bank's state, each file hashed that was hashed when the last build looked."""
-        return bank_state(self.options.bank_dir, (self.options.out_dir,), [name for name, signature in self._seen.items() if signature[4]])
+        rehash = {name for name, signature in self._seen.items() if signature[4]}
+        return bank_state(self.options.bank_dir, (self.options.out_dir,), rehash, self._images)
 
     def build(self, changed: list[str] | None = None) -> Outcome:
         """Build the bank as it is now. The files this build wrote into the bank (its lock) are
         taken as seen; a file edited while it ran is not, and is built next."""
+        looked = time.time_ns()
         before = self._look()
         clock = Timings() if self.options.timings is not None else None
         options = replace(self.options, timings=clock)
@@ -142,15 +180,21 @@ class Watcher:
         except OutputBusy as err:  # another build wrote nothing of this one's: the change is built at the next look
             return Outcome(None, err, changed or [], clock)
         except DeckgenError as err:
-            self._seen = before
+            self._seen = settled(before, looked)
             return Outcome(None, err, changed or [], clock)
-        after = self._look()
+        except Exception:  # a fault of deckgen's own: built again when the bank next changes, not at once
+            self._seen = settled(before, looked)
+            raise
         root = Path(os.path.abspath(self.options.bank_dir))
+        real = Path(os.path.realpath(root))  # an image's path is its file's real one
+        self._images = tuple(sorted({path.relative_to(real).as_posix() for path in _images(result) if path.is_relative_to(real)}))
+        looked_after = time.time_ns()
+        after = self._look()
         written = {
             Path(os.path.abspath(path)).relative_to(root).as_posix() for path in result.outputs if Path(os.path.abspath(path)).is_relative_to(root)
         }
-        self._seen = {name: signature for name, signature in before.items() if name not in written}
-        self._seen.update({name: after[name] for name in written if name in after})
+        self._seen = {name: signature for name, signature in settled(before, looked).items() if name not in written}
+        self._seen.update({name: signature for name, signature in settled(after, looked_after).items() if name in written})
         return Outcome(result, None, changed or [], clock)
 
     def changes(self) -> list[str]:
@@ -169,7 +213,7 @@ class Watcher:
             for _ in range(SETTLE_LIMIT):
                 sleep(interval)
                 later = self._look()
-                if later == state:
+                if still(state, later):
                     break
                 state = later
             changed = changed_files(self._seen, state)
