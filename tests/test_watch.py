@@ -422,6 +422,28 @@ def test_a_change_met_by_another_build_of_the_folder_is_built_when_it_ends(mini_
     assert watcher.changes() == []
 
 
+def test_the_watch_says_once_that_another_build_holds_the_folder(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    epoch(1_700_000_000)
+    out = tmp_path / "out"
+    watcher = Watcher(BuildOptions(mini_bank, out))
+    with held_output(out):
+        first = cli._watched(watcher, [], out, None)
+        assert first is not None and isinstance(first.error, OutputBusy)
+        assert capsys.readouterr() == (
+            "",
+            f"{out.as_posix()}:1:1: error: another deckgen build is writing this output folder now; run this one when it has finished [output]\n"
+            "waiting for it: the change is built when it has finished\n",
+        )
+        again = cli._watched(watcher, [MINI_FILE.as_posix()], out, first)
+        assert again is not None and isinstance(again.error, OutputBusy)
+        assert capsys.readouterr() == ("", "")
+    built = cli._watched(watcher, [MINI_FILE.as_posix()], out, again)
+    assert built is not None and built.error is None
+    assert capsys.readouterr().out.startswith("built 6 notes and 7 cards from 2 topics:\n")
+
+
 def test_a_bank_that_never_stops_changing_is_built_after_a_while(tmp_path: Path) -> None:
     count = 0
 

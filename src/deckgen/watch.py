@@ -4,10 +4,11 @@ Each build is the build `deckgen build` runs, all or nothing, and writes the sam
 running spares each one what a new process pays: starting Python and importing deckgen, and
 decoding again every topic file that did not change (the builds share a `Resident` store).
 
-The bank is watched by looking at its files (size, times and inode) every `interval` seconds:
-no library to install, and the same on every system. A change is built once the bank has
-stopped changing for one interval, so that an editor's save (often a new file renamed over
-the old) is built once, when it is whole.
+The bank is watched by looking at its files (size, times and inode, and the bytes of a file
+changed in the seconds before the look) every `interval` seconds: no library to install, and
+the same on every system. A change is built once the bank has stopped changing for one
+interval, so that an editor's save (often a new file renamed over the old) is built once, when
+it is whole.
 """
 
 from __future__ import annotations
