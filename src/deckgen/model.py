@@ -409,6 +409,10 @@ class Bank:
         """The topic with this id."""
         return next(t for t in self.topics if t.id == topic_id)
 
+    def image_files(self) -> Iterator[Path]:
+        """The file of each image a question shows, live or retired, in the order of the topics (once per use)."""
+        return (path for topic in self.topics for question in (*topic.questions, *topic.retired) for _, path in question.images)
+
     def ordered_topics(self) -> tuple[Topic, ...]:
         """Topics in the order of their sections in `deck.yaml`, then by file name."""
         order = {s.id: i for i, s in enumerate(self.deck.sections)}

@@ -130,11 +130,6 @@ def _hash(path: str) -> str:
     return digest.hexdigest()
 
 
-def _images(result: BuildResult) -> set[Path]:
-    """The images a build's bank shows."""
-    return {path for topic in result.bank.topics for question in (*topic.questions, *topic.retired) for _, path in question.images}
-
-
 def changed_files(before: BankState, after: BankState) -> list[str]:
     """The files added, changed or removed between two states, in order."""
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
@@ -188,7 +183,7 @@ class Watcher:
             raise
         root = Path(os.path.abspath(self.options.bank_dir))
         real = Path(os.path.realpath(root))  # an image's path is its file's real one
-        self._images = tuple(sorted({path.relative_to(real).as_posix() for path in _images(result) if path.is_relative_to(real)}))
+        self._images = tuple(sorted({path.relative_to(real).as_posix() for path in result.bank.image_files() if path.is_relative_to(real)}))
         looked_after = time.time_ns()
         after = self._look()
         written = {

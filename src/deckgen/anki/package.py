@@ -235,12 +235,7 @@ def write_package(path: Path, collection: Path, media: dict[str, Path]) -> None:
 
 def bank_media(bank: Bank) -> dict[str, Path]:
     """Every image the bank's notes use, by packed name."""
-    return {
-        media_name(path): path
-        for topic in bank.topics
-        for question in (*topic.questions, *topic.retired)
-        for _, path in question.images
-    }
+    return {media_name(path): path for path in bank.image_files()}
 
 
 def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: BuildCache | None = None, name: str = "") -> None:
