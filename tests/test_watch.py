@@ -459,6 +459,10 @@ def test_a_bank_that_never_stops_changing_is_built_after_a_while(tmp_path: Path)
     assert len(slept) == 1 + SETTLE_LIMIT
 
 
+def _ctrl_c_stops() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lines(stream: object, into: queue.Queue[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         into.put(line)
@@ -474,6 +478,9 @@ def watching(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Callable[[
     process = subprocess.Popen(
         [sys.executable, "-m", "deckgen", "watch", "mini", "--out", "out", "--interval", "0.1"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        # Ctrl-C, as a terminal sends it: a test run started in the background (`cmd &` in a
+        # script) ignores SIGINT, and a child inherits that.
+        preexec_fn=_ctrl_c_stops,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
