@@ -436,3 +436,27 @@ def test_timings_never_say_the_peak_fell(monkeypatch: pytest.MonkeyPatch) -> Non
     with clock.phase("total"):
         pass
     assert clock.format().splitlines()[1:] == ["peak memory after: cache 100 MB, total 103 MB", "peak memory grew: cache 0 MB, total 3 MB"]
+
+
+def test_a_file_that_both_editions_write_is_listed_once(mini: Path, epoch: Callable[[int], None], capsys: pytest.CaptureFixture[str]) -> None:
+    # An image both editions show is one file of the build folder (media/), written by each.
+    from dataclasses import replace
+
+    from deckgen.build import build
+    from deckgen.cli import _built
+
+    epoch(1_700_000_000)
+    result = build(Path("mini"), Path("out"))
+    image = Path("out/media/deckgen-0123456789abcdef.svg")
+    assert _built(replace(result, outputs=(result.outputs[0], image, *result.outputs[1:], image)), Path("out"))
+    assert capsys.readouterr().out.splitlines() == [
+        "built 6 notes and 7 cards from 2 topics:",
+        "  out/mini-deck.apkg",
+        f"  {image.as_posix()}",
+        "  out/review-sheet.md",
+        "  out/review-questions.md",
+        "  out/review-sheet.html",
+        "  out/review-questions.html",
+        "  mini/deck.lock",
+        "  out/site/ (9 files; open index.html)",
+    ]

@@ -122,7 +122,7 @@ def _built(result: BuildResult, out_dir: Path) -> bool:
     click.echo(f"built {deck_counts(result.bank).phrase()} from {plural(len(result.bank.topics), 'topic')}:")
     site = out_dir / SITE_FOLDER
     pages = [path for path in result.outputs if path.is_relative_to(site)]
-    for path in result.outputs:
+    for path in dict.fromkeys(result.outputs):  # a file both editions show (an image) once
         if path not in pages:
             click.echo(f"  {one_line(path.as_posix())}")
     if pages:  # the site is many small files: one line for all of them
