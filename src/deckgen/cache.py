@@ -582,8 +582,8 @@ class Resident:
     watch`) keeps from one build to the next, so that what an edit did not touch is not decoded
     again: frozen values only, each under its cache key and what else its reading depended on.
     Each is true for as long as the process runs, since the key names all it depends on and the
-    salt (deckgen's code) does not change within one. What a successful build did not ask for
-    is dropped after it (`sweep`), so that the store holds at most one build's worth."""
+    salt (deckgen's code) does not change within one. What neither the last build nor the last
+    that succeeded asked for is dropped after each (`sweep`): at most two builds' worth."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, object], object] = {}

@@ -186,9 +186,8 @@ class Watcher:
         self._images = tuple(sorted({path.relative_to(real).as_posix() for path in result.bank.image_files() if path.is_relative_to(real)}))
         looked_after = time.time_ns()
         after = self._look()
-        written = {
-            Path(os.path.abspath(path)).relative_to(root).as_posix() for path in result.outputs if Path(os.path.abspath(path)).is_relative_to(root)
-        }
+        absolute = (Path(os.path.abspath(path)) for path in result.outputs)
+        written = {path.relative_to(root).as_posix() for path in absolute if path.is_relative_to(root)}
         self._seen = {name: signature for name, signature in settled(before, looked).items() if name not in written}
         self._seen.update({name: signature for name, signature in settled(after, looked_after).items() if name in written})
         return Outcome(result, None, changed or [], clock)
