@@ -109,6 +109,90 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     assert len(watcher.resident) == cached - 2
 
 
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# Edits that change what a topic's cards show without changing its topic file: what a watch
+# keeps of a topic it did not read again (`Resident.derived`) must not outlive them.
+UNREAD_EDITS = [
+    ("sources.yaml", "why can't they be the same?", "why may they not be the same?"),  # a source its questions cite
+    ("deck.yaml", "homepage: https://github.com/deckgen/deckgen", "homepage: https://example.org/deckgen"),
+    ((QK_FILE.parent / (QK_FILE.stem + ".zh.yaml")).as_posix(), "两者相等", "两者相同"),  # the translation alone
+    # The source no longer from the reading list: four of its questions get a warning.
+    ("sources.yaml", 'question/319339652"\n    section: transformer\n    kind: article', 'question/319339652"\n    section: transformer\n    kind: code'),
+]
+
+
+def test_a_watch_builds_what_a_new_build_builds_after_edits_outside_a_topic_file(
+    banks: tuple[Path, Path, Path], tmp_path: Path, epoch: Callable[[int], None]
+) -> None:
+    watched, built, _ = banks
+    epoch(1_700_000_000)
+    watcher = Watcher(BuildOptions(watched, tmp_path / "watched-out"))
+    for _ in range(2):  # the second build finds every topic in the cache, and keeps it
+        assert watcher.build().error is None
+    kept = watcher.resident.derived_count
+    assert kept > 0
+    for name, old, new in UNREAD_EDITS:
+        for bank in (watched, built):
+            _replace(bank / name, old, new)
+        assert watcher.changes() == [name]
+        outcome = watcher.build(watcher.changes())
+        assert outcome.error is None and outcome.result is not None
+        cold = build(built, tmp_path / "built-out")
+        assert digests(tmp_path / "watched-out") == digests(tmp_path / "built-out"), name
+        assert (watched / "deck.lock").read_text(encoding="utf-8") == (built / "deck.lock").read_text(encoding="utf-8")
+        assert [str(d).replace(str(watched), "BANK") for d in outcome.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
+    assert sum(d.rule == "no-article" for d in outcome.result.warnings) == 4
+    # What is kept is what the last builds asked for: no more than after the first of them.
+    assert watcher.resident.derived_count <= 2 * kept
+
+
+def test_what_a_watch_keeps_of_an_object_is_made_again_for_another_object_or_another_context() -> None:
+    resident = Resident()
+    made: list[str] = []
+
+    def make(text: str) -> Callable[[], str]:
+        return lambda: made.append(text) or text
+
+    first, second = tuple("a"), tuple("a")  # equal, but not the same object
+    assert first == second and first is not second
+    cache = BuildCache(None, resident=resident)
+    assert cache.derived("kind", (first,), 1, make("x")) == "x"
+    assert cache.derived("kind", (first,), 1, make("y")) == "x"  # kept
+    assert cache.derived("kind", (second,), 1, make("y")) == "y"  # another object
+    assert cache.derived("kind", (first,), 2, make("z")) == "z"  # another context
+    assert cache.derived("other", (first,), 1, make("w")) == "w"  # another kind
+    assert made == ["x", "y", "z", "w"]
+    assert resident.derived_count == 4
+    resident.sweep(succeeded=True)
+    assert BuildCache(None, resident=resident).derived("kind", (first,), 1, make("v")) == "x"  # the next build finds it
+    resident.sweep(succeeded=True)  # a build that asked only for that one
+    assert resident.derived_count == 1 and len(resident) == 0
+    # Without a resident store (a build in a process of its own), nothing is kept.
+    plain = BuildCache(None)
+    assert plain.derived("kind", (first,), 1, make("u")) == "u" and plain.derived("kind", (first,), 1, make("t")) == "t"
+
+
+def test_a_questions_key_is_the_same_in_a_watch_and_in_a_build(mini_bank: Path) -> None:
+    """The key names the cache's entries that a watch and a build share: a watch, which keeps
+    the hash of what each question holds, makes it as a build makes it, in every build."""
+    bank, _ = validate_module.validate_bank(mini_bank)
+    assert bank is not None
+    plain = BuildCache(None)
+    expected = [plain.question_key(bank, topic, q) for topic in bank.topics for q in (*topic.questions, *topic.retired)]
+    assert len(set(expected)) == len(expected)
+    resident = Resident()
+    for _ in range(2):  # made, then kept
+        cache = BuildCache(None, resident=resident)
+        assert [cache.question_key(bank, topic, q) for topic in bank.topics for q in (*topic.questions, *topic.retired)] == expected
+        resident.sweep(succeeded=True)
+    assert resident.derived_count == len(bank.topics)
+
+
 def test_a_failed_build_changes_nothing_and_the_next_change_is_built(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     out = tmp_path / "out"

@@ -33,7 +33,7 @@ import stat
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -113,6 +113,8 @@ class BuildCache:
         """Each question's key (`question_key`), by language, topic and question id: tables in
         tables, where a table keyed by the three together held a tuple for every question."""
         self._sources: dict[str, str] = {}
+        self._places: dict[int, tuple[Topic, dict[int, int]]] = {}
+        """Where each question is in its topic (by their identities), for `_content`."""
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
@@ -561,13 +563,43 @@ class BuildCache:
         key = known.get(question.id)
         if key is not None:
             return key
-        content = tuple(getattr(question, name) for name in _QUESTION_CONTENT)
-        rows = tuple(tuple(getattr(row, name) for name in _ROW_CONTENT) for row in question.rows)
         sources = tuple(self._source_part(bank, s) for s in question.sources)
         images = tuple((target, media_name(path)) for target, path in question.images)
-        blob = repr((content, rows, topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
+        blob = repr((self._content(topic, question), topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
         key = known[question.id] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
         return key
+
+    def _content(self, topic: Topic, question: Question) -> str:
+        """A hash of what the question itself holds that renders it (`_content_digest`). In a
+        process that builds again and again, those of a topic's questions are kept with the
+        topic (`derived`), 32 bytes a question, and a topic read again from a file that did not
+        change is not hashed again."""
+        if self.resident is None:
+            return _content_digest(question).hex()
+        at = self._places.get(id(topic))
+        if at is None or at[0] is not topic:
+            at = self._places[id(topic)] = (topic, {id(q): index for index, q in enumerate((*topic.questions, *topic.retired))})
+        index = at[1].get(id(question))
+        if index is None:
+            return _content_digest(question).hex()  # not one of the topic's own (never so today)
+        every = self.derived("question-content", (topic,), None, lambda: b"".join(_content_digest(q) for q in (*topic.questions, *topic.retired)))
+        return every[32 * index : 32 * index + 32].hex()
+
+    def derived(self, kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T:
+        """`make()`, which must read nothing but `owners` (frozen values) and `around` (small and
+        hashable: what else it depends on). In a process that builds again and again (`deckgen
+        watch`), it is kept from one build to the next under `kind`, the owners themselves and
+        `around` (see `Resident.derived`): what a build reads again from a file that did not
+        change is the same object, and what is made of it is not made again."""
+        if self.resident is None:
+            return make()
+        return self.resident.derived(kind, owners, around, make)
+
+    def digest(self, kind: str, owners: tuple[object, ...], around: Hashable, parts: Callable[[], object]) -> Digest:
+        """`parts_digest(parts())`, kept from one build to the next as `derived` keeps a value
+        (`parts()` must read nothing but `owners` and `around`), for `fragment` and `blocks` to
+        use as their parts."""
+        return Digest(self.derived(kind, owners, around, lambda: parts_digest(parts())))
 
     def _source_part(self, bank: Bank, source_id: str) -> str:
         part = self._sources.get(source_id)
@@ -583,16 +615,28 @@ class Resident:
     again: frozen values only, each under its cache key and what else its reading depended on.
     Each is true for as long as the process runs, since the key names all it depends on and the
     salt (deckgen's code) does not change within one. What neither the last build nor the last
-    that succeeded asked for is dropped after each (`sweep`): at most two builds' worth."""
+    that succeeded asked for is dropped after each (`sweep`): at most two builds' worth.
+
+    It also keeps what builds make of those values alone (`derived`): the hashes of a topic's
+    questions, a topic's part of a cache key, an edition's topic made of its translation and its
+    English, each under the very objects it was made of."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, object], object] = {}
+        self._derived: dict[tuple[str, object], _Derived] = {}
+        """What `derived` keeps, apart from the values read back (its keys start with `=`)."""
         self._asked: set[tuple[str, object]] = set()
         self._last: set[tuple[str, object]] = set()
         """What the last build that succeeded asked for."""
 
     def __len__(self) -> int:
+        """How many values read back from the cache it holds."""
         return len(self._values)
+
+    @property
+    def derived_count(self) -> int:
+        """How many values made of others (`derived`) it holds."""
+        return len(self._derived)
 
     def get(self, key: tuple[str, object]) -> object | None:
         """The value kept under `key`, if any."""
@@ -606,6 +650,21 @@ class Resident:
         self._values[key] = value
         self._asked.add(key)
 
+    def derived(self, kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T:
+        """What `make()` made of `owners` and `around` (see `BuildCache.derived`) when a build
+        since the last sweep's but one asked for it, else `make()`, kept. Kept under the owners'
+        identities and held with them, so that no other object can take an identity while its
+        entry is kept; a value made of an object read again (a file that changed) is never found."""
+        key = ("=" + kind, (tuple(id(owner) for owner in owners), around))
+        found = self._derived.get(key)
+        if found is not None and len(found.owners) == len(owners) and all(a is b for a, b in zip(found.owners, owners)):
+            self._asked.add(key)
+            return cast(T, found.value)
+        value = make()
+        self._derived[key] = _Derived(owners, value)
+        self._asked.add(key)
+        return value
+
     def drop(self, key: tuple[str, object]) -> None:
         """Forget the value under `key`: its reader refused it, and reads the file instead."""
         self._values.pop(key, None)
@@ -616,6 +675,7 @@ class Resident:
         worth, however many fail in a row."""
         keep = self._asked if succeeded else self._asked | self._last
         self._values = {key: value for key, value in self._values.items() if key in keep}
+        self._derived = {key: value for key, value in self._derived.items() if key in keep}
         if succeeded:
             self._last = self._asked
         self._asked = set()
@@ -623,8 +683,17 @@ class Resident:
     def clear(self) -> None:
         """Drop every value: after a build that failed in a way no check foresaw (see `BuildCache.forget`)."""
         self._values = {}
+        self._derived = {}
         self._asked = set()
         self._last = set()
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A value `Resident.derived` keeps, with the objects it was made of."""
+
+    owners: tuple[object, ...]
+    value: object
 
 
 class _Seen:
@@ -682,10 +751,28 @@ class _Seen:
         return bool(bits[at >> 3] >> (at & 7) & 1)
 
 
+@dataclass(frozen=True)
+class Digest:
+    """The `parts_digest` of some parts, made already (`BuildCache.digest`): given as parts, it
+    is their digest as it stands."""
+
+    hex: str
+
+
+def _content_digest(question: Question) -> bytes:
+    """A hash of what a question itself holds that renders it: every field but its location
+    and the others in `_UNRENDERED`, its compare rows' too."""
+    content = tuple(getattr(question, name) for name in _QUESTION_CONTENT)
+    rows = tuple(tuple(getattr(row, name) for name in _ROW_CONTENT) for row in question.rows)
+    return hashlib.sha256(repr((content, rows)).encode("utf-8")).digest()
+
+
 def parts_digest(parts: object) -> str:
     """A hash of what a value is made of (a topic's part of an output, see `BuildCache.fragment`;
     what a package is written from): of its `repr`, so `parts` must be made of values whose
-    `repr` says all they hold (strings, numbers, None, tuples and lists of them)."""
+    `repr` says all they hold (strings, numbers, None, tuples and lists of them), or a `Digest`."""
+    if isinstance(parts, Digest):
+        return parts.hex
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 

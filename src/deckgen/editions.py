@@ -645,7 +645,7 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Wa
         # to 54 MB, held until the last topic was read).
         files, inputs[index] = inputs[index], None
         translated, topic_done, topic_total = _translation(checker, topic, known, files, cache, warming)
-        topics.append(_sharing(topic, translated))
+        topics.append(_sharing(topic, translated) if cache is None else cache.derived("sharing", (topic, translated), None, partial(_sharing, topic, translated)))
         done, total = done + topic_done, total + topic_total
         let_go += len(files.overlay or b"") + len(files.english or b"") if files is not None else 0
         if let_go >= _GIVE_BACK_BYTES:

@@ -84,9 +84,16 @@ def _warnings(rule: Rule, subject: Silenceable | Bank, context: Context) -> list
 def _topic_parts(topic: Topic, context: Context, cache: BuildCache) -> object:
     """Everything the rules on one question read, for each question of a topic: what renders
     it, where each of its fields is written and which rules it silences (its rows too), and the
-    deck (an edition's glossary)."""
+    deck (an edition's glossary). All but what renders each question and the deck is the
+    topic's own, so its hash is kept from one build of a watch to the next (`BuildCache.digest`)."""
     bank = context.bank
-    return (
-        context.deck_part,
-        [(cache.question_key(bank, topic, q), q.id, q.location, q.field_locations, sorted(q.lint_ignore), q.rows) for q in topic.questions],
+    keys = tuple(cache.question_key(bank, topic, q) for q in topic.questions)
+    return cache.digest(
+        "lint-topic",
+        (topic,),
+        (context.deck_part, keys),
+        lambda: (
+            context.deck_part,
+            [(key, q.id, q.location, q.field_locations, sorted(q.lint_ignore), q.rows) for key, q in zip(keys, topic.questions)],
+        ),
     )
