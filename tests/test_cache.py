@@ -118,13 +118,13 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     assert len(added) == len(dropped) > 0
     assert sorted(map(kind, added)) == sorted(map(kind, dropped))
     assert sum(key.startswith("topic:") for key in added) == sum(key.startswith("notes:") for key in added) == 1
-    # So did its topic's notes, search texts and lint warnings, the mark that all its values are made, and
-    # where its topic's parts of the sheets and its page on the site were written (the next build reads them
-    # back from there).
+    # So did its topic's notes and lint warnings, the mark that all its values are made, and where its
+    # topic's parts of the sheets and of the site's search index and its page on the site were written (the
+    # next build reads them back from there).
     assert sorted(map(kind, added)) == [
-        "block:apkg", "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:sheet-answers-en-topic",
-        "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
-        "edition", "lint-topic", "note-hashes-topic", "notes", "notes-topic", "print", "rendered-topic", "search-en", "search-topic", "sheet-answers-en", "sheet-key-en",
+        "block:apkg", "block:print-key-topic", "block:print-questions-topic", "block:print-review-topic", "block:search-topic",
+        "block:sheet-answers-en-topic", "block:sheet-key-en-topic", "block:sheet-questions-en-topic", "block:site-topic",
+        "edition", "lint-topic", "note-hashes-topic", "notes", "notes-topic", "print", "rendered-topic", "search-en", "sheet-answers-en", "sheet-key-en",
         "sheet-questions-en", "topic",
     ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
@@ -165,9 +165,9 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
     expected = digests(tmp_path / "out")
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
-            "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "note-hashes-topic", "search-topic",
+            "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "note-hashes-topic",
             "lint-topic", "near-duplicates", "rendered-topic", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
-            "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic",
+            "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic", "block:search-topic",
         }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
     build(mini_bank, tmp_path / "out")
@@ -751,10 +751,11 @@ def test_a_rebuild_reads_back_every_part_that_did_not_change(bank: Path, tmp_pat
     edit(bank)
     reads = Reads(monkeypatch)
     build(bank, tmp_path / "out")
-    # Each topic's part of each sheet and its page on the site, in both editions, but the edited
-    # topic's in English: three parts of the print pages, three of the Markdown sheets, one page;
-    # and the Chinese package, whose notes did not change, but not the English one.
-    assert len(reads.read) == len(reads.calls) == len(blocks) - 8 > 0
+    # Each topic's part of each sheet, its page on the site and its part of the site's search
+    # index, in both editions, but the edited topic's in English: three parts of the print pages,
+    # three of the Markdown sheets, one page, one part of the index; and the Chinese package,
+    # whose notes did not change, but not the English one.
+    assert len(reads.read) == len(reads.calls) == len(blocks) - 9 > 0
     assert {p.relative_to(tmp_path / "out").parts[0] for p in reads.read} == {
         "nlp-pretraining.zh.apkg", "review-sheet.md", "review-questions.md", "review-sheet.html", "review-questions.html",
         "review-sheet.zh.md", "review-questions.zh.md", "review-sheet.zh.html", "review-questions.zh.html", "site",
@@ -860,6 +861,12 @@ def _point_outside(out: Path) -> None:
     _edit_blocks(out, outside)
 
 
+def _replace_bytes(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new))
+
+
 def _link_folder(out: Path) -> None:
     (out / "site").rename(out.parent / "elsewhere")
     (out / "site").symlink_to(out.parent / "elsewhere")
@@ -867,6 +874,7 @@ def _link_folder(out: Path) -> None:
 
 TAMPERING: dict[str, Callable[[Path], None]] = {
     "a changed byte": lambda out: (out / "review-sheet.html").write_bytes((out / "review-sheet.html").read_bytes().replace(b"saturat", b"Saturat")),
+    "a changed search index": lambda out: _replace_bytes(out / "site" / "assets" / "search-index.js", b"saturat", b"Saturat"),
     "a cut file": lambda out: (out / "review-questions.md").write_bytes((out / "review-questions.md").read_bytes()[:-200]),
     "a removed page": lambda out: shutil.rmtree(out / "site"),
     "a file outside": _point_outside,
@@ -895,7 +903,7 @@ def test_a_part_is_read_back_only_as_it_was_written_there(
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
     # Nothing is read from outside the output folder, nor through a link; the cache is kept.
     assert all(tmp_path / "out" in path.parents and not linked for path, found, linked in reads.calls if found)
-    assert reads.read if tampering in ("a changed byte", "a cut file", "a removed page", "a linked file", "a linked folder") else reads.read == []
+    assert reads.read if tampering in ("a changed byte", "a changed search index", "a cut file", "a removed page", "a linked file", "a linked folder") else reads.read == []
     assert (tmp_path / "out" / CACHE_FILE).is_file()
 
 

@@ -279,6 +279,15 @@ class BuildCache:
         """One of `blocks`."""
         return self.blocks([kind], parts, kept, lambda: [make()])[0]
 
+    def text_block(self, kind: str, parts: object, kept: Iterable[str], make: Callable[[], str]) -> Block:
+        """A `block` that is text, not lines (a topic's part of the site's search index)."""
+        key = f"{kind}:{parts_digest(parts)}"
+        block = self._written(key)
+        if block is None:
+            return Block.of(key, make().encode("utf-8"))
+        self._keep(kept)
+        return block
+
     def whole(self, kind: str, parts: object, name: str, path: Path, write: Callable[[Path], None]) -> None:
         """Write the output file `name` (at `path`), which is made of `parts` alone (they must name
         every byte it holds): a copy of the file that the last build wrote, when it is there as

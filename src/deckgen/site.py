@@ -267,28 +267,12 @@ def search_texts(bank: Bank, cache: BuildCache | None) -> Callable[[Topic, Quest
     return texts
 
 
-_DOCUMENT = ("id", "page", "topic", *SEARCHED)
-"""What the search index holds of each card."""
-
-
-def _documents(ids: list[str], value: object) -> list[dict[str, str]] | None:
-    """A topic's documents in the search index as the cache stored them, one for each of `ids`
-    in order, or None."""
-    if (
-        isinstance(value, list)
-        and len(value) == len(ids)
-        and all(isinstance(d, dict) and list(d) == list(_DOCUMENT) and all(isinstance(v, str) for v in d.values()) for d in value)
-        and [d["id"] for d in value] == ids
-    ):
-        return value
-    return None
-
-
-def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None) -> Iterator[str]:
+def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None) -> Iterator[str | Block]:
     """`assets/search-index.js`: every live card's text, for MiniSearch, as a script file (which
-    `file://` may load, where a fetched index would be refused); each topic's cards from `cache`
-    where it can. Made a topic at a time, as it is written: the index is the largest file of a
-    site (5 MB at 10,000 cards), and what it is made from larger still."""
+    `file://` may load, where a fetched index would be refused); each topic's cards read back
+    from the last build's file where it can (see `BuildCache.blocks`). Made a topic at a time, as
+    it is written: the index is the largest file of a site (5 MB at 10,000 cards), and what it
+    is made from larger still."""
     texts_of = search_texts(whole, cache)
     # As `_script_json` writes {"language": …, "documents": [...]}, a document at a time.
     yield f'window.DECKGEN_SEARCH={{"language":{_script_json(bank.deck.language)},"documents":['
@@ -305,15 +289,19 @@ def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache |
                     made.append({"id": numbered.question.id, "page": page_path(topic.topic), "topic": topic.topic.title, **{name: texts[name] for name in SEARCHED}})
                 return made
 
-            if cache is None:
-                documents = make()
-            else:
-                keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
-                parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
-                ids = [n.question.id for n in topic.questions]
-                documents = cache.fragment("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], make, partial(_documents, ids))
-            yield ("" if first else ",") + ",".join(_script_json(document) for document in documents)
+            def text(make: Callable[[], list[dict[str, str]]] = make) -> str:
+                return ",".join(_script_json(document) for document in make())
+
+            if not first:
+                yield ","
             first = False
+            if cache is None:
+                yield text()
+                continue
+            # What the topic's part shows: its page, its title, and each card's id and texts.
+            keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
+            parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
+            yield cache.text_block("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], text)
     yield "]};\n"
 
 
@@ -324,12 +312,12 @@ def asset(name: str) -> bytes:
 
 def site_pages(
     bank: Bank, whole: Bank, outline: Outline, cache: BuildCache | None, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]
-) -> dict[str, Callable[[], str | Block | Iterator[str]]]:
+) -> dict[str, Callable[[], str | Block | Iterator[str | Block]]]:
     """Every generated file of the site, by its path from the site's root: each made when it is
     asked for, so that a build holds one page at a time (a topic's page read back from the last
     build where it can; the search index made in parts, as it is written)."""
     card_of = printed_cards(whole, cache)
-    pages: dict[str, Callable[[], str | Block | Iterator[str]]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
+    pages: dict[str, Callable[[], str | Block | Iterator[str | Block]]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
     for section in outline.sections:
         for topic in section.topics:
             if topic.questions:

@@ -14,9 +14,9 @@ from deckgen.site import ASSETS, asset, site_pages
 SITE_FOLDER = "site"
 
 
-def _page_writer(make: Callable[[], str | Block | Iterator[str]], cache: BuildCache, name: str) -> Writer:
-    """Write the page `make` makes (whole, or part by part), made as it is written; tell `cache`
-    where a block went."""
+def _page_writer(make: Callable[[], str | Block | Iterator[str | Block]], cache: BuildCache, name: str) -> Writer:
+    """Write the page `make` makes (whole, or part by part, each part text or a block), made as
+    it is written; tell `cache` where each block went."""
 
     def write(path: Path) -> None:
         page = make()
@@ -26,8 +26,14 @@ def _page_writer(make: Callable[[], str | Block | Iterator[str]], cache: BuildCa
             cache.wrote(name, page, 0)
             page.write_to(path)
         else:
-            with path.open("w", encoding="utf-8", newline="\n") as written:
-                written.writelines(page)
+            at = 0
+            with path.open("wb") as written:
+                for part in page:
+                    data = part.encode("utf-8") if isinstance(part, str) else part.data
+                    if isinstance(part, Block):
+                        cache.wrote(name, part, at)
+                    written.write(data)
+                    at += len(data)
 
     return write
 
