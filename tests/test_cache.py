@@ -93,11 +93,18 @@ def test_a_cached_rebuild_equals_a_cold_build(bank: Path, tmp_path: Path, epoch:
     assert warm.warnings == cold.warnings
 
 
+@pytest.fixture
+def sweeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every build sweeps its cache: keeps only the entries it used or made."""
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", 0.0)
+
+
 def kind(key: str) -> str:
     """What a cache entry holds: its key without the hash."""
     return key.rsplit(":", 1)[0]
 
 
+@pytest.mark.usefixtures("sweeping")
 def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
@@ -129,6 +136,57 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
     ]
     edited = json.loads(next(second[key] for key in added if key.startswith("topic:")))
     assert any("They are the same:" in q["answer"] for q in edited["topic"]["questions"])
+
+
+def _swept(out: Path) -> list[int]:
+    """The cache's note of its last sweep: how many entries it kept then, how many builds made since."""
+    note = json.loads(entries(out)["swept"])
+    assert isinstance(note, list)
+    return note
+
+
+def test_a_rebuild_sweeps_the_cache_once_builds_have_made_a_share_of_it(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    first = entries(tmp_path / "out")
+    size = len(first) - 1  # the note aside
+    assert _swept(tmp_path / "out") == [size, 0]
+    # A rebuild that does not sweep keeps every old entry, and adds what it made to the note.
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", 1.0)
+    edit_mini(mini_bank)
+    build(mini_bank, tmp_path / "out")
+    second = entries(tmp_path / "out")
+    made = _swept(tmp_path / "out")[1]
+    assert set(second) > set(first) and _swept(tmp_path / "out") == [size, made] and made >= len(set(second) - set(first))
+    # Undone, the edit finds the entries of the first build still there: it makes fewer (its
+    # package is new: the note's time in the lock moved on).
+    (mini_bank / MINI_FILE).write_text((mini_bank / MINI_FILE).read_text(encoding="utf-8").replace("out of its flat region", "out of saturation"), encoding="utf-8")
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", (made + 0.5) / size)  # just more than was made
+    build(mini_bank, tmp_path / "out")
+    third = entries(tmp_path / "out")
+    again = _swept(tmp_path / "out")[1] - made
+    assert set(third) >= set(second) and 0 < again < made
+    # Once builds have made the share, the next build sweeps: it keeps what a cold build makes.
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", (made + again - 0.5) / size)
+    build(mini_bank, tmp_path / "out")
+    build(mini_bank, tmp_path / "cold")
+    assert entries(tmp_path / "out") == entries(tmp_path / "cold")
+    assert _swept(tmp_path / "out") == [len(first) - 1, 0]
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+@pytest.mark.parametrize("note", ["not json", "[1]", "[-1, 0]", "[1.5, 0]", '"x"', "[true, 0]"])
+def test_a_cache_whose_note_cannot_be_read_is_swept(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], note: str) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        db.execute("INSERT INTO entries VALUES ('unused', '1')")
+        db.execute("UPDATE entries SET value = ? WHERE key = 'swept'", (note,))
+    build(mini_bank, tmp_path / "out")
+    kept = entries(tmp_path / "out")
+    assert "unused" not in kept and json.loads(kept["swept"]) == [len(kept) - 1, 0]
 
 
 def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:
@@ -167,7 +225,7 @@ def test_a_hand_edited_cache_builds_what_a_cold_build_builds(mini_bank: Path, tm
         assert {kind(key) for (key,) in db.execute("SELECT key FROM entries")} == {
             "salt", "topic", "notes", "print", "sheet-answers-en", "sheet-questions-en", "sheet-key-en", "search-en", "notes-topic", "note-hashes-topic",
             "lint-topic", "near-duplicates", "rendered-topic", "block:apkg", "block:print-review-topic", "block:print-questions-topic", "block:print-key-topic", "block:sheet-answers-en-topic",
-            "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic", "block:search-topic",
+            "block:sheet-questions-en-topic", "block:sheet-key-en-topic", "block:site-topic", "block:search-topic", "swept",
         }
         db.execute("UPDATE entries SET value = ? WHERE key != 'salt'", (value,))
     build(mini_bank, tmp_path / "out")
@@ -549,6 +607,7 @@ def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
     assert BuildCache(None, writable=False).present(["old:1"]) == set()
 
 
+@pytest.mark.usefixtures("sweeping")
 def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: Path) -> None:
     last = BuildCache(tmp_path)
     last.put("first", "the last build's")
@@ -643,7 +702,7 @@ class _FailingUpdate:
         self._db = db
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("INSERT OR REPLACE INTO main.entries"):
+        if sql.startswith("INSERT OR REPLACE INTO main.entries SELECT"):
             raise sqlite3.OperationalError("disk I/O error")
         return self._db.execute(sql, *args)
 
@@ -662,12 +721,20 @@ def _failing_update(*args: Any, **kwargs: Any) -> Any:
     return _FailingUpdate(_CONNECT(*args, **kwargs))
 
 
-@pytest.mark.parametrize("trouble", ["in place", "cross-device", "failed update", "in place, a key not UTF-8", "cross-device, a key not UTF-8"])
+@pytest.mark.parametrize(
+    ("trouble", "share"),
+    [
+        *((trouble, 0.0) for trouble in ("in place", "cross-device", "failed update", "in place, a key not UTF-8", "cross-device, a key not UTF-8")),
+        *((trouble, cache_module.SWEEP_SHARE) for trouble in ("in place", "cross-device", "failed update")),
+    ],
+)
 def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
-    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, trouble: str
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, trouble: str, share: float
 ) -> None:
     # A rebuild moves the old cache into the new folder and updates it in place; when the file
-    # cannot be moved, or the update fails (and is rolled back), it copies what it used instead.
+    # cannot be moved, or the update fails (and is rolled back), it copies what it used instead
+    # (a rebuild that sweeps, with a share of 0), or every old entry.
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", share)
     epoch(1_700_000_000)
     build(mini_bank, tmp_path / "expected")
     build(mini_bank, tmp_path / "out")
@@ -677,7 +744,10 @@ def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
     epoch(1_750_000_000)
     build(mini_bank, tmp_path / "expected")
     expected = entries(tmp_path / "expected")
-    assert set(expected) != set(first) and set(expected) & set(first)  # some entries dropped, some kept
+    if share == 0:
+        assert set(expected) != set(first) and set(expected) & set(first)  # some entries dropped, some kept
+    else:
+        assert set(expected) > set(first) - {"swept"}  # every entry kept, some added
     (mini_bank / "deck.lock").write_text(lock, encoding="utf-8")
     if trouble.endswith("a key not UTF-8"):  # a cache file deckgen did not write: the key is dropped
         with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
@@ -688,6 +758,7 @@ def test_a_rebuild_keeps_the_same_entries_however_its_cache_is_saved(
         monkeypatch.setattr(cache_module.sqlite3, "connect", _failing_update)
     build(mini_bank, tmp_path / "out")
     monkeypatch.undo()
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", share)
     assert entries(tmp_path / "out") == expected
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [CACHE_FILE, ".deckgen-output"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".expected.deckgen-lock", ".out.deckgen-lock"]

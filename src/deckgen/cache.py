@@ -11,9 +11,10 @@ a question or editing the one above it costs nothing.
 The cache is an SQLite file of JSON values: reading it can never run code, and entries
 are looked up one at a time, so a build never holds the whole cache in memory. A build
 writes the entries it makes to a new file beside the old one; at the end it moves the old
-file into the new output folder and, in one transaction, drops the entries it did not use
-(all but about one in 20,000, see `BuildCache._used`) and adds the ones it made (the first
-build, or one on another file system, moves the new file there instead). A build that fails
+file into the new output folder and, in one transaction, adds the ones it made and, once
+builds have made a tenth of the cache since the last did (`SWEEP_SHARE`), drops the entries it
+did not use (all but about one in 20,000, see `BuildCache._used`). The first build, or one on
+another file system, moves the new file there instead. A build that fails
 before that leaves the old cache as it was. A cache that cannot be read or written is
 ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
 it, so that a value no check foresaw is never read again. Validated topics are stored as
@@ -51,6 +52,15 @@ many characters of JSON, then writes them to its file. Entries differ a thousand
 whole bank's topics in memory at once. A million characters are 1 to 4 MB (Python keeps a
 Chinese text in 2 bytes a character); at four million, what waited to be written was the largest
 thing a 10,000-card build added at its peak, while the package was written (bench/REPORT.md)."""
+SWEEP_SHARE = 0.1
+"""How large a share of a cache's entries builds make since its last sweep before a build sweeps
+it: keeps only the entries it used or made (0: every build sweeps). Each entry made may have put
+one out of use (the old notes of an edited question, say), so at most about this share of a
+cache is entries no build uses any more. A build that does not sweep keeps every old entry and
+adds what it made, without noting, entry by entry, which it used: at 10,000 cards that noting
+and the sweep were most of a rebuild's cache step (bench/REPORT.md)."""
+_SWEPT = "swept"
+"""The cache's note of its last sweep: how many entries it kept then, and how many builds made since."""
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _MASTER = [
     ("table", "entries", _SCHEMA.replace(" IF NOT EXISTS", "")),
@@ -121,11 +131,15 @@ class BuildCache:
         self._temporary: list[Path] = []
         """Files this build made and has not yet moved into place: removed if it fails."""
         self._used = _Seen()
-        """The keys of the last build's entries that this build used, which `save` keeps: none
-        without a last build's cache, which then has nothing to keep, or in a cache that is not
-        writable, which keeps nothing. Of the old entries it did not use, about one in 20,000 is
-        kept too at 100,000 keys used: keyed by what it depends on, it is as true as any entry,
-        and a later build that does not use it drops it."""
+        """The keys of the last build's entries that this build used, which `save` keeps when it
+        sweeps: none without a last build's cache, which then has nothing to keep, in a cache
+        that is not writable, which keeps nothing, or in a build that does not sweep, which
+        keeps every old entry. Of the old entries it did not use, about one in 20,000 is kept
+        too at 100,000 keys used: keyed by what it depends on, it is as true as any entry, and a
+        later build that does not use it drops it."""
+        self._swept: tuple[int, int] | None = None
+        """The old cache's note of its last sweep (`_SWEPT`): how many entries it kept then, and
+        how many builds made since; None without one, and then this build sweeps."""
         self._made = _Seen()
         """The keys this build made: only those are looked for in the new cache file."""
         self._pending: dict[str, str] = {}
@@ -145,6 +159,7 @@ class BuildCache:
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
                     self._old = old
+                    self._swept = _sweep_note(old)
                 else:
                     old.close()
         except (OSError, sqlite3.Error):
@@ -333,9 +348,17 @@ class BuildCache:
         return Block(key, data, where["sha256"], self._old_files.whole_file(self.path.parent, parts, at, size))
 
     def _keep(self, keys: Iterable[str]) -> None:
-        """Keep the last build's entries `keys` (if it has them) for the next build."""
-        if self._old is not None and self.writable:
+        """Keep the last build's entries `keys` (if it has them) for the next build: in a build
+        that sweeps (`sweeps`), where the others are dropped."""
+        if self._old is not None and self.writable and self.sweeps:
             self._used.update(keys)
+
+    @property
+    def sweeps(self) -> bool:
+        """Whether this build drops the old entries it does not use when it saves the cache: when
+        builds have made `SWEEP_SHARE` of its entries since the last that did, or the
+        cache has no note of it."""
+        return self._swept is None or self._swept[1] >= SWEEP_SHARE * self._swept[0]
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse; in a cache
@@ -399,8 +422,9 @@ class BuildCache:
             self._discard()
 
     def save(self, target: Path | None = None) -> None:
-        """Keep the entries this build used or made, and drop the rest, in `target` (by default
-        where the cache was read from); best effort, as a cache must never fail a build.
+        """Keep the entries this build used or made, and (when it `sweeps`) drop the rest, in
+        `target` (by default where the cache was read from); best effort, as a cache must never
+        fail a build.
 
         With an old cache, its file is moved to `target` and brought up to date in place, in one
         transaction, so that a rebuild writes what changed rather than every entry again."""
@@ -411,6 +435,8 @@ class BuildCache:
         try:
             if self._new is None or self._new_path is None:
                 return
+            if self._old is None:
+                self._note_sweep(self._new, 0)
             self._new.execute("COMMIT")
             self._new.close()
             self._new = None
@@ -451,10 +477,12 @@ class BuildCache:
                 raise sqlite3.DatabaseError("not a cache as deckgen writes it")
             db.execute("BEGIN IMMEDIATE")
             # What this build made is added below, whether or not the old cache held it too.
-            self._used_function(db)
-            db.execute("DELETE FROM entries WHERE NOT deckgen_used(CAST(key AS BLOB))")
+            if self.sweeps:
+                self._used_function(db)
+                db.execute("DELETE FROM entries WHERE NOT deckgen_used(CAST(key AS BLOB))")
             db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
             db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
+            self._note_sweep(db, db.execute("SELECT count(*) FROM made.entries").fetchone()[0])
             db.execute("COMMIT")
             db.execute("DETACH DATABASE made")
             db.close()
@@ -496,18 +524,34 @@ class BuildCache:
         db.create_function("deckgen_used", 1, used, deterministic=True)
 
     def _copy_used(self) -> None:
-        """Copy the old cache's entries that this build used into the new file."""
-        if self._used.empty or self._new_path is None:
+        """Copy the old cache's entries that this build used into the new file: every one, in a
+        build that does not sweep."""
+        if self._new_path is None:
             return
         db = _open(self._new_path)
         try:
             db.execute("BEGIN")
+            made = db.execute("SELECT count(*) FROM entries").fetchone()[0]
             db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
-            self._used_function(db)
-            db.execute("INSERT OR IGNORE INTO entries SELECT key, value FROM old.entries WHERE deckgen_used(CAST(key AS BLOB))")
+            if not self.sweeps:
+                db.execute("INSERT OR IGNORE INTO main.entries SELECT key, value FROM old.entries")
+            elif not self._used.empty:
+                self._used_function(db)
+                db.execute("INSERT OR IGNORE INTO main.entries SELECT key, value FROM old.entries WHERE deckgen_used(CAST(key AS BLOB))")
+            self._note_sweep(db, made)
             db.execute("COMMIT")
         finally:
             db.close()
+
+    def _note_sweep(self, db: sqlite3.Connection, made: int) -> None:
+        """Write the saved cache's note of its last sweep into `db` (the saved cache, in a
+        transaction), where this build made `made` entries: after a sweep, how many entries it
+        keeps; else the old note, with what this build made added."""
+        if self.sweeps or self._swept is None:
+            note = [db.execute("SELECT count(*) FROM main.entries").fetchone()[0], 0]
+        else:
+            note = [self._swept[0], self._swept[1] + made]
+        db.execute("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (_SWEPT, json.dumps(note)))
 
     def _move_new(self, target: Path) -> None:
         """Move the new cache file, which holds every entry this build keeps, to `target`."""
@@ -758,6 +802,18 @@ class _Seen:
             return False
         at = (code >> (64 - self._BITS)) & mask
         return bool(bits[at >> 3] >> (at & 7) & 1)
+
+
+def _sweep_note(db: sqlite3.Connection) -> tuple[int, int] | None:
+    """A cache's note of its last sweep (`_SWEPT`), or None when it has none that can be read."""
+    try:
+        row = db.execute("SELECT value FROM entries WHERE key = ?", (_SWEPT,)).fetchone()
+        note = json.loads(row[0]) if row is not None else None
+    except (sqlite3.Error, ValueError, TypeError, RecursionError):
+        return None
+    if isinstance(note, list) and len(note) == 2 and all(type(n) is int and n >= 0 for n in note):
+        return note[0], note[1]
+    return None
 
 
 @dataclass(frozen=True)
