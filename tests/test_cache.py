@@ -145,7 +145,7 @@ def _swept(out: Path) -> list[int]:
     return note
 
 
-def test_a_rebuild_sweeps_the_cache_once_builds_have_made_a_share_of_it(
+def test_a_rebuild_sweeps_the_cache_once_builds_have_added_a_share_of_it(
     mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
@@ -153,22 +153,22 @@ def test_a_rebuild_sweeps_the_cache_once_builds_have_made_a_share_of_it(
     first = entries(tmp_path / "out")
     size = len(first) - 1  # the note aside
     assert _swept(tmp_path / "out") == [size, 0]
-    # A rebuild that does not sweep keeps every old entry, and adds what it made to the note.
+    # A rebuild that does not sweep keeps every old entry, and adds to the note the entries it added.
     monkeypatch.setattr(cache_module, "SWEEP_SHARE", 1.0)
     edit_mini(mini_bank)
     build(mini_bank, tmp_path / "out")
     second = entries(tmp_path / "out")
     made = _swept(tmp_path / "out")[1]
-    assert set(second) > set(first) and _swept(tmp_path / "out") == [size, made] and made >= len(set(second) - set(first))
-    # Undone, the edit finds the entries of the first build still there: it makes fewer (its
+    assert set(second) > set(first) and _swept(tmp_path / "out") == [size, made] and made == len(set(second) - set(first))
+    # Undone, the edit finds the entries of the first build still there: it adds fewer (its
     # package is new: the note's time in the lock moved on).
     (mini_bank / MINI_FILE).write_text((mini_bank / MINI_FILE).read_text(encoding="utf-8").replace("out of its flat region", "out of saturation"), encoding="utf-8")
-    monkeypatch.setattr(cache_module, "SWEEP_SHARE", (made + 0.5) / size)  # just more than was made
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", (made + 0.5) / size)  # just more than was added
     build(mini_bank, tmp_path / "out")
     third = entries(tmp_path / "out")
     again = _swept(tmp_path / "out")[1] - made
-    assert set(third) >= set(second) and 0 < again < made
-    # Once builds have made the share, the next build sweeps: it keeps what a cold build makes.
+    assert set(third) >= set(second) and 0 < again == len(set(third) - set(second)) < made
+    # Once builds have added the share, the next build sweeps: it keeps what a cold build makes.
     monkeypatch.setattr(cache_module, "SWEEP_SHARE", (made + again - 0.5) / size)
     build(mini_bank, tmp_path / "out")
     build(mini_bank, tmp_path / "cold")
@@ -177,16 +177,34 @@ def test_a_rebuild_sweeps_the_cache_once_builds_have_made_a_share_of_it(
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
-@pytest.mark.parametrize("note", ["not json", "[1]", "[-1, 0]", "[1.5, 0]", '"x"', "[true, 0]"])
-def test_a_cache_whose_note_cannot_be_read_is_swept(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], note: str) -> None:
+# Notes written over a cache that holds the `kept` entries a build left (the note aside) and one
+# more: each but the first, which agrees with the cache, is refused, and the build sweeps.
+NOTES: dict[str, Callable[[int], str]] = {
+    "agrees": lambda kept: f"[{kept}, 1]",
+    "not json": lambda kept: "not json",
+    "not a list": lambda kept: f'"{kept}, 1"',
+    "one number": lambda kept: f"[{kept + 1}]",
+    "a float": lambda kept: f"[{kept}.0, 1]",
+    "a number too large": lambda kept: f"[{10**400}, 1]",
+    "more than the cache holds": lambda kept: f"[{kept + 10**12}, 1]",
+    "fewer than the cache holds": lambda kept: f"[{kept}, 0]",
+}
+
+
+@pytest.mark.parametrize("note", list(NOTES))
+def test_a_cache_whose_note_does_not_agree_with_it_is_swept(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], note: str) -> None:
     epoch(1_700_000_000)
     build(mini_bank, tmp_path / "out")
+    kept = len(entries(tmp_path / "out")) - 1
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
         db.execute("INSERT INTO entries VALUES ('unused', '1')")
-        db.execute("UPDATE entries SET value = ? WHERE key = 'swept'", (note,))
+        db.execute("UPDATE entries SET value = ? WHERE key = 'swept'", (NOTES[note](kept),))
     build(mini_bank, tmp_path / "out")
-    kept = entries(tmp_path / "out")
-    assert "unused" not in kept and json.loads(kept["swept"]) == [len(kept) - 1, 0]
+    after = entries(tmp_path / "out")
+    if note == "agrees":
+        assert "unused" in after and json.loads(after["swept"]) == [kept, 1]
+    else:
+        assert "unused" not in after and json.loads(after["swept"]) == [len(after) - 1, 0] == [kept, 0]
 
 
 def test_a_new_deckgen_or_a_broken_cache_is_not_trusted(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

@@ -123,6 +123,8 @@ UNREAD_EDITS = [
     ((QK_FILE.parent / (QK_FILE.stem + ".zh.yaml")).as_posix(), "两者相等", "两者相同"),  # the translation alone
     # The source no longer from the reading list: four of its questions get a warning.
     ("sources.yaml", 'question/319339652"\n    section: transformer\n    kind: article', 'question/319339652"\n    section: transformer\n    kind: code'),
+    # A variant to avoid that a translation uses: the Chinese lint warns where it does.
+    ("glossary.zh.yaml", "terms:\n", "terms:\n  - {en: symmetric matrix, zh: 对称阵, avoid: [对称矩阵]}\n"),
 ]
 
 
@@ -147,6 +149,7 @@ def test_a_watch_builds_what_a_new_build_builds_after_edits_outside_a_topic_file
         assert (watched / "deck.lock").read_text(encoding="utf-8") == (built / "deck.lock").read_text(encoding="utf-8")
         assert [str(d).replace(str(watched), "BANK") for d in outcome.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
     assert sum(d.rule == "no-article" for d in outcome.result.warnings) == 4
+    assert sum(d.rule == "glossary-variant" and "对称矩阵" in d.message for d in outcome.result.warnings) == 1
     # What is kept is what the last builds asked for: no more than after the first of them.
     assert watcher.resident.derived_count <= 2 * kept
 

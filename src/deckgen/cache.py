@@ -12,9 +12,9 @@ The cache is an SQLite file of JSON values: reading it can never run code, and e
 are looked up one at a time, so a build never holds the whole cache in memory. A build
 writes the entries it makes to a new file beside the old one; at the end it moves the old
 file into the new output folder and, in one transaction, adds the ones it made and, once
-builds have made a tenth of the cache since the last did (`SWEEP_SHARE`), drops the entries it
-did not use (all but about one in 20,000, see `BuildCache._used`). The first build, or one on
-another file system, moves the new file there instead. A build that fails
+builds have added a tenth to what the cache kept at its last sweep (`SWEEP_SHARE`), drops the
+entries it did not use (all but about one in 20,000, see `BuildCache._used`). The first build,
+or one on another file system, moves the new file there instead. A build that fails
 before that leaves the old cache as it was. A cache that cannot be read or written is
 ignored: it never fails a build. A build that fails with a fault of deckgen's own removes
 it, so that a value no check foresaw is never read again. Validated topics are stored as
@@ -53,14 +53,15 @@ whole bank's topics in memory at once. A million characters are 1 to 4 MB (Pytho
 Chinese text in 2 bytes a character); at four million, what waited to be written was the largest
 thing a 10,000-card build added at its peak, while the package was written (bench/REPORT.md)."""
 SWEEP_SHARE = 0.1
-"""How large a share of a cache's entries builds make since its last sweep before a build sweeps
-it: keeps only the entries it used or made (0: every build sweeps). Each entry made may have put
-one out of use (the old notes of an edited question, say), so at most about this share of a
-cache is entries no build uses any more. A build that does not sweep keeps every old entry and
-adds what it made, without noting, entry by entry, which it used: at 10,000 cards that noting
-and the sweep were most of a rebuild's cache step (bench/REPORT.md)."""
+"""How many entries builds may add to a cache after its last sweep, as a share of the entries it
+kept then, before a build sweeps it: keeps only the entries it used or made (0: every build
+sweeps). Between sweeps a cache only grows, by at most this share; an entry a build replaces
+(a block written at a new place, say) is not added. A build that does not sweep keeps every old
+entry and adds what it made, without noting, entry by entry, which it used: at 10,000 cards that
+noting and the sweep were most of a rebuild's cache step (bench/REPORT.md)."""
 _SWEPT = "swept"
-"""The cache's note of its last sweep: how many entries it kept then, and how many builds made since."""
+"""The cache's note of its last sweep: how many entries it kept then (the note aside), and how
+many builds have added since."""
 _SCHEMA = "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _MASTER = [
     ("table", "entries", _SCHEMA.replace(" IF NOT EXISTS", "")),
@@ -139,7 +140,8 @@ class BuildCache:
         later build that does not use it drops it."""
         self._swept: tuple[int, int] | None = None
         """The old cache's note of its last sweep (`_SWEPT`): how many entries it kept then, and
-        how many builds made since; None without one, and then this build sweeps."""
+        how many builds added since; None without one that agrees with the cache, and then this
+        build sweeps."""
         self._made = _Seen()
         """The keys this build made: only those are looked for in the new cache file."""
         self._pending: dict[str, str] = {}
@@ -356,9 +358,9 @@ class BuildCache:
     @property
     def sweeps(self) -> bool:
         """Whether this build drops the old entries it does not use when it saves the cache: when
-        builds have made `SWEEP_SHARE` of its entries since the last that did, or the
-        cache has no note of it."""
-        return self._swept is None or self._swept[1] >= SWEEP_SHARE * self._swept[0]
+        builds have added `SWEEP_SHARE` of the entries it kept at its last sweep, or the cache
+        has no note of it that agrees with it."""
+        return self._swept is None or _due(self._swept)
 
     def has(self, key: str) -> bool:
         """Whether the cache holds a value under `key` (which `get` may yet refuse; in a cache
@@ -481,8 +483,9 @@ class BuildCache:
                 self._used_function(db)
                 db.execute("DELETE FROM entries WHERE NOT deckgen_used(CAST(key AS BLOB))")
             db.execute("ATTACH DATABASE ? AS made", (f"{made.resolve().as_uri()}?mode=ro",))
+            added = _added(db, "made.entries", "main.entries")
             db.execute("INSERT OR REPLACE INTO main.entries SELECT key, value FROM made.entries")
-            self._note_sweep(db, db.execute("SELECT count(*) FROM made.entries").fetchone()[0])
+            self._note_sweep(db, added)
             db.execute("COMMIT")
             db.execute("DETACH DATABASE made")
             db.close()
@@ -531,26 +534,26 @@ class BuildCache:
         db = _open(self._new_path)
         try:
             db.execute("BEGIN")
-            made = db.execute("SELECT count(*) FROM entries").fetchone()[0]
             db.execute("ATTACH DATABASE ? AS old", (f"{self.path.resolve().as_uri()}?mode=ro",))
+            added = _added(db, "main.entries", "old.entries")
             if not self.sweeps:
                 db.execute("INSERT OR IGNORE INTO main.entries SELECT key, value FROM old.entries")
             elif not self._used.empty:
                 self._used_function(db)
                 db.execute("INSERT OR IGNORE INTO main.entries SELECT key, value FROM old.entries WHERE deckgen_used(CAST(key AS BLOB))")
-            self._note_sweep(db, made)
+            self._note_sweep(db, added)
             db.execute("COMMIT")
         finally:
             db.close()
 
-    def _note_sweep(self, db: sqlite3.Connection, made: int) -> None:
+    def _note_sweep(self, db: sqlite3.Connection, added: int) -> None:
         """Write the saved cache's note of its last sweep into `db` (the saved cache, in a
-        transaction), where this build made `made` entries: after a sweep, how many entries it
-        keeps; else the old note, with what this build made added."""
+        transaction), where this build added `added` entries to the old cache: after a sweep (or
+        into a new cache), how many entries it keeps; else the old note, with those added."""
         if self.sweeps or self._swept is None:
-            note = [db.execute("SELECT count(*) FROM main.entries").fetchone()[0], 0]
+            note = [db.execute("SELECT count(*) FROM main.entries WHERE key != ?", (_SWEPT,)).fetchone()[0], 0]
         else:
-            note = [self._swept[0], self._swept[1] + made]
+            note = [self._swept[0], self._swept[1] + added]
         db.execute("INSERT OR REPLACE INTO main.entries VALUES (?, ?)", (_SWEPT, json.dumps(note)))
 
     def _move_new(self, target: Path) -> None:
@@ -805,15 +808,35 @@ class _Seen:
 
 
 def _sweep_note(db: sqlite3.Connection) -> tuple[int, int] | None:
-    """A cache's note of its last sweep (`_SWEPT`), or None when it has none that can be read."""
+    """A cache's note of its last sweep (`_SWEPT`), or None when it has none that can be read,
+    or one that does not agree with the cache: a build that will not sweep checks that the cache
+    holds exactly the entries the note counts (the note too), since between sweeps builds only
+    add entries. A note edited by hand, or by another program, is then refused, and the build
+    sweeps, which writes a true one."""
     try:
         row = db.execute("SELECT value FROM entries WHERE key = ?", (_SWEPT,)).fetchone()
         note = json.loads(row[0]) if row is not None else None
+        if not (isinstance(note, list) and len(note) == 2 and all(type(n) is int and 0 <= n < 1 << 53 for n in note)):
+            return None
+        kept, added = note
+        if _due((kept, added)):
+            return kept, added  # swept, whatever the cache holds
+        if db.execute("SELECT count(*) FROM entries").fetchone()[0] != kept + added + 1:
+            return None
     except (sqlite3.Error, ValueError, TypeError, RecursionError):
         return None
-    if isinstance(note, list) and len(note) == 2 and all(type(n) is int and n >= 0 for n in note):
-        return note[0], note[1]
-    return None
+    return kept, added
+
+
+def _due(note: tuple[int, int]) -> bool:
+    """Whether a cache with this note of its last sweep is swept by the next build."""
+    kept, added = note
+    return added >= SWEEP_SHARE * kept
+
+
+def _added(db: sqlite3.Connection, made: str, old: str) -> int:
+    """How many of the entries in the table `made` the table `old` has no entry under."""
+    return int(db.execute(f"SELECT count(*) FROM {made} WHERE key NOT IN (SELECT key FROM {old})").fetchone()[0])
 
 
 @dataclass(frozen=True)
