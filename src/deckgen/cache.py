@@ -707,10 +707,11 @@ class Resident:
         self._asked.add(key)
 
     def derived(self, kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T:
-        """What `make()` made of `owners` and `around` (see `BuildCache.derived`) when a build
-        since the last sweep's but one asked for it, else `make()`, kept. Kept under the owners'
-        identities and held with them, so that no other object can take an identity while its
-        entry is kept; a value made of an object read again (a file that changed) is never found."""
+        """What `make()` made of `owners` and `around` (see `BuildCache.derived`), kept since the
+        last build or the last that succeeded asked for it; else `make()`, kept. Kept under the
+        owners' identities and held with them, so that no other object can take an identity
+        while its entry is kept; a value made of an object read again (a file that changed) is
+        never found."""
         key = ("=" + kind, (tuple(id(owner) for owner in owners), around))
         found = self._derived.get(key)
         if found is not None and len(found.owners) == len(owners) and all(a is b for a, b in zip(found.owners, owners)):
