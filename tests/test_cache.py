@@ -139,7 +139,7 @@ def test_the_cache_is_used_and_pruned(bank: Path, tmp_path: Path, epoch: Callabl
 
 
 def _swept(out: Path) -> list[int]:
-    """The cache's note of its last sweep: how many entries it kept then, how many builds made since."""
+    """The cache's note of its last sweep: how many entries it kept then, how many builds added since."""
     note = json.loads(entries(out)["swept"])
     assert isinstance(note, list)
     return note

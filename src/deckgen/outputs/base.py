@@ -75,16 +75,23 @@ def lines_writer(lines: Iterable[str | Block], cache: BuildCache | None = None, 
     read once: the writer writes its file once, as a build does."""
 
     def write(path: Path) -> None:
-        at = 0
-        with path.open("wb") as out:
-            for line in lines:
-                data = line.encode("utf-8") + b"\n" if isinstance(line, str) else line.data
-                if cache is not None and isinstance(line, Block):
-                    cache.wrote(name, line, at)
-                out.write(data)
-                at += len(data)
+        write_parts(path, lines, cache, name, b"\n")
 
     return write
+
+
+def write_parts(path: Path, parts: Iterable[str | Block], cache: BuildCache | None, name: str, end: bytes = b"") -> None:
+    """Write each text of `parts` followed by `end`, and each block as it is, as the new file
+    `path`, one at a time; tell `cache` where each block went in the file `name` (its path in
+    `--out`)."""
+    at = 0
+    with path.open("wb") as out:
+        for part in parts:
+            data = part.encode("utf-8") + end if isinstance(part, str) else part.data
+            if cache is not None and isinstance(part, Block):
+                cache.wrote(name, part, at)
+            out.write(data)
+            at += len(data)
 
 
 def copy_writer(source: Path) -> Writer:

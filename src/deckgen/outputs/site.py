@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from deckgen.cache import Block, BuildCache
-from deckgen.outputs.base import RenderContext, Writer
+from deckgen.outputs.base import RenderContext, Writer, write_parts
 from deckgen.outputs.printhtml import QUESTIONS_HTML, REVIEW_HTML
 from deckgen.render import to_print_html
 from deckgen.site import ASSETS, asset, site_pages
@@ -26,14 +26,7 @@ def _page_writer(make: Callable[[], str | Block | Iterator[str | Block]], cache:
             cache.wrote(name, page, 0)
             page.write_to(path)
         else:
-            at = 0
-            with path.open("wb") as written:
-                for part in page:
-                    data = part.encode("utf-8") if isinstance(part, str) else part.data
-                    if isinstance(part, Block):
-                        cache.wrote(name, part, at)
-                    written.write(data)
-                    at += len(data)
+            write_parts(path, page, cache, name)
 
     return write
 
