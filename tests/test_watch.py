@@ -4,6 +4,7 @@ between them are only those of files that did not change."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import queue
@@ -27,7 +28,7 @@ from deckgen import watch as watch_module
 from deckgen.build import BuildOptions, build
 from deckgen.cache import BuildCache, Resident
 from deckgen import model as model_module
-from deckgen.model import media_name
+from deckgen.model import Bank, media_name
 from deckgen.outdir import OutputBusy, held_output
 from deckgen.watch import SETTLE_LIMIT, BankState, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
@@ -192,8 +193,44 @@ def test_a_questions_key_is_the_same_in_a_watch_and_in_a_build(mini_bank: Path) 
     for _ in range(2):  # made, then kept
         cache = BuildCache(None, resident=resident)
         assert [cache.question_key(bank, topic, q) for topic in bank.topics for q in (*topic.questions, *topic.retired)] == expected
+        assert [key for topic in bank.topics for key in cache.topic_keys(bank, topic)] == expected
         resident.sweep(succeeded=True)
-    assert resident.derived_count == len(bank.topics)
+    # Each topic's question hashes, the sources it cites, and its keys.
+    assert resident.derived_count == 3 * len(bank.topics)
+
+
+def test_the_keys_a_watch_keeps_with_a_topic_change_with_what_is_around_it(tmp_path: Path) -> None:
+    """A topic read again from a file that did not change is the same object, but its keys also
+    name its images, the sources it cites and the deck: a change to any of them makes them again."""
+    root = bank_with_image(tmp_path / "q")
+    bank, _ = validate_module.validate_bank(root)
+    assert bank is not None
+    topic = bank.topics[0]
+    resident = Resident()
+
+    def kept(made: Bank) -> tuple[str, ...]:
+        keys = BuildCache(None, resident=resident).topic_keys(made, topic)
+        resident.sweep(succeeded=True)
+        model_module.forget_media_names()  # as each build does
+        assert keys == BuildCache(None).topic_keys(made, topic)  # what a build in a process of its own makes
+        return keys
+
+    first = kept(bank)
+    assert kept(bank) is first  # nothing changed: kept
+    image = root / "topics" / "img" / "curve.png"
+    image.write_bytes(image.read_bytes() + b"\0")
+    second = kept(bank)
+    assert second != first
+    # Each change on top of the last, so that only what it changed tells the keys apart.
+    moved = dataclasses.replace(bank, deck=dataclasses.replace(bank.deck, homepage="https://example.org/other"))
+    third = kept(moved)
+    cited = topic.questions[0].sources[0]
+    retitled = dataclasses.replace(moved, sources=tuple(dataclasses.replace(s, title=s.title + "!") if s.id == cited else s for s in moved.sources))
+    fourth = kept(retitled)
+    # An edition shares the topics it has no translation of: their keys are its own.
+    chinese = dataclasses.replace(retitled, deck=dataclasses.replace(retitled.deck, language="zh"))
+    fifth = kept(chinese)
+    assert len({first, second, third, fourth, fifth}) == 5
 
 
 def test_a_failed_build_changes_nothing_and_the_next_change_is_built(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

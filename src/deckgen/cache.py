@@ -120,12 +120,9 @@ class BuildCache:
         self.writable = writable and out_dir is not None
         self.keep_made = keep_made or self.writable
         self.salt = _salt()
-        self._keys: dict[str, dict[str, dict[str, str]]] = {}
-        """Each question's key (`question_key`), by language, topic and question id: tables in
-        tables, where a table keyed by the three together held a tuple for every question."""
+        self._keys: dict[tuple[str, str], _TopicKeys] = {}
+        """The keys of each topic's questions (`question_key`), by language and topic id."""
         self._sources: dict[str, str] = {}
-        self._places: dict[int, tuple[Topic, dict[int, int]]] = {}
-        """Where each question is in its topic (by their identities), for `_content`."""
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
@@ -611,35 +608,52 @@ class BuildCache:
 
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
+        table = self._topic_keys(bank, topic)
+        index = table.places.get(id(question))
+        if index is None or table.questions[index] is not question:
+            return self._key(bank, topic, question, _content_digest(question))  # not one of the topic's own (never so today)
+        return table.keys[index]
+
+    def topic_keys(self, bank: Bank, topic: Topic) -> tuple[str, ...]:
+        """The `question_key` of each of the topic's questions, live then retired, in order."""
+        return self._topic_keys(bank, topic).keys
+
+    def _topic_keys(self, bank: Bank, topic: Topic) -> _TopicKeys:
+        """The keys of a topic's questions, made once a build for each edition's topic. In a
+        process that builds again and again, they are kept with the topic (`derived`) under what
+        else they read: the sources its questions cite, its images' packed names, the deck's
+        homepage and language. A topic read again from a file that did not change, and around
+        which nothing changed, is not hashed again; a rebuild asks for every question's key."""
         language = bank.deck.language  # each edition renders the question in its own language
-        try:
-            known = self._keys[language][topic.id]
-        except KeyError:
-            known = self._keys.setdefault(language, {}).setdefault(topic.id, {})
-        key = known.get(question.id)
-        if key is not None:
-            return key
+        found = self._keys.get((language, topic.id))
+        if found is not None and found.topic is topic:
+            return found
+        questions = (*topic.questions, *topic.retired)
+        # Asked for at every build, so that it is kept while the topic is: an edit to what is
+        # around the topic (a cited source's title) then does not hash its questions again.
+        every = self.derived("question-content", (topic,), None, lambda: b"".join(_content_digest(q) for q in questions))
+
+        def make() -> _TopicKeys:
+            keys = tuple(self._key(bank, topic, q, every[32 * i : 32 * i + 32]) for i, q in enumerate(questions))
+            return _TopicKeys(topic, questions, keys, {id(q): i for i, q in enumerate(questions)})
+
+        if self.resident is None:
+            table = make()
+        else:
+            cited = self.derived("cited-sources", (topic,), None, lambda: tuple(dict.fromkeys(s for q in questions for s in q.sources)))
+            images = tuple((target, media_name(path)) for q in questions for target, path in q.images)
+            around = (language, bank.deck.homepage, tuple(self._source_part(bank, s) for s in cited), images)
+            table = self.derived("question-keys", (topic,), around, make)
+        self._keys[(language, topic.id)] = table
+        return table
+
+    def _key(self, bank: Bank, topic: Topic, question: Question, content: bytes) -> str:
+        """A question's key, given the hash of what it holds (`_content_digest`)."""
+        language = bank.deck.language
         sources = tuple(self._source_part(bank, s) for s in question.sources)
         images = tuple((target, media_name(path)) for target, path in question.images)
-        blob = repr((self._content(topic, question), topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
-        key = known[question.id] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
-        return key
-
-    def _content(self, topic: Topic, question: Question) -> str:
-        """A hash of what the question itself holds that renders it (`_content_digest`). In a
-        process that builds again and again, those of a topic's questions are kept with the
-        topic (`derived`), 32 bytes a question, and a topic read again from a file that did not
-        change is not hashed again."""
-        if self.resident is None:
-            return _content_digest(question).hex()
-        at = self._places.get(id(topic))
-        if at is None or at[0] is not topic:
-            at = self._places[id(topic)] = (topic, {id(q): index for index, q in enumerate((*topic.questions, *topic.retired))})
-        index = at[1].get(id(question))
-        if index is None:
-            return _content_digest(question).hex()  # not one of the topic's own (never so today)
-        every = self.derived("question-content", (topic,), None, lambda: b"".join(_content_digest(q) for q in (*topic.questions, *topic.retired)))
-        return every[32 * index : 32 * index + 32].hex()
+        blob = repr((content.hex(), topic.title, sources, images, bank.deck.homepage, *((language,) if language != "en" else ())))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def derived(self, kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T:
         """`make()`, which must read nothing but `owners` (frozen values) and `around` (small and
@@ -838,6 +852,18 @@ def _due(note: tuple[int, int]) -> bool:
 def _added(db: sqlite3.Connection, made: str, old: str) -> int:
     """How many of the entries in the table `made` the table `old` has no entry under."""
     return int(db.execute(f"SELECT count(*) FROM {made} WHERE key NOT IN (SELECT key FROM {old})").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class _TopicKeys:
+    """The keys of a topic's questions (`BuildCache.question_key`), with the topic and its
+    questions, live then retired, that they were made of, and where each question is among them
+    by its identity (the questions are held here, so no other object can take one)."""
+
+    topic: Topic
+    questions: tuple[Question, ...]
+    keys: tuple[str, ...]
+    places: dict[int, int]
 
 
 @dataclass(frozen=True)

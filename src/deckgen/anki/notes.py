@@ -325,8 +325,7 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
 
 def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:
     """The topic's questions, live and retired, in order, with their keys in `cache`."""
-    questions = (*topic.questions, *topic.retired)
-    return questions, [cache.question_key(bank, topic, q) for q in questions]
+    return (*topic.questions, *topic.retired), list(cache.topic_keys(bank, topic))
 
 
 _NOTES_TOPIC = "notes-topic"

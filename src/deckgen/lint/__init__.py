@@ -87,7 +87,7 @@ def _topic_parts(topic: Topic, context: Context, cache: BuildCache) -> object:
     deck (an edition's glossary). All but what renders each question and the deck is the
     topic's own, so its hash is kept from one build of a watch to the next (`BuildCache.digest`)."""
     bank = context.bank
-    keys = tuple(cache.question_key(bank, topic, q) for q in topic.questions)
+    keys = cache.topic_keys(bank, topic)[: len(topic.questions)]
     return cache.digest(
         "lint-topic",
         (topic,),
