@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -381,3 +382,73 @@ def test_each_edition_of_a_note_has_a_time_of_its_own() -> None:
     assert (english.notes["n"].mtime, english.notes["n"].editions) == (101, (("ja", "j2", 103), ("zh", "z1", 102)))
     again = next_lock(english, {}, [("n", ("basic", "e3", "t"))], 100, "1.0.0", unchanged)
     assert (again.notes["n"].mtime, again.notes["n"].editions) == (104, (("ja", "j2", 103), ("zh", "z1", 102)))
+
+
+_LOCK_TIME = st.integers(min_value=0, max_value=2**53 - 1)
+# Keys and names with what JSON escapes, quotes, and line breaks that are not a newline.
+_LOCK_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from(['"', "\\", "\u2028", "\r", "\x85", "\n"]), max_size=10)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    note_types=st.dictionaries(
+        _LOCK_TEXT,
+        st.tuples(_LOCK_TIME, _LOCK_TEXT, st.lists(_LOCK_TEXT, max_size=3), st.lists(_LOCK_TEXT, max_size=2), _LOCK_TEXT, _LOCK_TIME),
+        max_size=3,
+    ),
+    notes=st.dictionaries(
+        _LOCK_TEXT,
+        st.tuples(
+            st.sampled_from(["basic", "cloze"]),
+            _LOCK_TEXT,
+            _LOCK_TIME,
+            st.none() | _LOCK_TEXT,
+            st.none() | _LOCK_TEXT.filter(lambda v: all(ch.isprintable() or ch.isspace() for ch in v)),
+            st.dictionaries(_LOCK_TEXT, st.tuples(_LOCK_TEXT, _LOCK_TIME), max_size=3),
+        ),
+        max_size=6,
+    ),
+    version=st.none() | _LOCK_TEXT.filter(lambda v: all(ch.isprintable() or ch.isspace() for ch in v)),
+)
+def test_a_lock_as_written_is_the_lock_read_back_from_its_file(
+    tmp_path: Path, note_types: dict[str, tuple[int, str, list[str], list[str], str, int]], notes: dict[str, tuple[str, str, int, str | None, str | None, dict[str, tuple[str, int]]]], version: str | None
+) -> None:
+    """A build hands the lock it wrote to the next build of a watch without reading it again:
+    it must be what reading the file gives, to the order of its entries and the line of each."""
+    from deckgen.lock import Lock, NoteTypeState, as_written, lock_lines, read_lock_file, write_lock
+
+    types = {key: NoteTypeState(key, i, name, tuple(fields), tuple(templates), digest, mtime) for key, (i, name, fields, templates, digest, mtime) in note_types.items()}
+    states = {
+        nid: NoteState(kind, digest, mtime, shipped, release, tuple((language, h, t) for language, (h, t) in sorted(editions.items())))
+        for nid, (kind, digest, mtime, shipped, release, editions) in reversed(list(notes.items()))  # not in the file's order
+    }
+    lock = Lock(types, states, {}, version)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # one for each example: the fixture's folder is shared
+    write_lock(folder / "deck.lock", lock_lines(lock))
+    read, problems, data = read_lock_file(folder)
+    assert not problems and read is not None and data is not None
+    written, digest = as_written(lock)
+    assert digest == hashlib.sha256(data).digest()
+    assert written == read
+    assert list(written.notes) == list(read.notes) and list(written.note_types) == list(read.note_types)
+    assert list(written.lines.items()) == list(read.lines.items())
+
+
+def test_a_build_hands_on_the_release_that_its_lock_file_records(released: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.release import read_release
+
+    for seconds, answer in ((1_700_000_100, None), (1_700_000_200, "scaling keeps the softmax from saturating.")):
+        if answer is not None:
+            topic = released / "attention.yaml"
+            text = topic.read_text(encoding="utf-8")
+            assert "scaling keeps the softmax out of saturation." in text
+            topic.write_text(text.replace("scaling keeps the softmax out of saturation.", answer), encoding="utf-8")
+        epoch(seconds)
+        result = build(released, Path("out"))
+        wrote = (released / "deck.lock") in result.outputs
+        assert wrote == (answer is not None)
+        read = read_release(released)
+        assert result.release is not None and read.lock is not None
+        assert result.release == read  # its lock, the hash of the file's bytes, and no problem
+        assert list(result.release.lock.notes) == list(read.lock.notes) and result.release.lock.lines == read.lock.lines
+        assert result.release.unchanged()

@@ -24,13 +24,14 @@ from deckgen import validate as validate_module
 from deckgen import build as build_module
 from deckgen import cli
 from deckgen import parallel
+from deckgen import release as release_module
 from deckgen import watch as watch_module
 from deckgen.build import BuildOptions, build
 from deckgen.cache import BuildCache, Resident
 from deckgen import model as model_module
 from deckgen.model import Bank, media_name
 from deckgen.outdir import OutputBusy, held_output
-from deckgen.watch import SETTLE_LIMIT, BankState, Watcher, bank_state, changed_files
+from deckgen.watch import SETTLE_LIMIT, BankState, Outcome, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
 from tests.test_cache import MINI_FILE, QK_FILE, digests, edit, edit_mini
 from tests.test_media import bank_with_image
@@ -153,6 +154,56 @@ def test_a_watch_builds_what_a_new_build_builds_after_edits_outside_a_topic_file
     assert sum(d.rule == "glossary-variant" and "对称矩阵" in d.message for d in outcome.result.warnings) == 1
     # What is kept is what the last builds asked for: no more than after the first of them.
     assert watcher.resident.derived_count <= 2 * kept
+
+
+def test_a_watch_reads_the_lock_again_only_when_its_file_changed(
+    banks: tuple[Path, Path, Path], tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched, built, _ = banks
+    epoch(1_700_000_000)
+    reads: list[Path] = []
+    read = release_module.read_lock_file
+    monkeypatch.setattr(release_module, "read_lock_file", lambda bank_dir: (bank_dir == watched and reads.append(bank_dir)) or read(bank_dir))
+    watcher = Watcher(BuildOptions(watched, tmp_path / "watched-out"))
+    assert watcher.build().error is None and reads == [watched]
+    lock = watched / "deck.lock"
+
+    def built_as_new() -> None:
+        """The watch's last build wrote what a new build writes, the lock too."""
+        build(built, tmp_path / "built-out")
+        assert digests(tmp_path / "watched-out") == digests(tmp_path / "built-out")
+        assert lock.read_bytes() == (built / "deck.lock").read_bytes()
+
+    # An edit to a topic changes the lock: the build that wrote it hands it on, unread.
+    for bank in (watched, built):
+        edit(bank)
+    epoch(1_700_000_100)
+    assert watcher.build(watcher.changes()).error is None and reads == [watched]
+    built_as_new()
+    assert watcher.build().error is None and reads == [watched]  # nothing changed
+    # The lock edited by hand (the same entries, laid out otherwise): read again, and written again.
+    lock.write_text(lock.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert watcher.changes() == ["deck.lock"]
+    outcome = watcher.build(watcher.changes())
+    assert outcome.error is None and outcome.result is not None and lock in outcome.result.outputs
+    assert reads == [watched] * 2
+    built_as_new()
+    # A link to the very same bytes: read again, and refused as any build refuses it.
+    elsewhere = tmp_path / "elsewhere.lock"
+    shutil.copyfile(lock, elsewhere)
+    lock.unlink()
+    lock.symlink_to(elsewhere)
+    outcome = watcher.build(watcher.changes())
+    assert reads == [watched] * 3
+    assert outcome.error is not None and [d.message for d in outcome.error.diagnostics] == ["deck.lock is a link; deckgen reads and writes only the lock file itself"]
+    # A pipe: looked at, never opened to wait for a writer.
+    lock.unlink()
+    os.mkfifo(lock)
+    done: queue.Queue[Outcome] = queue.Queue()
+    threading.Thread(target=lambda: done.put(watcher.build()), daemon=True).start()
+    outcome = done.get(timeout=300)  # a hang guard, far beyond what the build takes
+    assert reads == [watched] * 4
+    assert outcome.error is not None and [d.message for d in outcome.error.diagnostics] == ["deck.lock is not a file; 'deckgen build' writes it"]
 
 
 def test_what_a_watch_keeps_of_an_object_is_made_again_for_another_object_or_another_context() -> None:

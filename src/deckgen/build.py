@@ -92,6 +92,8 @@ class BuildResult:
     outputs: tuple[Path, ...]
     warnings: tuple[Diagnostic, ...] = field(default=())
     pdf_problems: tuple[Diagnostic, ...] = field(default=())
+    release: Release | None = None
+    """The release as the lock file records it after the build: read, or written by it."""
 
 
 def check(
@@ -234,18 +236,20 @@ def build(
     return build_deck(BuildOptions(bank_dir, out_dir, selection, strict, accept_schema_change, pdf, timings, style))
 
 
-def build_deck(options: BuildOptions, resident: Resident | None = None) -> BuildResult:
+def build_deck(options: BuildOptions, resident: Resident | None = None, release: Release | None = None) -> BuildResult:
     """Check, render and write every output, and bring the lock up to date.
 
     The outputs replace `out_dir` all at once, or not at all. The lock always describes the
     whole bank, so a subset build (any filter) reads it but never writes it. A process that
     builds again and again (`deckgen watch`) passes the same `resident` store to each build,
-    which then decodes again only what changed since the last (deckgen.cache.Resident).
+    which then decodes again only what changed since the last (deckgen.cache.Resident), and
+    the `release` the last build left in the lock file when the file still holds it
+    (`Release.unchanged`), which is then not read again.
     """
     with held_output(options.out_dir) as output, fewer_collections():
         cache = BuildCache(options.out_dir, resident=resident)
         try:
-            result = _build(options, output, cache)
+            result = _build(options, output, cache, release)
             if resident is not None:
                 resident.sweep(succeeded=True)
             return result
@@ -267,10 +271,10 @@ def build_deck(options: BuildOptions, resident: Resident | None = None) -> Build
             forget_media_names()
 
 
-def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildResult:
+def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Release | None) -> BuildResult:
     """Render every output with `cache` and write them into a new folder that then replaces the output folder."""
     timings = options.timings
-    contexts, warnings = _render(options, cache)
+    contexts, warnings = _render(options, cache, release)
     context = contexts[0]
     late: dict[Path, Writer] = {}
     order: list[Path] = []  # the outputs, edition by edition
@@ -304,26 +308,32 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache) -> BuildRes
         except DeckgenError:
             cache.give_back()
             raise
-    outputs = [*order, *_write_lock(options, context), *written_late]
-    return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems))
+    locked, release = _write_lock(options, context)
+    outputs = [*order, *locked, *written_late]
+    return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems), release)
 
 
-def _write_lock(options: BuildOptions, context: RenderContext) -> list[Path]:
-    """Write the lock if this build changed it, and never for a subset build; the lock written, if any."""
+def _write_lock(options: BuildOptions, context: RenderContext) -> tuple[list[Path], Release]:
+    """Write the lock if this build changed it, and never for a subset build: the lock written,
+    if any, and the release as the lock file then records it."""
     release = context.release
-    if options.selection or not release.changed(context.lock):
-        return []
+    if options.selection:
+        return [], release
+    now = release.written(context.lock)
+    if now.digest == release.digest:
+        return [], release
     try:
         write_lock(release.path, lock_lines(context.lock))
     except OSError as err:
         raise _write_error(release.path, err) from err
-    return [release.path]
+    return [release.path], now
 
 
-def _render(options: BuildOptions, cache: BuildCache) -> tuple[list[RenderContext], list[Diagnostic]]:
+def _render(options: BuildOptions, cache: BuildCache, release: Release | None) -> tuple[list[RenderContext], list[Diagnostic]]:
     """Check the bank, render every note of every edition (the lock describes them all), and bring
-    the lock up to date: a render context per edition, the source language's first."""
-    release = read_release(options.bank_dir)
+    the lock up to date: a render context per edition, the source language's first. The lock is
+    read unless `release` is given."""
+    release = release or read_release(options.bank_dir)
     bank, warnings, found = checked_bank(options, release, cache)
     unknown = [lang for lang in options.languages or () if lang not in bank.deck.languages]
     if unknown:

@@ -20,6 +20,7 @@ against it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -288,9 +289,9 @@ def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes
         return None, [_error(Location(display), f"{LOCK_FILE} is not UTF-8 text{rewrite}", "lock")], None
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        match = re.match(r'\s*"([^"]+)": \{', line) if '": {' in line else None
-        if match:
-            lines.setdefault(match.group(1), number)
+        key = _opened_key(line)
+        if key is not None:
+            lines.setdefault(key, number)
     try:
         note_types, notes, released = _parse(json.loads(text, parse_constant=_refuse_constant))
     except json.JSONDecodeError as err:
@@ -310,6 +311,32 @@ def read_lock_file(bank_dir: Path) -> tuple[Lock | None, list[Diagnostic], bytes
         where = Location(display, lines.get(err.key, 1), 5) if err.key is not None else Location(display)
         return None, [_error(where, f"{LOCK_FILE}: {_subject(text, err.key)}{err.message}{rewrite}", "lock")], None
     return Lock(note_types, notes, _sharing_keys(lines, note_types, notes), released), [], data
+
+
+def _opened_key(line: str) -> str | None:
+    """The key whose entry a line of a lock opens (a note type's, a note's, or a table's), as
+    written there, or None: where a diagnostic about that entry points."""
+    match = re.match(r'\s*"([^"]+)": \{', line) if '": {' in line else None
+    return match.group(1) if match else None
+
+
+def as_written(lock: Lock) -> tuple[Lock, bytes]:
+    """`lock` as `read_lock_file` reads it back from the file that `lock_lines` writes (its
+    entries in the file's order, the line of each), and the SHA-256 of that file's bytes: what
+    a build that writes the lock knows of the file without reading it again."""
+    digest = hashlib.sha256()
+    lines: dict[str, int] = {}
+    number = 0
+    for line in lock_lines(lock):
+        digest.update(line.encode("utf-8"))
+        for piece in line.splitlines():  # as the reader counts them: each line written ends with a newline
+            number += 1
+            key = _opened_key(piece)
+            if key is not None:
+                lines.setdefault(key, number)
+    note_types = {key: lock.note_types[key] for key in sorted(lock.note_types)}
+    notes = {nid: lock.notes[nid] for nid in sorted(lock.notes)}
+    return Lock(note_types, notes, _sharing_keys(lines, note_types, notes), lock.version), digest.digest()
 
 
 def _sharing_keys(lines: dict[str, int], note_types: dict[str, NoteTypeState], notes: dict[str, NoteState]) -> dict[str, int]:

@@ -6,7 +6,9 @@ The checks of a bank against its lock live here too: what a release must not do 
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -15,7 +17,7 @@ from pathlib import Path
 from deckgen.anki.notes import deck_notes, note_kinds, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
-from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
+from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, as_written, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.references import DEFAULT_BANK_DIR
 
@@ -61,10 +63,38 @@ class Release:
 
     def changed(self, lock: Lock) -> bool:
         """Whether the lock file does not hold exactly `lock`'s text (which `lock_lines` writes)."""
+        return self.written(lock).digest != self.digest
+
+    def written(self, lock: Lock) -> Release:
+        """The release as the lock file records it once it holds `lock` (as `lock_lines` writes
+        it): what `read_release` would read back, made without reading the file."""
+        read, digest = as_written(lock)
+        return Release(self.bank_dir, read, (), digest)
+
+    def unchanged(self) -> bool:
+        """Whether the lock file still holds the very bytes this release was read from or written
+        as (a regular file, not a link, with the same hash): a process that builds again and
+        again (`deckgen watch`) then need not read it again."""
+        if self.digest is None:
+            return False
+        try:
+            # Never through a link, and never waiting on a pipe's writer.
+            if self.path.is_symlink():
+                return False
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return False
         digest = hashlib.sha256()
-        for line in lock_lines(lock):
-            digest.update(line.encode("utf-8"))
-        return self.digest != digest.digest()
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            while chunk := os.read(fd, 1 << 20):
+                digest.update(chunk)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return digest.digest() == self.digest
 
     def stale_problems(self, bank: Bank, now: int, editions: Sequence[Bank] = (), cache: BuildCache | None = None) -> list[Diagnostic]:
         """Why the lock file is not the one a build of `bank` (the whole bank) and its `editions`

@@ -25,6 +25,7 @@ from deckgen.build import BuildOptions, BuildResult, build_deck
 from deckgen.cache import Resident
 from deckgen.model import DeckgenError
 from deckgen.outdir import MARKER, OutputBusy
+from deckgen.release import Release
 from deckgen.timing import Timings, phase
 
 __all__ = ["BankState", "Outcome", "Watcher", "bank_state", "changed_files"]
@@ -157,6 +158,9 @@ class Watcher:
         self._seen: BankState = {}
         self._images: tuple[str, ...] = ()
         """The images the last build that succeeded showed, by their path in the bank."""
+        self._release: Release | None = None
+        """The release the last build that succeeded left in the lock file: read, or written by
+        it. The next build reads the file again only if it no longer holds it."""
 
     def _bank_state(self) -> BankState:
         """The bank's state, each file hashed that was hashed when the last build looked."""
@@ -172,7 +176,8 @@ class Watcher:
         options = replace(self.options, timings=clock)
         try:
             with phase(clock, "total"):
-                result = build_deck(options, self.resident)
+                kept = self._release if self._release is not None and self._release.unchanged() else None
+                result = build_deck(options, self.resident, kept)
         except OutputBusy as err:  # another build wrote nothing of this one's: the change is built at the next look
             return Outcome(None, err, changed or [], clock)
         except DeckgenError as err:
@@ -180,7 +185,9 @@ class Watcher:
             return Outcome(None, err, changed or [], clock)
         except Exception:  # a fault of deckgen's own: built again when the bank next changes, not at once
             self._seen = settled(before, looked)
+            self._release = None  # as the resident store is cleared: the next build starts from the files
             raise
+        self._release = result.release
         root = Path(os.path.abspath(self.options.bank_dir))
         real = Path(os.path.realpath(root))  # an image's path is its file's real one
         self._images = tuple(sorted({path.relative_to(real).as_posix() for path in result.bank.image_files() if path.is_relative_to(real)}))
