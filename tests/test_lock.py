@@ -435,8 +435,16 @@ def test_a_lock_as_written_is_the_lock_read_back_from_its_file(
 
 
 def test_a_build_hands_on_the_release_that_its_lock_file_records(released: Path, epoch: Callable[[int], None]) -> None:
+    from deckgen.build import BuildOptions, build_deck
+    from deckgen.cache import Resident
     from deckgen.release import read_release
 
+    resident = Resident()  # as a watch builds: a build in a process of its own hands on nothing it wrote
+    epoch(1_700_000_050)
+    edit = released / "attention.yaml"
+    edit.write_text(edit.read_text(encoding="utf-8").replace("$d_k$", "$d_k$ "), encoding="utf-8")
+    plain = build(released, Path("out"))
+    assert (released / "deck.lock") in plain.outputs and plain.release is None
     for seconds, answer in ((1_700_000_100, None), (1_700_000_200, "scaling keeps the softmax from saturating.")):
         if answer is not None:
             topic = released / "attention.yaml"
@@ -444,7 +452,7 @@ def test_a_build_hands_on_the_release_that_its_lock_file_records(released: Path,
             assert "scaling keeps the softmax out of saturation." in text
             topic.write_text(text.replace("scaling keeps the softmax out of saturation.", answer), encoding="utf-8")
         epoch(seconds)
-        result = build(released, Path("out"))
+        result = build_deck(BuildOptions(released, Path("out")), resident)
         wrote = (released / "deck.lock") in result.outputs
         assert wrote == (answer is not None)
         read = read_release(released)

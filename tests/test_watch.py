@@ -80,7 +80,10 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
 
     second = watcher.build()  # nothing changed: every cached topic is decoded once, then kept
     assert second.error is None
-    assert len(watcher.resident) == len(english) - 1 + len(overlays) - 1
+    assert watcher.resident.count("topic", "edition") == len(english) - 1 + len(overlays) - 1
+    # And each topic's notes as the lock records them, in each language.
+    assert watcher.resident.count("note-hashes-topic") == 2 * len(english)
+    assert len(watcher.resident) == len(english) - 1 + len(overlays) - 1 + 2 * len(english)
 
     lock = (watched / "deck.lock").read_text(encoding="utf-8")
     edit(watched)
@@ -108,7 +111,9 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     assert [str(d).replace(str(watched), "BANK") for d in third.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
     assert watcher.changes() == []  # the lock the build wrote is not a change to build
     # The edited file's old reading is dropped; its new one (read from YAML) is cached, not kept.
-    assert len(watcher.resident) == cached - 2
+    assert watcher.resident.count("topic", "edition") == cached - 2
+    # So are its notes' hashes in English; in Chinese, its translation shows the same text as before.
+    assert watcher.resident.count("note-hashes-topic") == 2 * len(english) - 1
 
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -337,7 +342,7 @@ def test_a_build_that_fails_in_a_way_no_check_foresaw_drops_what_the_builds_kept
     watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"))
     watcher.build()
     watcher.build()
-    assert len(watcher.resident) == 2  # the mini bank's two topic files
+    assert watcher.resident.count("topic") == 2  # the mini bank's two topic files
 
     def broken(*args: object) -> list[Path]:
         raise RuntimeError("a fault of deckgen's own")
@@ -456,17 +461,17 @@ def test_failed_builds_in_a_row_keep_the_last_success_and_no_more(
     watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out", strict=True))
     assert watcher.build().error is None
     assert watcher.build().error is None
-    assert len(watcher.resident) == 2  # the mini bank's two topic files
+    assert watcher.resident.count("topic") == 2  # the mini bank's two topic files
     for round_number in range(3):
         # A new source changes every topic file's key (what it may cite), and is cited by no
         # card: --strict fails the build on that warning, after the topics were read.
         sources.write_text(clean + f"  - id: extra-{round_number}\n    title: Extra\n    url: https://example.org/{round_number}\n    section: peft\n", encoding="utf-8")
         failed = watcher.build()
         assert failed.error is not None and [d.rule for d in failed.error.diagnostics] == ["uncited-source"]
-        assert len(watcher.resident) == 4  # this build's two, and the last success's two
+        assert watcher.resident.count("topic") == 4  # this build's two, and the last success's two
     sources.write_text(clean, encoding="utf-8")
     assert watcher.build().error is None
-    assert len(watcher.resident) == 2
+    assert watcher.resident.count("topic") == 2
 
 
 def _remove_deep(top: Path) -> None:

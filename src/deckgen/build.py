@@ -93,7 +93,9 @@ class BuildResult:
     warnings: tuple[Diagnostic, ...] = field(default=())
     pdf_problems: tuple[Diagnostic, ...] = field(default=())
     release: Release | None = None
-    """The release as the lock file records it after the build: read, or written by it."""
+    """The release as the lock file records it after the build, when that is known without
+    reading the file again: as the build read it, or, in a process that builds again and again
+    (a `Resident` store), as it wrote it. None otherwise."""
 
 
 def check(
@@ -308,19 +310,21 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
         except DeckgenError:
             cache.give_back()
             raise
-    locked, release = _write_lock(options, context)
+    locked, release = _write_lock(options, context, cache.resident is not None)
     outputs = [*order, *locked, *written_late]
     return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems), release)
 
 
-def _write_lock(options: BuildOptions, context: RenderContext) -> tuple[list[Path], Release]:
+def _write_lock(options: BuildOptions, context: RenderContext, hand_on: bool) -> tuple[list[Path], Release | None]:
     """Write the lock if this build changed it, and never for a subset build: the lock written,
-    if any, and the release as the lock file then records it."""
+    if any, and, when the build is to `hand_on` what it leaves (in a watch), the release as the
+    lock file then records it. Only then is the lock that is written also made as reading the
+    file would give it, which costs half as much again as hashing its text."""
     release = context.release
     if options.selection:
         return [], release
-    now = release.written(context.lock)
-    if now.digest == release.digest:
+    now = release.written(context.lock) if hand_on else None
+    if not (release.changed(context.lock) if now is None else now.digest != release.digest):
         return [], release
     try:
         write_lock(release.path, lock_lines(context.lock))

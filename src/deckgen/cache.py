@@ -222,7 +222,7 @@ class BuildCache:
             return None
         try:
             value = decode(data)
-        except (KeyError, TypeError, ValueError, RecursionError):
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         if self.resident is not None and value is not None:
             self.resident.put((key, where), value)
@@ -265,6 +265,25 @@ class BuildCache:
         the cache when it is found there, so that an edit to one question of the topic renders
         that question again, not the others."""
         value = self.memo(self.fragment_key(kind, parts), compute, decode, encode)
+        self._keep(kept)
+        return value
+
+    def kept_fragment(
+        self,
+        kind: str,
+        parts: object,
+        kept: Iterable[str],
+        compute: Callable[[], T],
+        decode: Callable[[Any], T | None],
+        encode: Callable[[T], Any] | None = None,
+    ) -> T:
+        """`fragment` for a small value that a process which builds again and again keeps as
+        decoded (`decoded`): `decode` must make it frozen (tuples, not lists)."""
+        key = self.fragment_key(kind, parts)
+        value = self.decoded(key, None, decode)
+        if value is None:
+            value = compute()
+            self.put(key, value if encode is None else encode(value))
         self._keep(kept)
         return value
 
@@ -702,6 +721,11 @@ class Resident:
     def __len__(self) -> int:
         """How many values read back from the cache it holds."""
         return len(self._values)
+
+    def count(self, *kinds: str) -> int:
+        """How many values read back from the cache it holds under keys of these `kinds` (what
+        starts a key, before its first colon: `topic`, `note-hashes-topic`)."""
+        return sum(key.partition(":")[0] in kinds for key, _ in self._values)
 
     @property
     def derived_count(self) -> int:

@@ -63,7 +63,10 @@ class Release:
 
     def changed(self, lock: Lock) -> bool:
         """Whether the lock file does not hold exactly `lock`'s text (which `lock_lines` writes)."""
-        return self.written(lock).digest != self.digest
+        digest = hashlib.sha256()
+        for line in lock_lines(lock):
+            digest.update(line.encode("utf-8"))
+        return self.digest != digest.digest()
 
     def written(self, lock: Lock) -> Release:
         """The release as the lock file records it once it holds `lock` (as `lock_lines` writes

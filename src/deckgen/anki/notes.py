@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from deckgen.anki.ids import content_hash, note_guid, note_id_field
@@ -255,9 +256,10 @@ def note_ids(question: Question) -> list[str]:
     return [note_id_field(question.id, row) for row in _rows(question)]
 
 
-def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
+def _note_specs(value: object, question: Question, guids: Sequence[str] | None = None) -> list[NoteSpec] | None:
     """The question's notes as the cache stored them, or None unless the value is exactly what
-    deckgen stores for it: its note type, its ids and GUIDs, and a text for every field."""
+    deckgen stores for it: its note type, its ids and GUIDs (`guids`, if given: `note_guids`),
+    and a text for every field."""
 
     def texts(items: object) -> tuple[str, ...] | None:
         return tuple(items) if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
@@ -266,15 +268,17 @@ def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
     rows = _rows(question)
     if not isinstance(value, list) or len(value) != len(rows):
         return None
+    if guids is None:
+        guids = note_guids(question)
     specs = []
-    for entry, row in zip(value, rows):
+    for entry, row, guid in zip(value, rows, guids):
         if not (isinstance(entry, list) and len(entry) == 4):
             return None
         fields, tags = texts(entry[2]), texts(entry[3])
         if (
             fields is None
             or tags is None
-            or entry[0] != note_guid(question.id, row)
+            or entry[0] != guid
             or entry[1] != layout.model
             or len(fields) != len(layout.fields)
             or fields[0] != note_id_field(question.id, row)
@@ -282,6 +286,11 @@ def _note_specs(value: object, question: Question) -> list[NoteSpec] | None:
             return None
         specs.append(NoteSpec(entry[0], layout.model, fields, tags))
     return specs
+
+
+def note_guids(question: Question) -> tuple[str, ...]:
+    """The GUIDs of the question's notes, in order, without rendering them."""
+    return tuple(note_guid(question.id, row) for row in _rows(question))
 
 
 def _stored(specs: list[NoteSpec]) -> list[list[object]]:
@@ -312,7 +321,9 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
     def decode(value: object) -> list[list[NoteSpec]] | None:
         if not isinstance(value, list) or len(value) != len(questions):
             return None
-        found = [_note_specs(entry, q) for entry, q in zip(value, questions)]
+        # Hashed once a topic in a process that builds again and again (`BuildCache.derived`).
+        guids = cache.derived("note-guids", (topic,), None, lambda: tuple(note_guids(q) for q in questions)) if cache is not None else [None] * len(questions)
+        found = [_note_specs(entry, q, ids) for entry, q, ids in zip(value, questions, guids)]
         return None if any(specs is None for specs in found) else found  # type: ignore[return-value]
 
     if cache is None:
@@ -332,17 +343,18 @@ _NOTES_TOPIC = "notes-topic"
 """The kind of a topic's notes in the build's cache, made of its questions' keys (`topic_notes`)."""
 
 
-def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteHashes]:
+def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[NoteHashes, ...]:
     """Every note of the topic as the lock records it, in order: from `cache` where it can, the
     whole topic's at once, without reading its notes, else from its notes. Either way its notes
-    stay in the cache for the next build, as when they are read."""
+    stay in the cache for the next build, as when they are read. A process that builds again
+    and again keeps them as read (16 bytes a hash: some 3 MB a language at 10,000 notes)."""
     questions, keys = _question_keys(bank, topic, cache)
-    expected = [(i, note_layout(q).model) for q in questions for i in note_ids(q)]
 
-    def make() -> list[NoteHashes]:
-        return [note_hashes(spec) for spec in topic_notes(bank, topic, cache)]
+    def make() -> tuple[NoteHashes, ...]:
+        return tuple(note_hashes(spec) for spec in topic_notes(bank, topic, cache))
 
-    def decode(value: object) -> list[NoteHashes] | None:
+    def decode(value: object) -> tuple[NoteHashes, ...] | None:
+        expected = [(i, note_layout(q).model) for q in questions for i in note_ids(q)]
         if not isinstance(value, list) or len(value) != len(expected):
             return None
         found: list[NoteHashes] = []
@@ -350,11 +362,11 @@ def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> list[NoteH
             if not (isinstance(entry, list) and len(entry) == 4 and entry[0] == nid and entry[1] == model and all(isinstance(h, str) and _HASH.fullmatch(h) for h in entry[2:])):
                 return None
             found.append((nid, model, entry[2], entry[3]))
-        return found
+        return tuple(found)
 
-    # The entries `topic_notes` reads, under the same parts.
-    kept = [cache.fragment_key(_NOTES_TOPIC, keys), *("notes:" + key for key in keys)]
-    return cache.fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made])
+    # The entries `topic_notes` reads, under the same parts: named only when the cache sweeps.
+    kept = chain((cache.fragment_key(_NOTES_TOPIC, keys),), ("notes:" + key for key in keys))
+    return cache.kept_fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made])
 
 
 _HASH = re.compile("[0-9a-f]{16}")
