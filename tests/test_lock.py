@@ -314,6 +314,13 @@ def test_an_edition_reads_each_notes_hash_and_time_in_its_language() -> None:
     assert dict(lock.edition("de").notes) == {"a": translated, "b": untranslated}
     with pytest.raises(KeyError):
         zh.notes["c"]
+    # What a package asks of every note, without making its state: as the state has it.
+    for edition in (lock, zh, lock.edition("fr"), lock.edition("de")):
+        assert [edition.stamp(nid) for nid in ("a", "b")] == [(edition.notes[nid].mtime, edition.notes[nid].release) for nid in ("a", "b")]
+        assert edition.released("1.0.0") == 1 and edition.released("2.0.0") == 0
+        with pytest.raises(KeyError):
+            edition.stamp("c")
+    assert [zh.stamp(nid) for nid in ("a", "b")] == [(200, "1.0.0"), (400, None)]
 
 
 def test_the_lock_read_keeps_each_key_and_time_once(released: Path) -> None:

@@ -104,6 +104,21 @@ class Lock:
         source's)."""
         return replace(self, notes=_EditionNotes(self.notes, language))
 
+    def stamp(self, nid: str) -> tuple[int, str | None]:
+        """The note's time and the release that last changed its text, as `notes[nid]` has them,
+        without making its state for an edition: a package asks for every note's."""
+        notes = self.notes
+        if isinstance(notes, _EditionNotes):
+            return notes.stamp(nid)
+        state = notes[nid]
+        return state.mtime, state.release
+
+    def released(self, version: str) -> int:
+        """How many notes the release `version` added or changed the text of (in every edition
+        the same: an edition's note keeps its source's release)."""
+        notes = self.notes.source if isinstance(self.notes, _EditionNotes) else self.notes
+        return sum(state.release == version for state in notes.values())
+
 
 class _EditionNotes(Mapping[str, NoteState]):
     """A lock's notes as an edition in another language reads them (see `Lock.edition`), each
@@ -121,6 +136,19 @@ class _EditionNotes(Mapping[str, NoteState]):
         note = self._notes[nid]
         found = next(((h, t) for lang, h, t in note.editions if lang == self._language), None)
         return note if found is None else NoteState(note.type, found[0], found[1], note.shipped, note.release, note.editions)
+
+    @property
+    def source(self) -> Mapping[str, NoteState]:
+        """The notes as the source language has them."""
+        return self._notes
+
+    def stamp(self, nid: str) -> tuple[int, str | None]:
+        """`self[nid]`'s time and release (see `Lock.stamp`)."""
+        note = self._notes[nid]
+        for language, _, mtime in note.editions:
+            if language == self._language:
+                return mtime, note.release
+        return note.mtime, note.release
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._notes)
@@ -320,14 +348,15 @@ def _opened_key(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def as_written(lock: Lock) -> tuple[Lock, bytes]:
+def as_written(lock: Lock, text: Iterable[str] | None = None) -> tuple[Lock, bytes]:
     """`lock` as `read_lock_file` reads it back from the file that `lock_lines` writes (its
     entries in the file's order, the line of each), and the SHA-256 of that file's bytes: what
-    a build that writes the lock knows of the file without reading it again."""
+    a build that writes the lock knows of the file without reading it again. `text` is
+    `lock_lines(lock)`, if made already."""
     digest = hashlib.sha256()
     lines: dict[str, int] = {}
     number = 0
-    for line in lock_lines(lock):
+    for line in lock_lines(lock) if text is None else text:
         digest.update(line.encode("utf-8"))
         for piece in line.splitlines():  # as the reader counts them: each line written ends with a newline
             number += 1

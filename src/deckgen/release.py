@@ -68,10 +68,11 @@ class Release:
             digest.update(line.encode("utf-8"))
         return self.digest != digest.digest()
 
-    def written(self, lock: Lock) -> Release:
+    def written(self, lock: Lock, text: Sequence[str] | None = None) -> Release:
         """The release as the lock file records it once it holds `lock` (as `lock_lines` writes
-        it): what `read_release` would read back, made without reading the file."""
-        read, digest = as_written(lock)
+        it, or as `text`, its lines made already): what `read_release` would read back, made
+        without reading the file."""
+        read, digest = as_written(lock, text)
         return Release(self.bank_dir, read, (), digest)
 
     def unchanged(self) -> bool:

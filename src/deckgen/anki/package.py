@@ -36,7 +36,7 @@ def deck_description_html(bank: Bank, lock: Lock) -> str:
     suggests."""
     deck = bank.deck
     words = DESCRIPTION_WORDS[deck.language]
-    changed = sum(state.release == lock.version for state in lock.notes.values()) if lock.version == deck.version else 0
+    changed = lock.released(deck.version) if lock.version == deck.version else 0
     version = plain_html(deck.version)
     site = site_url(deck.homepage)
     parts = [
@@ -143,11 +143,11 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
             did = deck_id(*path)
             for spec in specs:
                 position += 1
-                state = lock.notes[spec.fields[0]]
-                tags = spec.tags if state.release is None else (*spec.tags, release_tag(state.release))
+                mtime, release = lock.stamp(spec.fields[0])
+                tags = spec.tags if release is None else (*spec.tags, release_tag(release))
                 # A space at each end, as Anki and genanki write tags, so that a search for
                 # ' tag ' matches the first and the last tag too.
-                yield models[spec.model], spec, " " + " ".join(tags) + " ", did, position, state.mtime
+                yield models[spec.model], spec, " " + " ".join(tags) + " ", did, position, mtime
 
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
 
@@ -259,10 +259,7 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
     and the decks, these name every byte of the database: each note's tags, position and ids
     follow from them. A rebuild that changes none copies the last build's package."""
     for path, keys, ids in notes.named():
-        states = []
-        for nid in ids:
-            state = lock.notes[nid]  # an edition's lock makes each state as it is asked for
-            states.append((nid, state.mtime, state.release))
+        states = [(nid, *lock.stamp(nid)) for nid in ids]
         yield deck_id(*path), parts_digest((keys, states))
 
 
