@@ -132,6 +132,22 @@ UNREAD_EDITS = [
     ("sources.yaml", 'question/319339652"\n    section: transformer\n    kind: article', 'question/319339652"\n    section: transformer\n    kind: code'),
     # A variant to avoid that a translation uses: the Chinese lint warns where it does.
     ("glossary.zh.yaml", "terms:\n", "terms:\n  - {en: symmetric matrix, zh: 对称阵, avoid: [对称矩阵]}\n"),
+    # Two sections swapped: every question from the first of them on is numbered anew.
+    (
+        "deck.yaml",
+        '  - {id: tokenizers, title: "Tokenizers", heading: "tokenizer"}\n  - {id: bert, title: "BERT", heading: "BERT"}\n',
+        '  - {id: bert, title: "BERT", heading: "BERT"}\n  - {id: tokenizers, title: "Tokenizers", heading: "tokenizer"}\n',
+    ),
+    ("deck.yaml", 'title: "BERT", heading', 'title: "BERT Itself", heading'),  # a section's title, which its topics' pages show
+    # Another source made one by the same first author in the same year as one that many cards
+    # cite: that one's key becomes Vaswani 2017a, in topics that do not cite the other too.
+    (
+        "sources.yaml",
+        'authors: [Peter Shaw, Jakob Uszkoreit, Ashish Vaswani]\n    url: "https://arxiv.org/abs/1803.02155"\n'
+        '    section: transformer\n    kind: paper\n    lang: en\n    year: "2018"\n',
+        'authors: [Ashish Vaswani, Peter Shaw, Jakob Uszkoreit]\n    url: "https://arxiv.org/abs/1803.02155"\n'
+        '    section: transformer\n    kind: paper\n    lang: en\n    year: "2017"\n',
+    ),
 ]
 
 
@@ -156,6 +172,7 @@ def test_a_watch_builds_what_a_new_build_builds_after_edits_outside_a_topic_file
         assert (watched / "deck.lock").read_text(encoding="utf-8") == (built / "deck.lock").read_text(encoding="utf-8")
         assert [str(d).replace(str(watched), "BANK") for d in outcome.result.warnings] == [str(d).replace(str(built), "BANK") for d in cold.warnings]
     assert sum(d.rule == "no-article" for d in outcome.result.warnings) == 4
+    assert "[Vaswani 2017a]" in (tmp_path / "watched-out" / "review-sheet.html").read_text(encoding="utf-8")
     assert sum(d.rule == "glossary-variant" and "对称矩阵" in d.message for d in outcome.result.warnings) == 1
     # What is kept is what the last builds asked for: no more than after the first of them.
     assert watcher.resident.derived_count <= 2 * kept

@@ -12,7 +12,7 @@ import gc
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field, replace
@@ -409,6 +409,11 @@ def _shown(bank: Bank, topic: Topic, question: Question, printed: bool, cache: B
     return ["notes:" + key, *(prefix + key for prefix in prefixes)]
 
 
+def _mark(shown: Callable[[], list[list[str]]], cache: BuildCache) -> str:
+    """The mark of a topic all of whose values are made, `shown()` being their keys (see `_render_ahead`)."""
+    return cache.fragment_key("rendered-topic", shown())
+
+
 def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache) -> None:
     """Render what `cache` does not hold of every edition's notes and (for each edition with the
     outline of what it prints) its pages, question by question: in worker processes when there
@@ -427,10 +432,18 @@ def _render_ahead(found: list[tuple[Edition, Outline | None]], cache: BuildCache
         numbers = {n.question.id: n for section in shape.sections for topic in section.topics for n in topic.questions} if shape else {}
         for topic in bank.topics:
             wanted = [(question, numbers.get(question.id)) for question in (*topic.questions, *topic.retired)]
-            keys = [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
-            mark = cache.fragment_key("rendered-topic", keys)
+
+            def shown(topic: Topic = topic, wanted: list[tuple[Question, NumberedQuestion | None]] = wanted, bank: Bank = bank) -> list[list[str]]:
+                return [_shown(bank, topic, question, numbered is not None, cache) for question, numbered in wanted]
+
+            # Hashed once while the topic, its questions' keys and which of them are printed are
+            # unchanged, in a process that builds again and again (`BuildCache.derived`).
+            printed = tuple(numbered is not None for _, numbered in wanted)
+            around = (bank.deck.language, cache.topic_keys(bank, topic), printed)
+            mark = cache.derived("rendered-topic", (topic,), around, partial(_mark, shown, cache))
             if cache.get(mark) is True:
                 continue
+            keys = shown()
             tasks += [partial(_warm, bank, topic, question, numbered) for question, numbered in _lacking(wanted, keys, cache)]
             made_whole.append(mark)
     if not parallel.run(cache, tasks, len(tasks) >= parallel.MIN_QUESTIONS):

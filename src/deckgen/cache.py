@@ -690,6 +690,21 @@ class BuildCache:
         use as their parts."""
         return Digest(self.derived(kind, owners, around, lambda: parts_digest(parts())))
 
+    def topic_digest(
+        self, kind: str, bank: Bank, topic: Topic, questions: Sequence[Question], around: Hashable, parts: Callable[[tuple[str, ...]], object]
+    ) -> tuple[tuple[str, ...], Digest]:
+        """The keys of `questions`, some of the topic's (`question_key`), and the digest of
+        `parts(keys)`: what a topic's part of an output shows, for `fragment` and `blocks`, which
+        must read nothing but the topic, those keys and `around` (small and hashable: all else
+        it shows). In a process that builds again and again, the digest is kept while they are
+        all unchanged (`digest`): a rebuild does not hash again what each topic's part shows."""
+        own = topic.questions
+        if len(questions) <= len(own) and all(a is b for a, b in zip(questions, own)):
+            keys = self.topic_keys(bank, topic)[: len(questions)]
+        else:
+            keys = tuple(self.question_key(bank, topic, q) for q in questions)
+        return keys, self.digest(kind, (topic,), (keys, around), lambda: parts(keys))
+
     def _source_part(self, bank: Bank, source_id: str) -> str:
         part = self._sources.get(source_id)
         if part is None:

@@ -441,14 +441,19 @@ def _topic_lines(
     else:
         # What the parts show: the topic, each question's number and printed texts, the keys and
         # numbers of the sources it cites (in the section's bibliography), and the page's layout.
-        keys = cite_keys(bank.sources)
-        shown = [
-            (n.number, cache.question_key(bank, topic.topic, n.question), [(bibliography[s], keys[s]) for s in n.question.sources])
-            for n in topic.questions
-        ]
-        parts = (bank.deck.language, style.layout, style.writing_lines, section_id, topic.topic.id, topic.topic.title, shown)
+        cites = cite_keys(bank.sources)
+        chosen = [n.question for n in topic.questions]
+        numbers = tuple(n.number for n in topic.questions)
+        cited = dict.fromkeys(s for q in chosen for s in q.sources)
+        around = (bank.deck.language, style.layout, style.writing_lines, section_id, numbers, tuple((s, bibliography[s], cites[s]) for s in cited))
+
+        def parts(keys: tuple[str, ...]) -> object:
+            shown = [(number, key, [(bibliography[s], cites[s]) for s in q.sources]) for number, key, q in zip(numbers, keys, chosen)]
+            return (bank.deck.language, style.layout, style.writing_lines, section_id, topic.topic.id, topic.topic.title, shown)
+
+        keys, digest = cache.topic_digest("print-topic", bank, topic.topic, chosen, around, parts)
         kinds = [kind for kind, made in zip(("print-review-topic", "print-questions-topic", "print-key-topic"), wanted) if made]
-        found = [[block] for block in cache.blocks(kinds, parts, ["print:" + key for _, key, _ in shown], make)]
+        found = [[block] for block in cache.blocks(kinds, digest, ("print:" + key for key in keys), make)]
     pages = iter(found)
     return [next(pages) if made else [] for made in wanted]
 

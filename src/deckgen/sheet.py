@@ -138,10 +138,14 @@ def _by_topic(outline: Outline, level: int, kind: str, cache: BuildCache | None)
                 yield from make()
                 continue
             # What the topic's part shows: its heading, and each question's number and lines.
-            keys = [cache.question_key(bank, topic.topic, n.question) for n in topic.questions]
             prefix = f"sheet-{kind}-{bank.deck.language}"
-            parts = (heading, [(n.number, key) for n, key in zip(topic.questions, keys)])
-            yield cache.block(f"{prefix}-topic", parts, [f"{prefix}:{key}" for key in keys], make)
+            numbers = tuple(n.number for n in topic.questions)
+
+            def parts(keys: tuple[str, ...], heading: list[str] = heading, numbers: tuple[int, ...] = numbers) -> object:
+                return (heading, list(zip(numbers, keys)))
+
+            keys, digest = cache.topic_digest(f"{prefix}-topic", bank, topic.topic, [n.question for n in topic.questions], (tuple(heading), numbers), parts)
+            yield cache.block(f"{prefix}-topic", digest, (f"{prefix}:{key}" for key in keys), make)
 
 
 _UNNUMBERED = 0

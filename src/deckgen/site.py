@@ -299,9 +299,13 @@ def search_script(bank: Bank, whole: Bank, outline: Outline, cache: BuildCache |
                 yield text()
                 continue
             # What the topic's part shows: its page, its title, and each card's id and texts.
-            keys = [cache.question_key(whole, topic.topic, n.question) for n in topic.questions]
-            parts = (whole.deck.language, page_path(topic.topic), topic.topic.title, [(n.question.id, key) for n, key in zip(topic.questions, keys)])
-            yield cache.text_block("search-topic", parts, [f"search-{whole.deck.language}:{key}" for key in keys], text)
+            chosen = [n.question for n in topic.questions]
+
+            def parts(keys: tuple[str, ...], topic: Topic = topic.topic, chosen: list[Question] = chosen) -> object:
+                return (whole.deck.language, page_path(topic), topic.title, [(q.id, key) for q, key in zip(chosen, keys)])
+
+            keys, digest = cache.topic_digest("search-topic", whole, topic.topic, chosen, whole.deck.language, parts)
+            yield cache.text_block("search-topic", digest, (f"search-{whole.deck.language}:{key}" for key in keys), text)
     yield "]};\n"
 
 
@@ -340,7 +344,10 @@ def _topic_page_text(
         return "\n".join(make()) + "\n"
     # What the page shows: the deck's title, the section's and the topic's, and each card with
     # its link to the web editor (which names the question's line).
-    keys = [cache.question_key(whole, topic, q) for q in questions]
-    shown = [(key, q.location.line) for q, key in zip(questions, keys)]
-    parts = (bank.deck.language, bank.deck.title, bank.section(topic.section).title, topic.title, _edit_base(bank, topic), shown)
-    return cache.block("site-topic", parts, ["print:" + key for key in keys], make)
+    around = (bank.deck.language, bank.deck.title, bank.section(topic.section).title, _edit_base(bank, topic))
+
+    def parts(keys: tuple[str, ...]) -> object:
+        return (*around[:3], topic.title, around[3], [(key, q.location.line) for q, key in zip(questions, keys)])
+
+    keys, digest = cache.topic_digest("site-topic", whole, topic, questions, around, parts)
+    return cache.block("site-topic", digest, ("print:" + key for key in keys), make)
