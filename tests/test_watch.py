@@ -270,6 +270,14 @@ def test_a_questions_key_is_the_same_in_a_watch_and_in_a_build(mini_bank: Path) 
         resident.sweep(succeeded=True)
     # Each topic's question hashes, the sources it cites, and its keys.
     assert resident.derived_count == 3 * len(bank.topics)
+    # A question that is not the very object the topic holds is keyed by what it holds itself.
+    topic = bank.topics[0]
+    first = topic.questions[0]
+    changed = dataclasses.replace(first, answer=first.answer + " Changed.")
+    holding = dataclasses.replace(topic, questions=(changed, *topic.questions[1:]))
+    for cache in (BuildCache(None), BuildCache(None, resident=resident)):
+        assert cache.question_key(bank, topic, first) == expected[0]
+        assert cache.question_key(bank, topic, changed) == BuildCache(None).question_key(bank, holding, changed) != expected[0]
 
 
 def test_the_keys_a_watch_keeps_with_a_topic_change_with_what_is_around_it(tmp_path: Path) -> None:

@@ -628,7 +628,7 @@ class BuildCache:
     def question_key(self, bank: Bank, topic: Topic, question: Question) -> str:
         """What a question's rendering depends on, hashed; its place in the files is not part of it."""
         table = self._topic_keys(bank, topic)
-        index = table.places.get(id(question))
+        index = table.places.get(question.id)
         if index is None or table.questions[index] is not question:
             return self._key(bank, topic, question, _content_digest(question))  # not one of the topic's own (never so today)
         return table.keys[index]
@@ -654,7 +654,7 @@ class BuildCache:
 
         def make() -> _TopicKeys:
             keys = tuple(self._key(bank, topic, q, every[32 * i : 32 * i + 32]) for i, q in enumerate(questions))
-            return _TopicKeys(topic, questions, keys, {id(q): i for i, q in enumerate(questions)})
+            return _TopicKeys(topic, questions, keys, {q.id: i for i, q in enumerate(questions)})
 
         if self.resident is None:
             table = make()
@@ -897,12 +897,12 @@ def _added(db: sqlite3.Connection, made: str, old: str) -> int:
 class _TopicKeys:
     """The keys of a topic's questions (`BuildCache.question_key`), with the topic and its
     questions, live then retired, that they were made of, and where each question is among them
-    by its identity (the questions are held here, so no other object can take one)."""
+    by its id (a question asked about is one of them only if it is the very object there)."""
 
     topic: Topic
     questions: tuple[Question, ...]
     keys: tuple[str, ...]
-    places: dict[int, int]
+    places: dict[str, int]
 
 
 @dataclass(frozen=True)
