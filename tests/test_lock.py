@@ -467,3 +467,19 @@ def test_a_build_hands_on_the_release_that_its_lock_file_records(released: Path,
         assert result.release == read  # its lock, the hash of the file's bytes, and no problem
         assert list(result.release.lock.notes) == list(read.lock.notes) and result.release.lock.lines == read.lock.lines
         assert result.release.unchanged()
+
+
+def test_a_lock_that_would_not_be_read_back_is_not_handed_on(tmp_path: Path) -> None:
+    """A version the reader refuses (deckgen.validate refuses it in a deck, but a lock is read
+    as written): the next build reads the file, and says what any build says."""
+    from deckgen.lock import Lock, as_written, lock_lines, read_lock_file, write_lock
+
+    for version, release, field in (("1.0\u00ad", None, "version"), ("1.0", "0.9\u200b", "release")):
+        lock = Lock({}, {"a": NoteState("basic", "1" * 16, 1, None, release)}, {}, version)
+        folder = Path(tempfile.mkdtemp(dir=tmp_path))
+        write_lock(folder / "deck.lock", lock_lines(lock))
+        read, problems, _ = read_lock_file(folder)
+        where = "" if field == "version" else "note 'a': "
+        assert read is None and [d.message for d in problems] == [f"deck.lock: {where}'{field}' should be a deck version, found a control character; 'deckgen build' writes it"]
+        written, digest = as_written(lock)
+        assert written is None and digest == hashlib.sha256((folder / "deck.lock").read_bytes()).digest()

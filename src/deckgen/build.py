@@ -325,8 +325,8 @@ def _write_lock(options: BuildOptions, context: RenderContext, hand_on: bool) ->
     if options.selection:
         return [], release
     text = list(lock_lines(context.lock)) if hand_on else None
-    now = release.written(context.lock, text) if text is not None else None
-    if not (release.changed(context.lock) if now is None else now.digest != release.digest):
+    now, changed = release.written(context.lock, text) if text is not None else (None, release.changed(context.lock))
+    if not changed:
         return [], release
     try:
         write_lock(release.path, lock_lines(context.lock) if text is None else text)

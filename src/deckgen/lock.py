@@ -230,11 +230,17 @@ def _optional_text(entry: dict[str, object], key: str | None, name: str) -> str 
 
 def _version(entry: dict[str, object], key: str | None, name: str) -> str | None:
     """A deck version the lock records. It becomes a tag, whose spaces become `_`; a control
-    character (which a bank's YAML cannot hold) is refused."""
+    character, or any other that is neither printable nor a space, is refused."""
     value = _optional_text(entry, key, name)
-    if value is not None and any(not ch.isprintable() and not ch.isspace() for ch in value):
+    if not _readable_version(value):
         raise _LockError(key, f"'{name}' should be a deck version, found a control character")
     return value
+
+
+def _readable_version(value: str | None) -> bool:
+    """Whether a deck version may be in a lock: it holds no character that is neither printable
+    nor a space (deckgen.validate refuses such a version in a deck)."""
+    return value is None or all(ch.isprintable() or ch.isspace() for ch in value)
 
 
 def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState], str | None]:
@@ -348,11 +354,12 @@ def _opened_key(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def as_written(lock: Lock, text: Iterable[str] | None = None) -> tuple[Lock, bytes]:
+def as_written(lock: Lock, text: Iterable[str] | None = None) -> tuple[Lock | None, bytes]:
     """`lock` as `read_lock_file` reads it back from the file that `lock_lines` writes (its
     entries in the file's order, the line of each), and the SHA-256 of that file's bytes: what
     a build that writes the lock knows of the file without reading it again. `text` is
-    `lock_lines(lock)`, if made already."""
+    `lock_lines(lock)`, if made already. The lock is None when reading the file back would
+    refuse it (a version it cannot hold), so that the next build reads it and says why."""
     digest = hashlib.sha256()
     lines: dict[str, int] = {}
     number = 0
@@ -364,6 +371,8 @@ def as_written(lock: Lock, text: Iterable[str] | None = None) -> tuple[Lock, byt
             if key is not None:
                 lines.setdefault(key, number)
     note_types = {key: lock.note_types[key] for key in sorted(lock.note_types)}
+    if not all(map(_readable_version, {lock.version, *(note.release for note in lock.notes.values())})):
+        return None, digest.digest()
     notes = {nid: lock.notes[nid] for nid in sorted(lock.notes)}
     return Lock(note_types, notes, _sharing_keys(lines, note_types, notes), lock.version), digest.digest()
 

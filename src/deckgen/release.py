@@ -68,12 +68,13 @@ class Release:
             digest.update(line.encode("utf-8"))
         return self.digest != digest.digest()
 
-    def written(self, lock: Lock, text: Sequence[str] | None = None) -> Release:
+    def written(self, lock: Lock, text: Sequence[str] | None = None) -> tuple[Release | None, bool]:
         """The release as the lock file records it once it holds `lock` (as `lock_lines` writes
         it, or as `text`, its lines made already): what `read_release` would read back, made
-        without reading the file."""
+        without reading the file; None if reading it would refuse it (`as_written`). And whether
+        the file must change to hold it."""
         read, digest = as_written(lock, text)
-        return Release(self.bank_dir, read, (), digest)
+        return (None if read is None else Release(self.bank_dir, read, (), digest)), digest != self.digest
 
     def unchanged(self) -> bool:
         """Whether the lock file still holds the very bytes this release was read from or written

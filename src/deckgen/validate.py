@@ -86,6 +86,11 @@ def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str
         return None, section_ids
     if any(deck[key] is None for key in ("title", "version", "description", "homepage")):
         return None, section_ids
+    odd = next((ch for ch in deck["version"] if not ch.isprintable() and not ch.isspace()), None)
+    if odd is not None:
+        # The lock records the version, and refuses such a character when it is read back.
+        reader.error(location_of(top, "version"), f"the version holds U+{ord(odd):04X}, which is not a printable character: the version names the release in the lock, and in a tag on each note the release changes", "version")
+        return None, section_ids
     return Deck(deck["title"], deck["version"], deck["description"], deck["homepage"], tuple(sections), languages or ("en",)), section_ids
 
 
