@@ -258,32 +258,24 @@ class BuildCache:
         compute: Callable[[], T],
         decode: Callable[[Any], T | None],
         encode: Callable[[T], Any] | None = None,
+        *,
+        keep_decoded: bool = False,
     ) -> T:
         """`memo` for what is made of many cached values (a topic's part of an output), under a
         hash of `parts`, which must name everything it shows: the key of each question in it
         (`question_key`), and whatever else it reads. The entries it is made of, `kept`, stay in
         the cache when it is found there, so that an edit to one question of the topic renders
-        that question again, not the others."""
-        value = self.memo(self.fragment_key(kind, parts), compute, decode, encode)
-        self._keep(kept)
-        return value
-
-    def kept_fragment(
-        self,
-        kind: str,
-        parts: object,
-        kept: Iterable[str],
-        compute: Callable[[], T],
-        decode: Callable[[Any], T | None],
-        encode: Callable[[T], Any] | None = None,
-    ) -> T:
-        """`fragment` for a small value that a process which builds again and again keeps as
-        decoded (`decoded`): `decode` must make it frozen (tuples, not lists)."""
+        that question again, not the others. A small value that a process which builds again
+        and again is to keep as decoded (`decoded`) is asked for with `keep_decoded`: `decode`
+        must then make it frozen (tuples, not lists)."""
         key = self.fragment_key(kind, parts)
-        value = self.decoded(key, None, decode)
-        if value is None:
-            value = compute()
-            self.put(key, value if encode is None else encode(value))
+        if keep_decoded:
+            found = self.decoded(key, None, decode)
+            value = compute() if found is None else found
+            if found is None:
+                self.put(key, value if encode is None else encode(value))
+        else:
+            value = self.memo(key, compute, decode, encode)
         self._keep(kept)
         return value
 

@@ -366,7 +366,7 @@ def topic_note_hashes(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[Note
 
     # The entries `topic_notes` reads, under the same parts: named only when the cache sweeps.
     kept = chain((cache.fragment_key(_NOTES_TOPIC, keys),), ("notes:" + key for key in keys))
-    return cache.kept_fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made])
+    return cache.fragment("note-hashes-topic", keys, kept, make, decode, lambda made: [list(entry) for entry in made], keep_decoded=True)
 
 
 _HASH = re.compile("[0-9a-f]{16}")
