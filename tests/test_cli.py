@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 import subprocess
@@ -242,6 +243,43 @@ def test_an_unwritable_output_is_an_error_not_a_traceback(mini: Path, epoch: Cal
         "build failed: 1 error, 0 warnings in 1 file; nothing was written\n"
     )
     assert sorted(p.name for p in Path("out").iterdir()) == ["mini-deck.apkg"]
+
+
+def test_a_build_that_cannot_write_its_lock_says_its_outputs_were_written(
+    mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The outputs replace the folder before the lock is written: a lock the file system then
+    refuses leaves new outputs and the old lock, and the build says so, not "nothing was written"."""
+    from deckgen import build as build_module
+    from deckgen import cli
+    from deckgen.build import BuildOptions
+    from deckgen.watch import Watcher
+
+    epoch(1_700_000_000)
+    assert run("build", "mini", "--out", "out")[0] == 0
+    lock = (mini / "deck.lock").read_bytes()
+    edit = mini / "attention.yaml"
+    edit.write_text(edit.read_text(encoding="utf-8").replace("out of saturation", "out of its flat region"), encoding="utf-8")
+
+    def full(path: Path, lines: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(build_module, "write_lock", full)
+    epoch(1_750_000_000)
+    message = (
+        "mini/deck.lock:1:1: error: cannot write the lock: No space left on device; the outputs were built with the times it holds, "
+        "so build again once it can be written [io]\n"
+        "build failed: 1 error, 0 warnings in 1 file; the outputs were written, the lock was not\n"
+    )
+    code, out, err = run("build", "mini", "--out", "out")
+    assert (code, out, err) == (1, "", message)
+    assert "out of its flat region" in (Path("out") / "review-sheet.md").read_text(encoding="utf-8")
+    assert (mini / "deck.lock").read_bytes() == lock
+    # A watch says the same of its build, and goes on.
+    capsys.readouterr()
+    outcome = cli._watched(Watcher(BuildOptions(mini, Path("out"))), [], Path("out"), None)
+    assert outcome is not None and outcome.error is not None
+    assert capsys.readouterr().err == message
 
 
 def test_filters_build_a_subset(mini: Path, epoch: Callable[[int], None]) -> None:

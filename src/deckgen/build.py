@@ -25,7 +25,7 @@ from deckgen.editions import Edition, editions
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
 from deckgen.memory import return_freed_memory
-from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Question, Severity, Topic, forget_media_names
+from deckgen.model import Bank, DeckgenError, Diagnostic, Location, LockNotWritten, Question, Severity, Topic, forget_media_names
 from deckgen.outdir import Output, Staging, held_output
 from deckgen.outline import NumberedQuestion, Outline, outline
 from deckgen.outputs import FORMATS, RenderContext, Writer
@@ -331,7 +331,10 @@ def _write_lock(options: BuildOptions, context: RenderContext, hand_on: bool) ->
     try:
         write_lock(release.path, lock_lines(context.lock) if text is None else text)
     except OSError as err:
-        raise _write_error(release.path, err) from err
+        # The outputs are in place already: they carry the times of the lock that could not be written.
+        reason = err.strerror or str(err)
+        message = f"cannot write the lock: {reason}; the outputs were built with the times it holds, so build again once it can be written"
+        raise LockNotWritten([Diagnostic(Location(release.path.as_posix()), Severity.ERROR, message, "io")]) from err
     return [release.path], now
 
 

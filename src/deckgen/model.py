@@ -186,6 +186,11 @@ class DeckgenError(Exception):
         self.diagnostics = diagnostics
 
 
+class LockNotWritten(DeckgenError):
+    """A build that wrote its outputs, then could not write the lock they were built from: the
+    outputs are the new ones, the lock is as it was."""
+
+
 class QuestionType(str, Enum):
     """The kinds of question a bank can hold."""
 
