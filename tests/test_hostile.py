@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from anki.collection import Collection
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -361,6 +361,9 @@ FRAGMENTS = [
     name=st.sampled_from([*TEXT_FIELDS, *URL_FIELDS]),
     pieces=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12),
 )
+# Found by this test in CI: a compare item is rendered as one line, where a blank line ends no
+# paragraph, so `[x](` and `)` around one made a link that the check (which reads a block) never saw.
+@example(name="item", pieces=["[x](", "\n\n", ")"])
 def test_any_text_in_any_field_is_refused_or_builds_inert(tmp_path: Path, name: str, pieces: list[str]) -> None:
     text = "".join(pieces)
     root = tmp_path / f"bank-{abs(hash((name, text)))}"

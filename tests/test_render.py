@@ -266,3 +266,16 @@ def test_the_renderer_parses_again_a_text_the_reader_parses_apart(monkeypatch: p
         render_text(text)
     assert parses == texts[3:]
     forget_rendered()
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("[x](\n\n)", "x"),  # a link in one line, which a block's blank line would have cut
+        ("[x]()", "x"),
+        ("[a](https://example.org/a) and [b](\n)", '<a href="https://example.org/a">a</a> and b'),
+        ("[a](javascript:alert(1))", "&#91;a](javascript:alert(1))"),  # no link at all, as markdown-it reads it
+    ],
+)
+def test_a_link_to_no_url_a_card_may_hold_is_its_text_alone(text: str, html: str) -> None:
+    assert to_inline_html(text) == html

@@ -153,12 +153,30 @@ def markdown() -> MarkdownIt:
             return escape(f"![{tokens[idx].content}]")
         return str(default_image(tokens, idx, options, env))
 
+    def link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return str(self.renderToken(tokens, idx, options, env)) if _safe_link(tokens[idx]) else ""
+
+    def link_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        # Links do not nest: the link that this closes is the last one opened before it.
+        opened = next(tokens[i] for i in range(idx - 1, -1, -1) if tokens[i].type == "link_open")
+        return str(self.renderToken(tokens, idx, options, env)) if _safe_link(opened) else ""
+
     md.add_render_rule("image", image)
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("link_close", link_close)
     md.add_render_rule("math_inline", _math_inline)
     md.add_render_rule("text", _print_text)
     md.add_render_rule("math_inline_double", _math_display)
     md.add_render_rule("math_block", _math_display)
     return md
+
+
+def _safe_link(token: Token) -> bool:
+    """Whether a link is to a URL a card may hold. The check reads a text as a block, where a
+    blank line ends a paragraph; a text rendered as one line (a compare row's item, say) has no
+    paragraphs, so `[x](` and `)` around a blank line make a link there, whose target markdown-it
+    empties as invalid (`validateLink`): that link is its text alone."""
+    return is_safe_url(str(token.attrGet("href") or ""))
 
 
 @dataclass(frozen=True)
