@@ -44,19 +44,19 @@ def _report(diagnostics: Sequence[Diagnostic]) -> None:
 def _failing(summary_line: str | None = "{}") -> Iterator[None]:
     """Turn a DeckgenError into its diagnostics, then `summary_line` (its `{}` the summary; None
     for none), on standard error, and exit status 1. A build that wrote its outputs but not its
-    lock says so instead (`failed_line`)."""
+    lock says so instead (`_failed_line`)."""
     try:
         yield
     except DeckgenError as err:
         _report(err.diagnostics)
         if isinstance(err, LockNotWritten):
-            click.echo(failed_line(err), err=True)
+            click.echo(_failed_line(err), err=True)
         elif summary_line is not None:
             click.echo(summary_line.format(summary(err.diagnostics)), err=True)
         raise SystemExit(1) from None
 
 
-def failed_line(err: DeckgenError, unchanged: str = "nothing was written") -> str:
+def _failed_line(err: DeckgenError, unchanged: str = "nothing was written") -> str:
     """The last line of a build that failed: what it left written."""
     left = "the outputs were written, the lock was not" if isinstance(err, LockNotWritten) else unchanged
     return f"build failed: {summary(err.diagnostics)}; {left}"
@@ -200,7 +200,7 @@ def _watched(watcher: Watcher, changed: list[str], out_dir: Path, last: Outcome 
             click.echo("waiting for it: the change is built when it has finished", err=True)
     elif outcome.error is not None:
         _report(outcome.error.diagnostics)
-        click.echo(failed_line(outcome.error, "the outputs are as they were"), err=True)
+        click.echo(_failed_line(outcome.error, "the outputs are as they were"), err=True)
     elif outcome.result is not None:
         _built(outcome.result, out_dir)
     return outcome

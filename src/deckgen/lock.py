@@ -238,9 +238,14 @@ def _version(entry: dict[str, object], key: str | None, name: str) -> str | None
 
 
 def _readable_version(value: str | None) -> bool:
-    """Whether a deck version may be in a lock: it holds no character that is neither printable
-    nor a space (deckgen.validate refuses such a version in a deck)."""
-    return value is None or all(ch.isprintable() or ch.isspace() for ch in value)
+    """Whether a deck version may be in a lock (deckgen.validate refuses any other in a deck)."""
+    return value is None or unreadable_in_version(value) is None
+
+
+def unreadable_in_version(version: str) -> str | None:
+    """The first character of a deck version that a lock cannot hold (neither printable nor a
+    space), or None."""
+    return next((ch for ch in version if not ch.isprintable() and not ch.isspace()), None)
 
 
 def _parse(data: object) -> tuple[dict[str, NoteTypeState], dict[str, NoteState], str | None]:

@@ -22,6 +22,7 @@ from deckgen.cache import BuildCache
 from deckgen.serial import topic_from_json, topic_json
 from deckgen.content import cloze_problems
 from deckgen.load import LoadedFile, Mapping, Scalar, load_file, read_bank_file
+from deckgen.lock import unreadable_in_version
 from deckgen.model import (
     Bank,
     CompareRow,
@@ -86,9 +87,8 @@ def _read_deck(reader: Reader, loaded: LoadedFile) -> tuple[Deck | None, set[str
         return None, section_ids
     if any(deck[key] is None for key in ("title", "version", "description", "homepage")):
         return None, section_ids
-    odd = next((ch for ch in deck["version"] if not ch.isprintable() and not ch.isspace()), None)
-    if odd is not None:
-        # The lock records the version, and refuses such a character when it is read back.
+    odd = unreadable_in_version(deck["version"])
+    if odd is not None:  # the lock records the version, and would refuse it when read back
         reader.error(location_of(top, "version"), f"the version holds U+{ord(odd):04X}, which is not a printable character: the version names the release in the lock, and in a tag on each note the release changes", "version")
         return None, section_ids
     return Deck(deck["title"], deck["version"], deck["description"], deck["homepage"], tuple(sections), languages or ("en",)), section_ids
