@@ -154,3 +154,25 @@ def test_a_topic_that_links_to_a_file_whose_name_is_not_utf8_is_an_error(in_tmp:
     assert errors(bank) == [expected]
     built = CliRunner().invoke(main, ["build", "q", "--out", "out"])
     assert (built.exit_code, built.output) == (1, expected + "\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n")
+
+
+@NOT_UTF8
+def test_a_bank_folder_whose_own_path_is_not_utf8_is_an_error_not_a_crash(in_tmp: Path) -> None:
+    # Every file's name in messages and cache keys starts with the folder as given.
+    bank = Path(os.fsdecode(bytes(write_bank(Path("q"))) + b"\xff"))
+    os.rename("q", bank)
+    expected = "q\\udcff:1:1: error: the bank folder's path is not UTF-8 (a byte is shown as \\udcXX): rename the folder, or give a path to it that is [bank-file]"
+    assert errors(bank) == [expected]
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check", str(bank), "--strict"])
+    assert (checked.exit_code, checked.output) == (1, expected + "\n1 error, 0 warnings in 1 file\n")
+    built = runner.invoke(main, ["build", str(bank), "--out", "out"])
+    assert (built.exit_code, built.output) == (1, expected + "\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n")
+    assert not Path("out").exists()
+    stats = runner.invoke(main, ["stats", str(bank)])
+    assert (stats.exit_code, stats.output) == (1, expected + "\n1 error, 0 warnings in 1 file\n")
+    # The same folder by a path that is UTF-8 builds.
+    Path("q").symlink_to(bank)
+    assert errors(Path("q")) == []
+    built = runner.invoke(main, ["build", "q", "--out", "out"])
+    assert built.exit_code == 0, built.output

@@ -118,12 +118,12 @@ def link_problem(root: Path, path: Path) -> str | None:
         return "is a link that leads outside the bank folder; deckgen reads only files inside it"
     if target.is_dir():
         return "is a link to a folder; deckgen does not follow links to folders: move the files into the bank"
-    if not _utf8(target.relative_to(root.resolve()).as_posix()):
+    if not is_utf8(target.relative_to(root.resolve()).as_posix()):
         return "is a link to a file whose name is not UTF-8 (a byte is shown as \\udcXX): rename it"
     return None
 
 
-def _utf8(name: str) -> bool:
+def is_utf8(name: str) -> bool:
     """Whether a file name read from the system was UTF-8 (Python reads each byte that is not as a lone surrogate)."""
     try:
         name.encode("utf-8")
@@ -155,7 +155,7 @@ def topic_files(root: Path, languages: tuple[str, ...] = ()) -> tuple[list[Path]
             if entry.name.startswith(".") or (folder == root and path.stem in (DECK_FILE, SOURCES_FILE)):
                 continue  # deck and sources are read, and checked, on their own
             is_yaml = path.suffix in YAML_SUFFIXES
-            if not _utf8(entry.name) and (is_yaml or entry.is_dir()):
+            if not is_utf8(entry.name) and (is_yaml or entry.is_dir()):
                 # Its name, in messages, keys and links, would be text that cannot be written.
                 problem(path, "has a name that is not UTF-8 (a byte is shown as \\udcXX): rename it")
                 continue

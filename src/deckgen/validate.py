@@ -39,10 +39,11 @@ from deckgen.model import (
     Topic,
     clipped,
     deck_part_key,
+    one_line,
 )
 from deckgen.reader import Reader, location_of
 from deckgen.render import reading_for_a_build
-from deckgen.references import DECK_FILE, SOURCES_FILE, Known, display, find_file, link_problem, topic_files
+from deckgen.references import DECK_FILE, SOURCES_FILE, Known, display, find_file, is_utf8, link_problem, topic_files
 from deckgen.spec import DECK, QUESTION_TYPE, QUESTIONS, RECORDS, RESERVED_SECTION_IDS, RETIRED_QUESTIONS, SECTION, SOURCE, SOURCES, TOPIC
 
 
@@ -393,7 +394,15 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
     known = Known({"section": None, "source": None}, root=root)
     reader = Reader(known)
     if not root.is_dir():
-        reader.error(Location(root.as_posix()), "bank folder not found", "missing-file")
+        reader.error(Location(one_line(root.as_posix())), "bank folder not found", "missing-file")
+        return None, reader.diagnostics
+    if not is_utf8(str(root)):
+        # Every file's name in messages, keys and links starts with it.
+        reader.error(
+            Location(one_line(root.as_posix())),
+            "the bank folder's path is not UTF-8 (a byte is shown as \\udcXX): rename the folder, or give a path to it that is",
+            "bank-file",
+        )
         return None, reader.diagnostics
     deck_file = _load_one(reader, root, DECK_FILE)
     sources_file = _load_one(reader, root, SOURCES_FILE)
