@@ -6,15 +6,20 @@ import gc
 import hashlib
 import shutil
 import sqlite3
+import tempfile
+import threading
+import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from deckgen.anki import notes as anki_notes
+from deckgen.anki import package as anki_package
 from deckgen.outputs import apkg as apkg_output
+from deckgen.outputs import markdown as markdown_output
 from deckgen.build import build, check
 from deckgen.cache import CACHE_FILE
 from deckgen.cli import main
@@ -59,6 +64,71 @@ def test_a_build_that_fails_while_writing_changes_no_output_and_not_the_lock(
     after = digests(Path("out")) | digests(mini)
     assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
     assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+
+
+@pytest.fixture
+def own_tmp(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder of the test's own, where a build keeps its working files."""
+    folder = Path("tmp").absolute()
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_package_that_cannot_be_packed_on_the_second_thread_fails_the_build_at_its_file(
+    mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    build(mini, Path("out"))
+    before = digests(Path("out")) | digests(mini)
+    attention = mini / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+    threads: list[str] = []
+
+    def disk_full(*args: object) -> None:
+        threads.append(threading.current_thread().name)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(anki_package, "write_package", disk_full)
+    code, _, err = run("build", "mini", "--out", "out")
+    assert (code, threads) == (1, ["deckgen-background_0"])
+    assert err == "out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    after = digests(Path("out")) | digests(mini)
+    assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
+    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+    assert list(own_tmp.iterdir()) == []
+
+
+def test_a_build_that_fails_while_a_package_is_packed_waits_for_it_before_removing_its_folder(
+    mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    failing = threading.Event()
+    packed: list[Path] = []
+    real_write_package = anki_package.write_package
+
+    def slow_write_package(path: Path, collection: Path, media: dict[str, Path]) -> None:
+        # Still packing when the Markdown sheet fails on the build's own thread.
+        assert failing.wait(timeout=60)
+        time.sleep(0.2)
+        real_write_package(path, collection, media)
+        packed.append(path)
+
+    def sheet_lines(*args: object) -> Iterator[str]:
+        failing.set()
+        raise OSError(28, "No space left on device")
+        yield ""
+
+    monkeypatch.setattr(anki_package, "write_package", slow_write_package)
+    monkeypatch.setattr(markdown_output, "review_sheet_lines", sheet_lines)
+    code, _, err = run("build", "mini", "--out", "out")
+    assert code == 1
+    assert err == "out/review-sheet.md:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    # The package was finished in the staging folder before the build removed it.
+    assert len(packed) == 1 and packed[0].name == "mini-deck.apkg" and not packed[0].exists()
+    assert not Path("out").exists()
+    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+    assert list(own_tmp.iterdir()) == []
 
 
 @pytest.mark.parametrize("value", ["²", "99999999999999999999", "-5", "1.5"])

@@ -22,6 +22,7 @@ from deckgen import parallel
 from deckgen.anki.notes import cached_notes
 from deckgen.cache import CACHE_FILE, BuildCache, Resident
 from deckgen.editions import Edition, editions
+from deckgen.later import Background, Later
 from deckgen.lint import lint_bank
 from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
 from deckgen.memory import return_freed_memory
@@ -208,8 +209,10 @@ def _write_error(target: Path, err: OSError) -> DeckgenError:
     return DeckgenError([Diagnostic(Location(target.as_posix()), Severity.ERROR, f"cannot write the output: {reason}", "io")])
 
 
-def write_outputs(writers: dict[Path, Writer], staging: Staging) -> None:
-    """Write every output into the staging folder, where `--out` will take them from all at once.
+def write_outputs(writers: dict[Path, Writer], staging: Staging, background: Background) -> None:
+    """Write every output into the staging folder, where `--out` will take them from all at once:
+    what a writer leaves to a second thread is handed to `background`, which the build waits for
+    (`finish_outputs`) before the switch.
 
     Raises DeckgenError, naming the output, when the file system refuses.
     """
@@ -217,8 +220,26 @@ def write_outputs(writers: dict[Path, Writer], staging: Staging) -> None:
         path = staging.path(target)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write(path)
-            os.chmod(path, 0o644)
+            later = write(path)
+            if isinstance(later, Later):  # a writer that returns anything else has written its file
+                background.run(target, later.followed_by(partial(os.chmod, path, 0o644), _nothing))
+            else:
+                os.chmod(path, 0o644)
+        except OSError as err:
+            raise _write_error(target, err) from err
+
+
+def _nothing() -> None:
+    return None
+
+
+def finish_outputs(background: Background, steps: dict[Path, str], timings: Timings | None) -> None:
+    """Wait for what `write_outputs` handed to `background`, each timed as the step that wrote
+    its file (`steps`). Raises DeckgenError, naming the output, when the file system refused."""
+    for target, finish in background.unfinished():
+        try:
+            with _step(timings, steps[target]):
+                finish()
         except OSError as err:
             raise _write_error(target, err) from err
 
@@ -280,9 +301,12 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
     context = contexts[0]
     late: dict[Path, Writer] = {}
     order: list[Path] = []  # the outputs, edition by edition
+    steps: dict[Path, str] = {}
     written_late: list[Path] = []
     problems: list[Diagnostic] = []
-    with output.staging() as staging:
+    # Leaving the staging folder waits for the second thread first: nothing writes into a folder
+    # that is being removed.
+    with output.staging() as staging, Background() as background:
         for edition in (c for c in contexts if options.languages is None or c.language in options.languages):
             for kind in FORMATS:
                 if kind.late:  # timed as it writes, from the others' files
@@ -290,11 +314,14 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
                     continue
                 # Each output is made and written at once, and timed by its name, so that a
                 # build holds one output in memory at a time and the benchmark can say what
-                # each costs.
+                # each costs (what its file left to the second thread is timed as the build
+                # waits for it).
                 with _step(timings, kind.name):
                     files = kind.files(edition)
-                    write_outputs(files, staging)
+                    write_outputs(files, staging, background)
                 order += files
+                steps.update(dict.fromkeys(files, kind.name))
+        finish_outputs(background, steps, timings)
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
             try:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from deckgen.later import Later
 from deckgen.model import Bank, CompareRow, Question, Source, Topic, media_name
 
 T = TypeVar("T")
@@ -313,18 +314,30 @@ class BuildCache:
         self._keep(kept)
         return block
 
-    def whole(self, kind: str, parts: object, name: str, path: Path, write: Callable[[Path], None]) -> None:
+    def whole(self, kind: str, parts: object, name: str, path: Path, write: Callable[[Path], Later | None]) -> Later | None:
         """Write the output file `name` (at `path`), which is made of `parts` alone (they must name
         every byte it holds): a copy of the file that the last build wrote, when it is there as
-        written (see `blocks`), else by `write`."""
+        written (see `blocks`), else by `write`; what `write` leaves to a second thread is
+        returned, with the file's hash after it (see `deckgen.later`)."""
         key = f"{kind}:{parts_digest(parts)}"
         block = self._written(key)
-        if block is None:
-            write(path)
-            block = Block.of(key, path.read_bytes())
-        else:
+        if block is not None:
             block.write_to(path)
-        self.wrote(name, block, 0)
+            self.wrote(name, block, 0)
+            return None
+        written: list[Block] = []
+
+        def hashed() -> None:
+            written.append(Block.of(key, path.read_bytes()))
+
+        def remembered() -> None:
+            self.wrote(name, written[0], 0)
+
+        later = write(path)
+        if later is None:
+            Later(hashed, remembered).now()
+            return None
+        return later.followed_by(hashed, remembered)
 
     def wrote(self, name: str, block: Block, at: int) -> None:
         """Remember that this build wrote `block` at byte `at` of its output file `name` (its path

@@ -25,6 +25,7 @@ from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models, site_url
 from deckgen.cache import BuildCache, parts_digest
+from deckgen.later import Later
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -238,18 +239,20 @@ def bank_media(bank: Bank) -> dict[str, Path]:
     return {media_name(path): path for path in bank.image_files()}
 
 
-def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: BuildCache | None = None, name: str = "") -> None:
+def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: BuildCache | None = None, name: str = "") -> Later | None:
     """Write the bank as an Anki package, with its images and the times recorded in `lock`; with
     a build cache, a copy of the package the last build wrote as `name` (its path in `--out`),
-    when the database and the images are the same."""
+    when the database and the images are the same.
+
+    The database is written at once; what is left, packing it and the images into `path`, is
+    returned, for a second thread (`deckgen.later`): None when there is nothing left."""
     made = collection(bank, notes, lock)
     media = bank_media(bank)
     if cache is None:
-        _write_apkg(made, media, path)
-    else:
-        # An image's packed name is a hash of its bytes.
-        parts = (made.models, made.decks, list(_written_from(notes, lock)), sorted(media))
-        cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target))
+        return _write_apkg(made, media, path)
+    # An image's packed name is a hash of its bytes.
+    parts = (made.models, made.decks, list(_written_from(notes, lock)), sorted(media))
+    return cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target))
 
 
 def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
@@ -263,8 +266,20 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
         yield deck_id(*path), parts_digest((keys, states))
 
 
-def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="deckgen-") as tmp:
-        database = Path(tmp) / "collection.anki2"
+def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> Later:
+    """Write the database now; pack it into `path` later (then remove it)."""
+    folder = Path(tempfile.mkdtemp(prefix="deckgen-"))
+    database = folder / "collection.anki2"
+    try:
         write_rows(made, database)
-        write_package(path, database, media)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def packed() -> None:
+        try:
+            write_package(path, database, media)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return Later(packed)

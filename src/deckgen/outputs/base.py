@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deckgen.cache import Block, BuildCache
+from deckgen.later import Later
 from deckgen.lock import Lock
 from deckgen.model import Bank
 from deckgen.outline import Outline
@@ -15,8 +16,9 @@ from deckgen.printsheet import PrintStyle
 from deckgen.release import Release
 from deckgen.selection import Selection
 
-Writer = Callable[[Path], None]
-"""Writes one output file at the path it is given (in the staging folder, beside `--out`)."""
+Writer = Callable[[Path], Later | None]
+"""Writes one output file at the path it is given (in the staging folder, beside `--out`), and
+returns what is left of writing it, if anything, for a second thread (`deckgen.later`)."""
 
 
 @dataclass(frozen=True)
