@@ -24,6 +24,7 @@ from deckgen import validate as validate_module
 from deckgen import build as build_module
 from deckgen import cli
 from deckgen import parallel
+from deckgen import reader as reader_module
 from deckgen import release as release_module
 from deckgen import watch as watch_module
 from deckgen.build import BuildOptions, build
@@ -312,6 +313,46 @@ def test_the_keys_a_watch_keeps_with_a_topic_change_with_what_is_around_it(tmp_p
     chinese = dataclasses.replace(retitled, deck=dataclasses.replace(retitled.deck, language="zh"))
     fifth = kept(chinese)
     assert len({first, second, third, fourth, fifth}) == 5
+
+
+def test_a_watch_checks_again_only_the_texts_an_edit_changed(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    watcher = Watcher(BuildOptions(mini_bank, tmp_path / "out"))
+    assert watcher.build().error is None
+    checked: list[str] = []
+    original = reader_module.markdown_problems
+
+    def counted(text: str, *args: object) -> object:
+        checked.append(text)
+        return original(text, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module, "markdown_problems", counted)
+    path = mini_bank / MINI_FILE
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("(https://example.org/?a=1&b=2)", "(javascript:alert(1))"), encoding="utf-8")
+    bad_link = f"{path.as_posix()}:22:13: error: link target 'javascript:alert(1)' is not an http(s) URL [link-scheme]"
+    failed = watcher.build(watcher.changes())
+    assert failed.error is not None and [str(d) for d in failed.error.diagnostics] == [bad_link]
+    # The file is read again, but the first build checked its other texts.
+    hostile = "Nothing: it is shown as text, like `<b>` and [sound:x.mp3] and [latex]x[/latex].\n\n- <img src=x onerror=alert(1)>\n- [a link]({})\n"
+    assert checked == [hostile.format("javascript:alert(1)")]
+    # An edit to another question: only its text is checked again, and what was found in the
+    # others is still reported.
+    checked.clear()
+    edit_mini(mini_bank)
+    failed = watcher.build(watcher.changes())
+    assert failed.error is not None and [str(d) for d in failed.error.diagnostics] == [bad_link]
+    assert checked == ["Their variance grows as $d_k$; scaling keeps the softmax out of its flat region."]
+    checked.clear()
+    path.write_text(path.read_text(encoding="utf-8").replace("(javascript:alert(1))", "(https://example.org/?a=1&b=2)"), encoding="utf-8")
+    assert watcher.build(watcher.changes()).error is None
+    assert checked == []  # back to the text the last build that succeeded checked
+    fresh = tmp_path / "fresh"
+    shutil.copytree(mini_bank, fresh)
+    build(fresh, tmp_path / "fresh-out")
+    assert digests(tmp_path / "out") == digests(tmp_path / "fresh-out")
 
 
 def test_a_failed_build_changes_nothing_and_the_next_change_is_built(mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> None:

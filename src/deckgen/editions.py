@@ -382,7 +382,7 @@ def _translation(
             return cached
     start, stale = len(checker.diagnostics), checker.stale
     with reading_for_a_build() if warming is not None else nullcontext():
-        translated, done, total = _translate_topic(checker, topic, known, files)
+        translated, done, total = _translate_topic(checker, topic, known, files, cache)
         entry = _entry(checker, start, stale, translated, done) if cache.writable and key is not None else None
         if entry is not None and key is not None:
             cache.put(key, entry)
@@ -391,9 +391,10 @@ def _translation(
     return translated, done, total
 
 
-def _translate_topic(checker: _Checker, topic: Topic, known: Known, files: _Files | None) -> tuple[Topic, int, int]:
+def _translate_topic(checker: _Checker, topic: Topic, known: Known, files: _Files | None, cache: BuildCache | None = None) -> tuple[Topic, int, int]:
     """The topic in the checker's language, with how many of its questions are translated
-    (`files`: its overlay and English file as read, or None when it has no overlay)."""
+    (`files`: its overlay and English file as read, or None when it has no overlay), its texts
+    checked with `cache` (see `Reader.cache`)."""
     language, bank = checker.language, checker.bank
     path = overlay_path(topic.path, language)
     live = topic.questions
@@ -483,7 +484,7 @@ def _translate_topic(checker: _Checker, topic: Topic, known: Known, files: _File
     # what it finds in a translated text is located in the overlay.
     from deckgen.validate import read_topic
 
-    reader = Reader(known)
+    reader = Reader(known, cache=cache)
     known.folder = topic.path.parent
     known.question_ids, known.topic_ids = {}, {}
     again = read_topic(reader, LoadedFile(topic.path, english_file.display, Mapping(top_items, english_top.location), []))

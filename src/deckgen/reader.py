@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen.content import Problem, markdown_problems, title_problems, url_problems
 from deckgen.lint import RULES
@@ -38,6 +38,9 @@ from deckgen.spec import (
     Field,
     Record,
 )
+
+if TYPE_CHECKING:
+    from deckgen.cache import BuildCache
 
 NUMBER_RE = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _PATTERNS = {LANG: LANG_RE, YEAR: YEAR_RE}
@@ -74,6 +77,9 @@ class Reader:
     """Where text already reported as unfit is written: its content is not checked again."""
     media: dict[str, Path] = field(default_factory=dict)
     """The image files that the card Markdown read since the last `take_media()` names, by target."""
+    cache: BuildCache | None = None
+    """The build's cache, in which a process that builds again and again keeps what it found in
+    each text of a file it read (`BuildCache.derived`)."""
 
     def error(self, location: Location, message: str, rule: str) -> None:
         """Report an error at `location`."""
@@ -281,8 +287,16 @@ class Reader:
         elif spec.kind is URL:
             self.report(location, url_problems(spec.name, value))
         elif spec.kind in (MARKDOWN, CARD_MARKDOWN):
-            image_file = self.known.image_file if images else None
-            self.report(location, markdown_problems(value, self.unfolded.get(location), image_file, self.media))
+            unfolded = self.unfolded.get(location)
+            if self.cache is not None and "![" not in value:
+                # Without an image (Markdown writes each as `![`), what is wrong with a text
+                # depends on the text alone: a watch that reads an edited file again checks
+                # only the texts that changed.
+                found = self.cache.derived("markdown-problems", (), (value, unfolded), lambda: tuple(markdown_problems(value, unfolded)))
+                self.report(location, list(found))
+            else:
+                image_file = self.known.image_file if images else None
+                self.report(location, markdown_problems(value, unfolded, image_file, self.media))
 
     def ident(self, key: str, value: str, location: Location) -> None:
         """An id is kebab-case text that starts with a letter."""

@@ -392,7 +392,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
     # When deck.yaml or sources.yaml cannot be read, ids that refer to them are not
     # checked (None): every reference would be reported as unknown, hiding the real problem.
     known = Known({"section": None, "source": None}, root=root)
-    reader = Reader(known)
+    reader = Reader(known, cache=cache)
     if not root.is_dir():
         reader.error(Location(one_line(root.as_posix())), "bank folder not found", "missing-file")
         return None, reader.diagnostics
