@@ -76,7 +76,9 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     # but the one that shows an image, which is never cached (its image may change on its own).
     english = [p for p in watched.rglob("*.yaml") if not p.stem.endswith(".zh") and p.parent != watched]
     overlays = [p for p in watched.rglob("*.zh.yaml") if p.parent != watched]
-    assert len(watcher.resident) == 0
+    # What it kept of the first build: each topic's notes, read back from the cache for the
+    # package after the lock's update made them, in each language.
+    assert len(watcher.resident) == watcher.resident.count("notes-topic") == 2 * len(english)
     assert watcher.changes() == []
 
     second = watcher.build()  # nothing changed: every cached topic is decoded once, then kept
@@ -84,6 +86,8 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     assert watcher.resident.count("topic", "edition") == len(english) - 1 + len(overlays) - 1
     # And each topic's notes as the lock records them, in each language.
     assert watcher.resident.count("note-hashes-topic") == 2 * len(english)
+    # No package changed, so no note was read: what the first build kept of them is let go.
+    assert watcher.resident.count("notes-topic") == 0
     assert len(watcher.resident) == len(english) - 1 + len(overlays) - 1 + 2 * len(english)
 
     lock = (watched / "deck.lock").read_text(encoding="utf-8")
@@ -115,6 +119,8 @@ def test_a_watch_builds_what_a_new_process_builds_and_decodes_only_what_changed(
     assert watcher.resident.count("topic", "edition") == cached - 2
     # So are its notes' hashes in English; in Chinese, its translation shows the same text as before.
     assert watcher.resident.count("note-hashes-topic") == 2 * len(english) - 1
+    # The English package changed: every English topic's notes are read for it, and kept.
+    assert watcher.resident.count("notes-topic") == len(english)
 
 
 def _replace(path: Path, old: str, new: str) -> None:

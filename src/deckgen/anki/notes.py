@@ -312,25 +312,29 @@ def cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache
 
 def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[NoteSpec]:
     """Every note of the topic, live and retired, in order: from `cache` where it can, the whole
-    topic's at once, else each question's."""
+    topic's at once, else each question's. A process that builds again and again keeps them as
+    read (`BuildCache.fragment`'s `keep_decoded`): a rebuild reads again only the notes of a
+    topic that changed."""
     questions = (*topic.questions, *topic.retired)
 
-    def make() -> list[list[NoteSpec]]:
+    def make() -> Sequence[Sequence[NoteSpec]]:
         return [cached_notes(bank, topic, q, cache) for q in questions]
 
-    def decode(value: object) -> list[list[NoteSpec]] | None:
+    def decode(value: object) -> tuple[tuple[NoteSpec, ...], ...] | None:
         if not isinstance(value, list) or len(value) != len(questions):
             return None
         # Hashed once a topic in a process that builds again and again (`BuildCache.derived`).
         guids = cache.derived("note-guids", (topic,), None, lambda: tuple(note_guids(q) for q in questions)) if cache is not None else [None] * len(questions)
         found = [_note_specs(entry, q, ids) for entry, q, ids in zip(value, questions, guids)]
-        return None if any(specs is None for specs in found) else found  # type: ignore[return-value]
+        return None if any(specs is None for specs in found) else tuple(tuple(specs) for specs in found if specs is not None)
 
     if cache is None:
         by_question = make()
     else:
         _, keys = _question_keys(bank, topic, cache)
-        by_question = cache.fragment(_NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(specs) for specs in made])
+        by_question = cache.fragment(
+            _NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(list(specs)) for specs in made], keep_decoded=True
+        )
     return [spec for specs in by_question for spec in specs]
 
 
