@@ -391,6 +391,47 @@ def test_each_edition_of_a_note_has_a_time_of_its_own() -> None:
     assert (again.notes["n"].mtime, again.notes["n"].editions) == (104, (("ja", "j2", 103), ("zh", "z1", 102)))
 
 
+_SMALL = st.sampled_from(["a", "b"])
+_SMALL_TIME = st.integers(min_value=99, max_value=102)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    old=st.builds(
+        NoteState,
+        st.sampled_from(["basic", "cloze"]),
+        _SMALL,
+        _SMALL_TIME,
+        st.none() | _SMALL,
+        st.none() | st.sampled_from(["1.0.0", "2.0.0"]),
+        st.lists(st.tuples(st.sampled_from(["ja", "zh"]), _SMALL, _SMALL_TIME), max_size=3).map(tuple),
+    ),
+    ntype=st.sampled_from(["basic", "cloze"]),
+    digest=_SMALL,
+    text=_SMALL,
+    now=_SMALL_TIME,
+    released=st.none() | st.sampled_from(["1.0.0", "2.0.0"]),
+    version=st.sampled_from(["1.0.0", "2.0.0"]),
+    editions=st.dictionaries(st.sampled_from(["ja", "zh"]), st.dictionaries(st.sampled_from(["n", "m"]), _SMALL, max_size=2), max_size=2),
+)
+def test_a_note_kept_as_it_was_is_the_note_the_next_lock_would_make(
+    old: NoteState, ntype: str, digest: str, text: str, now: int, released: str | None, version: str, editions: dict[str, dict[str, str]]
+) -> None:
+    # next_lock skips making the state of a note that it can tell did not change: that must be
+    # exactly the state it would make, on any lock and any build.
+    from deckgen.lock import _kept_as_it_was, _next_note
+
+    made = _next_note(old, "n", ntype, digest, text, now, released, version, editions)
+    if _kept_as_it_was(old, "n", ntype, digest, text, released, version, sorted(editions.items())):
+        assert made == old
+    # And the other way: a note whose state does not change is told so, unless an edition's
+    # time falls on the note's, or the old lock lists a language twice (a lock read from a file
+    # holds each language once; next_lock then makes the state, and finds it equal).
+    languages = [language for language, _, _ in old.editions]
+    if made == old and all(t != old.mtime for _, _, t in old.editions) and len(set(languages)) == len(languages):
+        assert _kept_as_it_was(old, "n", ntype, digest, text, released, version, sorted(editions.items()))
+
+
 _LOCK_TIME = st.integers(min_value=0, max_value=2**53 - 1)
 # Keys and names with what JSON escapes, quotes, and line breaks that are not a newline.
 _LOCK_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from(['"', "\\", "\u2028", "\r", "\x85", "\n"]), max_size=10)

@@ -489,47 +489,84 @@ def next_lock(
     states = {}
     for nid, (ntype, digest, text) in notes:
         old_note = old_notes.get(nid)
-        unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
-        kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
-        # The times of the editions whose note did not change: each keeps its own.
-        held = {t for language, (h, t) in kept.items() if edition_hashes.get(language, {}).get(nid) == h}
-        if old_note is not None and unchanged_note:
-            mtime = old_note.mtime
-        else:
-            mtime = now if old_note is None else max(now, old_note.mtime + 1)
-            # The source's time steps over the editions' (below): moving theirs instead would ship
-            # an unchanged note again, and under a clock that stands still (SOURCE_DATE_EPOCH)
-            # each edit of the source would push them on again.
-            while mtime in held:
-                mtime += 1
-        shipped, release = (None, None) if old_note is None else (old_note.shipped, old_note.release)
-        if released is None:  # no release recorded yet: the notes are shipped as they are
-            shipped, release = text, None
-        elif released != version:  # a release: what changed since the last one is this one's
-            if shipped != text:
-                release = version
-            shipped = text
-        # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
-        # (seen in anki 26.9.3), and a learner may move between editions: a note's time in each
-        # edition is its own, never the source's nor another edition's.
-        taken = {mtime, *held}
-        translated = []
-        for language, hashes in in_order:
-            if nid not in hashes:
-                continue
-            before = kept.get(language)
-            if before is not None and before[0] == hashes[nid] and before[1] != mtime:
-                when = before[1]
-            else:
-                when = now if before is None else max(now, before[1] + 1)
-                while when in taken:
-                    when += 1
-                taken.add(when)
-            translated.append((language, hashes[nid], when))
-        state = NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
+        if old_note is not None and _kept_as_it_was(old_note, nid, ntype, digest, text, released, version, in_order):
+            states[nid] = old_note  # most notes, at most builds: nothing to make
+            continue
+        state = _next_note(old_note, nid, ntype, digest, text, now, released, version, edition_hashes)
         # A build keeps most notes as they were: the new lock shares those with the old one.
         states[nid] = old_note if state == old_note else state
     return Lock(types, states, {}, version)
+
+
+def _kept_as_it_was(
+    old_note: NoteState, nid: str, ntype: str, digest: str, text: str, released: str | None, version: str, in_order: list[tuple[str, dict[str, str]]]
+) -> bool:
+    """Whether `_next_note` would give `old_note` back as it was, told without making it: the
+    same type and content, no release to record, and each edition with the same hash, in the
+    same order, at a time of its own. tests/test_lock.py checks it against `_next_note`."""
+    if old_note.hash != digest or old_note.type != ntype:
+        return False
+    if released != version and not (old_note.shipped == text and (released is not None or old_note.release is None)):
+        return False
+    editions = old_note.editions
+    if not editions:
+        return not any(nid in hashes for _, hashes in in_order)
+    return all(t != old_note.mtime for _, _, t in editions) and tuple((language, h) for language, h, _ in editions) == tuple(
+        (language, hashes[nid]) for language, hashes in in_order if nid in hashes
+    )
+
+
+def _next_note(
+    old_note: NoteState | None,
+    nid: str,
+    ntype: str,
+    digest: str,
+    text: str,
+    now: int,
+    released: str | None,
+    version: str,
+    edition_hashes: dict[str, dict[str, str]],
+) -> NoteState:
+    """The note `nid`'s state after a build (see `next_lock`), given its state in the lock
+    (`old_note`), its type, content and text hashes, and each edition's content hashes."""
+    unchanged_note = old_note is not None and old_note.hash == digest and old_note.type == ntype
+    kept = {language: (h, t) for language, h, t in old_note.editions} if old_note is not None else {}
+    # The times of the editions whose note did not change: each keeps its own.
+    held = {t for language, (h, t) in kept.items() if edition_hashes.get(language, {}).get(nid) == h}
+    if old_note is not None and unchanged_note:
+        mtime = old_note.mtime
+    else:
+        mtime = now if old_note is None else max(now, old_note.mtime + 1)
+        # The source's time steps over the editions' (below): moving theirs instead would ship
+        # an unchanged note again, and under a clock that stands still (SOURCE_DATE_EPOCH)
+        # each edit of the source would push them on again.
+        while mtime in held:
+            mtime += 1
+    shipped, release = (None, None) if old_note is None else (old_note.shipped, old_note.release)
+    if released is None:  # no release recorded yet: the notes are shipped as they are
+        shipped, release = text, None
+    elif released != version:  # a release: what changed since the last one is this one's
+        if shipped != text:
+            release = version
+        shipped = text
+    # Anki's "Update notes: Always" skips an incoming note whose time equals the one it has
+    # (seen in anki 26.9.3), and a learner may move between editions: a note's time in each
+    # edition is its own, never the source's nor another edition's.
+    taken = {mtime, *held}
+    translated = []
+    for language, hashes in sorted(edition_hashes.items()):
+        if nid not in hashes:
+            continue
+        before = kept.get(language)
+        if before is not None and before[0] == hashes[nid] and before[1] != mtime:
+            when = before[1]
+        else:
+            when = now if before is None else max(now, before[1] + 1)
+            while when in taken:
+                when += 1
+            taken.add(when)
+        translated.append((language, hashes[nid], when))
+    return NoteState(ntype, digest, mtime, shipped, release, tuple(translated))
 
 
 _quoted: Callable[[str], str] = json.encoder.encode_basestring
