@@ -380,7 +380,7 @@ def _render(options: BuildOptions, cache: BuildCache, release: Release | None) -
     shapes = []
     for made in found:
         chosen = select(made.bank, options.selection)
-        shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection))))
+        shapes.append((chosen, outline(chosen, made.bank, handout_title(made.bank, options.selection), cache.derived)))
     with _step(options.timings, "render"):
         _render_ahead([(made, shape if options.languages is None or made.language in options.languages else None) for made, (_, shape) in zip(found, shapes)], cache)
     with _step(options.timings, "update lock"):

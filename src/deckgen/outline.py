@@ -7,10 +7,15 @@ one day) renders this one outline, so that numbers, order and contents agree eve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol, TypeVar
 
 from deckgen.model import Bank, Deck, Question, Section, Topic
 from deckgen.labels import labels
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,21 +83,51 @@ def deck_numbers(bank: Bank) -> dict[str, int]:
     return {question_id: number for number, question_id in enumerate(ids, start=1)}
 
 
-def outline(bank: Bank, whole: Bank | None = None, handout: str | None = None) -> Outline:
+class Keep(Protocol):
+    """What a build's cache keeps of a topic in a process that builds again and again
+    (`BuildCache.derived`): `make()`, which reads nothing but `owners` and `around`."""
+
+    def __call__(self, kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T: ...
+
+
+def _made(kind: str, owners: tuple[object, ...], around: Hashable, make: Callable[[], T]) -> T:
+    return make()
+
+
+def outline(bank: Bank, whole: Bank | None = None, handout: str | None = None, keep: Keep = _made) -> Outline:
     """The bank's outline: topics in the order of their sections, then by file name; questions
     numbered as in `whole` (the deck `bank` was selected from; `bank` itself if none), so that
-    a handout, its answer key and the full sheet give a question the same number."""
+    a handout, its answer key and the full sheet give a question the same number. A build
+    passes what its cache keeps (`keep`): a watch then numbers again, and counts the cards of,
+    only the topics that changed or moved."""
     ordered = bank.ordered_topics()
-    numbers = deck_numbers(whole or bank)
     numbered: dict[str, TopicOutline] = {}
-    for topic in ordered:
-        questions = tuple(NumberedQuestion(numbers[q.id], q) for q in topic.questions)
-        numbered[topic.id] = TopicOutline(topic, questions)
+    if whole is None or whole is bank:
+        # The whole deck: each topic's questions are numbered on from the last topic's.
+        start = 1
+        for topic in ordered:
+            questions = keep("numbered", (topic,), start, partial(_numbered, topic, start))
+            numbered[topic.id] = TopicOutline(topic, questions)
+            start += len(questions)
+    else:
+        numbers = deck_numbers(whole)
+        for topic in ordered:
+            numbered[topic.id] = TopicOutline(topic, tuple(NumberedQuestion(numbers[q.id], q) for q in topic.questions))
     sections = []
     for section in bank.deck.sections:
         topics = tuple(numbered[t.id] for t in ordered if t.section == section.id)
         if topics:
             sections.append(SectionOutline(section, topics))
     key = tuple(n for t in numbered.values() for n in t.questions)
-    notes, cards = sum(n.question.note_count for n in key), sum(n.question.card_count for n in key)
-    return Outline(bank, len(key), notes, cards, tuple(sections), key, handout)
+    counts = [keep("counts", (t.topic,), None, partial(_counts, t.topic.questions)) for t in numbered.values()]
+    return Outline(bank, len(key), sum(n for n, _ in counts), sum(c for _, c in counts), tuple(sections), key, handout)
+
+
+def _numbered(topic: Topic, start: int) -> tuple[NumberedQuestion, ...]:
+    """The topic's live questions, numbered from `start`."""
+    return tuple(NumberedQuestion(number, q) for number, q in enumerate(topic.questions, start=start))
+
+
+def _counts(questions: tuple[Question, ...]) -> tuple[int, int]:
+    """The notes and the cards of these questions."""
+    return sum(q.note_count for q in questions), sum(q.card_count for q in questions)

@@ -29,6 +29,8 @@ class Selection:
 
 def select(bank: Bank, selection: Selection) -> Bank:
     """The bank narrowed to the selection; unknown filter values are errors, as is an empty result."""
+    if not selection:
+        return bank
     problems = []
     known = {
         "topic": (selection.topics, {t.id for t in bank.topics}),
@@ -43,8 +45,6 @@ def select(bank: Bank, selection: Selection) -> Bank:
                 )
     if problems:
         raise DeckgenError(problems)
-    if not selection:
-        return bank
     topics = []
     for topic in bank.topics:
         kept = tuple(q for q in topic.questions if selection.keeps(q))
