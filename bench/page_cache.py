@@ -61,13 +61,15 @@ def _rows(apkg: Path, copies: int) -> package.Collection:
         finally:
             connection.close()
     # Model ids do not depend on the homepage, which only the templates show.
-    by_id = {m.model_id: (key, m) for key, m in note_models("https://example.org").items()}
+    models_by_key = note_models("https://example.org")
+    by_id = {m.model_id: (key, m) for key, m in models_by_key.items()}
     notes = []
     for copy in range(copies):
         for guid, mid, tags, fields, did, due, mtime in found:
             key, model = by_id[mid]
             spec = NoteSpec(f"{guid}{copy}" if copy else guid, key, tuple(fields.split("\x1f")), tuple(tags.split()))
-            notes.append((model, spec, tags, did, due, mtime))
+            (ids,) = package.note_row_ids(models_by_key, [spec])
+            notes.append((model, spec, ids, tags, did, due, mtime))
     return package.Collection(models, decks, lambda: notes)
 
 

@@ -310,11 +310,12 @@ def cached_notes(bank: Bank, topic: Topic, question: Question, cache: BuildCache
     )
 
 
-def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[NoteSpec]:
+def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[NoteSpec]:
     """Every note of the topic, live and retired, in order: from `cache` where it can, the whole
     topic's at once, else each question's. A process that builds again and again keeps them as
-    read (`BuildCache.fragment`'s `keep_decoded`): a rebuild reads again only the notes of a
-    topic that changed."""
+    read (`BuildCache.fragment`'s `keep_decoded`), as the very same tuple: a rebuild reads again
+    only the notes of a topic that changed, and what is made of the others' notes
+    (`BuildCache.derived`) is kept with them."""
     questions = (*topic.questions, *topic.retired)
 
     def make() -> Sequence[Sequence[NoteSpec]]:
@@ -329,13 +330,12 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> list[Note
         return None if any(specs is None for specs in found) else tuple(tuple(specs) for specs in found if specs is not None)
 
     if cache is None:
-        by_question = make()
-    else:
-        _, keys = _question_keys(bank, topic, cache)
-        by_question = cache.fragment(
-            _NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(list(specs)) for specs in made], keep_decoded=True
-        )
-    return [spec for specs in by_question for spec in specs]
+        return [spec for specs in make() for spec in specs]
+    _, keys = _question_keys(bank, topic, cache)
+    by_question = cache.fragment(
+        _NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(list(specs)) for specs in made], keep_decoded=True
+    )
+    return cache.derived("notes-in-order", (by_question,), None, lambda: tuple(spec for specs in by_question for spec in specs))
 
 
 def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:

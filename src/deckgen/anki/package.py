@@ -13,7 +13,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import escape
 from pathlib import Path
 
@@ -93,19 +93,33 @@ class Collection:
     """The note types' JSON."""
     decks: str
     """The decks' JSON."""
-    notes: Callable[[], Iterable[tuple[genanki.Model, NoteSpec, str, int, int, int]]]
+    notes: Callable[[], Iterable[tuple[genanki.Model, NoteSpec, NoteIds, str, int, int, int]]]
     """Each note, in order, made afresh on each call (with a build's cache, read from it a topic at
     a time, so that a build never holds the deck's notes all at once): its note type, what it
-    shows, its tags as stored, its deck id, its position among new cards and the time its
-    content last changed."""
+    shows, its ids, its tags as stored, its deck id, its position among new cards and the time
+    its content last changed."""
 
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
-        ordinals: dict[tuple[int, tuple[bool, ...]], list[int]] = {}
-        for model, spec, tags, did, due, mtime in self.notes():
-            nid = note_id(spec.guid)
+        for model, spec, (nid, cards), tags, did, due, mtime in self.notes():
             note = (nid, spec.guid, model.model_id, mtime, tags, "\x1f".join(spec.fields), spec.fields[model.sort_field_index])
-            yield note, [(card_id(spec.guid, ordinal), nid, did, ordinal, mtime, due) for ordinal in _card_ordinals(model, spec, ordinals)]
+            yield note, [(cid, nid, did, ordinal, mtime, due) for cid, ordinal in cards]
+
+
+NoteIds = tuple[int, tuple[tuple[int, int], ...]]
+"""A note's id in the collection, with the id and the ordinal of each of its cards."""
+
+
+def note_row_ids(models: dict[str, genanki.Model], specs: Iterable[NoteSpec]) -> tuple[NoteIds, ...]:
+    """The ids of these notes and of their cards, and their cards' ordinals: derived from the GUIDs
+    and from which fields are filled in, so made once a topic in a process that builds again and
+    again (`BuildCache.derived`)."""
+    ordinals: dict[tuple[int, tuple[bool, ...]], list[int]] = {}
+    made = []
+    for spec in specs:
+        cards = tuple((card_id(spec.guid, ordinal), ordinal) for ordinal in _card_ordinals(models[spec.model], spec, ordinals))
+        made.append((note_id(spec.guid), cards))
+    return tuple(made)
 
 
 def _card_ordinals(model: genanki.Model, spec: NoteSpec, known: dict[tuple[int, tuple[bool, ...]], list[int]]) -> list[int]:
@@ -138,17 +152,19 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
         description = deck_description_html(bank, lock) if len(deck.path) == 1 else ""
         decks_json[str(did)] = genanki.Deck(did, deck.name, description=description).to_json()
 
-    def made() -> Iterator[tuple[genanki.Model, NoteSpec, str, int, int, int]]:
+    def made() -> Iterator[tuple[genanki.Model, NoteSpec, NoteIds, str, int, int, int]]:
         position = 0
         for path, _, specs in notes.by_deck():
             did = deck_id(*path)
-            for spec in specs:
+            derive = notes.cache.derived if notes.cache is not None else None
+            ids = derive("note-row-ids", (specs,), bank.deck.homepage, partial(note_row_ids, models, specs)) if derive else note_row_ids(models, specs)
+            for spec, spec_ids in zip(specs, ids):
                 position += 1
                 mtime, release = lock.stamp(spec.fields[0])
                 tags = spec.tags if release is None else (*spec.tags, release_tag(release))
                 # A space at each end, as Anki and genanki write tags, so that a search for
                 # ' tag ' matches the first and the last tag too.
-                yield models[spec.model], spec, " " + " ".join(tags) + " ", did, position, mtime
+                yield models[spec.model], spec, spec_ids, " " + " ".join(tags) + " ", did, position, mtime
 
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
 
