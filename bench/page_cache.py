@@ -68,7 +68,7 @@ def _rows(apkg: Path, copies: int) -> package.Collection:
         for guid, mid, tags, fields, did, due, mtime in found:
             key, model = by_id[mid]
             spec = NoteSpec(f"{guid}{copy}" if copy else guid, key, tuple(fields.split("\x1f")), tuple(tags.split()))
-            (ids,) = package.note_row_ids(models_by_key, [spec])
+            (ids,) = package.note_row_ids(models_by_key, [spec]).each()
             notes.append((model, spec, ids, tags, did, due, mtime))
     return package.Collection(models, decks, lambda: notes)
 

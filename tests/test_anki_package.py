@@ -71,7 +71,7 @@ def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, 
     holds a few pages write the same bytes."""
     model = note_models("https://example.org/deck")["basic"]
     specs = [NoteSpec(f"g{i}", "basic", (f"q-{i}", f"Question {i}?", "answer " * 60, "", "", ""), ("t",)) for i in range(4000)]
-    ids = package.note_row_ids({"basic": model}, specs)
+    ids = package.note_row_ids({"basic": model}, specs).each()
     notes = [(model, spec, spec_ids, " t ", 1, i, 1_700_000_000) for i, (spec, spec_ids) in enumerate(zip(specs, ids))]
     made = Rows("{}", "{}", lambda: notes)
     monkeypatch.setattr(package, "PAGE_CACHE_KIB", 1 << 20)

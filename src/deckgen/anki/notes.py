@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -335,7 +336,15 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[
     by_question = cache.fragment(
         _NOTES_TOPIC, keys, ["notes:" + key for key in keys], make, decode, lambda made: [_stored(list(specs)) for specs in made], keep_decoded=True
     )
-    return cache.derived("notes-in-order", (by_question,), None, lambda: tuple(spec for specs in by_question for spec in specs))
+    in_order = partial(_in_order, by_question)
+    if isinstance(by_question, tuple):  # as read from the cache, which a watch keeps: so is this
+        return cache.derived("notes-in-order", (by_question,), None, in_order)
+    return in_order()  # made by this build, and let go
+
+
+def _in_order(by_question: Sequence[Sequence[NoteSpec]]) -> tuple[NoteSpec, ...]:
+    """Each question's notes, one after the other."""
+    return tuple(spec for specs in by_question for spec in specs)
 
 
 def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:
