@@ -11,6 +11,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,35 @@ def test_a_package_that_cannot_be_packed_on_the_second_thread_fails_the_build_at
     assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
     assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
     assert list(own_tmp.iterdir()) == []
+
+
+def test_a_build_that_can_start_no_thread_packs_its_packages_itself(
+    mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process at its system's limit of threads: the build is the same, done on one thread.
+    epoch(1_700_000_000)
+    build(mini, Path("before"))
+    (mini / "deck.lock").unlink()
+
+    def no_thread(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", no_thread)
+    build(mini, Path("out"))
+    assert {k.removeprefix("out/"): v for k, v in digests(Path("out")).items()} == {
+        k.removeprefix("before/"): v for k, v in digests(Path("before")).items()
+    }
+    assert list(own_tmp.iterdir()) == []
+    # And a package that cannot be written so is reported at its file, as on the second thread.
+    monkeypatch.setattr(anki_package, "write_package", disk_full)
+    code, _, err = run("build", "mini", "--out", "again")
+    assert code == 1
+    assert err == "again/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
+    assert not Path("again").exists() and list(own_tmp.iterdir()) == []
+
+
+def disk_full(*args: object) -> None:
+    raise OSError(28, "No space left on device")
 
 
 def test_a_build_that_fails_while_a_package_is_packed_waits_for_it_before_removing_its_folder(

@@ -325,13 +325,15 @@ class BuildCache:
             block.write_to(path)
             self.wrote(name, block, 0)
             return None
-        written: list[Block] = []
+        # The file's size and SHA-256, read a megabyte at a time: a package is not held whole.
+        found: list[tuple[int, str]] = []
 
         def hashed() -> None:
-            written.append(Block.of(key, path.read_bytes()))
+            found.append(_file_digest(path))
 
         def remembered() -> None:
-            self.wrote(name, written[0], 0)
+            size, sha256 = found[0]
+            self._remember(name, key, 0, size, sha256)
 
         later = write(path)
         if later is None:
@@ -342,7 +344,10 @@ class BuildCache:
     def wrote(self, name: str, block: Block, at: int) -> None:
         """Remember that this build wrote `block` at byte `at` of its output file `name` (its path
         in the output folder, with `/`), where the next build reads it back."""
-        self.put(_BLOCK + block.key, {"file": name, "at": at, "size": len(block.data), "sha256": block.sha256})
+        self._remember(name, block.key, at, len(block.data), block.sha256)
+
+    def _remember(self, name: str, key: str, at: int, size: int, sha256: str) -> None:
+        self.put(_BLOCK + key, {"file": name, "at": at, "size": size, "sha256": sha256})
 
     def _written(self, key: str) -> Block | None:
         """The block `key` from the file the last build wrote it to, if it is there as
@@ -716,6 +721,16 @@ class BuildCache:
             source = bank.source(source_id)
             part = self._sources[source_id] = repr(tuple(getattr(source, name) for name in _SOURCE_CONTENT))
         return part
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    """The size and the SHA-256 (in hex) of the file at `path`, read a megabyte at a time."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 class Resident:

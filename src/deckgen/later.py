@@ -69,10 +69,21 @@ class Background:
             self._pool = None
 
     def run(self, target: Path, later: Later) -> None:
-        """Start `later`, which finishes the output file `target`."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deckgen-background")
-        self._pending.append((target, later, self._pool.submit(later.work)))
+        """Start `later`, which finishes the output file `target`; on this thread, at once, when
+        no thread can be started (a process at its system's limit)."""
+        try:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deckgen-background")
+            future = self._pool.submit(later.work)
+        except RuntimeError:  # "can't start new thread"
+            future = Future()
+            try:
+                later.work()
+            except Exception as err:  # reported as the thread's would be, when it is waited for
+                future.set_exception(err)
+            else:
+                future.set_result(None)
+        self._pending.append((target, later, future))
 
     def unfinished(self) -> Iterator[tuple[Path, Callable[[], None]]]:
         """Each step handed over, in order, as the file it finishes and what waits for it and

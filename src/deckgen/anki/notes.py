@@ -316,7 +316,8 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[
     topic's at once, else each question's. A process that builds again and again keeps them as
     read (`BuildCache.fragment`'s `keep_decoded`), as the very same tuple: a rebuild reads again
     only the notes of a topic that changed, and what is made of the others' notes
-    (`BuildCache.derived`) is kept with them."""
+    (`BuildCache.derived`) is kept with them. Notes made by this build come as a list, which
+    nothing is to keep."""
     questions = (*topic.questions, *topic.retired)
 
     def make() -> Sequence[Sequence[NoteSpec]]:
@@ -339,7 +340,7 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[
     in_order = partial(_in_order, by_question)
     if isinstance(by_question, tuple):  # as read from the cache, which a watch keeps: so is this
         return cache.derived("notes-in-order", (by_question,), None, in_order)
-    return in_order()  # made by this build, and let go
+    return list(in_order())  # made by this build, and let go: a list, so that nothing keeps it
 
 
 def _in_order(by_question: Sequence[Sequence[NoteSpec]]) -> tuple[NoteSpec, ...]:

@@ -180,8 +180,9 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
         position = 0
         for path, _, specs in notes.by_deck():
             did = deck_id(*path)
-            derive = notes.cache.derived if notes.cache is not None else None
-            ids = derive("note-row-ids", (specs,), bank.deck.homepage, partial(note_row_ids, models, specs)) if derive else note_row_ids(models, specs)
+            make_ids = partial(note_row_ids, models, specs)
+            # Kept with the notes when a watch keeps them (a tuple; notes made afresh are a list).
+            ids = notes.cache.derived("note-row-ids", (specs,), bank.deck.homepage, make_ids) if notes.cache is not None and isinstance(specs, tuple) else make_ids()
             for spec, spec_ids in zip(specs, ids.each()):
                 position += 1
                 mtime, release = lock.stamp(spec.fields[0])
