@@ -222,15 +222,11 @@ def write_outputs(writers: dict[Path, Writer], staging: Staging, background: Bac
             path.parent.mkdir(parents=True, exist_ok=True)
             later = write(path)
             if isinstance(later, Later):  # a writer that returns anything else has written its file
-                background.run(target, later.followed_by(partial(os.chmod, path, 0o644), _nothing))
+                background.run(target, later.followed_by(partial(os.chmod, path, 0o644)))
             else:
                 os.chmod(path, 0o644)
         except OSError as err:
             raise _write_error(target, err) from err
-
-
-def _nothing() -> None:
-    return None
 
 
 def finish_outputs(background: Background, steps: dict[Path, str], timings: Timings | None) -> None:

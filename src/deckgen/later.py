@@ -29,7 +29,7 @@ class Later:
     work: Callable[[], None]
     then: Callable[[], None] = _nothing
 
-    def followed_by(self, work: Callable[[], None], then: Callable[[], None]) -> Later:
+    def followed_by(self, work: Callable[[], None], then: Callable[[], None] = _nothing) -> Later:
         """This step, then `work` on the same thread, and this step's `then`, then `then`."""
 
         def both_works() -> None:
