@@ -46,25 +46,35 @@ def digests(folder: Path) -> dict[str, str]:
     return {p.as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_build_that_fails_while_writing_changes_no_output_and_not_the_lock(
-    mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    epoch(1_700_000_000)
+def disk_full(*args: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+def built_then_edited(mini: Path) -> dict[str, str]:
+    """Build the mini bank into `out`, then edit one of its answers: what `out` and the bank held before the edit."""
     build(mini, Path("out"))
     before = digests(Path("out")) | digests(mini)
     attention = mini / "attention.yaml"
     attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+    return before
 
-    def disk_full(*args: object) -> None:
-        raise OSError(28, "No space left on device")
 
+def assert_nothing_changed_but_the_edit(mini: Path, before: dict[str, str]) -> None:
+    after = digests(Path("out")) | digests(mini)
+    assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
+    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+
+
+def test_a_build_that_fails_while_writing_changes_no_output_and_not_the_lock(
+    mini: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch(1_700_000_000)
+    before = built_then_edited(mini)
     monkeypatch.setattr(apkg_output, "write_apkg", disk_full)
     code, _, err = run("build", "mini", "--out", "out")
     assert code == 1
     assert err.startswith("out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\n")
-    after = digests(Path("out")) | digests(mini)
-    assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
-    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+    assert_nothing_changed_but_the_edit(mini, before)
 
 
 @pytest.fixture
@@ -80,23 +90,18 @@ def test_a_package_that_cannot_be_packed_on_the_second_thread_fails_the_build_at
     mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch(1_700_000_000)
-    build(mini, Path("out"))
-    before = digests(Path("out")) | digests(mini)
-    attention = mini / "attention.yaml"
-    attention.write_text(attention.read_text(encoding="utf-8").replace("saturation", "its flat region"), encoding="utf-8")
+    before = built_then_edited(mini)
     threads: list[str] = []
 
-    def disk_full(*args: object) -> None:
+    def disk_full_here(*args: object) -> None:
         threads.append(threading.current_thread().name)
-        raise OSError(28, "No space left on device")
+        disk_full()
 
-    monkeypatch.setattr(anki_package, "write_package", disk_full)
+    monkeypatch.setattr(anki_package, "write_package", disk_full_here)
     code, _, err = run("build", "mini", "--out", "out")
     assert (code, threads) == (1, ["deckgen-background_0"])
     assert err == "out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
-    after = digests(Path("out")) | digests(mini)
-    assert {k: v for k, v in after.items() if k != "mini/attention.yaml"} == {k: v for k, v in before.items() if k != "mini/attention.yaml"}
-    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [".out.deckgen-lock"]
+    assert_nothing_changed_but_the_edit(mini, before)
     assert list(own_tmp.iterdir()) == []
 
 
@@ -123,10 +128,6 @@ def test_a_build_that_can_start_no_thread_packs_its_packages_itself(
     assert code == 1
     assert err == "again/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
     assert not Path("again").exists() and list(own_tmp.iterdir()) == []
-
-
-def disk_full(*args: object) -> None:
-    raise OSError(28, "No space left on device")
 
 
 def test_a_build_that_fails_while_a_package_is_packed_waits_for_it_before_removing_its_folder(
