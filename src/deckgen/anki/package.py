@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from array import array
 import sqlite3
 import tempfile
 import zipfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -114,8 +114,8 @@ NoteIds = tuple[int, tuple[tuple[int, int], ...]]
 @dataclass(frozen=True)
 class RowIds:
     """The ids of some notes and of their cards, and their cards' ordinals, packed 8 bytes each.
-    A watch keeps them with each topic's notes; as a tuple per note they were some 40,000 small
-    objects at 10,000 cards, which, freed among others, kept memory from going back to the system."""
+    A watch keeps them with each topic's notes: as a tuple per note and per card they were some
+    40,000 objects at 10,000 cards (2.4 MB), packed they are a few hundred kilobytes."""
 
     notes: bytes
     cards: bytes
