@@ -329,7 +329,7 @@ class BuildCache:
         found: list[tuple[int, str]] = []
 
         def hashed() -> None:
-            found.append(_file_digest(path))
+            found.append(file_digest(path))
 
         def remembered() -> None:
             size, sha256 = found[0]
@@ -723,7 +723,7 @@ class BuildCache:
         return part
 
 
-def _file_digest(path: Path) -> tuple[int, str]:
+def file_digest(path: Path) -> tuple[int, str]:
     """The size and the SHA-256 (in hex) of the file at `path`, read a megabyte at a time."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as file:

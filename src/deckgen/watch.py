@@ -13,7 +13,6 @@ it is whole.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deckgen.build import BuildOptions, BuildResult, build_deck
-from deckgen.cache import Resident
+from deckgen.cache import Resident, file_digest
 from deckgen.model import DeckgenError
 from deckgen.outdir import MARKER, OutputBusy
 from deckgen.release import Release
@@ -121,14 +120,10 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 
 def _hash(path: str) -> str:
     """A hash of the file's bytes ("" if it cannot be read: the build says why)."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
+        return file_digest(Path(path))[1]
     except OSError:
         return ""
-    return digest.hexdigest()
 
 
 def changed_files(before: BankState, after: BankState) -> list[str]:
