@@ -5,7 +5,9 @@ between them are only those of files that did not change."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
+import json
 import os
 import queue
 import shutil
@@ -15,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ import pytest
 from deckgen import editions as editions_module
 from deckgen import validate as validate_module
 from deckgen import build as build_module
+from deckgen import cache as cache_module
 from deckgen import cli
 from deckgen import parallel
 from deckgen import reader as reader_module
@@ -30,11 +34,11 @@ from deckgen import watch as watch_module
 from deckgen.build import BuildOptions, build
 from deckgen.cache import BuildCache, Resident
 from deckgen import model as model_module
-from deckgen.model import Bank, media_name
+from deckgen.model import Bank, DeckgenError, media_name
 from deckgen.outdir import OutputBusy, held_output
 from deckgen.watch import SETTLE_LIMIT, BankState, Outcome, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
-from tests.test_cache import MINI_FILE, QK_FILE, digests, edit, edit_mini
+from tests.test_cache import MINI_FILE, QK_FILE, Reads, digests, edit, edit_mini, entries
 from tests.test_media import bank_with_image
 
 
@@ -544,6 +548,187 @@ def test_failed_builds_in_a_row_keep_the_last_success_and_no_more(
     sources.write_text(clean, encoding="utf-8")
     assert watcher.build().error is None
     assert watcher.resident.count("topic") == 2
+
+
+LATER = 10 * 10**9
+"""How much later than now a test's watch settles the last build's files: as if it had waited
+that long for the next change."""
+
+
+class Unread:
+    """The output files a build takes parts from unread (they were settled), and the ones it reads
+    parts back from (`Reads`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.taken: list[str] = []
+        real_source = cache_module._OpenFiles.source
+
+        def source(files: object, root: Path, parts: list[str], *rest: Any) -> object:
+            found = real_source(files, root, parts, *rest)  # type: ignore[arg-type]
+            if found is not None:
+                self.taken.append("/".join(parts))
+            return found
+
+        monkeypatch.setattr(cache_module._OpenFiles, "source", source)
+        self.reads = Reads(monkeypatch)
+
+
+def _built_watch(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> tuple[Path, Watcher]:
+    """A watch's output folder, and the watch, which has built `bank` into it."""
+    epoch(1_700_000_000)
+    out = tmp_path / "out"
+    watcher = Watcher(BuildOptions(bank, out))
+    assert watcher.build().error is None
+    return out, watcher
+
+
+def _as_a_new_build_writes(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check that the watch's output folder holds what a new build of `bank` writes (with
+    deckgen's own functions back in place)."""
+    monkeypatch.undo()
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def _files_with_parts(out: Path) -> set[str]:
+    return {json.loads(value)["file"] for key, value in entries(out).items() if key.startswith("block:")}
+
+
+def test_a_watch_takes_the_parts_of_settled_files_unread_and_writes_what_a_build_writes(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    assert watcher.idle() == 0  # every file was written just now: a change now might not move its times
+    files = _files_with_parts(out)
+    assert files == {
+        "mini-deck.apkg", "review-questions.html", "review-questions.md", "review-sheet.html", "review-sheet.md",
+        "site/assets/search-index.js", "site/attention/scaled-attention.html", "site/peft/lora-vs-adapter.html",
+    }
+    assert watcher.idle(time.time_ns() + LATER) == len(files)
+    checked = _counted(monkeypatch, cache_module, "_part_digest")
+    assert watcher.idle(time.time_ns() + LATER) == len(files) and checked == []  # each file is checked once
+    # The same edit, built by a new process: the files it reads unchanged parts back from.
+    plain = tmp_path / "plain"
+    shutil.copytree(mini_bank, plain)
+    build(plain, tmp_path / "plain-out")
+    edit_mini(plain)
+    reads = Reads(monkeypatch)
+    build(plain, tmp_path / "plain-out")
+    read_back = {path.relative_to(tmp_path / "plain-out").as_posix() for path in reads.read}
+    assert read_back and read_back < files
+    edit_mini(mini_bank)
+    unread = Unread(monkeypatch)
+    assert watcher.build(watcher.changes()).error is None
+    # The watch takes each of them unread, and reads none back.
+    assert unread.reads.calls == [] and sorted(unread.taken) == sorted(path.relative_to(tmp_path / "plain-out").as_posix() for path in reads.read)
+    monkeypatch.undo()
+    assert watcher.idle() == 0  # the new files are not settled yet
+    build(mini_bank, tmp_path / "cold")
+    assert digests(out) == digests(tmp_path / "cold") == digests(tmp_path / "plain-out")
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[tuple[object, ...]]:
+    calls: list[tuple[object, ...]] = []
+    real = getattr(module, name)
+
+    def counted(*args: object) -> object:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _changed_in_place(path: Path) -> None:
+    """One byte of the file changed, its size and its times (but the time of change) as they were."""
+    info = path.stat()
+    data = path.read_bytes()
+    assert b"saturat" in data
+    path.write_bytes(data.replace(b"saturat", b"Saturat"))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
+
+
+SETTLED_TAMPERING: dict[str, Callable[[Path], None]] = {
+    "a byte changed, its times set back": lambda out: _changed_in_place(out / "review-sheet.html"),
+    "a file cut in half": lambda out: (out / "review-questions.md").write_bytes((out / "review-questions.md").read_bytes()[: (out / "review-questions.md").stat().st_size // 2]),
+    "a removed page": lambda out: shutil.rmtree(out / "site"),
+    "a linked file": lambda out: ((out / "review-sheet.md").rename(out / "moved.md"), (out / "review-sheet.md").symlink_to(out / "moved.md")),
+}
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before it is settled", "after it is settled"])
+@pytest.mark.parametrize("tampering", list(SETTLED_TAMPERING))
+def test_a_part_is_taken_unread_only_from_a_file_as_it_was_settled(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, tampering: str, before: bool
+) -> None:
+    # A file changed after it was settled has a later time of change; one changed before is
+    # checked byte for byte as it is settled. Either way its parts are not taken unread.
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    files = _files_with_parts(out)
+    if before:
+        SETTLED_TAMPERING[tampering](out)
+    settled = watcher.idle(time.time_ns() + LATER)
+    if not before:
+        SETTLED_TAMPERING[tampering](out)
+    unread = Unread(monkeypatch)
+    assert watcher.build(watcher.changes()).error is None
+    changed = {"a byte changed, its times set back": {"review-sheet.html"}, "a file cut in half": {"review-questions.md"}, "a linked file": {"review-sheet.md"}}
+    spoilt = changed.get(tampering) or {name for name in files if name.startswith("site/")}
+    assert settled == len(files) - (len(spoilt) if before else 0)
+    assert set(unread.taken) == files - spoilt
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("copy", ["none", "refused"])
+def test_parts_taken_unread_are_copied_by_reading_where_the_system_cannot_copy(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, copy: str
+) -> None:
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    assert watcher.idle(time.time_ns() + LATER) == len(_files_with_parts(out))
+    edit_mini(mini_bank)
+    if copy == "none":  # a system without copy_file_range
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    else:  # or one that cannot copy between these two files
+
+        def refused(*args: object) -> int:
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+        monkeypatch.setattr(os, "copy_file_range", refused, raising=False)
+    unread = Unread(monkeypatch)
+    assert watcher.build(watcher.changes()).error is None
+    assert unread.taken and unread.reads.calls == []
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+def test_a_file_changed_while_a_part_is_copied_from_it_fails_the_build_and_changes_nothing(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    assert watcher.idle(time.time_ns() + LATER) > 0
+    before = digests(out)
+    real_copy = cache_module._Source.copy_into
+    spoilt: list[Path] = []
+
+    def copy_into(source: Any, target: Any) -> None:
+        if not spoilt:  # another program writes to the file as the first part is copied from it
+            spoilt.append(source.settled.path)
+            with open(source.settled.path, "ab") as other:
+                other.write(b"<!-- -->")
+        real_copy(source, target)
+
+    monkeypatch.setattr(cache_module._Source, "copy_into", copy_into)
+    outcome = watcher.build()
+    assert isinstance(outcome.error, DeckgenError)
+    assert [(d.message, d.rule) for d in outcome.error.diagnostics] == [
+        ("cannot write the output: a file of the last build changed while this build copied from it; build again", "io")
+    ]
+    assert outcome.error.diagnostics[0].location.path.startswith(out.as_posix() + "/")
+    spoilt[0].write_bytes(spoilt[0].read_bytes().removesuffix(b"<!-- -->"))
+    assert digests(out) == before  # the outputs are as they were
+    monkeypatch.undo()
+    assert watcher.build().error is None  # and the next build takes nothing from that file unread
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
 
 
 def _remove_deep(top: Path) -> None:

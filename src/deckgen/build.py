@@ -271,6 +271,7 @@ def build_deck(options: BuildOptions, resident: Resident | None = None, release:
             result = _build(options, output, cache, release)
             if resident is not None:
                 resident.sweep(succeeded=True)
+                resident.built(cache.wrote_parts())
             return result
         except DeckgenError:
             if resident is not None:

@@ -23,6 +23,7 @@ deckgen.serial writes them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from functools import lru_cache
 import json
@@ -33,11 +34,12 @@ import sqlite3
 import stat
 import sys
 import tempfile
+import time
 import unicodedata
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from deckgen.later import Later
 from deckgen.model import Bank, CompareRow, Question, Source, Topic, media_name
@@ -69,6 +71,11 @@ _MASTER = [
     ("index", "sqlite_autoindex_entries_1", None),
 ]
 """What `sqlite_master` holds in a cache that deckgen made."""
+RECENT_NS = 3_000_000_000
+"""A file changed less than this long ago may change again without moving its times: on a file
+system whose times are whole seconds (or two), a second write in the same second, of the same
+size, keeps every time the first gave it (git calls such files "racy"). Looked at once it is
+older, a file whose size, times and inode stay as they were has not changed since."""
 
 
 @lru_cache(maxsize=1)
@@ -151,6 +158,8 @@ class BuildCache:
         self._failed = False
         self._old_files = _OpenFiles()
         """The last build's output files that blocks are read back from."""
+        self._wrote: dict[str, list[Part]] = {}
+        """The parts this build wrote, by output file (`wrote_parts`)."""
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
         try:
@@ -344,10 +353,15 @@ class BuildCache:
     def wrote(self, name: str, block: Block, at: int) -> None:
         """Remember that this build wrote `block` at byte `at` of its output file `name` (its path
         in the output folder, with `/`), where the next build reads it back."""
-        self._remember(name, block.key, at, len(block.data), block.sha256)
+        self._remember(name, block.key, at, block.size, block.sha256)
 
     def _remember(self, name: str, key: str, at: int, size: int, sha256: str) -> None:
         self.put(_BLOCK + key, {"file": name, "at": at, "size": size, "sha256": sha256})
+        self._wrote.setdefault(name, []).append((at, size, sha256))
+
+    def wrote_parts(self) -> dict[str, list[Part]]:
+        """Every part this build wrote into its output files (`wrote`), by file."""
+        return self._wrote
 
     def _written(self, key: str) -> Block | None:
         """The block `key` from the file the last build wrote it to, if it is there as
@@ -368,12 +382,19 @@ class BuildCache:
         parts = name.split("/")
         if not all(_FILE_NAME.fullmatch(part) for part in parts):
             return None
+        settled = self.resident.settled(name, (at, size, where["sha256"])) if self.resident is not None else None
+        if settled is not None:
+            # Checked byte for byte while the watch waited, and unchanged since: taken unread.
+            source = self._old_files.source(self.path.parent, parts, at, size, settled, where["sha256"])
+            if source is not None:
+                self._keep((_BLOCK + key,))
+                return Block(key, None, where["sha256"], size, source.whole_file(), source)
         data = self._old_files.read(self.path.parent, parts, at, size)
         digest = hashlib.sha256(data).hexdigest() if data is not None else None
         if data is None or digest != where["sha256"]:
             return None
         self._keep((_BLOCK + key,))
-        return Block(key, data, where["sha256"], self._old_files.whole_file(self.path.parent, parts, at, size))
+        return Block(key, data, where["sha256"], size, self._old_files.whole_file(self.path.parent, parts, at, size))
 
     def _keep(self, keys: Iterable[str]) -> None:
         """Keep the last build's entries `keys` (if it has them) for the next build: in a build
@@ -752,6 +773,12 @@ class Resident:
         self._asked: set[tuple[str, object]] = set()
         self._last: set[tuple[str, object]] = set()
         """What the last build that succeeded asked for."""
+        self._wrote: dict[str, frozenset[Part]] = {}
+        """The parts of its output files the last build that succeeded wrote, by file (`built`)."""
+        self._settled: dict[str, tuple[_Origin, frozenset[Part]]] = {}
+        """The files of those whose parts `settle` found as written, as it found them, with the parts."""
+        self._refused: dict[str, _Origin] = {}
+        """The files of those whose parts `settle` did not find as written, as it found them."""
 
     def __len__(self) -> int:
         """How many values read back from the cache it holds."""
@@ -816,6 +843,65 @@ class Resident:
         self._derived = {}
         self._asked = set()
         self._last = set()
+        self.built({})
+
+    def built(self, wrote: dict[str, list[Part]]) -> None:
+        """After a build that succeeded: the parts it wrote into its output files, by file (its
+        path in the output folder, with `/`), none of them settled yet."""
+        self._wrote = {name: frozenset(parts) for name, parts in wrote.items()}
+        self._settled = {}
+        self._refused = {}
+
+    def settle(self, root: Path, now_ns: int | None = None) -> int:
+        """Check, byte for byte, the parts the last build that succeeded wrote into its output
+        folder `root`, in each of its files that has not changed for `RECENT_NS` (at `now_ns`):
+        a file that holds them all as written is settled as it was found (its size, times,
+        inode and owner), and the next build takes its parts unread while it stays so
+        (`settled`). Any later change to the file moves its time of change past the one
+        recorded, which was already `RECENT_NS` old. For a process that waits between builds
+        (`deckgen watch`); a file is checked once, however often this is called. The number of
+        files settled so far."""
+        now = time.time_ns() if now_ns is None else now_ns
+        files = _OpenFiles()
+        try:
+            for name, parts in self._wrote.items():
+                if name not in self._settled:
+                    self._settle(files, root, name, parts, now)
+        finally:
+            files.close()
+        return len(self._settled)
+
+    def _settle(self, files: _OpenFiles, root: Path, name: str, parts: frozenset[Part], now: int) -> None:
+        path = name.split("/")
+        try:
+            found = files.opened(root, path)
+        except OSError:
+            return
+        if found is None:
+            return
+        fd, origin = found
+        try:
+            # A file with no times cannot show a change by them.
+            if not (origin.mtime_ns and origin.ctime_ns) or now - max(origin.mtime_ns, origin.ctime_ns) < RECENT_NS:
+                return
+            refused = self._refused.get(name)
+            if refused is not None and refused.stamp == origin.stamp:
+                return
+            whole = all(_part_digest(fd, at, size) == sha256 for at, size, sha256 in sorted(parts))
+            unchanged = _Origin.of(origin.path, os.fstat(fd)).stamp == origin.stamp
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        if whole and unchanged:
+            self._settled[name] = (origin, parts)
+        else:
+            self._refused[name] = origin
+
+    def settled(self, name: str, part: Part) -> _Origin | None:
+        """The output file `name` as `settle` found it holding `part` as written, if it did."""
+        found = self._settled.get(name)
+        return found[0] if found is not None and part in found[1] else None
 
 
 @dataclass(frozen=True)
@@ -970,10 +1056,17 @@ class _Origin:
     size: int
     mtime_ns: int
     owner: int
+    ctime_ns: int = field(default=0, compare=False)
+    """Its time of change, which a link to it moves: compared only in `stamp`."""
 
     @classmethod
     def of(cls, path: Path, info: os.stat_result) -> _Origin:
-        return cls(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_uid)
+        return cls(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_uid, info.st_ctime_ns)
+
+    @property
+    def stamp(self) -> tuple[int, int, int, int, int, int]:
+        """All it was found as, its time of change included: any write moves that time."""
+        return (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns, self.owner)
 
     def reached_by(self, path: Path) -> bool:
         """Whether the link `path` reaches this very file, unchanged, and nothing else does (a
@@ -988,15 +1081,40 @@ class _Origin:
 @dataclass(frozen=True)
 class Block:
     """Part of an output file that is made of many cached values (a topic's part of a sheet), as
-    the bytes written: made by this build, or read back from the file the last build wrote."""
+    the bytes written: made by this build, or read back from the file the last build wrote, or
+    taken unread from a file of it that `Resident.settle` checked (`source`)."""
 
     key: str
-    data: bytes
+    held: bytes | None
+    """Its bytes; None for a part taken unread, which is read (`data`) or copied (`write_into`)
+    from its `source` when it is asked for."""
     sha256: str
-    """The SHA-256 of `data`, in hex: what the next build checks the bytes it reads back against."""
+    """The SHA-256 of its bytes, in hex: what the next build checks the bytes it reads back against."""
+    size: int
 
     origin: _Origin | None = field(default=None, compare=False, repr=False)
     """When the block is all of a file the last build wrote: that file, as it was read."""
+    source: _Source | None = field(default=None, compare=False, repr=False)
+    """For a part taken unread: where it is."""
+
+    @property
+    def data(self) -> bytes:
+        """Its bytes."""
+        if self.held is not None:
+            return self.held
+        if self.source is None:
+            raise ValueError("a block holds its bytes or says where they are")
+        return self.source.read()
+
+    def write_into(self, out: BinaryIO) -> None:
+        """Write its bytes into `out`, where it stands: a part taken unread is copied by the
+        system from its file, without passing through deckgen."""
+        if self.held is not None:
+            out.write(self.held)
+        elif self.source is not None:
+            self.source.copy_into(out)
+        else:
+            raise ValueError("a block holds its bytes or says where they are")
 
     def write_to(self, path: Path) -> None:
         """Write the block as the new file `path`: as a hard link to the file the last build wrote,
@@ -1014,7 +1132,7 @@ class Block:
                     return
                 path.unlink()
         with open(path, "xb") as written:  # a new file: never one that a link above reached
-            written.write(self.data)
+            self.write_into(written)
 
     @classmethod
     def made(cls, key: str, lines: list[str]) -> Block:
@@ -1022,13 +1140,115 @@ class Block:
         return cls.of(key, "".join(line + "\n" for line in lines).encode("utf-8"))
 
     @classmethod
-    def of(cls, key: str, data: bytes) -> Block:
-        """The block of `data`."""
-        return cls(key, data, hashlib.sha256(data).hexdigest())
+    def of(cls, key: str, data: bytes, sha256: str | None = None) -> Block:
+        """The block of `data` (whose SHA-256 is `sha256`, if known)."""
+        return cls(key, data, hashlib.sha256(data).hexdigest() if sha256 is None else sha256, len(data))
 
     def lines(self) -> list[str]:
         """Its lines, without their newlines."""
         return self.data.decode("utf-8").split("\n")[:-1]
+
+
+Part = tuple[int, int, str]
+"""A part of an output file: where it starts, its size, and the SHA-256 of its bytes (in hex)."""
+
+_CHANGED = "a file of the last build changed while this build copied from it; build again"
+
+_NO_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
+"""What `os.copy_file_range` says where it cannot copy between two files that a read and a write can."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a part taken unread is: in a file of the last build's output folder that
+    `Resident.settle` checked, and that is to be found just as it was then."""
+
+    files: _OpenFiles
+    root: Path
+    parts: tuple[str, ...]
+    at: int
+    size: int
+    settled: _Origin
+    sha256: str
+
+    def whole_file(self) -> _Origin | None:
+        """The file, when the part is all of it and it may be linked (see `_OpenFiles.whole_file`)."""
+        return self.files.whole_file(self.root, list(self.parts), self.at, self.size)
+
+    def read(self) -> bytes:
+        """The part's bytes. OSError if the file is no longer as it was settled, and the bytes
+        read are not the part's."""
+        fd = self.files.settled(self.root, self.parts, self.settled)
+        data = _pread(fd, self.at, self.size)
+        if not self._unchanged(fd) and (data is None or hashlib.sha256(data).hexdigest() != self.sha256):
+            raise OSError(errno.ESTALE, _CHANGED)
+        if data is None:
+            raise OSError(errno.EIO, _CHANGED)
+        return data
+
+    def copy_into(self, out: BinaryIO) -> None:
+        """Copy the part into `out` where it stands, by the system where it can. OSError if the
+        file is no longer as it was settled."""
+        fd = self.files.settled(self.root, self.parts, self.settled)
+        out.flush()
+        at, left = self.at, self.size
+        copy = getattr(os, "copy_file_range", None)
+        try:
+            while left and copy is not None:
+                copied = copy(fd, out.fileno(), left, at)
+                if not copied:
+                    raise OSError(errno.EIO, _CHANGED)
+                at, left = at + copied, left - copied
+        except OSError as err:
+            if err.errno not in _NO_COPY:
+                raise
+        out.seek(0, os.SEEK_END)  # `out` learns where the copy left its file
+        while left:
+            chunk = _read_at(fd, min(left, 1 << 20), at)
+            if not chunk:
+                raise OSError(errno.EIO, _CHANGED)
+            out.write(chunk)
+            at, left = at + len(chunk), left - len(chunk)
+        if not self._unchanged(fd):
+            raise OSError(errno.ESTALE, _CHANGED)
+
+    def _unchanged(self, fd: int) -> bool:
+        return _Origin.of(self.settled.path, os.fstat(fd)).stamp == self.settled.stamp
+
+
+def _read_at(fd: int, size: int, at: int) -> bytes:
+    """At most `size` bytes from byte `at` of the open file `fd` (with `pread`, where there is one)."""
+    pread = getattr(os, "pread", None)
+    if pread is not None:
+        return cast(bytes, pread(fd, size, at))
+    os.lseek(fd, at, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+def _pread(fd: int, at: int, size: int) -> bytes | None:
+    """`size` bytes from byte `at` of the open file `fd`; None if it is shorter."""
+    data = b"".join(_chunks(fd, at, size, 1 << 24))
+    return data if len(data) == size else None
+
+
+def _part_digest(fd: int, at: int, size: int) -> str | None:
+    """The SHA-256 (in hex) of `size` bytes from byte `at` of the open file `fd`, read a megabyte
+    at a time; None if it is shorter."""
+    digest, found = hashlib.sha256(), 0
+    for chunk in _chunks(fd, at, size, 1 << 20):
+        digest.update(chunk)
+        found += len(chunk)
+    return digest.hexdigest() if found == size else None
+
+
+def _chunks(fd: int, at: int, size: int, most: int) -> Iterator[bytes]:
+    """The `size` bytes from byte `at` of the open file `fd`, `most` at a time, up to its end."""
+    while size > 0:
+        chunk = _read_at(fd, min(size, most), at)
+        if not chunk:
+            return
+        yield chunk
+        at, size = at + len(chunk), size - len(chunk)
 
 
 def joined(lines: Iterable[str | Block]) -> str:
@@ -1054,29 +1274,46 @@ class _OpenFiles:
     def read(self, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
         """`size` bytes from byte `at` of the file `parts` in the folder `root`; None when it is not
         there as a regular file, is reached through a link, or is shorter."""
-        path = root.joinpath(*parts)
         try:
-            found = self._open.pop(path, None) or self._opened(root, parts)
+            found = self._kept(root, parts)
         except OSError:
             return None
         if found is None:
             return None
-        self._open[path] = found
         fd, length = found[0], found[1].size
         if at > length or size > length - at:
             return None
-        chunks = []
         try:
-            os.lseek(fd, at, os.SEEK_SET)
-            while size > 0:
-                chunk = os.read(fd, min(size, 1 << 24))
-                if not chunk:
-                    return None
-                chunks.append(chunk)
-                size -= len(chunk)
+            return _pread(fd, at, size)
         except OSError:
             return None
-        return b"".join(chunks)
+
+    def source(self, root: Path, parts: list[str], at: int, size: int, settled: _Origin, sha256: str) -> _Source | None:
+        """Where the part of `size` bytes from byte `at` of the file `parts` is, when the file is
+        there as `Resident.settle` found it (`settled`); else None."""
+        try:
+            self.settled(root, tuple(parts), settled)
+        except OSError:
+            return None
+        if at > settled.size or size > settled.size - at:
+            return None
+        return _Source(self, root, tuple(parts), at, size, settled, sha256)
+
+    def settled(self, root: Path, parts: tuple[str, ...], settled: _Origin) -> int:
+        """The open file `parts` in `root`, which is as `Resident.settle` found it (`settled`).
+        OSError if it is not."""
+        found = self._kept(root, list(parts))
+        if found is None or found[1].stamp != settled.stamp:
+            raise OSError(errno.ESTALE, _CHANGED)
+        return found[0]
+
+    def _kept(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
+        """The file `parts` in `root`, opened, and kept open as the last one used."""
+        path = root.joinpath(*parts)
+        found = self._open.pop(path, None) or self.opened(root, parts)
+        if found is not None:
+            self._open[path] = found
+        return found
 
     def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> _Origin | None:
         """The file `parts` in `root` as it was opened, if it is open, this user's, and the `size`
@@ -1087,7 +1324,9 @@ class _OpenFiles:
             return None
         return found[1]
 
-    def _opened(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
+    def opened(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
+        """The file `parts` in `root` opened (its descriptor, to be closed by the caller, unless
+        it is kept), when it is a regular file reached through no link; else None."""
         for depth in range(1, len(parts)):
             if not stat.S_ISDIR(os.lstat(root.joinpath(*parts[:depth])).st_mode):  # a folder, not a link to one
                 return None

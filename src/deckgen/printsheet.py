@@ -470,8 +470,10 @@ class _Spooled:
         # deleted when closed on Windows, where a build that is killed leaves it, named as
         # deckgen's (as the staging folder beside it is).
         self._file = tempfile.TemporaryFile(prefix=".deckgen-answer-key-", suffix=".tmp", dir=folder)
-        self._entries: list[tuple[int, str | None, str]] = []
-        """Each line's size in the file; with a part's key and SHA-256 (a line has no key)."""
+        self._entries: list[tuple[int, str | None, str] | Block] = []
+        """Each line's size in the file; with a part's key and SHA-256 (a line has no key). A
+        part taken unread from the last build's file (see `Block`) is kept as it is: it holds
+        no bytes."""
 
     def __enter__(self) -> _Spooled:
         return self
@@ -483,8 +485,11 @@ class _Spooled:
         """Keep `lines` after those kept before."""
         for line in lines:
             if isinstance(line, Block):
-                self._file.write(line.data)
-                self._entries.append((len(line.data), line.key, line.sha256))
+                if line.held is None:
+                    self._entries.append(line)
+                else:
+                    self._file.write(line.held)
+                    self._entries.append((line.size, line.key, line.sha256))
             else:
                 data = line.encode("utf-8", "surrogatepass")  # given back as it was, whatever it holds
                 self._file.write(data)
@@ -493,9 +498,13 @@ class _Spooled:
     def lines(self) -> Iterator[str | Block]:
         """Everything kept, in order, each as it was given."""
         self._file.seek(0)
-        for size, key, sha256 in self._entries:
+        for entry in self._entries:
+            if isinstance(entry, Block):
+                yield entry
+                continue
+            size, key, sha256 = entry
             data = self._file.read(size)
-            yield data.decode("utf-8", "surrogatepass") if key is None else Block(key, data, sha256)
+            yield data.decode("utf-8", "surrogatepass") if key is None else Block.of(key, data, sha256)
 
 
 def _page(outline: Outline, cache: BuildCache | None, style: PrintStyle, review: bool, folder: Path | None = None) -> Iterator[str | Block]:

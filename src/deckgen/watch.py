@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deckgen.build import BuildOptions, BuildResult, build_deck
-from deckgen.cache import Resident, file_digest
+from deckgen.cache import RECENT_NS, Resident, file_digest
 from deckgen.model import DeckgenError
 from deckgen.outdir import MARKER, OutputBusy
 from deckgen.release import Release
@@ -39,11 +39,6 @@ BankState = dict[str, Signature]
 SETTLE_LIMIT = 20
 """The most intervals a change waits for the bank to stop changing before it is built anyway
 (a file written to without end would otherwise never be built)."""
-
-RECENT_NS = 3_000_000_000
-"""A file changed less than this long before the look is hashed too: on a file system whose
-times are whole seconds (or two), a second save in the same second, of the same size, would
-keep every time it had (git treats such "racy" files the same way)."""
 
 
 def bank_state(bank_dir: Path, skip: tuple[Path, ...] = (), rehash: Collection[str] = frozenset(), also: Collection[str] = ()) -> BankState:
@@ -194,6 +189,12 @@ class Watcher:
         self._seen.update({name: signature for name, signature in settled(after, looked_after).items() if name in written})
         return Outcome(result, None, changed or [], clock)
 
+    def idle(self, now_ns: int | None = None) -> int:
+        """What the watch does while the bank stays as it is: check the last build's output
+        files, once each has not changed for a few seconds, so that the next build takes their
+        unchanged parts without reading them (`Resident.settle`). The files settled so far."""
+        return self.resident.settle(Path(self.options.out_dir), now_ns)
+
     def changes(self) -> list[str]:
         """The files changed since the last build looked, none if the bank is as it was."""
         return changed_files(self._seen, self._look())
@@ -206,6 +207,7 @@ class Watcher:
             sleep(interval)
             state = self._look()
             if not changed_files(self._seen, state):
+                self.idle()
                 continue
             for _ in range(SETTLE_LIMIT):
                 sleep(interval)

@@ -89,11 +89,15 @@ def write_parts(path: Path, parts: Iterable[str | Block], cache: BuildCache | No
     at = 0
     with path.open("wb") as out:
         for part in parts:
-            data = part.encode("utf-8") + end if isinstance(part, str) else part.data
-            if cache is not None and isinstance(part, Block):
+            if isinstance(part, str):
+                data = part.encode("utf-8") + end
+                out.write(data)
+                at += len(data)
+                continue
+            if cache is not None:
                 cache.wrote(name, part, at)
-            out.write(data)
-            at += len(data)
+            part.write_into(out)
+            at += part.size
 
 
 def copy_writer(source: Path) -> Writer:
