@@ -571,6 +571,15 @@ class Unread:
 
         monkeypatch.setattr(cache_module._OpenFiles, "source", source)
         self.reads = Reads(monkeypatch)
+        self.read_whole: list[str] = []
+        """The files a part taken unread was read from whole (to be looked at), not copied."""
+        real_read = cache_module._Source.read
+
+        def read(source: Any) -> bytes:
+            self.read_whole.append("/".join(source.parts))
+            return real_read(source)
+
+        monkeypatch.setattr(cache_module._Source, "read", read)
 
 
 def _built_watch(bank: Path, tmp_path: Path, epoch: Callable[[int], None]) -> tuple[Path, Watcher]:
@@ -619,8 +628,10 @@ def test_a_watch_takes_the_parts_of_settled_files_unread_and_writes_what_a_build
     edit_mini(mini_bank)
     unread = Unread(monkeypatch)
     assert watcher.build(watcher.changes()).error is None
-    # The watch takes each of them unread, and reads none back.
+    # The watch takes each of them unread, and reads none back; it copies each into its new
+    # file, but for the Markdown sheets' parts, each read once to see whether it ends the sheet.
     assert unread.reads.calls == [] and sorted(unread.taken) == sorted(path.relative_to(tmp_path / "plain-out").as_posix() for path in reads.read)
+    assert sorted(unread.read_whole) == sorted(name for name in unread.taken if name.endswith(".md"))
     monkeypatch.undo()
     assert watcher.idle() == 0  # the new files are not settled yet
     build(mini_bank, tmp_path / "cold")
@@ -680,7 +691,26 @@ def test_a_part_is_taken_unread_only_from_a_file_as_it_was_settled(
     _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("copy", ["none", "refused"])
+def test_a_watch_settles_files_a_few_at_a_time_and_never_where_a_write_keeps_the_time_of_change(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    files = _files_with_parts(out)
+    # Now is read from the clock of the file system (a file made beside the output folder, and
+    # removed), which gave the files their times: by it, every file was written just now.
+    clock = _counted(monkeypatch, cache_module, "_file_system_now")
+    assert watcher.idle() == 0 and len(clock) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".deckgen-clock-")] == []
+    # On Windows a file's "ctime" is the time it was made: no file is settled there.
+    with monkeypatch.context() as windows:
+        windows.setattr(cache_module, "_CHANGE_TIMES", False)
+        assert watcher.idle(time.time_ns() + LATER) == 0
+    # With no time to spare, one file at each call.
+    assert [watcher.idle(time.time_ns() + LATER, budget=0) for _ in files] == list(range(1, len(files) + 1))
+    assert watcher.idle() == len(files) and len(clock) == 1  # nothing is left to settle: no clock is read
+
+
+@pytest.mark.parametrize("copy", ["none", "refused", "partly"])
 def test_parts_taken_unread_are_copied_by_reading_where_the_system_cannot_copy(
     mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, copy: str
 ) -> None:
@@ -689,15 +719,43 @@ def test_parts_taken_unread_are_copied_by_reading_where_the_system_cannot_copy(
     edit_mini(mini_bank)
     if copy == "none":  # a system without copy_file_range
         monkeypatch.delattr(os, "copy_file_range", raising=False)
-    else:  # or one that cannot copy between these two files
+    elif copy == "refused":  # or one that cannot copy between these two files
 
         def refused(*args: object) -> int:
             raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
 
         monkeypatch.setattr(os, "copy_file_range", refused, raising=False)
+    else:  # or that copies a few bytes of a part, then cannot copy more
+        real_copy = os.copy_file_range
+        calls: list[int] = []
+
+        def partly(source: int, target: int, count: int, offset: int) -> int:
+            calls.append(count)
+            if len(calls) % 2 == 0:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+            return real_copy(source, target, min(count, 7), offset)
+
+        monkeypatch.setattr(os, "copy_file_range", partly)
     unread = Unread(monkeypatch)
     assert watcher.build(watcher.changes()).error is None
     assert unread.taken and unread.reads.calls == []
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+def test_a_settled_page_that_another_name_links_to_is_copied_and_checked(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page taken whole is linked into the new folder, unless another name links to it too (a
+    # backup made with `cp -al`): the link is undone, which moves the file's time of change, and
+    # the page is copied, then read again and checked, its bytes being as they were.
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    page = out / "site" / "peft" / "lora-vs-adapter.html"
+    os.link(page, tmp_path / "backup.html")
+    assert watcher.idle(time.time_ns() + LATER) == len(_files_with_parts(out))
+    unread = Unread(monkeypatch)
+    assert watcher.build().error is None
+    assert "site/peft/lora-vs-adapter.html" in unread.taken and "site/peft/lora-vs-adapter.html" in unread.read_whole
+    assert (out / "site" / "peft" / "lora-vs-adapter.html").stat().st_nlink == 1
     _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
 
 
@@ -708,13 +766,16 @@ def test_a_file_changed_while_a_part_is_copied_from_it_fails_the_build_and_chang
     assert watcher.idle(time.time_ns() + LATER) > 0
     before = digests(out)
     real_copy = cache_module._Source.copy_into
-    spoilt: list[Path] = []
+    spoilt: list[tuple[Path, int, bytes]] = []
 
     def copy_into(source: Any, target: Any) -> None:
-        if not spoilt:  # another program writes to the file as the first part is copied from it
-            spoilt.append(source.settled.path)
-            with open(source.settled.path, "ab") as other:
-                other.write(b"<!-- -->")
+        if not spoilt:  # another program changes the first part copied, as it is copied
+            with open(source.settled.path, "r+b") as other:
+                other.seek(source.at)
+                byte = other.read(1)
+                other.seek(source.at)
+                other.write(b"X" if byte != b"X" else b"Y")
+            spoilt.append((source.settled.path, source.at, byte))
         real_copy(source, target)
 
     monkeypatch.setattr(cache_module._Source, "copy_into", copy_into)
@@ -724,10 +785,42 @@ def test_a_file_changed_while_a_part_is_copied_from_it_fails_the_build_and_chang
         ("cannot write the output: a file of the last build changed while this build copied from it; build again", "io")
     ]
     assert outcome.error.diagnostics[0].location.path.startswith(out.as_posix() + "/")
-    spoilt[0].write_bytes(spoilt[0].read_bytes().removesuffix(b"<!-- -->"))
+    path, at, byte = spoilt[0]
+    with open(path, "r+b") as other:  # put back
+        other.seek(at)
+        other.write(byte)
     assert digests(out) == before  # the outputs are as they were
     monkeypatch.undo()
-    assert watcher.build().error is None  # and the next build takes nothing from that file unread
+    # The failed build linked the files into its staging folder, which moved their times: the
+    # watch checks them all again, the one written to and put back too.
+    assert watcher.idle(time.time_ns() + LATER) == len(_files_with_parts(out))
+    unread = Unread(monkeypatch)
+    assert watcher.build().error is None
+    assert set(unread.taken) == _files_with_parts(out) and unread.reads.calls == []
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+def test_a_file_written_to_while_a_part_is_copied_from_it_gives_the_part_it_still_holds(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another program adds to a sheet of the last build as a part of it is copied into the new
+    # sheet, after another part: the part is read again, checked, and written where it goes.
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    assert watcher.idle(time.time_ns() + LATER) > 0
+    real_copy = cache_module._Source.copy_into
+    grown: list[Path] = []
+
+    def copy_into(source: Any, target: Any) -> None:
+        if not grown and source.parts[-1].endswith(".html") and source.size < source.settled.size and target.tell() > 0:
+            with open(source.settled.path, "ab") as other:
+                other.write(b"<!-- -->")
+            grown.append(source.settled.path)
+        real_copy(source, target)
+
+    monkeypatch.setattr(cache_module._Source, "copy_into", copy_into)
+    unread = Unread(monkeypatch)
+    assert watcher.build().error is None
+    assert grown and grown[0].relative_to(out).as_posix() in unread.read_whole
     _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
 
 

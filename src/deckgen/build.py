@@ -276,6 +276,8 @@ def build_deck(options: BuildOptions, resident: Resident | None = None, release:
         except DeckgenError:
             if resident is not None:
                 resident.sweep(succeeded=False)
+                # Its staging folder may have linked the last build's files, moving their times.
+                resident.settle_again()
             raise
         except Exception:
             # Not the user's fault, and perhaps the cache's: every cached value is checked as it

@@ -71,6 +71,9 @@ _MASTER = [
     ("index", "sqlite_autoindex_entries_1", None),
 ]
 """What `sqlite_master` holds in a cache that deckgen made."""
+_CHANGE_TIMES = os.name != "nt"
+"""Whether a file's `st_ctime` is its time of change, which every write moves (on Windows it is
+the time the file was made): only then can a watch settle the last build's files (`Resident.settle`)."""
 RECENT_NS = 3_000_000_000
 """A file changed less than this long ago may change again without moving its times: on a file
 system whose times are whole seconds (or two), a second write in the same second, of the same
@@ -849,24 +852,36 @@ class Resident:
         """After a build that succeeded: the parts it wrote into its output files, by file (its
         path in the output folder, with `/`), none of them settled yet."""
         self._wrote = {name: frozenset(parts) for name, parts in wrote.items()}
+        self.settle_again()
+
+    def settle_again(self) -> None:
+        """Settle the last build's files again (`settle`): after a build that failed, which may
+        have linked them and so moved their times of change, but left them as they were."""
         self._settled = {}
         self._refused = {}
 
-    def settle(self, root: Path, now_ns: int | None = None) -> int:
+    def settle(self, root: Path, now_ns: int | None = None, budget: float | None = None) -> int:
         """Check, byte for byte, the parts the last build that succeeded wrote into its output
-        folder `root`, in each of its files that has not changed for `RECENT_NS` (at `now_ns`):
-        a file that holds them all as written is settled as it was found (its size, times,
-        inode and owner), and the next build takes its parts unread while it stays so
-        (`settled`). Any later change to the file moves its time of change past the one
-        recorded, which was already `RECENT_NS` old. For a process that waits between builds
-        (`deckgen watch`); a file is checked once, however often this is called. The number of
-        files settled so far."""
-        now = time.time_ns() if now_ns is None else now_ns
+        folder `root`, in each of its files that has not changed for `RECENT_NS` (at `now_ns`,
+        else now by the clock of the file system that holds the folder, which gave the files
+        their times): a file that holds them all as written is settled as it was found (its
+        size, times, inode and owner), and the next build takes its parts unread while it
+        stays so (`settled`). Any later change to the file moves its time of change past the
+        one recorded, which was already `RECENT_NS` old. For a process that waits between
+        builds (`deckgen watch`), for about `budget` seconds at a time if given (one file at
+        least, checked whole); a file is checked once, however often this is called. The number
+        of files settled so far."""
+        left = [name for name in self._wrote if name not in self._settled]
+        now = None if not left or not _CHANGE_TIMES else _file_system_now(root) if now_ns is None else now_ns
+        if now is None:
+            return len(self._settled)
+        until = None if budget is None else time.monotonic() + budget
         files = _OpenFiles()
         try:
-            for name, parts in self._wrote.items():
-                if name not in self._settled:
-                    self._settle(files, root, name, parts, now)
+            for name in left:
+                self._settle(files, root, name, self._wrote[name], now)
+                if until is not None and time.monotonic() > until:
+                    break
         finally:
             files.close()
         return len(self._settled)
@@ -1187,33 +1202,58 @@ class _Source:
         return data
 
     def copy_into(self, out: BinaryIO) -> None:
-        """Copy the part into `out` where it stands, by the system where it can. OSError if the
-        file is no longer as it was settled."""
+        """Copy the part into `out` where it stands, by the system where it can. If its file
+        changed meanwhile (a link to it made and undone moves its time of change), the part is
+        read again and written only if its bytes are still the part's; else OSError."""
         fd = self.files.settled(self.root, self.parts, self.settled)
         out.flush()
+        start = out.tell()
+        if self._copied(fd, out) and self._unchanged(fd):
+            return
+        out.seek(start)
+        out.truncate()
+        out.write(self.read())
+
+    def _copied(self, fd: int, out: BinaryIO) -> bool:
+        """Copy the part's bytes as the file holds them now; False if it is shorter."""
         at, left = self.at, self.size
         copy = getattr(os, "copy_file_range", None)
         try:
             while left and copy is not None:
                 copied = copy(fd, out.fileno(), left, at)
-                if not copied:
-                    raise OSError(errno.EIO, _CHANGED)
+                if not copied:  # shorter: the reads below say so
+                    break
                 at, left = at + copied, left - copied
         except OSError as err:
             if err.errno not in _NO_COPY:
                 raise
-        out.seek(0, os.SEEK_END)  # `out` learns where the copy left its file
         while left:
             chunk = _read_at(fd, min(left, 1 << 20), at)
             if not chunk:
-                raise OSError(errno.EIO, _CHANGED)
+                return False
             out.write(chunk)
             at, left = at + len(chunk), left - len(chunk)
-        if not self._unchanged(fd):
-            raise OSError(errno.ESTALE, _CHANGED)
+        return True
 
     def _unchanged(self, fd: int) -> bool:
         return _Origin.of(self.settled.path, os.fstat(fd)).stamp == self.settled.stamp
+
+
+def _file_system_now(root: Path) -> int | None:
+    """The time now by the clock of the file system that holds the folder `root` (on a network
+    share, the server's): the time of change of a file made beside it, and removed. None where
+    none can be made."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".deckgen-clock-", suffix=".tmp", dir=root.parent)
+    except OSError:
+        return None
+    try:
+        return os.fstat(fd).st_ctime_ns
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
 
 
 def _read_at(fd: int, size: int, at: int) -> bytes:

@@ -278,8 +278,9 @@ def _shows(line: str | Block) -> bool:
     if isinstance(line, str):
         return bool(line.rstrip("\n"))
     # A part's lines are what comes before its last newline (`Block.lines`).
-    end = line.data.rfind(b"\n")
-    return end > 0 and line.data.count(b"\n", 0, end) < end
+    data = line.data
+    end = data.rfind(b"\n")
+    return end > 0 and data.count(b"\n", 0, end) < end
 
 
 def review_sheet_lines(outline: Outline, cache: BuildCache | None = None) -> Iterator[str | Block]:

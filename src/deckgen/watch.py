@@ -189,11 +189,12 @@ class Watcher:
         self._seen.update({name: signature for name, signature in settled(after, looked_after).items() if name in written})
         return Outcome(result, None, changed or [], clock)
 
-    def idle(self, now_ns: int | None = None) -> int:
+    def idle(self, now_ns: int | None = None, budget: float | None = None) -> int:
         """What the watch does while the bank stays as it is: check the last build's output
         files, once each has not changed for a few seconds, so that the next build takes their
-        unchanged parts without reading them (`Resident.settle`). The files settled so far."""
-        return self.resident.settle(Path(self.options.out_dir), now_ns)
+        unchanged parts without reading them (`Resident.settle`), for about `budget` seconds
+        if given. The files settled so far."""
+        return self.resident.settle(Path(self.options.out_dir), now_ns, budget)
 
     def changes(self) -> list[str]:
         """The files changed since the last build looked, none if the bank is as it was."""
@@ -207,7 +208,7 @@ class Watcher:
             sleep(interval)
             state = self._look()
             if not changed_files(self._seen, state):
-                self.idle()
+                self.idle(budget=interval)  # then looks again: a change waits an interval at most
                 continue
             for _ in range(SETTLE_LIMIT):
                 sleep(interval)
