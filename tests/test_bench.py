@@ -39,7 +39,8 @@ def test_the_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None:
         r"watch's wait for the bank to be still\): \d+\.\d\d \(against the same target ≤ 0\.12\): ",
         report,
     )
-    assert re.search(r"`deckgen watch` stays running between edits: it pays no start-up, and decodes again only the topic files that changed; "
+    assert re.search(r"`deckgen watch` stays running between edits: it pays no start-up, decodes again only the topic files that changed, "
+                     r"and copies the unchanged parts of the files it checked while it waited without reading them; "
                      r"the same rebuild there costs \d+\.\d\d s, \d+\.\d\dx the floor, and its largest steps are [a-z]+", report)
     assert report.count("\n| 40 |") == 2 and report.count("\n| 80 |") == 2
     assert re.search(r"Each peak is the measured process's own: more than what the benchmark held when it started that process \(at most \d+ MB\), which a process's peak starts from\.\n", report)
