@@ -63,10 +63,19 @@ class Background:
         # Nothing of the build may still be writing when its folder is removed or replaced, nor
         # a thread left to a worker process the next build forks. A step not yet started runs
         # too, after a failure: each removes its own working files as it ends.
+        # A Ctrl-C while it waits (a second one, after the one that stopped the build) is
+        # raised once the thread has finished, not before: the folder would go under it.
         self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        interrupted: KeyboardInterrupt | None = None
+        while pool is not None:
+            try:
+                pool.shutdown(wait=True)
+                pool = None
+            except KeyboardInterrupt as err:
+                interrupted = err
+        if interrupted is not None:
+            raise interrupted
 
     def run(self, target: Path, later: Later) -> None:
         """Start `later`, which finishes the output file `target`; on this thread, at once, when
