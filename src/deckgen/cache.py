@@ -162,7 +162,7 @@ class BuildCache:
         self._old_files = _OpenFiles()
         """The last build's output files that blocks are read back from."""
         self._wrote: dict[str, list[Part]] = {}
-        """The parts this build wrote, by output file (`wrote_parts`)."""
+        """The parts this build wrote, by output file (`wrote_parts`), with a `resident` store."""
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
         try:
@@ -360,10 +360,12 @@ class BuildCache:
 
     def _remember(self, name: str, key: str, at: int, size: int, sha256: str) -> None:
         self.put(_BLOCK + key, {"file": name, "at": at, "size": size, "sha256": sha256})
-        self._wrote.setdefault(name, []).append((at, size, sha256))
+        if self.resident is not None:  # only a watch settles them (`Resident.built`)
+            self._wrote.setdefault(name, []).append((at, size, sha256))
 
     def wrote_parts(self) -> dict[str, list[Part]]:
-        """Every part this build wrote into its output files (`wrote`), by file."""
+        """Every part this build wrote into its output files (`wrote`), by file: in a build
+        with a `resident` store, the only one that asks."""
         return self._wrote
 
     def _written(self, key: str) -> Block | None:
