@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from deckgen import validate as validate_module
 from deckgen import build as build_module
 from deckgen import cache as cache_module
 from deckgen import cli
+from deckgen.anki import package as package_module
 from deckgen import parallel
 from deckgen import reader as reader_module
 from deckgen import release as release_module
@@ -39,6 +41,7 @@ from deckgen.outdir import OutputBusy, held_output
 from deckgen.watch import SETTLE_LIMIT, BankState, Outcome, Watcher, bank_state, changed_files
 from tests.conftest import FIXTURES, ROOT
 from tests.test_cache import MINI_FILE, QK_FILE, Reads, digests, edit, edit_mini, entries
+from tests.test_later import fork_counted
 from tests.test_media import bank_with_image
 
 
@@ -1060,3 +1063,47 @@ def test_watch_builds_on_each_change_until_ctrl_c(watching: tuple[subprocess.Pop
     process.send_signal(signal.SIGINT)
     assert read_until("stopped watching") == ["stopped watching"]
     assert process.wait(timeout=120) == 0
+
+
+@pytest.mark.parametrize(("jobs", "forked"), [("2", 1), ("1", 0)], ids=["two processes", "one process"])
+def test_a_watch_writes_a_changed_package_in_a_forked_process_as_a_build_writes_it(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, jobs: str, forked: int
+) -> None:
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    forks = fork_counted(monkeypatch)
+    edit_mini(mini_bank)
+    assert watcher.build(watcher.changes()).error is None
+    assert len(forks) == forked  # the package, whose note changed; nothing else
+    assert watcher.build().error is None and len(forks) == forked  # nothing changed: the package is copied
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+def test_a_package_that_fails_in_its_forked_process_fails_the_build_at_its_path_and_changes_nothing(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    before = digests(out)
+    forks = fork_counted(monkeypatch)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the package's database is written first
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_write_package = package_module.write_package
+    monkeypatch.setattr(package_module, "write_package", full)
+    edit_mini(mini_bank)
+    outcome = watcher.build(watcher.changes())
+    assert len(forks) == 1
+    assert isinstance(outcome.error, DeckgenError)
+    assert [(d.location.path, d.message, d.rule) for d in outcome.error.diagnostics] == [
+        ((out / "mini-deck.apkg").as_posix(), "cannot write the output: No space left on device", "io")
+    ]
+    assert digests(out) == before
+    assert list(scratch.iterdir()) == []  # the forked process removed its database
+    monkeypatch.setattr(package_module, "write_package", real_write_package)
+    assert watcher.build().error is None
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)

@@ -7,10 +7,21 @@ piece is waited for, in the order it was handed over, before the new outputs tak
 `--out`; a build that fails waits for the pieces still running before its folder is removed.
 What a piece finds is handed back to the build's own thread (`then`), which alone touches the
 build's cache.
+
+A piece that is Python, not C (writing a package's database row by row), would hold Python's
+lock, and the two threads would take turns rather than run side by side. In a process that
+builds again and again (`deckgen watch`) such a piece runs in a forked process instead
+(`forked`), which shares nothing with the build once it has started, and the second thread
+only waits for it.
 """
 
 from __future__ import annotations
 
+import gc
+import os
+import pickle
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,3 +116,76 @@ class Background:
                 later.then()
 
             yield target, finish
+
+
+def forked(work: Callable[[], None]) -> Later | None:
+    """Start `work` now in a forked process, which runs it on the machine's other core without
+    Python's lock, and return the step that waits for it and raises what `work` raised there:
+    None, and nothing started, where a process is not forked (not Linux, a build kept to one
+    process, another thread running, or a system that refuses).
+
+    `work` runs on a copy of this process: what it changes in memory stays in that copy, so it
+    must only write files of its own, never the build's cache or anything the build reads
+    afterwards. A Ctrl-C does not stop it: the build waits for it (`Background`), and it
+    removes its own working files as it ends."""
+    from deckgen.parallel import jobs  # a build's processes; imported here, as parallel imports the cache
+
+    # A thread could hold a lock that the copy would then wait for forever.
+    if jobs() < 2 or threading.active_count() != 1:
+        return None
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # pragma: no cover - the forked copy: measured by what it writes and reports
+        _run_forked(work, read_end, write_end)
+    os.close(write_end)
+    return Later(lambda: _waited(pid, read_end))
+
+
+def _run_forked(work: Callable[[], None], read_end: int, write_end: int) -> None:  # pragma: no cover - in the forked copy
+    """In the forked copy: run `work`, send back what it raised (pickled), and end the process
+    without running anything of the build's (no cleanup, no flushed buffer of its output)."""
+    code = 1
+    try:
+        os.close(read_end)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        gc.disable()  # a collection would touch, and so copy, every page of the build's objects
+        report = b""
+        try:
+            work()
+            code = 0
+        except BaseException as err:  # noqa: BLE001 - whatever it is, the build raises it
+            try:
+                report = pickle.dumps(err)
+            except Exception:  # noqa: BLE001 - an error that cannot be pickled is told by its text
+                report = pickle.dumps(RuntimeError(f"{type(err).__name__}: {err}"))
+        view = memoryview(report)
+        while view:
+            view = view[os.write(write_end, view) :]
+    finally:
+        os._exit(code)
+
+
+def _waited(pid: int, read_end: int) -> None:
+    """Wait for the forked process `pid` to end, and raise what its work raised, read from
+    `read_end`; ChildProcessError (an OSError) if it ended any other way (killed)."""
+    chunks = []
+    try:
+        while chunk := os.read(read_end, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    if chunks:
+        raised = pickle.loads(b"".join(chunks))
+        raise raised if isinstance(raised, BaseException) else RuntimeError(repr(raised))
+    if status != 0:
+        how = f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended with status {os.waitstatus_to_exitcode(status)}"
+        raise ChildProcessError(0, f"the process that wrote it {how}")

@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 import zipfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from html import escape
@@ -26,7 +26,7 @@ from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models, site_url
 from deckgen.cache import BuildCache, parts_digest
-from deckgen.later import Later
+from deckgen.later import Later, forked
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -85,6 +85,13 @@ DESCRIPTION_WORDS = {
 """The words of the deck description deckgen writes, per edition; the README says the same at more length."""
 
 
+NoteIds = tuple[int, tuple[tuple[int, int], ...]]
+"""A note's id in the collection, with the id and the ordinal of each of its cards."""
+
+NoteRow = tuple[genanki.Model, NoteSpec, NoteIds, str, int, int, int]
+"""A note as the database is written from it (see `Collection.notes`)."""
+
+
 @dataclass(frozen=True)
 class Collection:
     """What a package's database holds: the note types, the decks, and each note in the order
@@ -94,21 +101,26 @@ class Collection:
     """The note types' JSON."""
     decks: str
     """The decks' JSON."""
-    notes: Callable[[], Iterable[tuple[genanki.Model, NoteSpec, NoteIds, str, int, int, int]]]
+    notes: Callable[[], Iterable[NoteRow]]
     """Each note, in order, made afresh on each call (with a build's cache, read from it a topic at
     a time, so that a build never holds the deck's notes all at once): its note type, what it
     shows, its ids, its tags as stored, its deck id, its position among new cards and the time
     its content last changed."""
+    hold: Callable[[], Callable[[], Iterable[NoteRow]]] | None = None
+    """Reads every topic's notes from the build's cache now, and gives `notes` made from what it
+    read (see `held`); None when `notes` reads from no cache."""
+
+    def held(self) -> Collection:
+        """This collection with every topic's notes read now and held, for a process that must
+        not read the build's cache (`deckgen.later.forked`): in a watch, which keeps the notes of
+        every topic anyway."""
+        return self if self.hold is None else Collection(self.models, self.decks, self.hold())
 
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
         for model, spec, (nid, cards), tags, did, due, mtime in self.notes():
             note = (nid, spec.guid, model.model_id, mtime, tags, "\x1f".join(spec.fields), spec.fields[model.sort_field_index])
             yield note, [(cid, nid, did, ordinal, mtime, due) for cid, ordinal in cards]
-
-
-NoteIds = tuple[int, tuple[tuple[int, int], ...]]
-"""A note's id in the collection, with the id and the ordinal of each of its cards."""
 
 
 @dataclass(frozen=True)
@@ -176,13 +188,16 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
         description = deck_description_html(bank, lock) if len(deck.path) == 1 else ""
         decks_json[str(did)] = genanki.Deck(did, deck.name, description=description).to_json()
 
-    def made() -> Iterator[tuple[genanki.Model, NoteSpec, NoteIds, str, int, int, int]]:
-        position = 0
+    def topics() -> Iterator[tuple[int, Sequence[NoteSpec], RowIds]]:
         for path, _, specs in notes.by_deck():
-            did = deck_id(*path)
             make_ids = partial(note_row_ids, models, specs)
             # Kept with the notes when a watch keeps them (a tuple; notes made afresh are a list).
             ids = notes.cache.derived("note-row-ids", (specs,), bank.deck.homepage, make_ids) if notes.cache is not None and isinstance(specs, tuple) else make_ids()
+            yield deck_id(*path), specs, ids
+
+    def made(read: Callable[[], Iterable[tuple[int, Sequence[NoteSpec], RowIds]]] = topics) -> Iterator[NoteRow]:
+        position = 0
+        for did, specs, ids in read():
             for spec, spec_ids in zip(specs, ids.each()):
                 position += 1
                 mtime, release = lock.stamp(spec.fields[0])
@@ -191,7 +206,11 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
                 # ' tag ' matches the first and the last tag too.
                 yield models[spec.model], spec, spec_ids, " " + " ".join(tags) + " ", did, position, mtime
 
-    return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made)
+    def hold() -> Callable[[], Iterable[NoteRow]]:
+        read = tuple(topics())
+        return partial(made, lambda: read)
+
+    return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made, hold if notes.cache is not None else None)
 
 
 PAGE_CACHE_KIB = 8 * 1024
@@ -286,14 +305,18 @@ def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: Buil
     when the database and the images are the same.
 
     The database is written at once; what is left, packing it and the images into `path`, is
-    returned, for a second thread (`deckgen.later`): None when there is nothing left."""
+    returned, for a second thread (`deckgen.later`): None when there is nothing left. In a
+    process that builds again and again (a build cache with a `resident` store), which holds
+    every topic's notes anyway, the whole package is written in a forked process where it can
+    be (`deckgen.later.forked`), while the build writes its other outputs."""
     made = collection(bank, notes, lock)
     media = bank_media(bank)
     if cache is None:
         return _write_apkg(made, media, path)
     # An image's packed name is a hash of its bytes.
     parts = (made.models, made.decks, list(_written_from(notes, lock)), sorted(media))
-    return cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target))
+    fork = cache.resident is not None
+    return cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target, fork))
 
 
 def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
@@ -307,8 +330,14 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
         yield deck_id(*path), parts_digest((keys, states))
 
 
-def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> Later:
-    """Write the database now; pack it into `path` later (then remove it)."""
+def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool = False) -> Later:
+    """Write the database now; pack it into `path` later (then remove it). With `fork`, both in a
+    forked process, from the notes read now, where one can be forked."""
+    if fork:
+        made = made.held()
+        later = forked(partial(_write_whole, made, media, path))
+        if later is not None:
+            return later
     folder = Path(tempfile.mkdtemp(prefix="deckgen-"))
     database = folder / "collection.anki2"
     try:
@@ -324,3 +353,8 @@ def _write_apkg(made: Collection, media: dict[str, Path], path: Path) -> Later:
             shutil.rmtree(folder, ignore_errors=True)
 
     return Later(packed)
+
+
+def _write_whole(made: Collection, media: dict[str, Path], path: Path) -> None:
+    """Write the database, and pack it into `path`, in a forked process (`deckgen.later.forked`)."""
+    _write_apkg(made, media, path).now()
