@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from deckgen.build import build, check
 from deckgen.cli import main
-from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, NoteState, next_lock, read_lock
+from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock, NoteState, NoteTypeState, next_lock, read_lock
+from deckgen.release import time_problems
 from deckgen.model import DeckgenError
 from tests.conftest import FIXTURES
 from tests.conftest import import_apkg
@@ -524,3 +525,23 @@ def test_a_lock_that_would_not_be_read_back_is_not_handed_on(tmp_path: Path) -> 
         assert read is None and [d.message for d in problems] == [f"deck.lock: {where}'{field}' should be a deck version, found a control character; 'deckgen build' writes it"]
         written, digest = as_written(lock)
         assert written is None and digest == hashlib.sha256((folder / "deck.lock").read_bytes()).digest()
+
+
+@pytest.mark.parametrize("late", ["note type", "note", "edition", "nothing"])
+def test_a_time_from_the_future_is_found_wherever_it_is_and_only_there(late: str) -> None:
+    # A build looks for such a time at every build, over every note: it asks for the latest
+    # time first, and names each only when that one is too late.
+    now, future = 1_800_000_000, FAR_FUTURE
+    note_type = NoteTypeState("basic", 1, "deckgen Basic", ("ID",), ("Card 1",), "h", future if late == "note type" else now)
+    notes = {
+        f"n{i}": NoteState("basic", "h", future if late == "note" and i == 7 else now, editions=(("zh", "z", future if late == "edition" and i == 3 else now - 1),))
+        for i in range(10)
+    }
+    lock = Lock({"basic": note_type}, notes, {"basic": 4, **{f"n{i}": 10 + i for i in range(10)}})
+    found = [(d.location.line, d.message.split(",")[0]) for d in time_problems(lock, Path("bank"), now)]
+    assert found == {
+        "note type": [(4, "note type 'basic' has the time 5138-11-16 09:46:39 UTC")],
+        "note": [(17, "note 'n7' has the time 5138-11-16 09:46:39 UTC")],
+        "edition": [(13, "note 'n3' in the zh edition has the time 5138-11-16 09:46:39 UTC")],
+        "nothing": [],
+    }[late]

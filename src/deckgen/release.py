@@ -12,9 +12,11 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from itertools import chain
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
-from deckgen.anki.notes import deck_notes, note_kinds, text_hash
+from deckgen.anki.notes import deck_notes, note_kinds, note_types_by_id, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
 from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, as_written, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
@@ -46,7 +48,8 @@ class Release:
         problems = list(self.problems)
         if self.lock is not None:
             problems += time_problems(self.lock, self.bank_dir, now)
-            problems += released_problems(self.lock, self.bank_dir, note_kinds(bank))
+            if not _released_kept(self.lock, note_types_by_id(bank)):  # where each note is written, only to name it
+                problems += released_problems(self.lock, self.bank_dir, note_kinds(bank))
             if not accept_schema_change:
                 problems += schema_problems(self.lock, self.bank_dir, note_type_states(bank))
         return problems
@@ -188,6 +191,8 @@ def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
     than the learner's copy and replace the learner's own edits, release after release.
     """
     limit = now + MAX_FUTURE
+    if _latest_time(lock) <= limit:  # as at almost every build: nothing to name
+        return []
     problems = []
     entries = [(f"note type '{k}'", k, t.mtime) for k, t in lock.note_types.items()]
     entries += [(f"note '{k}'", k, n.mtime) for k, n in lock.notes.items()]
@@ -205,12 +210,29 @@ def time_problems(lock: Lock, bank_dir: Path, now: float) -> list[Diagnostic]:
     return problems
 
 
+def _latest_time(lock: Lock) -> int:
+    """The latest time the lock holds, of a note type, a note or a note's edition."""
+    notes = lock.notes.values()
+    editions = chain.from_iterable(map(attrgetter("editions"), notes))
+    return max(
+        max(map(attrgetter("mtime"), lock.note_types.values()), default=0),
+        max(map(attrgetter("mtime"), notes), default=0),
+        max(map(itemgetter(2), editions), default=0),
+    )
+
+
 def _date(seconds: int) -> str:
     """A time as a message shows it: UTC, to the second."""
     try:
         return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return f"{seconds} seconds after 1970"
+
+
+def _released_kept(lock: Lock, types: dict[str, str]) -> bool:
+    """Whether every note the lock records is in the banks (`types`: each note id's note type),
+    of the type it was released as: `released_problems` finds nothing."""
+    return list(map(types.get, lock.notes.keys())) == list(map(attrgetter("type"), lock.notes.values()))
 
 
 def released_problems(lock: Lock, bank_dir: Path, notes: dict[str, tuple[str, Location]]) -> list[Diagnostic]:

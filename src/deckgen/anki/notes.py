@@ -408,16 +408,34 @@ def deck_notes(bank: Bank, cache: BuildCache | None = None) -> DeckNotes:
 
 def note_kinds(bank: Bank) -> dict[str, tuple[str, Location]]:
     """Every note id in the banks (live and retired) with its note type and where it is written; no rendering."""
-    kinds: dict[str, tuple[str, Location]] = {}
+    return {nid: (model, question.location_of("type") if row is None else row.location) for nid, model, question, row in _each_note(bank)}
+
+
+def note_types_by_id(bank: Bank) -> dict[str, str]:
+    """Every note id in the banks (live and retired) with its note type: `note_kinds`, without
+    where each is written (a build asks for it at every build, and for that only when it must
+    name a note)."""
+    types: dict[str, str] = {}
+    for topic in bank.topics:
+        for question in (*topic.questions, *topic.retired):
+            if question.type is QuestionType.COMPARE:
+                types.update(dict.fromkeys((note_id_field(question.id, row.id) for row in question.rows), note_layout(question).model))
+            else:
+                types[question.id] = note_layout(question).model
+    return types
+
+
+def _each_note(bank: Bank) -> Iterator[tuple[str, str, Question, CompareRow | None]]:
+    """Each note of the banks (live and retired), in order: its id, its note type, its question
+    and its compare row (None for a question that is one note)."""
     for topic in bank.topics:
         for question in (*topic.questions, *topic.retired):
             model = note_layout(question).model
             if question.type is QuestionType.COMPARE:
                 for row in question.rows:
-                    kinds[note_id_field(question.id, row.id)] = (model, row.location)
+                    yield note_id_field(question.id, row.id), model, question, row
             else:
-                kinds[question.id] = (model, question.location_of("type"))
-    return kinds
+                yield question.id, model, question, None
 
 
 def note_hash(spec: NoteSpec) -> str:
