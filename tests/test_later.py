@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from deckgen.later import Background, Later, forked
+from deckgen import later as later_module
+from deckgen.later import Background, ForkedTraceback, Later, forked
 from deckgen.parallel import JOBS_VARIABLE
 
 
@@ -148,3 +149,67 @@ def test_nothing_is_forked_with_another_thread_running_or_a_build_kept_to_one_pr
     monkeypatch.setenv(JOBS_VARIABLE, "1")
     assert forked(lambda: ran.append("ran")) is None
     assert two_jobs == [] and ran == []
+
+
+def test_an_error_in_a_forked_process_comes_with_its_traceback_there(two_jobs: list[int]) -> None:
+    def work() -> None:
+        raise ValueError("a fault of deckgen's own")
+
+    later = forked(work)
+    assert later is not None
+    with pytest.raises(ValueError) as caught:
+        later.now()
+    cause = caught.value.__cause__
+    assert isinstance(cause, ForkedTraceback)
+    told = str(cause).splitlines()
+    assert told[0] == "" and told[1] == "Traceback (most recent call last):"
+    assert any(line.strip() == 'raise ValueError("a fault of deckgen\'s own")' for line in told)
+    assert told[-1] == "ValueError: a fault of deckgen's own"
+
+
+class _TwoArguments(Exception):
+    """An error that pickles, but cannot be made again from what it pickled (its message)."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} and {second}")
+
+
+def test_an_error_that_cannot_come_back_from_a_pickle_is_raised_as_its_text(two_jobs: list[int]) -> None:
+    def work() -> None:
+        raise _TwoArguments("one", "two")
+
+    later = forked(work)
+    assert later is not None
+    with pytest.raises(RuntimeError) as caught:
+        later.now()
+    assert caught.value.args == ("_TwoArguments: one and two",)
+
+
+def test_a_ctrl_c_as_a_process_is_forked_is_raised_once_it_is_known_and_it_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_jobs: list[int]
+) -> None:
+    # The Ctrl-C comes just after the fork, before the build knows the process: it is raised
+    # once the process is known, and a build that stops then still waits for it.
+    forking = os.fork
+
+    def fork() -> int:
+        pid = forking()
+        if pid:
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+
+    def work() -> None:
+        time.sleep(0.3)
+        (tmp_path / "package").write_bytes(b"written")
+
+    with pytest.raises(KeyboardInterrupt):
+        forked(work)
+    assert len(later_module._children) == 1
+    (pid,) = later_module._children
+    with Background():  # the build's, which it leaves as it stops
+        pass
+    assert (tmp_path / "package").read_bytes() == b"written" and later_module._children == {}
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -10,13 +10,16 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 from pathlib import Path
@@ -29,6 +32,7 @@ from deckgen import build as build_module
 from deckgen import cache as cache_module
 from deckgen import cli
 from deckgen.anki import package as package_module
+from deckgen.anki import notes as notes_module
 from deckgen import parallel
 from deckgen import reader as reader_module
 from deckgen import release as release_module
@@ -1072,38 +1076,75 @@ def test_a_watch_writes_a_changed_package_in_a_forked_process_as_a_build_writes_
     monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
     out, watcher = _built_watch(mini_bank, tmp_path, epoch)
     forks = fork_counted(monkeypatch)
+    files = sorted(os.listdir("/proc/self/fd"))
     edit_mini(mini_bank)
     assert watcher.build(watcher.changes()).error is None
     assert len(forks) == forked  # the package, whose note changed; nothing else
     assert watcher.build().error is None and len(forks) == forked  # nothing changed: the package is copied
+    for round in range(3):
+        _replace(mini_bank / MINI_FILE, "flat region", f"flat region ({round})")
+        assert watcher.build(watcher.changes()).error is None
+    assert len(forks) == 4 * forked
+    for pid in forks:  # each was waited for, and left nothing open
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert sorted(os.listdir("/proc/self/fd")) == files
     _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
 
 
-def test_a_package_that_fails_in_its_forked_process_fails_the_build_at_its_path_and_changes_nothing(
-    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("room", [0, -1], ids=["room for them", "one too many"])
+def test_a_watch_holds_at_most_so_many_notes_that_it_does_not_keep_to_fork_the_package(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, room: int
 ) -> None:
+    # A watch keeps every topic's notes as it read them (tuples); notes that a build made and
+    # nothing keeps (lists), held at once to fork the package, would be more than it holds.
     monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
     out, watcher = _built_watch(mini_bank, tmp_path, epoch)
-    before = digests(out)
+    by_deck = notes_module.DeckNotes.by_deck
+
+    def made_now(notes: Any) -> Iterator[tuple[tuple[str, ...], str, list[Any]]]:
+        for path, name, specs in by_deck(notes):
+            yield path, name, list(specs)
+
+    monkeypatch.setattr(notes_module.DeckNotes, "by_deck", made_now)
+    built = watcher.build().result
+    assert built is not None
+    count = sum(len(specs) for _, _, specs in made_now(notes_module.deck_notes(built.bank)))
+    monkeypatch.setattr(package_module, "MOST_HELD", count + room)
     forks = fork_counted(monkeypatch)
+    edit_mini(mini_bank)
+    assert watcher.build(watcher.changes()).error is None
+    assert len(forks) == (1 if room == 0 else 0)
+    _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("jobs", ["2", "1"], ids=["two processes", "one process"])
+def test_a_package_database_that_fills_its_disk_is_an_error_at_the_package(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+    out, watcher = _built_watch(mini_bank, tmp_path, epoch)
+    with zipfile.ZipFile(out / "mini-deck.apkg") as package:
+        (tmp_path / "collection.anki2").write_bytes(package.read("collection.anki2"))
+    connection = sqlite3.connect(tmp_path / "collection.anki2")
+    ((pages,),) = connection.execute("PRAGMA page_count").fetchall()
+    connection.close()
+    before = digests(out)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the package's database is written first
-
-    def full(*args: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    real_write_package = package_module.write_package
-    monkeypatch.setattr(package_module, "write_package", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # A disk with room for every page of the database but its last.
+    monkeypatch.setattr(package_module, "APKG_SCHEMA", f"PRAGMA max_page_count = {pages - 1};\n{package_module.APKG_SCHEMA}")
     edit_mini(mini_bank)
     outcome = watcher.build(watcher.changes())
-    assert len(forks) == 1
     assert isinstance(outcome.error, DeckgenError)
-    assert [(d.location.path, d.message, d.rule) for d in outcome.error.diagnostics] == [
-        ((out / "mini-deck.apkg").as_posix(), "cannot write the output: No space left on device", "io")
-    ]
-    assert digests(out) == before
-    assert list(scratch.iterdir()) == []  # the forked process removed its database
-    monkeypatch.setattr(package_module, "write_package", real_write_package)
+    (problem,) = outcome.error.diagnostics
+    assert (problem.location.path, problem.rule) == ((out / "mini-deck.apkg").as_posix(), "io")
+    assert re.fullmatch(
+        rf"cannot write the output: database or disk is full \(writing the package's database in {re.escape(str(scratch))}/deckgen-\w+\)", problem.message
+    ), problem.message
+    assert digests(out) == before and list(scratch.iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
     assert watcher.build().error is None
     _as_a_new_build_writes(mini_bank, tmp_path, monkeypatch)

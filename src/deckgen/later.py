@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,6 +86,10 @@ class Background:
                 pool = None
             except KeyboardInterrupt as err:
                 interrupted = err
+        try:
+            wait_for_forked()
+        except KeyboardInterrupt as err:
+            interrupted = err
         if interrupted is not None:
             raise interrupted
 
@@ -118,54 +123,70 @@ class Background:
             yield target, finish
 
 
+def can_fork() -> bool:
+    """Whether `forked` would fork: on Linux, in a build that may use more than one process
+    (`deckgen.parallel.jobs`), and with no other thread running, which could hold a lock that
+    the copy would then wait for forever."""
+    from deckgen.parallel import jobs  # a build's processes; imported here, as parallel imports the cache
+
+    return jobs() >= 2 and threading.active_count() == 1
+
+
+_children: dict[int, int] = {}
+"""Each forked process not yet waited for, with the end of the pipe it reports through."""
+
+
 def forked(work: Callable[[], None]) -> Later | None:
     """Start `work` now in a forked process, which runs it on the machine's other core without
     Python's lock, and return the step that waits for it and raises what `work` raised there:
-    None, and nothing started, where a process is not forked (not Linux, a build kept to one
-    process, another thread running, or a system that refuses).
+    None, and nothing started, where a process is not forked (`can_fork`, or a system that
+    refuses).
 
     `work` runs on a copy of this process: what it changes in memory stays in that copy, so it
     must only write files of its own, never the build's cache or anything the build reads
-    afterwards. A Ctrl-C does not stop it: the build waits for it (`Background`), and it
-    removes its own working files as it ends."""
-    from deckgen.parallel import jobs  # a build's processes; imported here, as parallel imports the cache
-
-    # A thread could hold a lock that the copy would then wait for forever.
-    if jobs() < 2 or threading.active_count() != 1:
+    afterwards. A Ctrl-C does not stop it: the build waits for it (`Background`, which also
+    waits for a process whose step a Ctrl-C kept from being handed to it), and it removes its
+    own working files as it ends."""
+    if not can_fork():
         return None
     try:
         read_end, write_end = os.pipe()
     except OSError:
         return None
+    # Until the process is in `_children`, a Ctrl-C would leave it running with nothing to wait for it.
+    interrupts = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return None
+        if pid == 0:  # pragma: no cover - the forked copy: measured by what it writes and reports
+            _run_forked(work, read_end, write_end, interrupts)
         os.close(write_end)
-        return None
-    if pid == 0:  # pragma: no cover - the forked copy: measured by what it writes and reports
-        _run_forked(work, read_end, write_end)
-    os.close(write_end)
-    return Later(lambda: _waited(pid, read_end))
+        _children[pid] = read_end
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
+    return Later(lambda: _waited(pid))
 
 
-def _run_forked(work: Callable[[], None], read_end: int, write_end: int) -> None:  # pragma: no cover - in the forked copy
-    """In the forked copy: run `work`, send back what it raised (pickled), and end the process
-    without running anything of the build's (no cleanup, no flushed buffer of its output)."""
+def _run_forked(work: Callable[[], None], read_end: int, write_end: int, interrupts: set[int | signal.Signals]) -> None:  # pragma: no cover - in the forked copy
+    """In the forked copy: run `work`, send back what it raised (pickled, with its traceback as
+    text), and end the process without running anything of the build's (no cleanup, no
+    flushed buffer of its output)."""
     code = 1
     try:
         os.close(read_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
         gc.disable()  # a collection would touch, and so copy, every page of the build's objects
         report = b""
         try:
             work()
             code = 0
         except BaseException as err:  # noqa: BLE001 - whatever it is, the build raises it
-            try:
-                report = pickle.dumps(err)
-            except Exception:  # noqa: BLE001 - an error that cannot be pickled is told by its text
-                report = pickle.dumps(RuntimeError(f"{type(err).__name__}: {err}"))
+            report = _report(err)
         view = memoryview(report)
         while view:
             view = view[os.write(write_end, view) :]
@@ -173,19 +194,75 @@ def _run_forked(work: Callable[[], None], read_end: int, write_end: int) -> None
         os._exit(code)
 
 
-def _waited(pid: int, read_end: int) -> None:
-    """Wait for the forked process `pid` to end, and raise what its work raised, read from
-    `read_end`; ChildProcessError (an OSError) if it ended any other way (killed)."""
+def _report(err: BaseException) -> bytes:  # pragma: no cover - in the forked copy
+    """What the forked copy sends back of `err`: the error and its traceback's text, pickled; an
+    error that does not come back whole from a pickle is sent as a RuntimeError of its text."""
+    told = "".join(traceback.format_exception(err))
+    try:
+        sent = pickle.dumps((err, told))
+        pickle.loads(sent)
+        return sent
+    except Exception:  # noqa: BLE001 - any error of pickling, either way
+        return pickle.dumps((RuntimeError(f"{type(err).__name__}: {err}"), told))
+
+
+class ForkedTraceback(Exception):
+    """Where an error raised in a forked process was raised there: its traceback, as text."""
+
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0])
+
+
+def _waited(pid: int) -> None:
+    """Wait for the forked process `pid` to end (if it has not been waited for), and raise what
+    its work raised there, caused by its traceback there; ChildProcessError (an OSError) if it
+    ended any other way (killed)."""
+    read_end = _children.get(pid)
+    if read_end is None:
+        return
+    report, status = _drained(pid, read_end)
+    if report:
+        raised, told = pickle.loads(report)
+        raise raised from ForkedTraceback(told)
+    if status != 0:
+        how = f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended with status {os.waitstatus_to_exitcode(status)}"
+        raise ChildProcessError(0, f"the process that wrote it {how}")
+
+
+def _drained(pid: int, read_end: int) -> tuple[bytes, int]:
+    """Everything the forked process `pid` sent through `read_end` until it ended, and how it
+    ended (its wait status); then it is no longer in `_children`. A Ctrl-C meanwhile (on the
+    build's own thread) leaves it there, to be waited for again."""
     chunks = []
     try:
         while chunk := os.read(read_end, 1 << 16):
             chunks.append(chunk)
-    finally:
-        os.close(read_end)
         _, status = os.waitpid(pid, 0)
-    if chunks:
-        raised = pickle.loads(b"".join(chunks))
-        raise raised if isinstance(raised, BaseException) else RuntimeError(repr(raised))
-    if status != 0:
-        how = f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended with status {os.waitstatus_to_exitcode(status)}"
-        raise ChildProcessError(0, f"the process that wrote it {how}")
+    except OSError:
+        _forget(pid)
+        raise
+    _forget(pid)
+    return b"".join(chunks), status
+
+
+def _forget(pid: int) -> None:
+    read_end = _children.pop(pid, None)
+    if read_end is not None:
+        os.close(read_end)
+
+
+def wait_for_forked() -> None:
+    """Wait for every forked process that no step waited for (a Ctrl-C or an error stopped the
+    build before it could hand the step over), and forget what each reported: the build has
+    already failed. A Ctrl-C meanwhile is raised once they have all ended."""
+    interrupted: KeyboardInterrupt | None = None
+    while _children:
+        pid, read_end = next(iter(_children.items()))
+        try:
+            _drained(pid, read_end)
+        except KeyboardInterrupt as err:
+            interrupted = err
+        except OSError:
+            pass  # forgotten: there is nothing more to wait for
+    if interrupted is not None:
+        raise interrupted

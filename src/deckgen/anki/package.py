@@ -6,6 +6,7 @@ and decks' JSON and each note's cards, deckgen every id and every time.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import sqlite3
@@ -26,7 +27,7 @@ from deckgen.anki.ids import card_id, deck_id, note_id
 from deckgen.anki.notes import DeckNotes, NoteSpec, release_tag
 from deckgen.anki.notetypes import changelog_url, note_models, site_url
 from deckgen.cache import BuildCache, parts_digest
-from deckgen.later import Later, forked
+from deckgen.later import Later, can_fork, forked
 from deckgen.lock import NOTE_TYPE_MTIME_OFFSET, Lock
 from deckgen.model import Bank, media_name
 from deckgen.render import plain_html, to_html
@@ -106,15 +107,20 @@ class Collection:
     a time, so that a build never holds the deck's notes all at once): its note type, what it
     shows, its ids, its tags as stored, its deck id, its position among new cards and the time
     its content last changed."""
-    hold: Callable[[], Callable[[], Iterable[NoteRow]]] | None = None
+    hold: Callable[[], Callable[[], Iterable[NoteRow]] | None] | None = None
     """Reads every topic's notes from the build's cache now, and gives `notes` made from what it
-    read (see `held`); None when `notes` reads from no cache."""
+    read, or None when that would hold more than `MOST_HELD` notes that nothing else keeps (see
+    `held`); None when `notes` reads from no cache."""
 
-    def held(self) -> Collection:
+    def held(self) -> Collection | None:
         """This collection with every topic's notes read now and held, for a process that must
         not read the build's cache (`deckgen.later.forked`): in a watch, which keeps the notes of
-        every topic anyway."""
-        return self if self.hold is None else Collection(self.models, self.decks, self.hold())
+        every topic anyway, and holds besides only those of the topics that changed. None when
+        more than `MOST_HELD` notes were made by this build (a watch's first build)."""
+        if self.hold is None:
+            return self
+        notes = self.hold()
+        return None if notes is None else Collection(self.models, self.decks, notes)
 
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
@@ -206,11 +212,23 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
                 # ' tag ' matches the first and the last tag too.
                 yield models[spec.model], spec, spec_ids, " " + " ".join(tags) + " ", did, position, mtime
 
-    def hold() -> Callable[[], Iterable[NoteRow]]:
-        read = tuple(topics())
+    def hold() -> Callable[[], Iterable[NoteRow]] | None:
+        read, made_now = [], 0
+        for topic in topics():
+            if not isinstance(topic[1], tuple):  # made by this build: nothing else keeps it
+                made_now += len(topic[1])
+                if made_now > MOST_HELD:
+                    return None
+            read.append(topic)
         return partial(made, lambda: read)
 
     return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made, hold if notes.cache is not None else None)
+
+
+MOST_HELD = 2000
+"""The most notes made by a build (not kept by a watch) that it holds at once to write its
+package in a forked process: those of the topics an edit changed. A build that made more (a
+watch's first) writes its package in its own process, a topic at a time, as any build does."""
 
 
 PAGE_CACHE_KIB = 8 * 1024
@@ -220,6 +238,10 @@ page back. With 8 MB a 50,000-card database of 88 MB is written in 1.13x the tim
 a cache that holds every page, as fast as with 16 MB (1.12x) and faster than with 4 MB (1.22x)
 or SQLite's default (1.32x); the rest of the file is written out as it grows instead of staying
 in memory until the end: some 84 MB less at that size (bench/page_cache.py, bench/REPORT.md)."""
+
+
+SQLITE_FULL = 13
+"""SQLite's result code for a full disk (`sqlite3.SQLITE_FULL` from Python 3.11)."""
 
 
 def write_rows(made: Collection, db_path: Path) -> None:
@@ -333,15 +355,21 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
 def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool = False) -> Later:
     """Write the database now; pack it into `path` later (then remove it). With `fork`, both in a
     forked process, from the notes read now, where one can be forked."""
-    if fork:
-        made = made.held()
-        later = forked(partial(_write_whole, made, media, path))
+    held = made.held() if fork and can_fork() else None
+    if held is not None:
+        later = forked(partial(_write_whole, held, media, path))
         if later is not None:
             return later
+        made = held
     folder = Path(tempfile.mkdtemp(prefix="deckgen-"))
     database = folder / "collection.anki2"
     try:
         write_rows(made, database)
+    except sqlite3.Error as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        # SQLite says why in its own terms; the build names the package, and this the folder.
+        full = getattr(err, "sqlite_errorcode", None) == SQLITE_FULL
+        raise OSError(errno.ENOSPC if full else errno.EIO, f"{err} (writing the package's database in {folder})") from err
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
