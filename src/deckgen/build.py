@@ -12,7 +12,7 @@ import gc
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field, replace
@@ -320,6 +320,8 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
                     write_outputs(files, staging, background)
                 order += files
                 steps.update(dict.fromkeys(files, kind.name))
+        # Made while a package may still be written on the other core; written once the outputs are in place.
+        lock = _lock_to_write(options, context, cache.resident is not None)
         finish_outputs(background, steps, timings)
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
@@ -336,32 +338,49 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
         except DeckgenError:
             cache.give_back()
             raise
-    locked, release = _write_lock(options, context, cache.resident is not None)
+    locked, release = _write_lock(context.release, lock)
     outputs = [*order, *locked, *written_late]
     return BuildResult(context.bank, tuple(outputs), tuple(warnings), tuple(problems), release)
 
 
-def _write_lock(options: BuildOptions, context: RenderContext, hand_on: bool) -> tuple[list[Path], Release | None]:
-    """Write the lock if this build changed it, and never for a subset build: the lock written,
-    if any, and, when the build is to `hand_on` what it leaves (in a watch), the release as the
+@dataclass(frozen=True)
+class _LockToWrite:
+    """The lock a build is to write (`_lock_to_write`), made before its outputs are in place."""
+
+    lines: Iterable[str] | None
+    """Its lines, or None when the file is to be left as it is."""
+    release: Release | None
+    """The release as the file records it once written, when the build hands it on."""
+
+
+def _lock_to_write(options: BuildOptions, context: RenderContext, hand_on: bool) -> _LockToWrite:
+    """What `_write_lock` is to write: the lock, if this build changed it, and never for a subset
+    build; and, when the build is to `hand_on` what it leaves (in a watch), the release as the
     lock file then records it. Only then is the lock that is written also made as reading the
     file would give it, which costs half as much again as hashing its text; its text is then
     made once and held (2 MB at 10,000 notes), not made again to be written."""
     release = context.release
     if options.selection:
-        return [], release
+        return _LockToWrite(None, release)
     text = list(lock_lines(context.lock)) if hand_on else None
     now, changed = release.written(context.lock, text) if text is not None else (None, release.changed(context.lock))
     if not changed:
-        return [], release
+        return _LockToWrite(None, release)
+    return _LockToWrite(lock_lines(context.lock) if text is None else text, now)
+
+
+def _write_lock(release: Release, lock: _LockToWrite) -> tuple[list[Path], Release | None]:
+    """Write `lock`, if it is to be written: the lock written, if any, and the release it hands on."""
+    if lock.lines is None:
+        return [], lock.release
     try:
-        write_lock(release.path, lock_lines(context.lock) if text is None else text)
+        write_lock(release.path, lock.lines)
     except OSError as err:
         # The outputs are in place already: they carry the times of the lock that could not be written.
         reason = err.strerror or str(err)
         message = f"cannot write the lock: {reason}; the outputs were built with the times it holds, so build again once it can be written"
         raise LockNotWritten([Diagnostic(Location(release.path.as_posix()), Severity.ERROR, message, "io")]) from err
-    return [release.path], now
+    return [release.path], lock.release
 
 
 def _render(options: BuildOptions, cache: BuildCache, release: Release | None) -> tuple[list[RenderContext], list[Diagnostic]]:
