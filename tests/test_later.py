@@ -199,13 +199,19 @@ def test_a_ctrl_c_as_a_process_is_forked_is_raised_once_it_is_known_and_it_is_wa
         return pid
 
     monkeypatch.setattr(os, "fork", fork)
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal (a shell's background job, as CI may run
+    # the tests in, starts Python with SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def work() -> None:
         time.sleep(0.3)
         (tmp_path / "package").write_bytes(b"written")
 
-    with pytest.raises(KeyboardInterrupt):
-        forked(work)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            forked(work)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(later_module._children) == 1
     (pid,) = later_module._children
     with Background():  # the build's, which it leaves as it stops
