@@ -415,14 +415,7 @@ def note_types_by_id(bank: Bank) -> dict[str, str]:
     """Every note id in the banks (live and retired) with its note type: `note_kinds`, without
     where each is written (a build asks for it at every build, and for that only when it must
     name a note)."""
-    types: dict[str, str] = {}
-    for topic in bank.topics:
-        for question in (*topic.questions, *topic.retired):
-            if question.type is QuestionType.COMPARE:
-                types.update(dict.fromkeys((note_id_field(question.id, row.id) for row in question.rows), note_layout(question).model))
-            else:
-                types[question.id] = note_layout(question).model
-    return types
+    return {nid: model for nid, model, _, _ in _each_note(bank)}
 
 
 def _each_note(bank: Bank) -> Iterator[tuple[str, str, Question, CompareRow | None]]:

@@ -116,7 +116,7 @@ class Collection:
         """This collection with every topic's notes read now and held, for a process that must
         not read the build's cache (`deckgen.later.forked`): in a watch, which keeps the notes of
         every topic anyway, and holds besides only those of the topics that changed. None when
-        more than `MOST_HELD` notes were made by this build (a watch's first build)."""
+        more than `MOST_HELD` notes were made by this build and are kept by nothing else."""
         if self.hold is None:
             return self
         notes = self.hold()
@@ -227,8 +227,8 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
 
 MOST_HELD = 2000
 """The most notes made by a build (not kept by a watch) that it holds at once to write its
-package in a forked process: those of the topics an edit changed. A build that made more (a
-watch's first) writes its package in its own process, a topic at a time, as any build does."""
+package in a forked process: those of the topics an edit changed. A build that made more
+writes its package in its own process, a topic at a time, as any build does."""
 
 
 PAGE_CACHE_KIB = 8 * 1024
