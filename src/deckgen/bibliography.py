@@ -88,8 +88,4 @@ def _cite_keys(sources: tuple[Source, ...]) -> dict[str, str]:
 
 def cited(bank: Bank, questions: list[Question]) -> list[Source]:
     """The sources these questions cite, each once, in order of first citation."""
-    seen: dict[str, Source] = {}
-    for question in questions:
-        for source_id in question.sources:
-            seen.setdefault(source_id, bank.source(source_id))
-    return list(seen.values())
+    return [bank.source(source_id) for source_id in dict.fromkeys(s for question in questions for s in question.sources)]
