@@ -483,6 +483,51 @@ def test_a_lock_as_written_is_the_lock_read_back_from_its_file(
     assert list(written.lines.items()) == list(read.lines.items())
 
 
+_LOCK_NOTE = st.builds(
+    NoteState,
+    st.sampled_from(["basic", "cloze"]),
+    _LOCK_TEXT,
+    _LOCK_TIME,
+    st.none() | _LOCK_TEXT,
+    st.none() | _LOCK_TEXT,
+    st.lists(st.tuples(_LOCK_TEXT, _LOCK_TEXT, _LOCK_TIME), max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.dictionaries(_LOCK_TEXT, _LOCK_NOTE, max_size=6),
+    fates=st.lists(st.sampled_from(["kept", "equal", "changed", "gone"]), min_size=6, max_size=6),
+    added=st.dictionaries(_LOCK_TEXT, _LOCK_NOTE, max_size=3),
+    version=st.none() | _LOCK_TEXT,
+)
+def test_a_watch_makes_the_lock_s_text_from_the_lines_it_kept_as_any_build_makes_it(
+    first: dict[str, NoteState], fates: list[str], added: dict[str, NoteState], version: str | None
+) -> None:
+    """A watch keeps each note's line of the lock from build to build (`LockLines`), and takes it
+    again for a note whose state the next build kept as it was: its lock's text, and the lock
+    read back from it, must be a plain build's, whatever the notes before and after."""
+    from dataclasses import replace
+
+    from deckgen.lock import LockLines, as_written, lock_lines
+
+    memo = LockLines()
+    locks = [Lock({}, first, {}, version)]
+    second: dict[str, NoteState] = {}
+    for (nid, state), fate in zip(first.items(), fates):
+        if fate != "gone":  # the same state, an equal one made again, or a changed one
+            second[nid] = state if fate == "kept" else replace(state) if fate == "equal" else replace(state, mtime=state.mtime + 1)
+    second.update({nid: state for nid, state in added.items() if nid not in second})
+    locks += [Lock({}, second, {}, version), Lock({}, dict(reversed(second.items())), {}, version)]
+    for lock in locks:
+        text = list(lock_lines(lock, memo))
+        assert text == list(lock_lines(lock))
+        assert as_written(lock, text, memo) == as_written(lock)
+        kept, plain = as_written(lock, text, memo)[0], as_written(lock)[0]
+        if plain is not None:  # else both are None (the line above)
+            assert kept is not None and list(kept.lines.items()) == list(plain.lines.items())
+
+
 def test_a_build_hands_on_the_release_that_its_lock_file_records(released: Path, epoch: Callable[[int], None]) -> None:
     from deckgen.build import BuildOptions, build_deck
     from deckgen.cache import Resident

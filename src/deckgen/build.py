@@ -24,7 +24,7 @@ from deckgen.cache import CACHE_FILE, BuildCache, Resident
 from deckgen.editions import Edition, editions
 from deckgen.later import Background, Later
 from deckgen.lint import lint_bank
-from deckgen.lock import MAX_FUTURE, lock_lines, write_lock
+from deckgen.lock import MAX_FUTURE, LockLines, lock_lines, write_lock
 from deckgen.memory import return_freed_memory
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, LockNotWritten, Question, Severity, Topic, forget_media_names
 from deckgen.outdir import Output, Staging, held_output
@@ -321,7 +321,7 @@ def _build(options: BuildOptions, output: Output, cache: BuildCache, release: Re
                 order += files
                 steps.update(dict.fromkeys(files, kind.name))
         # Made while a package may still be written on the other core; written once the outputs are in place.
-        lock = _lock_to_write(options, context, cache.resident is not None)
+        lock = _lock_to_write(options, context, None if cache.resident is None else cache.resident.own(LockLines))
         finish_outputs(background, steps, timings)
         # Everything else is written first: a missing browser costs only the PDFs.
         for target, write in late.items():
@@ -353,17 +353,18 @@ class _LockToWrite:
     """The release as the file records it once written, when the build hands it on."""
 
 
-def _lock_to_write(options: BuildOptions, context: RenderContext, hand_on: bool) -> _LockToWrite:
+def _lock_to_write(options: BuildOptions, context: RenderContext, hand_on: LockLines | None) -> _LockToWrite:
     """What `_write_lock` is to write: the lock, if this build changed it, and never for a subset
-    build; and, when the build is to `hand_on` what it leaves (in a watch), the release as the
-    lock file then records it. Only then is the lock that is written also made as reading the
-    file would give it, which costs half as much again as hashing its text; its text is then
-    made once and held (2 MB at 10,000 notes), not made again to be written."""
+    build; and, when the build is to hand on what it leaves (in a watch, which keeps the lock's
+    lines from build to build in `hand_on`), the release as the lock file then records it.
+    Only then is the lock that is written also made as reading the file would give it, which
+    costs half as much again as hashing its text; its text is then made once and held (2 MB at
+    10,000 notes), not made again to be written."""
     release = context.release
     if options.selection:
         return _LockToWrite(None, release)
-    text = list(lock_lines(context.lock)) if hand_on else None
-    now, changed = release.written(context.lock, text) if text is not None else (None, release.changed(context.lock))
+    text = list(lock_lines(context.lock, hand_on)) if hand_on is not None else None
+    now, changed = release.written(context.lock, text, hand_on) if text is not None else (None, release.changed(context.lock))
     if not changed:
         return _LockToWrite(None, release)
     return _LockToWrite(lock_lines(context.lock) if text is None else text, now)

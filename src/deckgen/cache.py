@@ -784,6 +784,8 @@ class Resident:
         """The files of those whose parts `settle` found as written, as it found them, with the parts."""
         self._refused: dict[str, _Origin] = {}
         """The files of those whose parts `settle` did not find as written, as it found them."""
+        self._own: dict[object, object] = {}
+        """What `own` keeps, by its type."""
 
     def __len__(self) -> int:
         """How many values read back from the cache it holds."""
@@ -827,6 +829,14 @@ class Resident:
         self._asked.add(key)
         return value
 
+    def own(self, kind: Callable[[], T]) -> T:
+        """The one `kind()` that this process keeps from build to build: a step's own memo,
+        whose values are true for as long as the process runs (the lock's lines, `LockLines`)."""
+        found = self._own.get(kind)
+        if found is None:
+            found = self._own[kind] = kind()
+        return cast(T, found)
+
     def drop(self, key: tuple[str, object]) -> None:
         """Forget the value under `key`: its reader refused it, and reads the file instead."""
         self._values.pop(key, None)
@@ -848,6 +858,7 @@ class Resident:
         self._derived = {}
         self._asked = set()
         self._last = set()
+        self._own = {}
         self.built({})
 
     def built(self, wrote: dict[str, list[Part]]) -> None:

@@ -359,22 +359,71 @@ def _opened_key(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def as_written(lock: Lock, text: Iterable[str] | None = None) -> tuple[Lock | None, bytes]:
+_Opened = tuple[int, tuple[tuple[int, str], ...]]
+"""What `as_written` reads of a line of the lock: how many lines the reader counts in it, and
+the key each of them opens (by its place among them), if any."""
+
+
+def _opened(line: str) -> _Opened:
+    pieces = line.splitlines()  # as the reader counts them: each line written ends with a newline
+    return len(pieces), tuple((at, key) for at, piece in enumerate(pieces) if (key := _opened_key(piece)) is not None)
+
+
+class LockLines:
+    """The notes' lines of the lock as a process that builds again and again (`deckgen watch`)
+    made them last, each with what `as_written` read of it: a note that the next build keeps as
+    it was (the very same state, as `next_lock` keeps it) is neither written out nor read again.
+    Each line is made of its note's id and state alone, so whatever build made it, it is the
+    line `lock_lines` makes."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, tuple[NoteState, str]] = {}
+        """Each note's state and its line, by note id, with the comma that follows all but the last."""
+        self._opened: dict[str, _Opened] = {}
+        """What `as_written` reads of each of those lines."""
+
+    def notes(self, notes: Mapping[str, NoteState]) -> Iterator[str]:
+        """`lock_lines`'s line for each of `notes`, in the order of their ids; those kept since
+        the last time, the same strings. What is kept is then these lines alone."""
+        ids = sorted(notes)
+        last = len(ids) - 1
+        kept: dict[str, tuple[NoteState, str]] = {}
+        opened: dict[str, _Opened] = {}
+        for i, nid in enumerate(ids):
+            note = notes[nid]
+            found = self._lines.get(nid)
+            if found is not None and found[0] is note:
+                line = found[1]
+                known = self._opened.get(line)
+            else:
+                line, known = f"    {_quoted(nid)}: {_note_json(note)},\n", None
+            kept[nid] = (note, line)
+            opened[line] = _opened(line) if known is None else known
+            yield line if i < last else line[:-2] + "\n"
+        self._lines, self._opened = kept, opened
+
+    def opened(self, line: str) -> _Opened:
+        """What `as_written` reads of `line`."""
+        found = self._opened.get(line)
+        return _opened(line) if found is None else found
+
+
+def as_written(lock: Lock, text: Iterable[str] | None = None, memo: LockLines | None = None) -> tuple[Lock | None, bytes]:
     """`lock` as `read_lock_file` reads it back from the file that `lock_lines` writes (its
     entries in the file's order, the line of each), and the SHA-256 of that file's bytes: what
     a build that writes the lock knows of the file without reading it again. `text` is
-    `lock_lines(lock)`, if made already. The lock is None when reading the file back would
-    refuse it (a version it cannot hold), so that the next build reads it and says why."""
+    `lock_lines(lock)`, if made already (with `memo`, if made with it). The lock is None when
+    reading the file back would refuse it (a version it cannot hold), so that the next build
+    reads it and says why."""
     digest = hashlib.sha256()
     lines: dict[str, int] = {}
     number = 0
-    for line in lock_lines(lock) if text is None else text:
+    for line in lock_lines(lock, memo) if text is None else text:
         digest.update(line.encode("utf-8"))
-        for piece in line.splitlines():  # as the reader counts them: each line written ends with a newline
-            number += 1
-            key = _opened_key(piece)
-            if key is not None:
-                lines.setdefault(key, number)
+        count, keys = _opened(line) if memo is None else memo.opened(line)
+        for at, key in keys:
+            lines.setdefault(key, number + at + 1)
+        number += count
     note_types = {key: lock.note_types[key] for key in sorted(lock.note_types)}
     if not all(map(_readable_version, {lock.version, *(note.release for note in lock.notes.values())})):
         return None, digest.digest()
@@ -428,11 +477,11 @@ def repaired(lock: Lock, now: int) -> tuple[Lock, int]:
     return Lock(types, notes, lock.lines, lock.version), count
 
 
-def lock_lines(lock: Lock) -> Iterator[str]:
+def lock_lines(lock: Lock, memo: LockLines | None = None) -> Iterator[str]:
     """The lock as JSON with one note per line, sorted, so that its diffs read well; a line at
     a time, each with its newline: a build that writes the lock, or finds it unchanged, holds
     one line of it at a time, not the text of every note (9 MB at 50,000 notes, twice over while
-    it was joined and encoded)."""
+    it was joined and encoded). The notes' lines come from `memo` where they can."""
     yield "{\n"
     yield f'  "format": {LOCK_FORMAT},\n'
     if lock.version is not None:
@@ -448,9 +497,12 @@ def lock_lines(lock: Lock) -> Iterator[str]:
         yield f"    {json.dumps(t.key)}: {body}" + ("," if i < len(types) - 1 else "") + "\n"
     yield "  },\n"
     yield '  "notes": {\n'
-    ids = sorted(lock.notes)
-    for i, nid in enumerate(ids):
-        yield f"    {_quoted(nid)}: {_note_json(lock.notes[nid])}" + ("," if i < len(ids) - 1 else "") + "\n"
+    if memo is not None:
+        yield from memo.notes(lock.notes)
+    else:
+        ids = sorted(lock.notes)
+        for i, nid in enumerate(ids):
+            yield f"    {_quoted(nid)}: {_note_json(lock.notes[nid])}" + ("," if i < len(ids) - 1 else "") + "\n"
     yield "  }\n"
     yield "}\n"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from deckgen.anki.notes import deck_notes, note_kinds, note_types_by_id, text_hash
 from deckgen.anki.notetypes import note_type_states
 from deckgen.cache import BuildCache
-from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, NoteTypeState, as_written, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
+from deckgen.lock import LOCK_FILE, MAX_FUTURE, Lock, LockLines, NoteTypeState, as_written, lock_lines, lock_path, next_lock, read_lock, read_lock_file, write_lock
 from deckgen.model import Bank, DeckgenError, Diagnostic, Location, Severity
 from deckgen.references import DEFAULT_BANK_DIR
 
@@ -71,12 +71,12 @@ class Release:
             digest.update(line.encode("utf-8"))
         return self.digest != digest.digest()
 
-    def written(self, lock: Lock, text: Sequence[str] | None = None) -> tuple[Release | None, bool]:
+    def written(self, lock: Lock, text: Sequence[str] | None = None, memo: LockLines | None = None) -> tuple[Release | None, bool]:
         """The release as the lock file records it once it holds `lock` (as `lock_lines` writes
-        it, or as `text`, its lines made already): what `read_release` would read back, made
-        without reading the file; None if reading it would refuse it (`as_written`). And whether
-        the file must change to hold it."""
-        read, digest = as_written(lock, text)
+        it, or as `text`, its lines made already, with `memo` if made with it): what
+        `read_release` would read back, made without reading the file; None if reading it would
+        refuse it (`as_written`). And whether the file must change to hold it."""
+        read, digest = as_written(lock, text, memo)
         return (None if read is None else Release(self.bank_dir, read, (), digest)), digest != self.digest
 
     def unchanged(self) -> bool:
