@@ -113,6 +113,14 @@ class Lock:
         state = notes[nid]
         return state.mtime, state.release
 
+    def stamped_from(self, ids: Iterable[str]) -> tuple[tuple[NoteState, ...], str | None]:
+        """What `stamp` gives each of `ids` from: their states as the lock holds them (in an
+        edition's lock, the source's), and the edition's language (None in the source's)."""
+        notes = self.notes
+        if isinstance(notes, _EditionNotes):
+            return tuple(map(notes.source.__getitem__, ids)), notes.language
+        return tuple(map(notes.__getitem__, ids)), None
+
     def released(self, version: str) -> int:
         """How many notes the release `version` added or changed the text of (in every edition
         the same: an edition's note keeps its source's release)."""
@@ -141,6 +149,11 @@ class _EditionNotes(Mapping[str, NoteState]):
     def source(self) -> Mapping[str, NoteState]:
         """The notes as the source language has them."""
         return self._notes
+
+    @property
+    def language(self) -> str:
+        """The edition's language."""
+        return self._language
 
     def stamp(self, nid: str) -> tuple[int, str | None]:
         """`self[nid]`'s time and release (see `Lock.stamp`)."""

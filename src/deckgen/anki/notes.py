@@ -224,7 +224,7 @@ class DeckNotes:
             else:
                 yield from topic_note_hashes(self.bank, deck.topic, self.cache)
 
-    def named(self) -> Iterator[tuple[tuple[str, ...], list[str], list[str]]]:
+    def named(self) -> Iterator[tuple[tuple[str, ...], list[str], tuple[str, ...]]]:
         """What names the notes of each topic's deck without reading one, in order: its id path,
         its questions' keys in the build's cache (`BuildCache.question_key`, which names
         everything a question's notes show), and its notes' ids. Only with a build's cache."""
@@ -234,7 +234,8 @@ class DeckNotes:
         for deck in self.decks:
             if deck.topic is not None:
                 questions, keys = _question_keys(self.bank, deck.topic, cache)
-                yield deck.path, keys, [i for q in questions for i in note_ids(q)]
+                ids = cache.derived("note-ids", (deck.topic,), None, lambda: tuple(i for q in questions for i in note_ids(q)))
+                yield deck.path, keys, ids
 
 
 NoteHashes = tuple[str, str, str, str]

@@ -347,9 +347,18 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
     show), its notes' ids, and the time and release the lock gives each. With the note types
     and the decks, these name every byte of the database: each note's tags, position and ids
     follow from them. A rebuild that changes none copies the last build's package."""
+    cache = notes.cache
     for path, keys, ids in notes.named():
-        states = [(nid, *lock.stamp(nid)) for nid in ids]
-        yield deck_id(*path), parts_digest((keys, states))
+
+        def named(path: tuple[str, ...] = path, keys: list[str] = keys, ids: tuple[str, ...] = ids) -> tuple[int, str]:
+            return deck_id(*path), parts_digest((keys, [(nid, *lock.stamp(nid)) for nid in ids]))
+
+        if cache is None or cache.resident is None:
+            yield named()
+        else:
+            # A process that builds again and again names again only a deck whose notes changed.
+            states, language = lock.stamped_from(ids)
+            yield cache.derived("package-deck", states, (path, tuple(keys), ids, language), named)
 
 
 def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool = False) -> Later:
