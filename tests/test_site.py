@@ -274,3 +274,34 @@ def test_the_search_index_is_the_same_made_from_the_cache_or_without_one(site: P
     (site / "assets/search-index.js").unlink()
     build(bank.root, site.parent)
     assert (site / "assets/search-index.js").read_text(encoding="utf-8") == made
+
+
+def test_pages_js_and_the_card_counts_are_the_same_made_a_topic_at_a_time_in_a_watch(site: Path, tmp_path: Path) -> None:
+    """A watch keeps each topic's entries of `assets/pages.js` and its card count from build to
+    build: the same text as made whole, build after build, and made whole again should two
+    topics name one card (which a bank that passed its checks never does)."""
+    from dataclasses import replace
+
+    from deckgen.cache import BuildCache, Resident
+    from deckgen.load import load_bank
+    from deckgen.outline import outline
+    from deckgen.selection import Selection, handout_title
+    from deckgen.site import index_page, pages_script
+
+    bank = load_bank(site.parent.parent / "mini")
+    golden = (GOLDEN / "site-assets-pages.js").read_text(encoding="utf-8")
+    shown = outline(bank, bank, handout_title(bank, Selection()))
+    index = index_page(bank, shown, "", [], [])
+    assert pages_script(bank, bank) == golden
+    resident = Resident()
+    for _ in range(2):
+        cache = BuildCache(tmp_path, resident=resident)
+        assert pages_script(bank, bank, cache) == golden
+        assert index_page(bank, shown, "", [], [], cache) == index
+        resident.sweep(True)
+    assert resident.derived_count == len(bank.topics) + sum(bool(t.questions) for t in bank.topics)
+    # The first topic again, after the others: each of its cards named twice.
+    twice = replace(bank, topics=(*bank.topics, bank.topics[0]))
+    whole = pages_script(twice, twice)
+    assert whole == golden
+    assert pages_script(twice, twice, BuildCache(tmp_path, resident=resident)) == whole

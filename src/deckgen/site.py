@@ -172,8 +172,21 @@ def topic_page(bank: Bank, topic: Topic, questions: list[Question], card_of: Cal
     return out
 
 
-def index_page(bank: Bank, outline: Outline, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]]) -> list[str]:
-    """The home page: the deck, its downloads, search and contents."""
+def _card_count(questions: tuple[Question, ...], cache: BuildCache | None) -> int:
+    """How many cards `questions` make, counted again in a process that builds again and again
+    (with `cache`) only when one of them changed."""
+
+    def count() -> int:
+        return sum(question.card_count for question in questions)
+
+    return count() if cache is None else cache.derived("card-count", questions, None, count)
+
+
+def index_page(
+    bank: Bank, outline: Outline, description: str, downloads: list[tuple[str, str]], other: list[tuple[str, str, str]], cache: BuildCache | None = None
+) -> list[str]:
+    """The home page: the deck, its downloads, search and contents (each topic's cards counted
+    again only when it changed, with `cache`; see `_card_count`)."""
     words, deck = WORDS[bank.deck.language], bank.deck
     changelog = changelog_url(deck.homepage, deck.version)
     out = _head(deck.title, bank.deck.language, "")
@@ -198,7 +211,7 @@ def index_page(bank: Bank, outline: Outline, description: str, downloads: list[t
         )
         if not topics:
             continue
-        cards = sum(n.question.card_count for t in section.topics for n in t.questions)
+        cards = sum(_card_count(tuple(n.question for n in t.questions), cache) for t in section.topics)
         out.append(f'<li>{escape(section.section.title)} <span class="count">({words.cards.format(n=cards)})</span><ol>{topics}</ol></li>')
     out += ["</ol></section>", "</main>", *_scripts("", True), "</body>", "</html>"]
     return out
@@ -219,23 +232,44 @@ def permalink_page(bank: Bank) -> list[str]:
     return out
 
 
-def pages_script(bank: Bank, whole: Bank) -> str:
+def _topic_pages(topic: Topic) -> dict[str, object]:
+    """Where each card of `topic` lives, or why it was retired (see `pages_script`)."""
+    pages: dict[str, object] = {}
+    for question in topic.questions:
+        # A compare row's card (`<question>/<row>`, its ID in Anki) opens its question's card.
+        where = f"{page_path(topic)}#{question.id}"
+        pages[question.id] = where
+        for row in question.rows:
+            pages[f"{question.id}/{row.id}"] = where if row.retired is None else {"retired": _plain(row.retired)}
+    for question in topic.retired:
+        pages[question.id] = {"retired": _plain(question.retired or "")}
+        for row in question.rows:
+            pages[f"{question.id}/{row.id}"] = {"retired": _plain(question.retired or "")}
+    return pages
+
+
+def _topic_pages_json(topic: Topic) -> tuple[tuple[str, ...], str]:
+    """The ids of `_topic_pages`, and its entries as `pages_script` writes them (its JSON, without the braces)."""
+    pages = _topic_pages(topic)
+    return tuple(pages), _script_json(pages)[1:-1]
+
+
+def pages_script(bank: Bank, whole: Bank, cache: BuildCache | None = None) -> str:
     """`assets/pages.js`: where each card of the whole bank lives (its page and anchor), and why
-    a retired one was retired; by the id a card shows in Anki."""
+    a retired one was retired; by the id a card shows in Anki. A process that builds again and
+    again (with `cache`) writes each topic's entries again only when the topic changed."""
+    words = WORDS[bank.deck.language]
+    retired = _script_json(words.retired)
+    if cache is not None:
+        parts = [cache.derived("site-pages", (topic,), None, partial(_topic_pages_json, topic)) for topic in whole.topics]
+        # Each id once, as in the bank that passed its checks: a table of them all has their entries in this order.
+        if sum(len(ids) for ids, _ in parts) == len({i for ids, _ in parts for i in ids}):
+            entries = ",".join(text for ids, text in parts if ids)
+            return f"window.DECKGEN_PAGES={{{entries}}};\nwindow.DECKGEN_RETIRED={retired};\n"
     pages: dict[str, object] = {}
     for topic in whole.topics:
-        for question in topic.questions:
-            # A compare row's card (`<question>/<row>`, its ID in Anki) opens its question's card.
-            where = f"{page_path(topic)}#{question.id}"
-            pages[question.id] = where
-            for row in question.rows:
-                pages[f"{question.id}/{row.id}"] = where if row.retired is None else {"retired": _plain(row.retired)}
-        for question in topic.retired:
-            pages[question.id] = {"retired": _plain(question.retired or "")}
-            for row in question.rows:
-                pages[f"{question.id}/{row.id}"] = {"retired": _plain(question.retired or "")}
-    words = WORDS[bank.deck.language]
-    return f"window.DECKGEN_PAGES={_script_json(pages)};\nwindow.DECKGEN_RETIRED={_script_json(words.retired)};\n"
+        pages.update(_topic_pages(topic))
+    return f"window.DECKGEN_PAGES={_script_json(pages)};\nwindow.DECKGEN_RETIRED={retired};\n"
 
 
 SEARCHED = ("question", "answer", "extra")
@@ -321,13 +355,13 @@ def site_pages(
     asked for, so that a build holds one page at a time (a topic's page read back from the last
     build where it can; the search index made in parts, as it is written)."""
     card_of = printed_cards(whole, cache)
-    pages: dict[str, Callable[[], str | Block | Iterator[str | Block]]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other)) + "\n"}
+    pages: dict[str, Callable[[], str | Block | Iterator[str | Block]]] = {"index.html": lambda: "\n".join(index_page(bank, outline, description, downloads, other, cache)) + "\n"}
     for section in outline.sections:
         for topic in section.topics:
             if topic.questions:
                 pages[page_path(topic.topic)] = partial(_topic_page_text, bank, whole, topic.topic, [n.question for n in topic.questions], card_of, cache)
     pages["q/index.html"] = lambda: "\n".join(permalink_page(bank)) + "\n"
-    pages["assets/pages.js"] = lambda: pages_script(bank, whole)
+    pages["assets/pages.js"] = lambda: pages_script(bank, whole, cache)
     pages["assets/search-index.js"] = lambda: search_script(bank, whole, outline, cache)
     return pages
 
