@@ -81,3 +81,33 @@ def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, 
     whole = (tmp_path / "whole.anki2").read_bytes()
     assert len(whole) > 32 * 64 * 1024  # the small cache holds under a thirty-second of the file
     assert (tmp_path / "small.anki2").read_bytes() == whole
+
+
+def test_a_watch_names_each_deck_of_a_package_as_a_build_does(mini_bank: Path, tmp_path: Path) -> None:
+    """A watch keeps what names each deck of a package (its notes' keys, ids and times) from
+    build to build, made again only for a deck whose notes' states changed: it must be what a
+    build names it, in the source's lock and in an edition's, before and after a time moves."""
+    from dataclasses import replace
+
+    from deckgen.cache import BuildCache, Resident
+    from deckgen.load import load_bank
+    from deckgen.lock import Lock, NoteState
+
+    bank = load_bank(mini_bank)
+    plain = deck_notes(bank, BuildCache(tmp_path / "plain"))
+    ids = [i for _, _, found in plain.named() for i in found]
+    first = Lock({}, {nid: NoteState("basic", "h", 100 + n, editions=(("zh", "z", 50 + n),)) for n, nid in enumerate(ids)}, {})
+    moved = replace(first, notes={**first.notes, ids[-1]: replace(first.notes[ids[-1]], mtime=7, editions=(("zh", "z", 8),))})
+    resident = Resident()
+    named = []
+    # Each after the one it follows in a watch: the source's lock, then an edition's.
+    for lock in (first, moved, first.edition("zh"), moved.edition("zh"), moved):
+        kept = deck_notes(bank, BuildCache(tmp_path / "watch", resident=resident))
+        made = list(package._written_from(kept, lock))
+        assert made == list(package._written_from(plain, lock))
+        named.append(made)
+        resident.sweep(True)
+    assert named[4] == named[1] and named[0] != named[2]
+    # Only the deck whose note's time moved is named anew, in either lock.
+    assert [a == b for a, b in zip(named[0], named[1])].count(False) == 1
+    assert [a == b for a, b in zip(named[2], named[3])].count(False) == 1
