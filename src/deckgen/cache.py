@@ -39,7 +39,7 @@ import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 
 from deckgen.later import Later
 from deckgen.model import Bank, CompareRow, Question, Source, Topic, media_name
@@ -163,6 +163,8 @@ class BuildCache:
         """The last build's output files that blocks are read back from."""
         self._wrote: dict[str, list[Part]] = {}
         """The parts this build wrote, by output file (`wrote_parts`), with a `resident` store."""
+        self._where: dict[str, Where] = {}
+        """Where this build wrote each block, by its key (`wrote_parts`), with a `resident` store."""
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
         try:
@@ -361,12 +363,14 @@ class BuildCache:
     def _remember(self, name: str, key: str, at: int, size: int, sha256: str) -> None:
         self.put(_BLOCK + key, {"file": name, "at": at, "size": size, "sha256": sha256})
         if self.resident is not None:  # only a watch settles them (`Resident.built`)
-            self._wrote.setdefault(name, []).append((at, size, sha256))
+            part = (at, size, sha256)
+            self._wrote.setdefault(name, []).append(part)
+            self._where[key] = Where(name, tuple(name.split("/")), part)
 
-    def wrote_parts(self) -> dict[str, list[Part]]:
-        """Every part this build wrote into its output files (`wrote`), by file: in a build
-        with a `resident` store, the only one that asks."""
-        return self._wrote
+    def wrote_parts(self) -> tuple[dict[str, list[Part]], dict[str, Where]]:
+        """Every part this build wrote into its output files (`wrote`), by file, and where it
+        wrote each block, by its key: in a build with a `resident` store, the only one that asks."""
+        return self._wrote, self._where
 
     def _written(self, key: str) -> Block | None:
         """The block `key` from the file the last build wrote it to, if it is there as
@@ -374,6 +378,10 @@ class BuildCache:
         (size and hash) in the same place. None otherwise, whatever the entry or the folder holds."""
         if self._old is None:
             return None
+        if self.resident is not None:
+            block = self._settled_block(key)
+            if block is not None:
+                return block
         try:
             row = self._old.execute("SELECT value FROM entries WHERE key = ?", (_BLOCK + key,)).fetchone()
             where = json.loads(row[0]) if row is not None else None
@@ -384,7 +392,7 @@ class BuildCache:
         at, size, name = where.get("at"), where.get("size"), where["file"]
         if not (isinstance(at, int) and isinstance(size, int) and at >= 0 and size >= 0):
             return None
-        parts = name.split("/")
+        parts = tuple(name.split("/"))
         if not all(_FILE_NAME.fullmatch(part) for part in parts):
             return None
         settled = self.resident.settled(name, (at, size, where["sha256"])) if self.resident is not None else None
@@ -400,6 +408,22 @@ class BuildCache:
             return None
         self._keep((_BLOCK + key,))
         return Block(key, data, where["sha256"], size, self._old_files.whole_file(self.path.parent, parts, at, size))
+
+    def _settled_block(self, key: str) -> Block | None:
+        """The block `key` taken unread from where the last build that succeeded in this process
+        wrote it, as its cache entry says (`Resident.where`), in a file that `Resident.settle` has
+        checked and that is unchanged since; else None."""
+        assert self.resident is not None
+        where = self.resident.where(key)
+        settled = None if where is None else self.resident.settled(where.name, where.part)
+        if where is None or settled is None:
+            return None
+        at, size, sha256 = where.part
+        source = self._old_files.source(self.path.parent, where.parts, at, size, settled, sha256)
+        if source is None:
+            return None
+        self._keep((_BLOCK + key,))
+        return Block(key, None, sha256, size, source.whole_file(), source)
 
     def _keep(self, keys: Iterable[str]) -> None:
         """Keep the last build's entries `keys` (if it has them) for the next build: in a build
@@ -780,6 +804,8 @@ class Resident:
         """What the last build that succeeded asked for."""
         self._wrote: dict[str, frozenset[Part]] = {}
         """The parts of its output files the last build that succeeded wrote, by file (`built`)."""
+        self._where: dict[str, Where] = {}
+        """Where it wrote each block, by its key (`built`)."""
         self._settled: dict[str, tuple[_Origin, frozenset[Part]]] = {}
         """The files of those whose parts `settle` found as written, as it found them, with the parts."""
         self._refused: dict[str, _Origin] = {}
@@ -859,13 +885,19 @@ class Resident:
         self._asked = set()
         self._last = set()
         self._own = {}
-        self.built({})
+        self.built(({}, {}))
 
-    def built(self, wrote: dict[str, list[Part]]) -> None:
+    def built(self, wrote: tuple[dict[str, list[Part]], dict[str, Where]]) -> None:
         """After a build that succeeded: the parts it wrote into its output files, by file (its
-        path in the output folder, with `/`), none of them settled yet."""
-        self._wrote = {name: frozenset(parts) for name, parts in wrote.items()}
+        path in the output folder, with `/`), none of them settled yet; and where it wrote each
+        block, by its key (`BuildCache.wrote_parts`)."""
+        self._wrote = {name: frozenset(parts) for name, parts in wrote[0].items()}
+        self._where = wrote[1]
         self.settle_again()
+
+    def where(self, key: str) -> Where | None:
+        """Where the last build that succeeded wrote the block `key`, as its cache entry says."""
+        return self._where.get(key)
 
     def settle_again(self) -> None:
         """Settle the last build's files again (`settle`): after a build that failed, which may
@@ -1180,6 +1212,15 @@ class Block:
 Part = tuple[int, int, str]
 """A part of an output file: where it starts, its size, and the SHA-256 of its bytes (in hex)."""
 
+
+class Where(NamedTuple):
+    """Where a build wrote a block: its output file (by its path in the output folder, with
+    `/`, and that path's parts) and the part of it."""
+
+    name: str
+    parts: tuple[str, ...]
+    part: Part
+
 _CHANGED = "a file of the last build changed while this build copied from it; build again"
 
 _NO_COPY = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
@@ -1201,7 +1242,7 @@ class _Source:
 
     def whole_file(self) -> _Origin | None:
         """The file, when the part is all of it and it may be linked (see `_OpenFiles.whole_file`)."""
-        return self.files.whole_file(self.root, list(self.parts), self.at, self.size)
+        return self.files.whole_file(self.root, self.parts, self.at, self.size)
 
     def read(self) -> bytes:
         """The part's bytes. OSError if the file is no longer as it was settled, and the bytes
@@ -1321,10 +1362,10 @@ class _OpenFiles:
     regular files are read, in the output folder and not through a link."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, tuple[int, _Origin]] = {}
-        """Each file's descriptor, and the file as it was opened."""
+        self._open: dict[tuple[Path, tuple[str, ...]], tuple[int, _Origin]] = {}
+        """Each file's descriptor, and the file as it was opened, by its folder and path in it."""
 
-    def read(self, root: Path, parts: list[str], at: int, size: int) -> bytes | None:
+    def read(self, root: Path, parts: tuple[str, ...], at: int, size: int) -> bytes | None:
         """`size` bytes from byte `at` of the file `parts` in the folder `root`; None when it is not
         there as a regular file, is reached through a link, or is shorter."""
         try:
@@ -1341,43 +1382,42 @@ class _OpenFiles:
         except OSError:
             return None
 
-    def source(self, root: Path, parts: list[str], at: int, size: int, settled: _Origin, sha256: str) -> _Source | None:
+    def source(self, root: Path, parts: tuple[str, ...], at: int, size: int, settled: _Origin, sha256: str) -> _Source | None:
         """Where the part of `size` bytes from byte `at` of the file `parts` is, when the file is
         there as `Resident.settle` found it (`settled`); else None."""
         try:
-            self.settled(root, tuple(parts), settled)
+            self.settled(root, parts, settled)
         except OSError:
             return None
         if at > settled.size or size > settled.size - at:
             return None
-        return _Source(self, root, tuple(parts), at, size, settled, sha256)
+        return _Source(self, root, parts, at, size, settled, sha256)
 
     def settled(self, root: Path, parts: tuple[str, ...], settled: _Origin) -> int:
         """The open file `parts` in `root`, which is as `Resident.settle` found it (`settled`).
         OSError if it is not."""
-        found = self._kept(root, list(parts))
+        found = self._kept(root, parts)
         if found is None or found[1].stamp != settled.stamp:
             raise OSError(errno.ESTALE, _CHANGED)
         return found[0]
 
-    def _kept(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
+    def _kept(self, root: Path, parts: tuple[str, ...]) -> tuple[int, _Origin] | None:
         """The file `parts` in `root`, opened, and kept open as the last one used."""
-        path = root.joinpath(*parts)
-        found = self._open.pop(path, None) or self.opened(root, parts)
+        found = self._open.pop((root, parts), None) or self.opened(root, parts)
         if found is not None:
-            self._open[path] = found
+            self._open[root, parts] = found
         return found
 
-    def whole_file(self, root: Path, parts: list[str], at: int, size: int) -> _Origin | None:
+    def whole_file(self, root: Path, parts: tuple[str, ...], at: int, size: int) -> _Origin | None:
         """The file `parts` in `root` as it was opened, if it is open, this user's, and the `size`
         bytes from `at` are all of it; else None, and always None where a file cannot be opened
         without following a link (`_LINKS`)."""
-        found = self._open.get(root.joinpath(*parts))
+        found = self._open.get((root, parts))
         if found is None or at != 0 or size != found[1].size or not _LINKS or found[1].owner != os.geteuid():
             return None
         return found[1]
 
-    def opened(self, root: Path, parts: list[str]) -> tuple[int, _Origin] | None:
+    def opened(self, root: Path, parts: Sequence[str]) -> tuple[int, _Origin] | None:
         """The file `parts` in `root` opened (its descriptor, to be closed by the caller, unless
         it is kept), when it is a regular file reached through no link; else None."""
         for depth in range(1, len(parts)):
