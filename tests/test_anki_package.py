@@ -81,6 +81,9 @@ def test_the_database_is_the_same_bytes_whatever_its_page_cache(tmp_path: Path, 
     whole = (tmp_path / "whole.anki2").read_bytes()
     assert len(whole) > 32 * 64 * 1024  # the small cache holds under a thirty-second of the file
     assert (tmp_path / "small.anki2").read_bytes() == whole
+    # A forked process's cache, whatever the default.
+    package.write_rows(made, tmp_path / "forked.anki2", package.FORKED_PAGE_CACHE_KIB)
+    assert (tmp_path / "forked.anki2").read_bytes() == whole
 
 
 def test_a_watch_names_each_deck_of_a_package_as_a_build_does(mini_bank: Path, tmp_path: Path) -> None:

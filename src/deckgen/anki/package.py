@@ -240,19 +240,28 @@ or SQLite's default (1.32x); the rest of the file is written out as it grows ins
 in memory until the end: some 84 MB less at that size (bench/page_cache.py, bench/REPORT.md)."""
 
 
+FORKED_PAGE_CACHE_KIB = 256 * 1024
+"""The page cache of the database a forked process writes (`_write_whole`), at most: enough for
+every page of a 50,000-card database (88 MB), taken only as the file grows. That process's memory
+is its own, given back when it ends, and the build it was forked from goes on without it: no
+page is written out and read back, and the database is written in about 0.8x the time it takes
+with `PAGE_CACHE_KIB` (bench/REPORT.md)."""
+
+
 SQLITE_FULL = 13
 """SQLite's result code for a full disk (`sqlite3.SQLITE_FULL` from Python 3.11)."""
 
 
-def write_rows(made: Collection, db_path: Path) -> None:
-    """Write `made` as a `collection.anki2` SQLite database to `db_path` (a new file)."""
+def write_rows(made: Collection, db_path: Path, page_cache_kib: int | None = None) -> None:
+    """Write `made` as a `collection.anki2` SQLite database to `db_path` (a new file), with a
+    page cache of `page_cache_kib` (`PAGE_CACHE_KIB` if not given)."""
     connection = sqlite3.connect(db_path)
     try:
         # A new file of its own: no journal, no waiting for the disk, and a page cache of its
         # own size. None of these changes a byte of the database.
         connection.execute("PRAGMA journal_mode=OFF")
         connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+        connection.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB if page_cache_kib is None else page_cache_kib}")
         cursor = connection.cursor()
         cursor.executescript(APKG_SCHEMA)
         cursor.executescript(APKG_COL)
@@ -361,9 +370,10 @@ def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
             yield cache.derived("package-deck", states, (path, tuple(keys), ids, language), named)
 
 
-def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool = False) -> Later:
-    """Write the database now; pack it into `path` later (then remove it). With `fork`, both in a
-    forked process, from the notes read now, where one can be forked."""
+def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool = False, page_cache_kib: int | None = None) -> Later:
+    """Write the database now (with a page cache of `page_cache_kib`, see `write_rows`); pack it
+    into `path` later (then remove it). With `fork`, both in a forked process, from the notes
+    read now, where one can be forked."""
     held = made.held() if fork and can_fork() else None
     if held is not None:
         later = forked(partial(_write_whole, held, media, path))
@@ -373,7 +383,7 @@ def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool
     folder = Path(tempfile.mkdtemp(prefix="deckgen-"))
     database = folder / "collection.anki2"
     try:
-        write_rows(made, database)
+        write_rows(made, database, page_cache_kib)
     except sqlite3.Error as err:
         shutil.rmtree(folder, ignore_errors=True)
         # SQLite says why in its own terms; the build names the package, and this the folder.
@@ -393,5 +403,6 @@ def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool
 
 
 def _write_whole(made: Collection, media: dict[str, Path], path: Path) -> None:
-    """Write the database, and pack it into `path`, in a forked process (`deckgen.later.forked`)."""
-    _write_apkg(made, media, path).now()
+    """Write the database, and pack it into `path`, in a forked process (`deckgen.later.forked`),
+    with a page cache that holds every page of the database (`FORKED_PAGE_CACHE_KIB`)."""
+    _write_apkg(made, media, path, page_cache_kib=FORKED_PAGE_CACHE_KIB).now()
