@@ -114,3 +114,10 @@ def test_a_watch_names_each_deck_of_a_package_as_a_build_does(mini_bank: Path, t
     # Only the deck whose note's time moved is named anew, in either lock.
     assert [a == b for a, b in zip(named[0], named[1])].count(False) == 1
     assert [a == b for a, b in zip(named[2], named[3])].count(False) == 1
+    # An edit of an answer, with the times as they were: its deck is named anew, by its keys.
+    topic = mini_bank / "attention.yaml"
+    topic.write_text(topic.read_text(encoding="utf-8").replace("$d_k$", "$d_k$ ", 1), encoding="utf-8")
+    edited = load_bank(mini_bank)
+    kept = list(package._written_from(deck_notes(edited, BuildCache(tmp_path / "watch", resident=resident)), moved))
+    assert kept == list(package._written_from(deck_notes(edited, BuildCache(tmp_path / "plain")), moved))
+    assert [a == b for a, b in zip(kept, named[4])].count(False) == 1
