@@ -409,7 +409,7 @@ class LockLines:
                 line = found[1]
                 known = self._opened.get(line)
             else:
-                line, known = f"    {_quoted(nid)}: {_note_json(note)},\n", None
+                line, known = _note_line(nid, note) + ",\n", None
             kept[nid] = (note, line)
             opened[line] = _opened(line) if known is None else known
             yield line if i < last else line[:-2] + "\n"
@@ -515,7 +515,7 @@ def lock_lines(lock: Lock, memo: LockLines | None = None) -> Iterator[str]:
     else:
         ids = sorted(lock.notes)
         for i, nid in enumerate(ids):
-            yield f"    {_quoted(nid)}: {_note_json(lock.notes[nid])}" + ("," if i < len(ids) - 1 else "") + "\n"
+            yield _note_line(nid, lock.notes[nid]) + ("," if i < len(ids) - 1 else "") + "\n"
     yield "  }\n"
     yield "}\n"
 
@@ -636,6 +636,11 @@ def _next_note(
 
 _quoted: Callable[[str], str] = json.encoder.encode_basestring
 """A string as `json.dumps(text, ensure_ascii=False)` writes it (the same function)."""
+
+
+def _note_line(nid: str, note: NoteState) -> str:
+    """The note's line of the lock, without the comma and the newline that end it."""
+    return f"    {_quoted(nid)}: {_note_json(note)}"
 
 
 def _note_json(note: NoteState) -> str:
