@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from deckgen.anki import notes as notes_module
+from deckgen.anki import package as package_module
 from deckgen.anki.notes import NoteSpec
 from deckgen.editions import editions
 from deckgen.links import with_media
@@ -30,13 +31,14 @@ from deckgen import parallel
 from deckgen.outputs import apkg as apkg_output
 from deckgen.validate import validate_bank
 from deckgen.build import build, check
-from deckgen.cache import CACHE_FILE, BuildCache
+from deckgen.cache import CACHE_FILE, BuildCache, LastBuild
 from deckgen.load import LoadedFile
 from deckgen.printsheet import PrintStyle
 from deckgen.model import Bank, DeckgenError, QuestionType, Topic
 from deckgen.cloze import cloze_answers
 from deckgen.render import card_html_for_check, forget_rendered, markdown
 from tests.conftest import ROOT
+from tests.test_later import fork_counted
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -626,6 +628,35 @@ def test_present_says_which_keys_the_cache_holds(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("sweeping")
+def test_a_forked_process_reads_what_the_last_build_s_cache_holds_and_this_build_did_not_make(tmp_path: Path) -> None:
+    assert BuildCache(tmp_path).left_in_last_build({"a": []}) is None  # no last build
+    last = BuildCache(tmp_path)
+    for key in ("topic", "made again", "its part", "unused"):
+        last.put(key, [key])
+    last.save()
+    last.close()
+    cache = BuildCache(tmp_path)
+    try:
+        cache.put("made again", ["this build's"])
+        cache.put("new", ["this build's"])
+        left = cache.left_in_last_build({"topic": ["its part"], "made again": [], "new": [], "none": []})
+        assert left is not None
+        last_build, found = left
+        assert found == {"topic"}
+        # Read by a connection of its own (a forked process's) before this build saves: the file
+        # is as the last build left it.
+        get = last_build.reader()
+        assert [get(key) for key in ("topic", "its part", "made again", "none")] == [["topic"], ["its part"], ["made again"], None]
+        cache.save()  # a sweep: the entries the forked process reads, and their parts, are kept as if read
+    finally:
+        cache.close()
+    assert LastBuild((tmp_path / "none.sqlite").as_uri() + "?mode=ro").reader()("topic") is None
+    saved = BuildCache(tmp_path, writable=False)
+    assert [saved.get(key) for key in ("topic", "its part", "made again", "new", "unused")] == [["topic"], ["its part"], ["this build's"], ["this build's"], None]
+    saved.close()
+
+
+@pytest.mark.usefixtures("sweeping")
 def test_a_build_keeps_what_it_made_in_memory_only_until_it_is_large(tmp_path: Path) -> None:
     last = BuildCache(tmp_path)
     last.put("first", "the last build's")
@@ -865,23 +896,91 @@ class NoteReads:
         monkeypatch.setattr(notes_module, "topic_notes", topic_notes)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["one process", "two processes"])
 def test_a_rebuild_reads_only_the_notes_of_the_package_it_writes(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
     # The lock is brought up to date from each topic's note hashes, which the cache keeps, and
     # whether a package changed is known from its questions' keys and the lock: a rebuild reads
-    # notes only to write a package that changed, each of its topics once.
+    # notes only to write a package that changed, each of its topics once. On two cores the
+    # package is written in a forked process, which reads the notes of the topics that did not
+    # change there, from the last build's cache file.
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
     reads = NoteReads(monkeypatch)
     build(bank, tmp_path / "out")
     assert reads.read == Counter()
     edit(bank)
+    rendered = notes_module.question_notes
+
+    def only_the_edited_topic_rendered(bank: Bank, topic: Topic, question: Any) -> list[NoteSpec]:
+        # Here, or in the forked process, where it fails the build: every other topic's notes are read from the cache.
+        if topic.id != "why-separate-qk":
+            raise AssertionError(f"the notes of {topic.id} were rendered")
+        return rendered(bank, topic, question)
+
+    monkeypatch.setattr(notes_module, "question_notes", only_the_edited_topic_rendered)
+    forks = fork_counted(monkeypatch)
     result = build(bank, tmp_path / "out")
     # The English package is written again, and the edited topic's note hashes made again from
     # its notes; the Chinese package, whose notes did not change, is copied.
-    topics = {("en", t.id): 1 for t in result.bank.topics}
+    topics = {("en", t.id): 1 for t in result.bank.topics} if jobs == "1" else {}
     assert reads.read == Counter({**topics, ("en", "why-separate-qk"): 2})
+    assert len(forks) == (0 if jobs == "1" else 1)
+    monkeypatch.undo()
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+    # A rebuild that sweeps its cache keeps what a cold build makes: the notes that the forked
+    # process read too, for the next build.
+    monkeypatch.setattr(cache_module, "SWEEP_SHARE", 0.0)
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+    (bank / QK_FILE).write_text((bank / QK_FILE).read_text(encoding="utf-8").replace("They are the same:", "They are identical:"), encoding="utf-8")
+    forks = fork_counted(monkeypatch)
+    build(bank, tmp_path / "out")
+    assert len(forks) == (0 if jobs == "1" else 1)
+    build(bank, tmp_path / "cold")
+    assert set(entries(tmp_path / "out")) == set(entries(tmp_path / "cold"))
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["room for them", "one too many"])
+def test_a_rebuild_forks_its_package_only_when_it_holds_at_most_so_many_notes_made_now(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, room: int
+) -> None:
+    # The notes of the topics an edit changed are held for the forked process; more than
+    # `MOST_HELD` of them, and the build writes its package itself, a topic at a time.
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    epoch(1_700_000_000)
+    result = build(bank, tmp_path / "out")
+    edit(bank)
+    (topic,) = [t for t in result.bank.topics if t.id == "why-separate-qk"]
+    count = sum(len(notes_module.note_ids(q)) for q in (*topic.questions, *topic.retired))
+    monkeypatch.setattr(package_module, "MOST_HELD", count + room)
+    forks = fork_counted(monkeypatch)
+    build(bank, tmp_path / "out")
+    assert len(forks) == (1 if room == 0 else 0)
+    monkeypatch.undo()
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+def test_a_package_written_in_a_forked_process_renders_notes_that_the_last_build_s_cache_holds_as_it_should_not(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forked process reads each unchanged topic's notes from the last build's cache file; a
+    # value there that is not what deckgen stores is rendered instead, as a cache miss is.
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    edit(bank)
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        assert db.execute("UPDATE entries SET value = '[]' WHERE key LIKE 'notes-topic:%'").rowcount > 2
+    forks = fork_counted(monkeypatch)
+    build(bank, tmp_path / "out")
+    assert len(forks) == 1
+    monkeypatch.undo()
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
 def _with_time(entry: dict[str, Any], change: int) -> dict[str, Any]:
@@ -1127,10 +1226,11 @@ def test_a_rebuild_asks_the_cache_only_for_the_values_of_a_topic_that_changed(
     assert asked == []
     # After an edit: its topic's values (three live questions, each with its notes and five
     # printed texts), and no other topic's: before rendering ahead, and, with one process, as its
-    # file is read too.
+    # file is read too. With two, whether it holds the other topic's notes (not what they are):
+    # the forked process that writes the package reads them from the last build's cache file.
     edit_mini(mini_bank)
     build(mini_bank, tmp_path / "out")
-    assert asked == ([18] if parallel.jobs() > 1 else [18, 18])
+    assert asked == ([18, 1] if parallel.jobs() > 1 else [18, 18])
     monkeypatch.undo()
     build(mini_bank, tmp_path / "cold")
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from deckgen.anki import notes as anki_notes
 from deckgen.anki import package as anki_package
+from deckgen import parallel
 from deckgen.outputs import apkg as apkg_output
 from deckgen.outputs import markdown as markdown_output
 from deckgen.build import build, check
@@ -86,9 +87,14 @@ def own_tmp(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_a_package_that_cannot_be_packed_on_the_second_thread_fails_the_build_at_its_file(
-    mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("jobs", "packed_by"), [("1", ["deckgen-background_0"]), ("2", [])], ids=["second thread", "forked process"])
+def test_a_package_that_cannot_be_packed_on_the_second_thread_or_in_a_forked_process_fails_the_build_at_its_file(
+    mini: Path, own_tmp: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, jobs: str, packed_by: list[str]
 ) -> None:
+    # A rebuild after an edit packs its package on its second thread; on two cores, it writes the
+    # whole package in a forked process, which reports the error back (and whose threads are not
+    # this process's).
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
     epoch(1_700_000_000)
     before = built_then_edited(mini)
     threads: list[str] = []
@@ -99,7 +105,7 @@ def test_a_package_that_cannot_be_packed_on_the_second_thread_fails_the_build_at
 
     monkeypatch.setattr(anki_package, "write_package", disk_full_here)
     code, _, err = run("build", "mini", "--out", "out")
-    assert (code, threads) == (1, ["deckgen-background_0"])
+    assert (code, threads) == (1, packed_by)
     assert err == "out/mini-deck.apkg:1:1: error: cannot write the output: No space left on device [io]\nbuild failed: 1 error, 0 warnings in 1 file; nothing was written\n"
     assert_nothing_changed_but_the_edit(mini, before)
     assert list(own_tmp.iterdir()) == []

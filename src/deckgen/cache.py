@@ -167,12 +167,16 @@ class BuildCache:
         """Where this build wrote each block, by its key (`wrote_parts`), with a `resident` store."""
         self._moved: tuple[Path, Path] | None = None
         """Where `save` moved the old cache to, and from."""
+        self._old_uri: str | None = None
+        """Where `_old` was opened from."""
         try:
             if out_dir is not None and self.path.is_file() and not self.path.is_symlink():  # a link's file is not the folder's
-                old = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                old = sqlite3.connect(uri, uri=True, timeout=1.0)
                 row = old.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone()
                 if row is not None and row[0] == json.dumps(self.salt):
                     self._old = old
+                    self._old_uri = uri
                     self._swept = _sweep_note(old)
                 else:
                     old.close()
@@ -462,6 +466,20 @@ class BuildCache:
         except sqlite3.Error:
             pass
         return found
+
+    def left_in_last_build(self, wanted: dict[str, list[str]]) -> tuple[LastBuild, set[str]] | None:
+        """Which of the `wanted` keys a forked process (`deckgen.later.forked`) may read from the
+        last build's cache file (`LastBuild`) rather than have this build read them: those that
+        file holds and this build has not made again. Each of them, and the entries its value is
+        made of (`wanted[key]`), are kept for the next build as if this build had read them. None
+        without a last build's cache."""
+        if self._old is None or self._old_uri is None:
+            return None
+        unmade = [key for key in wanted if key not in self._made and key not in self._pending and key not in self._handed]
+        found = self.present(unmade)
+        for key in found:
+            self._keep((key, *wanted[key]))
+        return LastBuild(self._old_uri), found
 
     def put(self, key: str, value: Any) -> None:
         """Remember a value for the rest of this build and for the next one."""
@@ -771,6 +789,36 @@ class BuildCache:
             source = bank.source(source_id)
             part = self._sources[source_id] = repr(tuple(getattr(source, name) for name in _SOURCE_CONTENT))
         return part
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    """The last build's cache file, for a forked process (`deckgen.later.forked`) to read by a
+    connection of its own: a connection does not cross a fork. The build that forked it never
+    writes that file (what it makes goes to a new one), and replaces it only once every process
+    it forked has ended."""
+
+    uri: str
+
+    def reader(self) -> Callable[[str], Any]:
+        """A `BuildCache.get` of that file's entries alone, opened now: None for a key it does not
+        hold or cannot read, as for a file it cannot open. The process that calls it never closes
+        it: it ends without running anything of the build's."""
+        try:
+            connection: sqlite3.Connection | None = sqlite3.connect(self.uri, uri=True, timeout=1.0)
+        except sqlite3.Error:
+            connection = None
+
+        def get(key: str) -> Any:
+            if connection is None:
+                return None
+            try:
+                row = connection.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+                return json.loads(row[0]) if row is not None else None
+            except (sqlite3.Error, ValueError, TypeError, RecursionError):
+                return None
+
+        return get
 
 
 def file_digest(path: Path) -> tuple[int, str]:

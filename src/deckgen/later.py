@@ -9,10 +9,10 @@ What a piece finds is handed back to the build's own thread (`then`), which alon
 build's cache.
 
 A piece that is Python, not C (writing a package's database row by row), would hold Python's
-lock, and the two threads would take turns rather than run side by side. In a process that
-builds again and again (`deckgen watch`) such a piece runs in a forked process instead
-(`forked`), which shares nothing with the build once it has started, and the second thread
-only waits for it.
+lock, and the two threads would take turns rather than run side by side. Where the build can
+hand it all it reads (a rebuild after an edit, and `deckgen watch`), such a piece runs in a
+forked process instead (`forked`), which shares nothing with the build once it has started, and
+the second thread only waits for it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ A pure function of the bank (cached per question by the build): no genanki, no S
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from html import escape
@@ -214,6 +214,40 @@ class DeckNotes:
         """All notes, in order."""
         return tuple(self.each())
 
+    def handed(self, most: int) -> Callable[[], Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]] | None:
+        """Each deck's id path and notes, in order, as `by_deck` gives them, for a forked process
+        (`deckgen.later.forked`) to read there, in a build that keeps no topic's notes from one
+        build to the next (not a watch): a topic's notes that the last build's cache holds are
+        read there, from that file (`BuildCache.left_in_last_build`), and those of the others
+        (the topics an edit changed) are read now and held. None without a last build's cache,
+        or when that would hold more than `most` notes: a cold build, or one after many edits,
+        writes its package itself, a topic at a time."""
+        cache = self.cache
+        if cache is None:
+            return None
+        topics = [(deck, topic, *_question_keys(self.bank, topic, cache)) for deck in self.decks if (topic := deck.topic) is not None]
+        named = [cache.fragment_key(_NOTES_TOPIC, keys) for *_, keys in topics]
+        left = cache.left_in_last_build({key: ["notes:" + k for k in keys] for key, (*_, keys) in zip(named, topics)})
+        if left is None:
+            return None
+        last, stored = left
+        unread = [(deck, topic) for key, (deck, topic, questions, _) in zip(named, topics) if key not in stored]
+        if sum(len(_rows(q)) for _, topic in unread for q in (*topic.questions, *topic.retired)) > most:
+            return None
+        held = {deck.path: topic_notes(self.bank, topic, cache) for deck, topic in unread}
+        bank, decks, by_path = self.bank, self.decks, dict(zip((deck.path for deck, *_ in topics), zip(named, topics)))
+
+        def read() -> Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]:
+            get = last.reader()
+            for deck in decks:
+                specs = held.get(deck.path)
+                if specs is None and deck.path in by_path:
+                    key, (_, topic, questions, _) = by_path[deck.path]
+                    specs = _read_there(bank, topic, questions, get(key))
+                yield deck.path, specs or ()
+
+        return read
+
     def hashes(self) -> Iterator[NoteHashes]:
         """Every note as the lock records it, in order (see `topic_note_hashes`)."""
         for deck in self.decks:
@@ -329,8 +363,7 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[
             return None
         # Hashed once a topic in a process that builds again and again (`BuildCache.derived`).
         guids = cache.derived("note-guids", (topic,), None, lambda: tuple(note_guids(q) for q in questions)) if cache is not None else [None] * len(questions)
-        found = [_note_specs(entry, q, ids) for entry, q, ids in zip(value, questions, guids)]
-        return None if any(specs is None for specs in found) else tuple(tuple(specs) for specs in found if specs is not None)
+        return _stored_topic_notes(value, questions, guids)
 
     if cache is None:
         return [spec for specs in make() for spec in specs]
@@ -344,9 +377,26 @@ def topic_notes(bank: Bank, topic: Topic, cache: BuildCache | None) -> Sequence[
     return list(in_order())  # made by this build, and let go: a list, so that nothing keeps it
 
 
+def _stored_topic_notes(value: list[object], questions: Sequence[Question], guids: Sequence[Sequence[str] | None]) -> tuple[tuple[NoteSpec, ...], ...] | None:
+    """A topic's notes, question by question, as the cache stored them (`topic_notes`), or None
+    unless each question's are exactly what deckgen stores for it (`_note_specs`)."""
+    found = [_note_specs(entry, q, ids) for entry, q, ids in zip(value, questions, guids)]
+    return None if any(specs is None for specs in found) else tuple(tuple(specs) for specs in found if specs is not None)
+
+
 def _in_order(by_question: Sequence[Sequence[NoteSpec]]) -> tuple[NoteSpec, ...]:
     """Each question's notes, one after the other."""
     return tuple(spec for specs in by_question for spec in specs)
+
+
+def _read_there(bank: Bank, topic: Topic, questions: Sequence[Question], value: object) -> Sequence[NoteSpec]:
+    """A topic's notes as the last build's cache stored them (`value`), read in a forked process
+    (`DeckNotes.handed`); rendered there, as a build without a cache renders them, if that entry
+    is not what deckgen stores (the cache file changed under it, or could not be read)."""
+    by_question = _stored_topic_notes(value, questions, [note_guids(q) for q in questions]) if isinstance(value, list) and len(value) == len(questions) else None
+    if by_question is None:
+        return [spec for q in questions for spec in question_notes(bank, topic, q)]
+    return _in_order(by_question)
 
 
 def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:

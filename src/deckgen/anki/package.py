@@ -108,15 +108,17 @@ class Collection:
     shows, its ids, its tags as stored, its deck id, its position among new cards and the time
     its content last changed."""
     hold: Callable[[], Callable[[], Iterable[NoteRow]] | None] | None = None
-    """Reads every topic's notes from the build's cache now, and gives `notes` made from what it
-    read, or None when that would hold more than `MOST_HELD` notes that nothing else keeps (see
-    `held`); None when `notes` reads from no cache."""
+    """Gives `notes` as a process that must not read the build's cache reads them (see `held`),
+    or None when that would hold more than `MOST_HELD` notes that nothing else keeps; None when
+    `notes` reads from no cache."""
 
     def held(self) -> Collection | None:
-        """This collection with every topic's notes read now and held, for a process that must
-        not read the build's cache (`deckgen.later.forked`): in a watch, which keeps the notes of
-        every topic anyway, and holds besides only those of the topics that changed. None when
-        more than `MOST_HELD` notes were made by this build and are kept by nothing else."""
+        """This collection as a process that must not read the build's cache reads it
+        (`deckgen.later.forked`): in a watch, which keeps the notes of every topic anyway, with
+        every topic's notes read now and held; in any other build, with the notes of the topics
+        it changed read now and held, and the others' read in that process from the last build's
+        cache file (`DeckNotes.handed`). None when more than `MOST_HELD` notes were made by this
+        build and are kept by nothing else (a cold build, or one after many edits)."""
         if self.hold is None:
             return self
         notes = self.hold()
@@ -213,6 +215,16 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
                 yield models[spec.model], spec, spec_ids, " " + " ".join(tags) + " ", did, position, mtime
 
     def hold() -> Callable[[], Iterable[NoteRow]] | None:
+        if notes.cache is not None and notes.cache.resident is None:
+            handed = notes.handed(MOST_HELD)
+            if handed is None:
+                return None
+
+            def read_there() -> Iterator[tuple[int, Sequence[NoteSpec], RowIds]]:
+                for path, specs in handed():
+                    yield deck_id(*path), specs, note_row_ids(models, specs)
+
+            return partial(made, read_there)
         read, made_now = [], 0
         for topic in topics():
             if not isinstance(topic[1], tuple):  # made by this build: nothing else keeps it
@@ -226,9 +238,9 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
 
 
 MOST_HELD = 2000
-"""The most notes made by a build (not kept by a watch) that it holds at once to write its
-package in a forked process: those of the topics an edit changed. A build that made more
-writes its package in its own process, a topic at a time, as any build does."""
+"""The most notes made by a build (not kept by a watch, nor left in the last build's cache) that
+it holds at once to write its package in a forked process: those of the topics an edit changed.
+A build that made more writes its package in its own process, a topic at a time."""
 
 
 PAGE_CACHE_KIB = 8 * 1024
@@ -336,18 +348,18 @@ def write_apkg(bank: Bank, path: Path, notes: DeckNotes, lock: Lock, cache: Buil
     when the database and the images are the same.
 
     The database is written at once; what is left, packing it and the images into `path`, is
-    returned, for a second thread (`deckgen.later`): None when there is nothing left. In a
-    process that builds again and again (a build cache with a `resident` store), which holds
-    every topic's notes anyway, the whole package is written in a forked process where it can
-    be (`deckgen.later.forked`), while the build writes its other outputs."""
+    returned, for a second thread (`deckgen.later`): None when there is nothing left. With a
+    build cache, when the notes of the topics that changed are few (`Collection.held`), the
+    whole package is written in a forked process where one can be (`deckgen.later.forked`),
+    while the build writes its other outputs: it reads the other topics' notes there, from the
+    last build's cache file, or, in a watch, from the notes the watch keeps."""
     made = collection(bank, notes, lock)
     media = bank_media(bank)
     if cache is None:
         return _write_apkg(made, media, path)
     # An image's packed name is a hash of its bytes.
     parts = (made.models, made.decks, list(_written_from(notes, lock)), sorted(media))
-    fork = cache.resident is not None
-    return cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target, fork))
+    return cache.whole("apkg", parts, name, path, lambda target: _write_apkg(made, media, target, fork=True))
 
 
 def _written_from(notes: DeckNotes, lock: Lock) -> Iterator[tuple[int, str]]:
