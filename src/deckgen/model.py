@@ -62,6 +62,31 @@ class FieldLocations:
         except struct.error as err:
             raise ValueError(f"a line or column out of range: {err}") from None
 
+    def stored(self) -> list[list[str] | list[int]]:
+        """As the build cache stores it (`deckgen.serial`): the field names, the files, and each
+        field's file (its index among them), line and column, one after the other."""
+        return [list(self._names), list(self._paths), list(struct.unpack(f"<{3 * len(self._names)}I", self._places))]
+
+    @classmethod
+    def from_stored(cls, value: object) -> FieldLocations:
+        """What `stored` gave, checked: TypeError or ValueError for anything else."""
+        if type(value) is not list or len(value) != 3:
+            raise TypeError("not a question's field locations")
+        names, paths, places = value
+        if not (type(names) is list and type(paths) is list and type(places) is list):
+            raise TypeError("not a question's field locations")
+        if not all(type(name) is str for name in names) or not all(type(path) is str for path in paths) or not all(type(n) is int for n in places):
+            raise TypeError("not a question's field locations")
+        if len(places) != 3 * len(names) or (names and max(places[0::3]) >= len(paths)):
+            raise ValueError("not a question's field locations")
+        made = cls.__new__(cls)
+        made._names, made._paths = _shared(tuple(names)), _shared(tuple(paths))
+        try:
+            made._places = struct.pack(f"<{len(places)}I", *places)
+        except struct.error as err:
+            raise ValueError(f"a line or column out of range: {err}") from None
+        return made
+
     def get(self, key: str) -> Location | None:
         """Where `key` is written, or None if the question does not write it."""
         if key not in self._names:

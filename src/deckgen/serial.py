@@ -51,7 +51,7 @@ def _encoder(hint: Any) -> Code:
     if hint is Location:
         return list
     if hint is FieldLocations:
-        return lambda value: [[name, list(where)] for name, where in value]
+        return FieldLocations.stored
     if origin is frozenset:
         return sorted
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
@@ -128,13 +128,7 @@ def _decoder(hint: Any) -> Code:
             return lambda value: tuple(sys.intern(item(v)) for v in _list(value))
         return lambda value: tuple(item(v) for v in _list(value))
     if hint is FieldLocations:
-        # Where each field is written: a question has several.
-        def placed(value: Any) -> tuple[str, tuple[str, int, int]]:
-            if type(value) is not list or len(value) != 2 or type(value[0]) is not str:
-                raise TypeError("not a field's location")
-            return value[0], _place(value[1])
-
-        return lambda value: FieldLocations(placed(v) for v in _list(value))
+        return FieldLocations.from_stored
     if origin is tuple:
         items = tuple(_decoder(a) for a in args)
 
