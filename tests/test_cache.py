@@ -650,7 +650,8 @@ def test_a_forked_process_reads_what_the_last_build_s_cache_holds_and_this_build
         cache.save()  # a sweep: the entries the forked process reads, and their parts, are kept as if read
     finally:
         cache.close()
-    assert LastBuild((tmp_path / "none.sqlite").as_uri() + "?mode=ro").reader()("topic") is None
+    assert LastBuild((tmp_path / "none.sqlite").as_uri() + "?mode=ro", last_build.salt).reader()("topic") is None
+    assert LastBuild(last_build.uri, json.dumps("another deckgen's")).reader()("topic") is None  # another file in its place
     saved = BuildCache(tmp_path, writable=False)
     assert [saved.get(key) for key in ("topic", "its part", "made again", "new", "unused")] == [["topic"], ["its part"], ["this build's"], ["this build's"], None]
     saved.close()
@@ -964,23 +965,45 @@ def test_a_rebuild_forks_its_package_only_when_it_holds_at_most_so_many_notes_ma
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
-def test_a_package_written_in_a_forked_process_renders_notes_that_the_last_build_s_cache_holds_as_it_should_not(
-    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("broken", ["topics", "topics and questions"])
+def test_a_package_written_in_a_forked_process_reads_again_notes_that_the_last_build_s_cache_holds_as_it_should_not(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
     # The forked process reads each unchanged topic's notes from the last build's cache file; a
-    # value there that is not what deckgen stores is rendered instead, as a cache miss is.
-    monkeypatch.setenv(parallel.JOBS_VARIABLE, "2")
+    # value there that is not what deckgen stores is read a question at a time instead, or
+    # rendered, as a build in one process reads it; and the build then makes the topic's value
+    # again into its cache, as that build does.
     epoch(1_700_000_000)
     build(bank, tmp_path / "out")
     edit(bank)
+    kinds = ["notes-topic"] if broken == "topics" else ["notes-topic", "notes"]
     with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
-        assert db.execute("UPDATE entries SET value = '[]' WHERE key LIKE 'notes-topic:%'").rowcount > 2
-    forks = fork_counted(monkeypatch)
-    build(bank, tmp_path / "out")
-    assert len(forks) == 1
+        for prefix in kinds:
+            assert db.execute("UPDATE entries SET value = '[]' WHERE key LIKE ?", (prefix + ":%",)).rowcount > 2
+    shutil.copytree(tmp_path / "out", tmp_path / "one")
+    rendered = notes_module.question_notes
+
+    def edited_topic_rendered_only(bank: Bank, topic: Topic, question: Any) -> list[NoteSpec]:
+        if broken == "topics" and topic.id != "why-separate-qk":
+            raise AssertionError(f"the notes of {topic.id} were rendered")
+        return rendered(bank, topic, question)
+
+    monkeypatch.setattr(notes_module, "question_notes", edited_topic_rendered_only)
+    built: dict[str, set[str]] = {}
+    for out, jobs in (("out", "2"), ("one", "1")):
+        monkeypatch.setenv(parallel.JOBS_VARIABLE, jobs)
+        forks = fork_counted(monkeypatch)
+        build(bank, tmp_path / out)
+        assert len(forks) == (1 if jobs == "2" else 0)
+        built[out] = {key for key, value in entries(tmp_path / out).items() if value == "[]" and kind(key) in kinds}
+    # What neither build read is left as it was: the Chinese package's notes (that package is
+    # copied), and, but for the edited topic's, each question's notes when the topics' were read.
+    held = [key for key in entries(tmp_path / "out") if kind(key) in kinds]
+    assert built["out"] == built["one"] and 0 < len(built["out"]) < len(held)
+    assert {kind(key) for key in built["out"]} == set(kinds)
     monkeypatch.undo()
     build(bank, tmp_path / "cold")
-    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "one") == digests(tmp_path / "cold")
 
 
 def _with_time(entry: dict[str, Any], change: int) -> dict[str, Any]:

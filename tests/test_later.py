@@ -87,6 +87,24 @@ def test_forked_work_runs_in_a_copy_of_the_process_and_is_waited_for(tmp_path: P
         os.waitpid(two_jobs[0], os.WNOHANG)
 
 
+@pytest.mark.parametrize("returned", [["notes-topic:1", "notes-topic:2"], None], ids=["a value", "none"])
+def test_what_forked_work_returns_is_handed_to_the_build_s_own_thread_once_it_has_ended(two_jobs: list[int], returned: object) -> None:
+    handed: list[tuple[object, str]] = []
+
+    def work() -> object:
+        time.sleep(0.2)
+        return returned
+
+    later = forked(work, lambda value: handed.append((value, threading.current_thread().name)))
+    assert later is not None and len(two_jobs) == 1
+    with Background() as background:
+        background.run(Path("x.apkg"), later)
+        assert handed == []
+        for _, finish in background.unfinished():
+            finish()
+    assert handed == [(returned, threading.current_thread().name)]
+
+
 class _Unpicklable(Exception):
     def __reduce__(self) -> Any:
         raise TypeError("cannot be pickled")

@@ -479,7 +479,7 @@ class BuildCache:
         found = self.present(unmade)
         for key in found:
             self._keep((key, *wanted[key]))
-        return LastBuild(self._old_uri), found
+        return LastBuild(self._old_uri, json.dumps(self.salt)), found
 
     def put(self, key: str, value: Any) -> None:
         """Remember a value for the rest of this build and for the next one."""
@@ -799,15 +799,21 @@ class LastBuild:
     it forked has ended."""
 
     uri: str
+    salt: str
+    """The salt the build found in it, as stored (`BuildCache.salt`)."""
 
     def reader(self) -> Callable[[str], Any]:
         """A `BuildCache.get` of that file's entries alone, opened now: None for a key it does not
-        hold or cannot read, as for a file it cannot open. The process that calls it never closes
-        it: it ends without running anything of the build's."""
+        hold or cannot read, as for a file it cannot open or that has another salt (another
+        program put another file in its place). The process that calls it never closes it: it
+        ends without running anything of the build's."""
+        connection: sqlite3.Connection | None = None
         try:
-            connection: sqlite3.Connection | None = sqlite3.connect(self.uri, uri=True, timeout=1.0)
+            opened = sqlite3.connect(self.uri, uri=True, timeout=1.0)
+            if opened.execute("SELECT value FROM entries WHERE key = 'salt'").fetchone() == (self.salt,):
+                connection = opened
         except sqlite3.Error:
-            connection = None
+            pass
 
         def get(key: str) -> Any:
             if connection is None:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _nothing() -> None:
@@ -136,11 +137,12 @@ _children: dict[int, int] = {}
 """Each forked process not yet waited for, with the end of the pipe it reports through."""
 
 
-def forked(work: Callable[[], None]) -> Later | None:
+def forked(work: Callable[[], object], then: Callable[[Any], None] | None = None) -> Later | None:
     """Start `work` now in a forked process, which runs it on the machine's other core without
     Python's lock, and return the step that waits for it and raises what `work` raised there:
     None, and nothing started, where a process is not forked (`can_fork`, or a system that
-    refuses).
+    refuses). What `work` returns there (pickled back, unless None) is handed to `then`, on the
+    build's own thread, once it has ended.
 
     `work` runs on a copy of this process: what it changes in memory stays in that copy, so it
     must only write files of its own, never the build's cache or anything the build reads
@@ -168,13 +170,18 @@ def forked(work: Callable[[], None]) -> Later | None:
         _children[pid] = read_end
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
-    return Later(lambda: _waited(pid))
+    returned: list[object] = []
+
+    def wait() -> None:
+        returned.append(_waited(pid))
+
+    return Later(wait) if then is None else Later(wait, lambda: then(returned[0]))
 
 
-def _run_forked(work: Callable[[], None], read_end: int, write_end: int, interrupts: set[int | signal.Signals]) -> None:  # pragma: no cover - in the forked copy
-    """In the forked copy: run `work`, send back what it raised (pickled, with its traceback as
-    text), and end the process without running anything of the build's (no cleanup, no
-    flushed buffer of its output)."""
+def _run_forked(work: Callable[[], object], read_end: int, write_end: int, interrupts: set[int | signal.Signals]) -> None:  # pragma: no cover - in the forked copy
+    """In the forked copy: run `work`, send back what it returned (pickled, in a tuple of one,
+    unless None) or what it raised (pickled, with its traceback as text), and end the process
+    without running anything of the build's (no cleanup, no flushed buffer of its output)."""
     code = 1
     try:
         os.close(read_end)
@@ -183,7 +190,8 @@ def _run_forked(work: Callable[[], None], read_end: int, write_end: int, interru
         gc.disable()  # a collection would touch, and so copy, every page of the build's objects
         report = b""
         try:
-            work()
+            returned = work()
+            report = b"" if returned is None else pickle.dumps((returned,))
             code = 0
         except BaseException as err:  # noqa: BLE001 - whatever it is, the build raises it
             report = _report(err)
@@ -213,20 +221,26 @@ class ForkedTraceback(Exception):
         return "\n" + str(self.args[0])
 
 
-def _waited(pid: int) -> None:
-    """Wait for the forked process `pid` to end (if it has not been waited for), and raise what
-    its work raised there, caused by its traceback there; ChildProcessError (an OSError) if it
-    ended any other way (killed)."""
+def _waited(pid: int) -> object:
+    """Wait for the forked process `pid` to end (if it has not been waited for), and give what
+    its work returned there (None if it has been waited for already); raise what its work
+    raised there, caused by its traceback there, or ChildProcessError (an OSError) if it ended
+    any other way (killed)."""
     read_end = _children.get(pid)
     if read_end is None:
-        return
+        return None
     report, status = _drained(pid, read_end)
-    if report:
-        raised, told = pickle.loads(report)
+    try:
+        sent = pickle.loads(report) if report else None
+    except Exception:  # noqa: BLE001 - cut short: the process was killed as it sent it
+        sent = None
+    if isinstance(sent, tuple) and len(sent) == 2:
+        raised, told = sent
         raise raised from ForkedTraceback(told)
     if status != 0:
         how = f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"ended with status {os.waitstatus_to_exitcode(status)}"
         raise ChildProcessError(0, f"the process that wrote it {how}")
+    return sent[0] if isinstance(sent, tuple) and len(sent) == 1 else None
 
 
 def _drained(pid: int, read_end: int) -> tuple[bytes, int]:

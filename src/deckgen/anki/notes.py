@@ -214,7 +214,7 @@ class DeckNotes:
         """All notes, in order."""
         return tuple(self.each())
 
-    def handed(self, most: int) -> Callable[[], Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]] | None:
+    def handed(self, most: int) -> HandedNotes | None:
         """Each deck's id path and notes, in order, as `by_deck` gives them, for a forked process
         (`deckgen.later.forked`) to read there, in a build that keeps no topic's notes from one
         build to the next (not a watch): a topic's notes that the last build's cache holds are
@@ -231,22 +231,33 @@ class DeckNotes:
         if left is None:
             return None
         last, stored = left
-        unread = [(deck, topic) for key, (deck, topic, questions, _) in zip(named, topics) if key not in stored]
+        unread = [(deck, topic) for key, (deck, topic, *_) in zip(named, topics) if key not in stored]
         if sum(len(_rows(q)) for _, topic in unread for q in (*topic.questions, *topic.retired)) > most:
             return None
         held = {deck.path: topic_notes(self.bank, topic, cache) for deck, topic in unread}
-        bank, decks, by_path = self.bank, self.decks, dict(zip((deck.path for deck, *_ in topics), zip(named, topics)))
+        bank, decks = self.bank, self.decks
+        by_path = {deck.path: (key, topic, questions, keys) for key, (deck, topic, questions, keys) in zip(named, topics)}
+        refused: list[str] = []
 
         def read() -> Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]:
             get = last.reader()
             for deck in decks:
                 specs = held.get(deck.path)
                 if specs is None and deck.path in by_path:
-                    key, (_, topic, questions, _) = by_path[deck.path]
-                    specs = _read_there(bank, topic, questions, get(key))
+                    key, topic, questions, keys = by_path[deck.path]
+                    specs = _read_there(questions, get(key))
+                    if specs is None:
+                        refused.append(key)
+                        specs = [spec for q, k in zip(questions, keys) for spec in _question_read_there(bank, topic, q, get("notes:" + k))]
                 yield deck.path, specs or ()
 
-        return read
+        def repair(keys: object) -> None:
+            by_key = {key: topic for key, topic, *_ in by_path.values()}
+            for key in keys if isinstance(keys, list) else ():
+                if isinstance(key, str) and key in by_key:
+                    topic_notes(bank, by_key[key], cache)
+
+        return HandedNotes(read, refused, repair)
 
     def hashes(self) -> Iterator[NoteHashes]:
         """Every note as the lock records it, in order (see `topic_note_hashes`)."""
@@ -389,14 +400,38 @@ def _in_order(by_question: Sequence[Sequence[NoteSpec]]) -> tuple[NoteSpec, ...]
     return tuple(spec for specs in by_question for spec in specs)
 
 
-def _read_there(bank: Bank, topic: Topic, questions: Sequence[Question], value: object) -> Sequence[NoteSpec]:
+@dataclass(frozen=True)
+class HandedNotes:
+    """The notes of a package's decks, for a forked process to read (`DeckNotes.handed`)."""
+
+    read: Callable[[], Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]]
+    """Each deck's id path and notes, in order."""
+    refused: list[str]
+    """The keys of the topics whose notes the last build's cache did not hold as deckgen stores
+    them, as `read` finds them, in the process that reads: their notes were read there a
+    question at a time, or rendered."""
+    repair: Callable[[object], None]
+    """Given what `refused` held in that process, makes those topics' notes again into the
+    build's cache, in the build's own process, as a build that read them itself would have:
+    the next build finds them as deckgen stores them."""
+
+
+def _read_there(questions: Sequence[Question], value: object) -> Sequence[NoteSpec] | None:
     """A topic's notes as the last build's cache stored them (`value`), read in a forked process
-    (`DeckNotes.handed`); rendered there, as a build without a cache renders them, if that entry
-    is not what deckgen stores (the cache file changed under it, or could not be read)."""
-    by_question = _stored_topic_notes(value, questions, [note_guids(q) for q in questions]) if isinstance(value, list) and len(value) == len(questions) else None
-    if by_question is None:
-        return [spec for q in questions for spec in question_notes(bank, topic, q)]
-    return _in_order(by_question)
+    (`DeckNotes.handed`); None if that entry is not what deckgen stores (the cache file changed
+    under it)."""
+    if not isinstance(value, list) or len(value) != len(questions):
+        return None
+    by_question = _stored_topic_notes(value, questions, [note_guids(q) for q in questions])
+    return None if by_question is None else _in_order(by_question)
+
+
+def _question_read_there(bank: Bank, topic: Topic, question: Question, value: object) -> list[NoteSpec]:
+    """A question's notes as the last build's cache stored them (`value`), read in a forked
+    process; rendered there, as a build without a cache renders them, if that entry is not what
+    deckgen stores."""
+    found = _note_specs(value, question)
+    return question_notes(bank, topic, question) if found is None else found
 
 
 def _question_keys(bank: Bank, topic: Topic, cache: BuildCache) -> tuple[tuple[Question, ...], list[str]]:

@@ -107,10 +107,16 @@ class Collection:
     a time, so that a build never holds the deck's notes all at once): its note type, what it
     shows, its ids, its tags as stored, its deck id, its position among new cards and the time
     its content last changed."""
-    hold: Callable[[], Callable[[], Iterable[NoteRow]] | None] | None = None
-    """Gives `notes` as a process that must not read the build's cache reads them (see `held`),
-    or None when that would hold more than `MOST_HELD` notes that nothing else keeps; None when
-    `notes` reads from no cache."""
+    hold: Callable[[], Collection | None] | None = None
+    """Gives this collection as a process that must not read the build's cache reads it (see
+    `held`), or None when that would hold more than `MOST_HELD` notes that nothing else keeps;
+    None when `notes` reads from no cache."""
+    refused: Callable[[], object] = lambda: None
+    """In the process that wrote the database from `notes`, what it found in the last build's
+    cache that deckgen does not store there (see `deckgen.anki.notes.HandedNotes`)."""
+    repair: Callable[[object], None] | None = None
+    """Given what `refused` gave in that process, makes it again into the build's cache, in the
+    build's own process."""
 
     def held(self) -> Collection | None:
         """This collection as a process that must not read the build's cache reads it
@@ -119,10 +125,7 @@ class Collection:
         it changed read now and held, and the others' read in that process from the last build's
         cache file (`DeckNotes.handed`). None when more than `MOST_HELD` notes were made by this
         build and are kept by nothing else (a cold build, or one after many edits)."""
-        if self.hold is None:
-            return self
-        notes = self.hold()
-        return None if notes is None else Collection(self.models, self.decks, notes)
+        return self if self.hold is None else self.hold()
 
     def rows(self) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
         """Each note's row, with its cards' rows, new (usn -1) and unscheduled, with the ids derived from its GUID."""
@@ -214,17 +217,19 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
                 # ' tag ' matches the first and the last tag too.
                 yield models[spec.model], spec, spec_ids, " " + " ".join(tags) + " ", did, position, mtime
 
-    def hold() -> Callable[[], Iterable[NoteRow]] | None:
+    model_text, decks_text = json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True)
+
+    def hold() -> Collection | None:
         if notes.cache is not None and notes.cache.resident is None:
             handed = notes.handed(MOST_HELD)
             if handed is None:
                 return None
 
-            def read_there() -> Iterator[tuple[int, Sequence[NoteSpec], RowIds]]:
-                for path, specs in handed():
+            def read_there(read: Callable[[], Iterator[tuple[tuple[str, ...], Sequence[NoteSpec]]]] = handed.read) -> Iterator[tuple[int, Sequence[NoteSpec], RowIds]]:
+                for path, specs in read():
                     yield deck_id(*path), specs, note_row_ids(models, specs)
 
-            return partial(made, read_there)
+            return Collection(model_text, decks_text, partial(made, read_there), refused=partial(list, handed.refused), repair=handed.repair)
         read, made_now = [], 0
         for topic in topics():
             if not isinstance(topic[1], tuple):  # made by this build: nothing else keeps it
@@ -232,9 +237,9 @@ def collection(bank: Bank, notes: DeckNotes, lock: Lock) -> Collection:
                 if made_now > MOST_HELD:
                     return None
             read.append(topic)
-        return partial(made, lambda: read)
+        return Collection(model_text, decks_text, partial(made, lambda: read))
 
-    return Collection(json.dumps(model_json, sort_keys=True), json.dumps(decks_json, sort_keys=True), made, hold if notes.cache is not None else None)
+    return Collection(model_text, decks_text, made, hold if notes.cache is not None else None)
 
 
 MOST_HELD = 2000
@@ -388,7 +393,7 @@ def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool
     read now, where one can be forked."""
     held = made.held() if fork and can_fork() else None
     if held is not None:
-        later = forked(partial(_write_whole, held, media, path))
+        later = forked(partial(_write_whole, held, media, path), held.repair)
         if later is not None:
             return later
         made = held
@@ -414,7 +419,9 @@ def _write_apkg(made: Collection, media: dict[str, Path], path: Path, fork: bool
     return Later(packed)
 
 
-def _write_whole(made: Collection, media: dict[str, Path], path: Path) -> None:
+def _write_whole(made: Collection, media: dict[str, Path], path: Path) -> object:
     """Write the database, and pack it into `path`, in a forked process (`deckgen.later.forked`),
-    with a page cache that holds every page of the database (`FORKED_PAGE_CACHE_KIB`)."""
+    with a page cache that holds every page of the database (`FORKED_PAGE_CACHE_KIB`); what it
+    found in the last build's cache that deckgen does not store there, for the build to repair."""
     _write_apkg(made, media, path, page_cache_kib=FORKED_PAGE_CACHE_KIB).now()
+    return made.refused()
