@@ -387,6 +387,59 @@ def test_a_cold_build_parses_each_text_once(bank: Path, tmp_path: Path, monkeypa
     assert {text: times for text, times in parsed.items() if times > max(1, written[text])} == {}
 
 
+def test_a_rebuild_hashes_only_the_questions_of_the_topics_it_reads_again(
+    bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What each question holds is hashed as its topic is read, and kept with the topic in the
+    # cache: a topic read back is not hashed again. A topic whose questions show an image is
+    # read afresh every time (its files may change on their own).
+    monkeypatch.setenv(parallel.JOBS_VARIABLE, "1")
+    epoch(1_700_000_000)
+    build(bank, tmp_path / "out")
+    edit(bank)
+    hashed: Counter[str] = Counter()
+    real = cache_module._content_digest
+
+    def counted(question: Any) -> bytes:
+        hashed[question.topic] += 1
+        return real(question)
+
+    monkeypatch.setattr(cache_module, "_content_digest", counted)
+    result = build(bank, tmp_path / "out")
+    images = {t.id for t in result.bank.topics if any(q.images for q in (*t.questions, *t.retired))}
+    (edited,) = [t for t in result.bank.topics if t.id == "why-separate-qk"]
+    assert images and set(hashed) == {edited.id} | images
+    assert hashed[edited.id] == 2 * (len(edited.questions) + len(edited.retired))  # in English and in Chinese
+    monkeypatch.undo()
+    build(bank, tmp_path / "cold")
+    assert digests(tmp_path / "out") == digests(tmp_path / "cold")
+
+
+@pytest.mark.parametrize("content", ["", "00", None], ids=["no hash", "too short", "not hex"])
+def test_a_topic_whose_questions_hashes_are_not_as_stored_is_read_again(
+    mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, content: str | None
+) -> None:
+    epoch(1_700_000_000)
+    build(mini_bank, tmp_path / "out")
+    expected = digests(tmp_path / "out")
+    with sqlite3.connect(tmp_path / "out" / CACHE_FILE) as db:
+        for key, value in db.execute("SELECT key, value FROM entries WHERE key LIKE 'topic:%' OR key LIKE 'edition:%'").fetchall():
+            entry = json.loads(value)
+            entry["content"] = content
+            db.execute("UPDATE entries SET value = ? WHERE key = ?", (json.dumps(entry), key))
+    reads: list[str] = []
+    real_load = validate.load_file
+
+    def load_file(path: Path, *args: Any) -> LoadedFile:
+        reads.append(path.name)
+        return real_load(path, *args)
+
+    monkeypatch.setattr(validate, "load_file", load_file)
+    build(mini_bank, tmp_path / "out")
+    assert sorted(reads) == ["attention.yaml", "deck.yaml", "lora.yml", "sources.yaml"]  # each topic file read again, as the deck and the sources always are
+    assert digests(tmp_path / "out") == expected
+
+
 def test_a_rebuild_of_an_unchanged_bank_parses_nothing(bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every card and every printed text comes from the cache: none is rendered again.
     build(bank, tmp_path / "out")

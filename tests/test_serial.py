@@ -10,7 +10,7 @@ import pytest
 
 from deckgen.editions import editions
 from deckgen.model import Diagnostic, Location, Severity
-from deckgen.serial import topic_from_json, topic_json, warnings_from_json, warnings_json
+from deckgen.serial import stored_content, topic_from_json, topic_json, warnings_from_json, warnings_json, with_content
 from deckgen.validate import validate_bank
 from tests.conftest import ROOT
 
@@ -126,3 +126,14 @@ def test_field_locations_are_stored_as_their_keys_their_files_and_each_one_s_pla
         ("extra", Location(path, 8, 12)), ("sources", Location(path, 14, 14)), ("tags", Location(path, 15, 11)),
     ]
     assert path.endswith("tests/fixtures/mini/attention.yaml")
+
+
+def test_what_a_topic_s_questions_hold_is_stored_as_hex_and_anything_else_refused() -> None:
+    entry = with_content({"topic": {}}, bytes(range(64)))
+    assert entry == {"topic": {}, "content": bytes(range(64)).hex()}
+    assert stored_content(json.loads(json.dumps(entry))) == bytes(range(64))
+    for bad in (None, 7, ["00"], "0", "zz", "0x00"):
+        with pytest.raises((TypeError, ValueError)):
+            stored_content({"content": bad})
+    with pytest.raises(KeyError):
+        stored_content({})

@@ -134,6 +134,8 @@ class BuildCache:
         self._keys: dict[tuple[str, str], _TopicKeys] = {}
         """The keys of each topic's questions (`question_key`), by language and topic id."""
         self._sources: dict[str, str] = {}
+        self._contents: dict[int, tuple[Topic, bytes]] = {}
+        """What each topic's questions hold (`content`), by the topic's identity, with the topic."""
         self._old: sqlite3.Connection | None = None
         self._new: sqlite3.Connection | None = None
         self._new_path: Path | None = None
@@ -728,7 +730,7 @@ class BuildCache:
         questions = (*topic.questions, *topic.retired)
         # Asked for at every build, so that it is kept while the topic is: an edit to what is
         # around the topic (a cited source's title) then does not hash its questions again.
-        every = self.derived("question-content", (topic,), None, lambda: b"".join(_content_digest(q) for q in questions))
+        every = self.derived("question-content", (topic,), None, lambda: self.content(topic))
 
         def make() -> _TopicKeys:
             keys = tuple(self._key(bank, topic, q, every[32 * i : 32 * i + 32]) for i, q in enumerate(questions))
@@ -743,6 +745,25 @@ class BuildCache:
             table = self.derived("question-keys", (topic,), around, make)
         self._keys[(language, topic.id)] = table
         return table
+
+    def content(self, topic: Topic) -> bytes:
+        """A hash of what each of the topic's questions holds that renders it (`_content_digest`),
+        live then retired, 32 bytes each: made once a build, unless the topic came from this
+        cache, which keeps them with it (`knows_content`)."""
+        found = self._contents.get(id(topic))
+        if found is not None and found[0] is topic:
+            return found[1]
+        made = b"".join(_content_digest(q) for q in (*topic.questions, *topic.retired))
+        self._contents[id(topic)] = (topic, made)
+        return made
+
+    def knows_content(self, topic: Topic, content: bytes) -> None:
+        """Take `content` for `content(topic)`: what a topic read back from this cache was stored
+        with (it is made of the topic alone), or what a topic whose questions hold the same was
+        given. It must be 32 bytes a question."""
+        if len(content) != 32 * (len(topic.questions) + len(topic.retired)):
+            raise ValueError("not a hash for each question")
+        self._contents[id(topic)] = (topic, content)
 
     def _key(self, bank: Bank, topic: Topic, question: Question, content: bytes) -> str:
         """A question's key, given the hash of what it holds (`_content_digest`)."""

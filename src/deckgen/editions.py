@@ -43,7 +43,7 @@ from deckgen.model import Bank, Deck, Diagnostic, GlossaryTerm, Location, Questi
 from deckgen.reader import Reader, location_of
 from deckgen.references import DECK_FILE, Known, display
 from deckgen.render import math_spans, reading_for_a_build
-from deckgen.serial import topic_from_json, topic_json
+from deckgen.serial import stored_content, topic_from_json, topic_json, with_content
 
 if TYPE_CHECKING:
     from deckgen.validate import Warm
@@ -304,13 +304,14 @@ def _entry(checker: _Checker, start: int, stale: int, topic: Topic, done: int) -
     return None if stored is None else {"translated": stored, "done": done, "stale": checker.stale - stale}
 
 
-def _stored_translation(path: Path, stored: Any) -> tuple[Topic, tuple[Diagnostic, ...], object, object]:
-    """A topic's translation as the cache stores it (`_entry`): the topic, its warnings, and
-    the counts of its questions translated and stale (checked by the caller)."""
+def _stored_translation(path: Path, stored: Any) -> tuple[Topic, tuple[Diagnostic, ...], object, object, bytes]:
+    """A topic's translation as the cache stores it (`_entry`): the topic, its warnings, the
+    counts of its questions translated and stale (checked by the caller), and what its
+    questions hold (`BuildCache.content`)."""
     if not isinstance(stored, dict):
         raise TypeError("not an object")
     translated, _, warnings = topic_from_json(stored["translated"], path)
-    return translated, tuple(warnings), stored["done"], stored["stale"]
+    return translated, tuple(warnings), stored["done"], stored["stale"], stored_content(stored)
 
 
 def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tuple[Topic, int, int] | None:
@@ -319,10 +320,16 @@ def _cached(checker: _Checker, cache: BuildCache, key: str, topic: Topic) -> tup
     found = cache.decoded(key, topic.path, partial(_stored_translation, topic.path))
     if found is None:
         return None
-    translated, warnings, done, stale = found
-    if type(done) is not int or type(stale) is not int or [q.id for q in translated.questions] != [q.id for q in topic.questions]:
+    translated, warnings, done, stale, content = found
+    if (
+        type(done) is not int
+        or type(stale) is not int
+        or [q.id for q in translated.questions] != [q.id for q in topic.questions]
+        or len(content) != 32 * (len(translated.questions) + len(translated.retired))
+    ):
         cache.refuse(key, topic.path)
         return None  # not what deckgen stored: read the files instead
+    cache.knows_content(translated, content)
     checker.diagnostics += warnings
     checker.stale += stale
     return translated, done, len(topic.questions)
@@ -352,7 +359,7 @@ def _translate_into_cache(bank: Bank, language: str, index: int, files: _Files, 
         translated, done, _ = _translate_topic(checker, topic, _known(bank), files)
         entry = _entry(checker, 0, 0, translated, done)
         if entry is not None and files.key is not None:
-            cache.put(files.key, entry)
+            cache.put(files.key, with_content(entry, cache.content(translated)))
         if warming is not None:
             warming(bank, checker, translated, cache)
 
@@ -385,7 +392,7 @@ def _translation(
         translated, done, total = _translate_topic(checker, topic, known, files, cache)
         entry = _entry(checker, start, stale, translated, done) if cache.writable and key is not None else None
         if entry is not None and key is not None:
-            cache.put(key, entry)
+            cache.put(key, with_content(entry, cache.content(translated)))
         if warming is not None:
             warming(checker.bank, checker, translated, cache)
     return translated, done, total
@@ -646,7 +653,12 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Wa
         # to 54 MB, held until the last topic was read).
         files, inputs[index] = inputs[index], None
         translated, topic_done, topic_total = _translation(checker, topic, known, files, cache, warming)
-        topics.append(_sharing(topic, translated) if cache is None else cache.derived("sharing", (topic, translated), None, partial(_sharing, topic, translated)))
+        if cache is None:
+            topics.append(_sharing(topic, translated))
+        else:
+            shared = cache.derived("sharing", (topic, translated), None, partial(_sharing, topic, translated))
+            cache.knows_content(shared, cache.content(translated))  # its questions hold what the translation's do
+            topics.append(shared)
         done, total = done + topic_done, total + topic_total
         let_go += len(files.overlay or b"") + len(files.english or b"") if files is not None else 0
         if let_go >= _GIVE_BACK_BYTES:

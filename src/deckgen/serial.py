@@ -183,3 +183,18 @@ def topic_from_json(data: dict[str, Any], path: Path) -> tuple[Topic, Location, 
     topic = Topic(path=path, **{name: decode(stored[name]) for name, decode in _field_decoders(Topic)})
     warnings = warnings_from_json(data["warnings"])
     return topic, _decoder(Location)(data["id_location"]), warnings
+
+
+def with_content(entry: dict[str, Any], content: bytes) -> dict[str, Any]:
+    """A topic's `entry` in the cache, with a hash of what each of its questions holds that
+    renders it (`deckgen.cache.BuildCache.content`, made of the topic alone): a build that reads
+    the topic back does not hash its questions again."""
+    return {**entry, "content": content.hex()}
+
+
+def stored_content(entry: dict[str, Any]) -> bytes:
+    """What `with_content` stored: TypeError, ValueError or KeyError for anything else."""
+    content = entry["content"]
+    if type(content) is not str:
+        raise TypeError("not a hash for each question")
+    return bytes.fromhex(content)

@@ -19,7 +19,7 @@ from typing import Any
 
 from deckgen import parallel
 from deckgen.cache import BuildCache
-from deckgen.serial import topic_from_json, topic_json
+from deckgen.serial import stored_content, topic_from_json, topic_json, with_content
 from deckgen.content import cloze_problems
 from deckgen.load import LoadedFile, Mapping, Scalar, load_file, read_bank_file
 from deckgen.lock import unreadable_in_version
@@ -276,12 +276,13 @@ def topic_key(data: bytes, name: str, known: Known) -> str | None:
     return "topic:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _stored_topic(path: Path, data: Any) -> tuple[Topic, Location, tuple[Diagnostic, ...]]:
-    """A topic file's reading as the cache stores it (`deckgen.serial`)."""
+def _stored_topic(path: Path, data: Any) -> tuple[Topic, Location, tuple[Diagnostic, ...], bytes]:
+    """A topic file's reading as the cache stores it (`deckgen.serial`), with what its
+    questions hold (`BuildCache.content`)."""
     if not isinstance(data, dict):
         raise TypeError("not an object")
     topic, id_location, warnings = topic_from_json(data, path)
-    return topic, id_location, tuple(warnings)
+    return topic, id_location, tuple(warnings), stored_content(data)
 
 
 def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> Topic | None:
@@ -290,7 +291,7 @@ def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> To
     found = cache.decoded(key, path, partial(_stored_topic, path))
     if found is None:
         return None
-    topic, id_location, warnings = found
+    topic, id_location, warnings, content = found
     questions = (*topic.questions, *topic.retired)
     sections, sources = reader.known.ids["section"], reader.known.ids["source"]
     if (
@@ -300,9 +301,11 @@ def _cached_topic(reader: Reader, cache: BuildCache, key: str, path: Path) -> To
         or len({q.id for q in questions}) != len(questions)
         or any(len({r.id for r in q.rows}) != len(q.rows) for q in questions)
         or any(q.topic != topic.id or q.section != topic.section or not sources.issuperset(q.sources) for q in questions)
+        or len(content) != 32 * len(questions)
     ):
         cache.refuse(key, path)
         return None  # not what deckgen stored for a file that passed: read the file instead
+    cache.knows_content(topic, content)
     reader.diagnostics.extend(warnings)
     reader.unique(reader.known.topic_ids, topic.id, id_location, "topic id")
     for question in questions:
@@ -345,8 +348,8 @@ def _read_into_cache(path: Path, name: str, data: bytes, key: str, known: Known,
     with reading_for_a_build() if warm is not None else nullcontext():
         topic = read_topic(reader, loaded)
         entry = _cache_entry(topic, loaded, reader.diagnostics)
-        if entry is not None:
-            cache.put(key, entry)
+        if entry is not None and topic is not None:
+            cache.put(key, with_content(entry, cache.content(topic)))
         if warm is not None and topic is not None and _passed(reader.diagnostics):
             warm(topic, cache)
 
@@ -456,7 +459,7 @@ def validate_bank(root: Path, cache: BuildCache | None = None, warm: Warm | None
             if cache is not None and cache.writable and key is not None:
                 entry = _cache_entry(topic, loaded, reader.diagnostics[start:])
                 if entry is not None:
-                    cache.put(key, entry)
+                    cache.put(key, with_content(entry, cache.content(topic)))
             if warm_topic is not None and cache is not None and _passed(reader.diagnostics):
                 warm_topic(topic, cache)
     _deck_name_problems(reader, topics)
