@@ -415,6 +415,25 @@ def test_a_rebuild_hashes_only_the_questions_of_the_topics_it_reads_again(
     assert digests(tmp_path / "out") == digests(tmp_path / "cold")
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_what_a_build_holds_of_its_questions_hashes_is_only_for_the_topics_of_its_editions(bank: Path, tmp_path: Path, warm: bool) -> None:
+    # An edition's topic is its translation with the English values it shares: the translation
+    # itself, and so its hashes, are let go (at 50,000 cards some tens of MB).
+    if warm:
+        build(bank, tmp_path / "out")
+    cache = BuildCache(tmp_path / "out")
+    try:
+        english, diagnostics = validate_bank(bank, cache)
+        assert english is not None, diagnostics
+        made, _ = editions(english, None, cache)
+        assert len(made) == 2
+        held = [topic for topic, _ in cache._contents.values()]
+        assert held and {id(t) for t in held} <= {id(t) for edition in made for t in edition.bank.topics}
+        assert all(cache.content(topic) == b"".join(cache_module._content_digest(q) for q in (*topic.questions, *topic.retired)) for topic in held)
+    finally:
+        cache.close()
+
+
 @pytest.mark.parametrize("content", ["", "00", None], ids=["no hash", "too short", "not hex"])
 def test_a_topic_whose_questions_hashes_are_not_as_stored_is_read_again(
     mini_bank: Path, tmp_path: Path, epoch: Callable[[int], None], monkeypatch: pytest.MonkeyPatch, content: str | None

@@ -765,6 +765,13 @@ class BuildCache:
             raise ValueError("not a hash for each question")
         self._contents[id(topic)] = (topic, content)
 
+    def moves_content(self, old: Topic, new: Topic) -> None:
+        """Give `new`, whose questions hold what `old`'s hold, the hashes of `old`'s (`content`),
+        and let `old` go: the build keeps only `new`."""
+        content = self.content(old)
+        del self._contents[id(old)]
+        self.knows_content(new, content)
+
     def _key(self, bank: Bank, topic: Topic, question: Question, content: bytes) -> str:
         """A question's key, given the hash of what it holds (`_content_digest`)."""
         language = bank.deck.language

@@ -657,7 +657,7 @@ def edition(bank: Bank, language: str, cache: BuildCache | None = None, warm: Wa
             topics.append(_sharing(topic, translated))
         else:
             shared = cache.derived("sharing", (topic, translated), None, partial(_sharing, topic, translated))
-            cache.knows_content(shared, cache.content(translated))  # its questions hold what the translation's do
+            cache.moves_content(translated, shared)  # its questions hold what the translation's do
             topics.append(shared)
         done, total = done + topic_done, total + topic_total
         let_go += len(files.overlay or b"") + len(files.english or b"") if files is not None else 0
