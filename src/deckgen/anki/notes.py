@@ -418,8 +418,7 @@ class HandedNotes:
 
 def _read_there(questions: Sequence[Question], value: object) -> Sequence[NoteSpec] | None:
     """A topic's notes as the last build's cache stored them (`value`), read in a forked process
-    (`DeckNotes.handed`); None if that entry is not what deckgen stores (the cache file changed
-    under it)."""
+    (`DeckNotes.handed`); None if that entry is not what deckgen stores (a damaged file)."""
     if not isinstance(value, list) or len(value) != len(questions):
         return None
     by_question = _stored_topic_notes(value, questions, [note_guids(q) for q in questions])
