@@ -54,6 +54,10 @@ class FieldLocations:
         for name, (path, line, col) in pairs:
             names.append(name)
             places += (paths.setdefault(path, len(paths)), line, col)
+        self._packed(names, list(paths), places)
+
+    def _packed(self, names: list[str], paths: list[str], places: list[int]) -> None:
+        """Hold the field names, the files and the places (file index, line, column per field)."""
         # The first question's key strings and file list are the ones every later one keeps.
         self._names = _shared(tuple(names))
         self._paths = _shared(tuple(paths))
@@ -80,11 +84,7 @@ class FieldLocations:
         if len(places) != 3 * len(names) or (names and max(places[0::3]) >= len(paths)):
             raise ValueError("not a question's field locations")
         made = cls.__new__(cls)
-        made._names, made._paths = _shared(tuple(names)), _shared(tuple(paths))
-        try:
-            made._places = struct.pack(f"<{len(places)}I", *places)
-        except struct.error as err:
-            raise ValueError(f"a line or column out of range: {err}") from None
+        made._packed(names, paths, places)
         return made
 
     def get(self, key: str) -> Location | None:
